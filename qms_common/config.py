@@ -1,0 +1,54 @@
+"""Loading validated configuration files (TOML) into pydantic models.
+
+A typo stops start-up with a message that names the file and the field, e.g.::
+
+    center.toml: services.2.prefix: String should have at most 3 characters
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every configuration model: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def describe_validation_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field (a typo?)"
+        lines.append(f"{source}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+def load_model(model: type[M], path: str | Path, overrides: dict | None = None) -> M:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found", file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}", file=str(path)) from None
+    if overrides:
+        data.update(overrides)
+    return validate_model(model, data, str(path))
+
+
+def validate_model(model: type[M], data: dict, source: str) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, source), file=source) from None
