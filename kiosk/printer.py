@@ -1,0 +1,384 @@
+"""Sending a rendered ticket to the thermal printer, and turning every failure into a fault.
+
+Rules this module keeps, each learnt the hard way:
+
+- A new printer object is opened for every job and closed after it. A USB printer that
+  was unplugged and plugged back gets a new device handle; a long-lived object keeps
+  the dead one and fails until the kiosk restarts.
+- Nothing a device does escapes as an exception. :meth:`TicketPrinter.print_ticket`
+  returns a :class:`PrintOutcome` with a fault code and a Vietnamese message for the
+  screen; the kiosk decides what to do (offer a reprint, call staff).
+- The ticket goes as a ``GS v 0`` raster image (python-escpos' default implementation)
+  in bands of ``band_rows`` rows. ``impl="graphics"`` writes a wrong length for images
+  over 64 KiB and garbles the rest of the ticket.
+- Status is asked with ``DLE EOT`` where the connection can read (USB, serial,
+  network). A printer that answers nothing is treated as "unknown, try to print", as
+  python-escpos' own ``paper_status()`` does; ``is_online()`` would call it offline
+  and block printers that simply never answer.
+
+Importing this module imports python-escpos, which calls ``logging.basicConfig()`` at
+import time: the kiosk application should configure logging with ``force=True``.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from escpos.constants import RT_MASK_ONLINE, RT_STATUS, RT_STATUS_ONLINE
+from escpos.escpos import Escpos
+from escpos.exceptions import DeviceNotFoundError
+from escpos.printer import Dummy
+from PIL import Image
+
+from .fonts import FontSet, default_fonts
+from .printer_config import (
+    DummyConnection,
+    FileConnection,
+    NetworkConnection,
+    PrinterConfig,
+    SerialConnection,
+    SimulatedFault,
+    UsbConnection,
+)
+from .ticket_image import TicketView, render_ticket
+
+log = logging.getLogger(__name__)
+
+FaultCode = Literal["offline", "no_paper", "paper_low", "cover_open", "error"]
+
+#: What the kiosk screen shows for each fault. Short, plain, and says who to ask.
+MESSAGES_VI: dict[str, str] = {
+    "offline": "Máy in chưa kết nối. Vui lòng báo cán bộ hướng dẫn.",
+    "no_paper": "Máy in hết giấy. Vui lòng báo cán bộ hướng dẫn.",
+    "paper_low": "Máy in sắp hết giấy.",
+    "cover_open": "Nắp máy in đang mở. Vui lòng báo cán bộ hướng dẫn.",
+    "error": "Máy in đang gặp lỗi. Vui lòng báo cán bộ hướng dẫn.",
+}
+
+#: Faults that stop a job before anything is sent. ``paper_low`` prints and warns.
+BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error"})
+
+#: ``DLE EOT 2``: why the printer is offline (cover, paper end, error).
+RT_STATUS_OFFLINE_CAUSE = RT_STATUS + b"\x02"
+_CAUSE_COVER_OPEN = 0x04
+_CAUSE_PAPER_END = 0x20
+_CAUSE_ERROR = 0x40
+
+@dataclass(frozen=True)
+class PrintOutcome:
+    """What happened to one print job."""
+
+    printed: bool
+    fault: FaultCode | None = None
+    message: str = ""  # Vietnamese, for the kiosk screen; empty when all is well
+    detail: str = ""  # technical, for logs and the health report
+
+    @classmethod
+    def ok(cls) -> PrintOutcome:
+        return cls(printed=True)
+
+    @classmethod
+    def failed(cls, fault: FaultCode, detail: str = "", printed: bool = False) -> PrintOutcome:
+        return cls(printed=printed, fault=fault, message=MESSAGES_VI[fault], detail=detail)
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """The printer's state for health reports.
+
+    ``checked`` is False when the connection cannot read status (``file``, plain
+    ``dummy``) or the printer did not answer: it opened, which is all we know.
+    """
+
+    fault: FaultCode | None
+    checked: bool
+    message: str = ""
+    detail: str = ""
+
+    @property
+    def health(self) -> Literal["ok", "no_paper", "paper_low", "cover_open", "offline"]:
+        """The value for :attr:`qms_common.wire.Health.printer` (which has no "error")."""
+        if self.fault is None:
+            return "ok"
+        return "offline" if self.fault == "error" else self.fault
+
+
+class _Fault(Exception):
+    """Internal: a status answer that stops the job."""
+
+    def __init__(self, fault: FaultCode, detail: str) -> None:
+        super().__init__(detail)
+        self.fault = fault
+        self.detail = detail
+
+
+# --- the fault-injecting dummy -----------------------------------------------------------
+
+class FaultInjectingDummy(Dummy):
+    """python-escpos' ``Dummy`` that answers status queries like a real printer and can fail.
+
+    Like OctoPrint's virtual printer: chosen by configuration (``type = "dummy"``,
+    ``simulate = "no_paper"``), it lets tests and demos drive every fault path through
+    the same code that talks to real hardware. Status answers are the bytes an Epson-
+    compatible printer sends for ``DLE EOT 1/2/4``, so python-escpos' own parsing runs.
+    """
+
+    #: (DLE EOT 1 printer status, DLE EOT 2 offline cause, DLE EOT 4 paper sensor)
+    _ANSWERS: dict[str, tuple[int, int, int]] = {
+        "none": (0x12, 0x12, 0x12),
+        "paper_low": (0x12, 0x12, 0x1E),
+        "no_paper": (0x1A, 0x32, 0x72),
+        "cover_open": (0x1A, 0x16, 0x12),
+        "error": (0x1A, 0x52, 0x12),
+    }
+
+    def __init__(self, fault: SimulatedFault = "none", **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.fault = fault
+        self._last_query = b""
+
+    def open(self, raise_not_found: bool = True) -> None:
+        if self.fault == "unplugged":
+            raise DeviceNotFoundError("Unable to open USB printer: simulated unplugged cable")
+
+    def _raw(self, msg: bytes) -> None:
+        if self.fault == "timeout":
+            raise TimeoutError("simulated write timeout (pyusb raises USBTimeoutError)")
+        if msg.startswith(RT_STATUS):
+            self._last_query = msg
+            return  # a query is not part of the printed output
+        super()._raw(msg)
+
+    def _read(self) -> bytes:
+        answers = self._ANSWERS.get(self.fault, self._ANSWERS["none"])
+        which = {b"\x01": 0, b"\x02": 1, b"\x04": 2}.get(self._last_query[2:3])
+        if which is None:
+            return b""
+        return bytes((answers[which],))
+
+
+# --- opening printers ----------------------------------------------------------------------
+
+def open_printer(config: PrinterConfig, simulate: SimulatedFault | None = None) -> Escpos:
+    """A new, opened python-escpos printer for one job. Raises what the library raises."""
+    conn = config.connection
+    printer: Escpos
+    if isinstance(conn, UsbConnection):
+        from escpos.printer import Usb
+
+        extra = {k: v for k, v in (("in_ep", conn.in_ep), ("out_ep", conn.out_ep)) if v is not None}
+        printer = Usb(conn.vendor_id, conn.product_id, timeout=conn.timeout, profile=config.profile, **extra)
+    elif isinstance(conn, SerialConnection):
+        from escpos.printer import Serial
+
+        printer = Serial(conn.devfile, baudrate=conn.baudrate, timeout=conn.timeout, profile=config.profile)
+    elif isinstance(conn, NetworkConnection):
+        from escpos.printer import Network
+
+        printer = Network(conn.host, port=conn.port, timeout=conn.timeout, profile=config.profile)
+    elif isinstance(conn, FileConnection):
+        from escpos.printer import File
+
+        printer = File(conn.devfile, profile=config.profile)
+    elif isinstance(conn, DummyConnection):
+        printer = FaultInjectingDummy(simulate or conn.simulate, profile=config.profile)
+    else:  # pragma: no cover - the config union is closed
+        raise TypeError(f"unknown connection {conn!r}")
+    printer.open()
+    return printer
+
+
+def media_width_px(config: PrinterConfig) -> int:
+    """Dots per line: the paper's width, or less if the printer profile says so (TM-T88: 512)."""
+    width = config.paper_width_px
+    if config.profile:
+        from escpos.capabilities import get_profile
+
+        pixels = get_profile(config.profile).profile_data.get("media", {}).get("width", {}).get("pixels")
+        if isinstance(pixels, int) and 0 < pixels < width:
+            width = pixels
+    return width
+
+
+def _set_media_width(printer: Escpos, width: int) -> None:
+    """Tell this printer object its width, so ``image()`` checks it (and stays quiet).
+
+    With a profile that does not know its width, python-escpos prints a warning to
+    stdout on every image. The profile data is shared per class: copy, do not mutate.
+    """
+    data = dict(printer.profile.profile_data)
+    media = dict(data.get("media") or {})
+    media["width"] = {**(media.get("width") or {}), "pixels": width}
+    data["media"] = media
+    printer.profile.profile_data = data
+
+
+def _close_quietly(printer: Escpos) -> None:
+    try:
+        printer.close()
+    except Exception:  # closing a dead device fails; the job's outcome is already decided
+        log.debug("closing the printer failed", exc_info=True)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
+    """Ask the printer about itself: (fault or None, whether it answered).
+
+    Raises ``NotImplementedError`` when the connection cannot read (File, Dummy) and
+    device errors (OSError, USBError) when it is gone.
+    """
+    answer = printer.query_status(RT_STATUS_ONLINE)
+    if not answer:
+        return None, False
+    if answer[0] & RT_MASK_ONLINE:
+        cause = printer.query_status(RT_STATUS_OFFLINE_CAUSE)
+        bits = cause[0] if cause else 0
+        if bits & _CAUSE_COVER_OPEN:
+            return "cover_open", True
+        if bits & _CAUSE_PAPER_END:
+            return "no_paper", True
+        if bits & _CAUSE_ERROR:
+            return "error", True
+    paper = printer.paper_status()  # 2 plenty (or silent), 1 near end, 0 none
+    if paper == 0:
+        return "no_paper", True
+    if paper == 1:
+        return "paper_low", True
+    if answer[0] & RT_MASK_ONLINE:
+        return "error", True  # offline for a reason it did not give (e.g. feed button held)
+    return None, True
+
+
+# --- the printer -------------------------------------------------------------------------------
+
+class TicketPrinter:
+    """The kiosk's ticket printer. Thread-safe; one job at a time.
+
+    ``connect`` replaces how a printer object is made (tests pass python-escpos' plain
+    ``Dummy``); by default it follows the configuration.
+    """
+
+    def __init__(
+        self,
+        config: PrinterConfig,
+        fonts: FontSet | None = None,
+        connect: Callable[[], Escpos] | None = None,
+    ) -> None:
+        self.config = config
+        self.fonts = fonts
+        self.width_px = media_width_px(config)
+        self._connect = connect
+        self._simulate: SimulatedFault | None = None
+        self._lock = threading.Lock()
+        self.last_device: Escpos | None = None
+
+    # -- simulation (dummy connection only) --
+    def simulate(self, fault: SimulatedFault) -> None:
+        """Make the ``dummy`` connection fail like this from the next job on (demos, tests)."""
+        if not isinstance(self.config.connection, DummyConnection):
+            raise ValueError("only a printer with connection type 'dummy' can simulate faults")
+        self._simulate = fault
+
+    @property
+    def last_output(self) -> bytes | None:
+        """The bytes of the last job, when the connection keeps them (dummy)."""
+        output = getattr(self.last_device, "output", None)
+        return output if isinstance(output, bytes) else None
+
+    # -- jobs --
+    def print_view(self, view: TicketView) -> PrintOutcome:
+        """Render ``view`` for this printer's width and print it."""
+        try:
+            image = render_ticket(view, self.width_px, self.fonts or default_fonts(self.config.font_path))
+        except Exception as exc:  # a bug or a missing font must not take the kiosk down
+            log.exception("rendering ticket %s failed", view.code)
+            return PrintOutcome.failed("error", f"rendering failed: {exc}")
+        return self.print_ticket(image)
+
+    def print_ticket(self, image: Image.Image) -> PrintOutcome:
+        """Print one rendered ticket and cut. Never raises for a device fault."""
+        with self._lock:
+            outcome = self._job(image)
+        if outcome.fault:
+            log.warning("print job: %s (%s)", outcome.fault, outcome.detail)
+        return outcome
+
+    def status(self) -> PrinterStatus:
+        """Open the printer, ask its state, close it. For health reports."""
+        with self._lock:
+            try:
+                printer = self._open()
+            except Exception as exc:
+                fault, detail = _classify(exc)
+                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
+            try:
+                fault, answered = self._probe(printer)
+            except Exception as exc:
+                fault, detail = _classify(exc)
+                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
+            finally:
+                _close_quietly(printer)
+            return PrinterStatus(fault, checked=answered, message=MESSAGES_VI[fault] if fault else "")
+
+    # -- internals --
+    def _open(self) -> Escpos:
+        if self._connect is not None:
+            printer = self._connect()
+            printer.open()
+        else:
+            printer = open_printer(self.config, simulate=self._simulate)
+        _set_media_width(printer, self.width_px)
+        self.last_device = printer
+        return printer
+
+    def _probe(self, printer: Escpos) -> tuple[FaultCode | None, bool]:
+        if not self.config.status_check:
+            return None, False
+        try:
+            return read_status(printer)
+        except NotImplementedError:
+            return None, False  # File and Dummy cannot read; the job will tell
+
+    def _job(self, image: Image.Image) -> PrintOutcome:
+        try:
+            printer = self._open()
+        except Exception as exc:
+            return PrintOutcome.failed(*_classify(exc))
+        try:
+            fault, _ = self._probe(printer)
+            if fault in BLOCKING_FAULTS:
+                return PrintOutcome.failed(fault, "printer reported it before printing")
+            self._send(printer, image)
+            if fault == "paper_low":
+                return PrintOutcome.failed("paper_low", "printed; paper near end", printed=True)
+            return PrintOutcome.ok()
+        except Exception as exc:
+            return PrintOutcome.failed(*_classify(exc))
+        finally:
+            _close_quietly(printer)
+
+    def _send(self, printer: Escpos, image: Image.Image) -> None:
+        if image.width > self.width_px:
+            raise ValueError(f"ticket image is {image.width} dots wide, the paper {self.width_px}")
+        printer.hw("INIT")
+        printer.image(image, impl="bitImageRaster", fragment_height=self.config.band_rows)
+        printer.cut(mode="PART" if self.config.cut == "partial" else "FULL", feed=True)
+        flush = getattr(printer, "flush", None)
+        if callable(flush):
+            flush()
+
+
+def _classify(exc: BaseException) -> tuple[FaultCode, str]:
+    """Map an exception from python-escpos, pyusb, pyserial or the socket to a fault."""
+    detail = f"{type(exc).__name__}: {exc}".strip()
+    # USBError, USBTimeoutError, SerialException, socket errors and timeouts are OSErrors.
+    if isinstance(exc, (DeviceNotFoundError, OSError, AssertionError)):
+        return "offline", detail
+    if isinstance(exc, RuntimeError) and "requires" in str(exc):
+        return "error", f"a driver library is missing (pip install pyusb / pyserial): {detail}"
+    log.error("unexpected printer failure", exc_info=exc)
+    return "error", detail
