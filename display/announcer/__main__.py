@@ -1,0 +1,6 @@
+"""``python -m display.announcer`` is ``qms-announcer``."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
