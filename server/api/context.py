@@ -1,0 +1,63 @@
+"""Per-request access to the app's services and the role check every route uses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import Callable
+
+from flask import current_app, g, request
+
+from qms_common.errors import Forbidden, Unauthorized
+
+from ..auth import Auth, Principal
+from ..engine import Engine
+
+TOKEN_COOKIE = "qms_token"
+
+
+@dataclass
+class Services:
+    engine: Engine
+    auth: Auth
+    settings: object
+
+
+def services() -> Services:
+    return current_app.extensions["qms"]
+
+
+def request_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(TOKEN_COOKIE)
+
+
+def principal() -> Principal | None:
+    if "principal" not in g:
+        g.principal = services().auth.authenticate(request_token())
+    return g.principal
+
+
+def require(*roles: str) -> Callable:
+    """Allow only these roles (user roles or device kinds)."""
+
+    def decorate(fn: Callable) -> Callable:
+        @wraps(fn)
+        def wrapper(*args, **kwargs):
+            who = principal()
+            if who is None:
+                raise Unauthorized("Cần đăng nhập; sign in or send a device token (Authorization: Bearer ...)")
+            if who.role not in roles:
+                raise Forbidden(f"Vai trò '{who.role}' không được phép; role {who.role!r} may not do this "
+                                f"(allowed: {', '.join(roles)})")
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+STAFF = ("clerk", "director", "admin")
+MANAGERS = ("director", "admin")
+SCREENS = ("clerk", "director", "admin", "display", "kiosk", "robot", "counter", "announcer")

@@ -1,0 +1,105 @@
+"""Sign-in, the live snapshot, the citizen's status, kiosk offline numbers, the event log."""
+from __future__ import annotations
+
+from flask import make_response, request
+from flask_openapi3 import APIBlueprint, Tag
+
+from qms_common.errors import NotFound
+
+from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
+from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, SiteQuery, TokenPath
+from .tickets import public_ticket
+
+bp = APIBlueprint("misc", __name__, url_prefix="/api/v1",
+                  abp_responses={401: Error, 403: Error, 404: Error, 409: Error, 422: Error})
+AUTH = [Tag(name="auth")]
+LIVE = [Tag(name="live")]
+KIOSK = [Tag(name="kiosk")]
+BEARER = [{"bearer": []}]
+
+
+@bp.post("/auth/login", tags=AUTH, responses={200: LoginOut}, summary="Sign in (clerk, director, admin)")
+def login(body: LoginIn):
+    token, who, expires = services().auth.login(body.username, body.password)
+    response = make_response({"token": token, "role": who.role, "name": who.name, "expires_at": expires})
+    response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
+                        secure=request.is_secure, max_age=int(expires - services().engine.clock.now()))
+    return response
+
+
+@bp.post("/auth/logout", tags=AUTH, security=BEARER, summary="Sign out")
+def logout():
+    token = request_token()
+    if token:
+        services().auth.logout(token)
+    response = make_response({"ok": True})
+    response.delete_cookie(TOKEN_COOKIE)
+    return response
+
+
+@bp.get("/auth/me", tags=AUTH, security=BEARER, summary="Who am I")
+@require(*SCREENS)
+def me():
+    who = principal()
+    return {"kind": who.kind, "id": who.id, "role": who.role, "name": who.name, "site": who.site}
+
+
+@bp.get("/center", tags=LIVE, summary="The center: name, timezone, hours, sites, services, counters")
+def center():
+    cfg = services().engine.config
+    return {
+        "center": cfg.center.model_dump(), "hours": cfg.hours.model_dump(),
+        "sites": [s.model_dump() for s in cfg.sites],
+        "services": [s.model_dump() for s in cfg.services],
+        "counters": [c.model_dump() for c in cfg.counters],
+        "targets": cfg.targets.model_dump(),
+    }
+
+
+@bp.get("/snapshot", tags=LIVE, security=BEARER, summary="Everything a screen shows, with its event sequence")
+@require(*SCREENS)
+def snapshot(query: SiteQuery):
+    return services().engine.snapshot(query.site)
+
+
+@bp.get("/services/stats", tags=LIVE, security=BEARER,
+        summary="Per service: waiting, longest wait, estimate, served today, share within target")
+@require(*SCREENS)
+def service_stats(query: SiteQuery):
+    return {"services": services().engine.service_stats(query.site)}
+
+
+@bp.get("/status/<token>", tags=LIVE, summary="A citizen's ticket (the QR code); no sign-in, nothing else shown")
+def status(path: TokenPath):
+    engine = services().engine
+    t = engine.ticket_by_token(path.token)
+    if t is None:
+        raise NotFound("Không tìm thấy vé; no such ticket")
+    t = engine.position(t["id"])
+    return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
+            "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
+            "estimated_wait_s": t["estimated_wait_s"], "counter": t["counter"],
+            "called_at": t["called_at"]}
+
+
+@bp.post("/kiosk/blocks", tags=KIOSK, security=BEARER, summary="Reserve numbers to issue while offline")
+@require("kiosk")
+def reserve_block(body: BlockIn):
+    return services().engine.reserve_block(principal().id, body.service, body.size), 201
+
+
+@bp.post("/kiosk/offline-tickets", tags=KIOSK, security=BEARER,
+         summary="Hand over a ticket issued offline (idempotent by client_ref)")
+@require("kiosk")
+def offline_ticket(body: OfflineTicketIn):
+    who = principal()
+    t = services().engine.merge_offline(who.id, client_ref=body.client_ref, service=body.service,
+                                        number=body.number, day=body.day, issued_at=body.issued_at,
+                                        priority=body.priority, printed=body.printed, site=body.site or who.site)
+    return public_ticket(t), 201
+
+
+@bp.get("/events", tags=LIVE, security=BEARER, summary="The append-only event log")
+@require(*MANAGERS)
+def events(query: EventsQuery):
+    return {"events": services().engine.events_after(query.after, query.limit)}

@@ -1,0 +1,125 @@
+"""Ticket routes: issue, look up, and move a ticket through its life."""
+from __future__ import annotations
+
+from flask_openapi3 import APIBlueprint, Tag
+
+from qms_common.errors import Forbidden
+
+from .context import MANAGERS, STAFF, principal, require, services
+from .schemas import (
+    CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
+    TransferIn,
+)
+
+bp = APIBlueprint("tickets", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="tickets")],
+                  abp_security=[{"bearer": []}],
+                  abp_responses={401: Error, 403: Error, 404: Error, 409: Error, 422: Error})
+
+ISSUERS = ("kiosk", "robot", "clerk", "director", "admin")
+
+
+def public_ticket(t: dict) -> dict:
+    base = services().engine.config.center.public_url.rstrip("/")
+    out = {k: t.get(k) for k in ("id", "code", "service", "site", "state", "issued_at", "counter",
+                                 "people_ahead", "called_at", "started_at", "finished_at", "printed",
+                                 "print_fault", "source", "recalls", "transfers", "target_counter",
+                                 "wait_from", "first_called_at", "predicted_wait_s")}
+    out["priority"] = bool(t.get("priority"))
+    if "estimated_wait_s" in t:
+        out["estimated_wait_s"] = t["estimated_wait_s"]
+    if "people_ahead_now" in t:
+        out["people_ahead_now"] = t["people_ahead_now"]
+    out["status_url"] = f"{base}/s/{t['status_token']}"
+    return out
+
+
+def _actor_for(counter: int | None) -> str:
+    who = principal()
+    if who.role == "clerk" and counter is None:
+        raise Forbidden("Nhân viên phải ghi rõ quầy; a clerk acts from a counter: give 'counter'")
+    # directors and admins may act on any counter; the engine checks clerks against the counter
+    return who.id if who.role == "clerk" else None
+
+
+@bp.post("/tickets", responses={201: Ticket}, summary="Issue a ticket")
+@require(*ISSUERS)
+def issue_ticket(body: IssueIn):
+    who = principal()
+    site = body.site or (who.site if who.kind == "device" else None)
+    t = services().engine.issue(body.service, priority=body.priority, site=site, client_ref=body.client_ref,
+                                source=who.role, device=who.id if who.kind == "device" else None,
+                                actor=who.id if who.kind == "user" else None)
+    return public_ticket(t), 201
+
+
+@bp.get("/tickets", summary="List today's tickets (or a day's)")
+@require(*STAFF)
+def list_tickets(query: TicketsQuery):
+    from datetime import date
+    day = date.fromisoformat(query.day) if query.day else None
+    rows = services().engine.tickets(day=day, state=query.state, service=query.service, site=query.site,
+                                     limit=query.limit)
+    return {"tickets": [public_ticket(t) for t in rows]}
+
+
+@bp.get("/tickets/<ticket_id>", responses={200: Ticket}, summary="One ticket with its place in line")
+@require(*STAFF)
+def get_ticket(path: TicketPath):
+    return public_ticket(services().engine.position(path.ticket_id))
+
+
+def _counter_action(name: str, summary: str):
+    @bp.post(f"/tickets/<ticket_id>/{name.replace('_', '-')}", responses={200: Ticket}, summary=summary,
+             operation_id=f"ticket_{name}", endpoint=f"ticket_{name}")
+    @require(*STAFF)
+    def action(path: TicketPath, body: CounterAction):
+        engine = services().engine
+        actor = _actor_for(body.counter)
+        t = getattr(engine, name)(path.ticket_id, body.counter, actor)
+        return public_ticket(t)
+
+    return action
+
+
+for _name, _summary in (("call", "Call this ticket to a counter"), ("recall", "Call it again (announce again)"),
+                        ("start", "The citizen arrived: start serving"), ("finish", "Service finished"),
+                        ("no_show", "The citizen did not come"), ("park", "Set aside (citizen fetches a paper)"),
+                        ("resume", "Take a parked ticket back")):
+    _counter_action(_name, _summary)
+
+
+@bp.post("/tickets/<ticket_id>/transfer", responses={200: Ticket},
+         summary="Send to another service or counter; keeps its original place in line")
+@require(*STAFF)
+def transfer_ticket(path: TicketPath, body: TransferIn):
+    who = principal()
+    actor = _actor_for(body.counter)
+    t = services().engine.transfer(path.ticket_id, service=body.service, to_counter=body.to_counter,
+                                   counter=body.counter, actor=actor or who.id)
+    return public_ticket(t)
+
+
+@bp.post("/tickets/<ticket_id>/requeue", responses={200: Ticket}, summary="Put a no-show back in line")
+@require(*STAFF)
+def requeue_ticket(path: TicketPath, body: OptionalCounterAction):
+    return public_ticket(services().engine.requeue(path.ticket_id, actor=principal().id))
+
+
+@bp.post("/tickets/<ticket_id>/cancel", responses={200: Ticket}, summary="Cancel a ticket")
+@require(*MANAGERS, "clerk")
+def cancel_ticket(path: TicketPath, body: OptionalCounterAction):
+    return public_ticket(services().engine.cancel(path.ticket_id, actor=principal().id, reason=body.reason))
+
+
+@bp.post("/tickets/<ticket_id>/abandon", responses={200: Ticket}, summary="The citizen left without being served")
+@require(*MANAGERS, "clerk")
+def abandon_ticket(path: TicketPath, body: OptionalCounterAction):
+    return public_ticket(services().engine.abandon(path.ticket_id, actor=principal().id, reason=body.reason))
+
+
+@bp.post("/tickets/<ticket_id>/print-result", responses={200: Ticket},
+         summary="A kiosk reports whether the ticket left the printer")
+@require("kiosk")
+def print_result(path: TicketPath, body: PrintResultIn):
+    t = services().engine.mark_printed(path.ticket_id, body.printed, body.fault, device=principal().id)
+    return public_ticket(t)

@@ -1,0 +1,137 @@
+"""Who is asking: clerks, directors and admins sign in with a password (Argon2 hashes);
+kiosks, displays, robots and counter devices carry a per-device token.
+
+Tokens are random and only their SHA-256 is stored, so a stolen database holds no usable
+credential. Sessions expire (``session_hours``)."""
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from qms_common.clock import Clock
+from qms_common.errors import Conflict, NotFound, QmsError, Unauthorized
+
+from .store import Store
+
+USER_ROLES = ("clerk", "director", "admin")
+DEVICE_KINDS = ("kiosk", "display", "robot", "counter", "announcer")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" or "device"
+    id: str
+    role: str  # a user role, or the device kind
+    name: str
+    site: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}:{self.id}"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Auth:
+    def __init__(self, store: Store, clock: Clock, session_hours: float = 12) -> None:
+        self.store = store
+        self.clock = clock
+        self.session_s = session_hours * 3600
+        self._hasher = PasswordHasher()
+
+    # users ----------------------------------------------------------------------------
+    def add_user(self, username: str, full_name: str, role: str, password: str) -> None:
+        if not _NAME_RE.match(username):
+            raise QmsError(f"invalid username {username!r}: 2-40 lower-case letters, digits, '.', '_' or '-'")
+        if role not in USER_ROLES:
+            raise QmsError(f"invalid role {role!r}: one of {', '.join(USER_ROLES)}")
+        if len(password) < 8:
+            raise QmsError("password too short: at least 8 characters")
+        with self.store.write() as conn:
+            if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
+                conn.execute("UPDATE users SET full_name = ?, role = ?, password_hash = ?, active = 1 "
+                             "WHERE username = ?", (full_name, role, self._hasher.hash(password), username))
+            else:
+                conn.execute("INSERT INTO users VALUES (?,?,?,?,1,?)",
+                             (username, full_name, role, self._hasher.hash(password), self.clock.now()))
+
+    def login(self, username: str, password: str) -> tuple[str, Principal, float]:
+        row = self.store.conn().execute("SELECT * FROM users WHERE username = ? AND active = 1",
+                                        (username,)).fetchone()
+        bad = Unauthorized("Sai tên đăng nhập hoặc mật khẩu; wrong username or password")
+        if row is None:
+            raise bad
+        try:
+            self._hasher.verify(row["password_hash"], password)
+        except (VerificationError, InvalidHashError):
+            raise bad from None
+        token = secrets.token_urlsafe(32)
+        expires = self.clock.now() + self.session_s
+        with self.store.write() as conn:
+            conn.execute("INSERT INTO sessions VALUES (?,?,?,?)", (_digest(token), username, self.clock.now(), expires))
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?", (self.clock.now(),))
+        return token, Principal("user", username, row["role"], row["full_name"]), expires
+
+    def logout(self, token: str) -> None:
+        with self.store.write() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+    # devices ----------------------------------------------------------------------------
+    def add_device(self, device_id: str, kind: str, name: str = "", site: str | None = None) -> str:
+        """Register a device (or give it a new token); returns the token, shown once."""
+        if not _NAME_RE.match(device_id):
+            raise QmsError(f"invalid device id {device_id!r}: 2-40 lower-case letters, digits, '.', '_' or '-'")
+        if kind not in DEVICE_KINDS:
+            raise QmsError(f"invalid device kind {kind!r}: one of {', '.join(DEVICE_KINDS)}")
+        token = secrets.token_urlsafe(32)
+        with self.store.write() as conn:
+            row = conn.execute("SELECT kind FROM devices WHERE id = ?", (device_id,)).fetchone()
+            if row and row["kind"] != kind:
+                raise Conflict(f"device {device_id} is already registered as a {row['kind']}")
+            conn.execute("INSERT INTO devices VALUES (?,?,?,?,?,1,?) ON CONFLICT (id) DO UPDATE SET "
+                         "token_hash = excluded.token_hash, name = excluded.name, site = excluded.site, active = 1",
+                         (device_id, kind, name or device_id, site, _digest(token), self.clock.now()))
+        return token
+
+    def devices(self) -> list[dict]:
+        return [dict(r) for r in self.store.conn().execute(
+            "SELECT id, kind, name, site, active, created_at FROM devices ORDER BY kind, id").fetchall()]
+
+    def users(self) -> list[dict]:
+        return [dict(r) for r in self.store.conn().execute(
+            "SELECT username, full_name, role, active FROM users ORDER BY username").fetchall()]
+
+    def deactivate(self, what: str, ident: str) -> None:
+        table, key = {"user": ("users", "username"), "device": ("devices", "id")}[what]
+        with self.store.write() as conn:
+            if conn.execute(f"UPDATE {table} SET active = 0 WHERE {key} = ?", (ident,)).rowcount == 0:
+                raise NotFound(f"no {what} {ident!r}")
+            if what == "user":
+                conn.execute("DELETE FROM sessions WHERE username = ?", (ident,))
+
+    # requests ---------------------------------------------------------------------------
+    def authenticate(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        digest = _digest(token)
+        conn = self.store.conn()
+        row = conn.execute("SELECT u.username, u.full_name, u.role, s.expires_at FROM sessions s "
+                           "JOIN users u ON u.username = s.username WHERE s.token_hash = ? AND u.active = 1",
+                           (digest,)).fetchone()
+        if row is not None:
+            if row["expires_at"] < self.clock.now():
+                return None
+            return Principal("user", row["username"], row["role"], row["full_name"])
+        row = conn.execute("SELECT id, kind, name, site FROM devices WHERE token_hash = ? AND active = 1",
+                           (digest,)).fetchone()
+        if row is not None:
+            return Principal("device", row["id"], row["kind"], row["name"], row["site"])
+        return None

@@ -1,0 +1,233 @@
+"""``qms``: the center server's command line.
+
+Every error a person can make here ends with a one-line message and exit status 2, never
+a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import json
+import logging
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+from qms_common.errors import QmsError
+
+from .settings import ServerSettings, load_settings
+
+
+def _settings(args) -> ServerSettings:
+    path = args.settings or os.environ.get("QMS_SETTINGS")
+    settings = load_settings(path)
+    overrides = {}
+    if getattr(args, "center", None):
+        overrides["center_file"] = args.center
+    if getattr(args, "state_dir", None):
+        overrides["state_dir"] = args.state_dir
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    return settings
+
+
+def _store(settings: ServerSettings):
+    from .store import Store
+    return Store(settings.database_path)
+
+
+def cmd_init(args) -> int:
+    from .config import load_center
+    settings = _settings(args)
+    center = load_center(settings.center_file)
+    store = _store(settings)
+    applied = store.migrate()
+    from .engine import Engine
+    from qms_common.clock import SystemClock
+    Engine(store, center, SystemClock())
+    print(f"database {settings.database_path} ready ({len(applied)} migrations applied now) "
+          f"for {center.center.name}")
+    return 0
+
+
+def cmd_config_check(args) -> int:
+    from .config import load_center
+    settings = _settings(args)
+    center = load_center(settings.center_file)
+    print(f"OK: {center.center.name} ({center.center.id}), timezone {center.center.timezone}")
+    print(f"  {len(center.sites)} sites, {len(center.services)} services, {len(center.counters)} counters, "
+          f"calling rule {center.calling.rule}")
+    for c in center.counters:
+        print(f"  quầy {c.number:>3} @ {c.site}: {', '.join(c.services)}")
+    return 0
+
+
+def cmd_user_add(args) -> int:
+    from .auth import Auth
+    from qms_common.clock import SystemClock
+    settings = _settings(args)
+    password = os.environ.get("QMS_PASSWORD") if args.password_env else None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    if password is None:
+        password = getpass.getpass(f"password for {args.username}: ")
+    Auth(_store(settings), SystemClock()).add_user(args.username, args.name or args.username, args.role, password)
+    print(f"user {args.username} ({args.role}) saved")
+    return 0
+
+
+def cmd_device_add(args) -> int:
+    from .auth import Auth
+    from qms_common.clock import SystemClock
+    settings = _settings(args)
+    token = Auth(_store(settings), SystemClock()).add_device(args.device_id, args.kind, args.name or "", args.site)
+    if args.token_file:
+        path = Path(args.token_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        print(f"device {args.device_id} ({args.kind}) saved; token written to {path}")
+    else:
+        print(f"device {args.device_id} ({args.kind}) saved; its token (shown once):\n{token}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    from .auth import Auth
+    from qms_common.clock import SystemClock
+    auth = Auth(_store(_settings(args)), SystemClock())
+    rows = auth.users() if args.what == "users" else auth.devices()
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_export_events(args) -> int:
+    settings = _settings(args)
+    store = _store(settings)
+    sql = "SELECT seq, at, type, ticket_id, counter, actor, device, data FROM events"
+    params: list = []
+    if args.day:
+        date.fromisoformat(args.day)
+        sql += " WHERE ticket_id LIKE ? OR (type LIKE 'counter_%' AND date(at, 'unixepoch') = ?)"
+        params = [args.day.replace("-", "") + "-%", args.day]
+    sql += " ORDER BY seq"
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out != "-" else sys.stdout
+    try:
+        writer = csv.writer(out)
+        writer.writerow(["seq", "at", "type", "ticket_id", "counter", "actor", "device", "data"])
+        n = 0
+        for row in store.db().query(sql, params):
+            writer.writerow([row[k] for k in ("seq", "at", "type", "ticket_id", "counter", "actor", "device", "data")])
+            n += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"{n} events exported to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    settings = _settings(args)
+    if args.host:
+        settings = settings.model_copy(update={"host": args.host})
+    if args.port:
+        settings = settings.model_copy(update={"port": args.port})
+    return serve(settings, dev=args.dev)
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(port=args.port, speed=args.speed, state_dir=args.state_dir, scenario=args.scenario,
+                    duration_s=args.duration)
+
+
+def cmd_simulate(args) -> int:
+    from .simulator import run_scenario_file
+    return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qms", description="Queue management for a public administrative service center")
+    p.add_argument("--settings", help="server settings TOML (default: $QMS_SETTINGS or built-in defaults)")
+    p.add_argument("--center", help="center configuration TOML (overrides the settings' center_file)")
+    p.add_argument("--state-dir", help="where the database and secret key live (overrides the settings)")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("init", help="create or upgrade the database").set_defaults(fn=cmd_init)
+
+    cfg = sub.add_parser("config", help="configuration").add_subparsers(dest="config_cmd", required=True)
+    cfg.add_parser("check", help="validate the center configuration and print a summary").set_defaults(
+        fn=cmd_config_check)
+
+    user = sub.add_parser("user", help="clerks, directors, admins").add_subparsers(dest="user_cmd", required=True)
+    ua = user.add_parser("add", help="add a user or reset a password")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["clerk", "director", "admin"])
+    ua.add_argument("--name", help="full name, e.g. 'Nguyễn Thị Lan'")
+    ua.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    ua.add_argument("--password-env", action="store_true", help="read the password from $QMS_PASSWORD")
+    ua.set_defaults(fn=cmd_user_add)
+    user.add_parser("list").set_defaults(fn=cmd_list, what="users")
+
+    dev = sub.add_parser("device", help="kiosks, displays, robots, counter devices").add_subparsers(
+        dest="device_cmd", required=True)
+    da = dev.add_parser("add", help="register a device and print its token")
+    da.add_argument("device_id")
+    da.add_argument("--kind", required=True, choices=["kiosk", "display", "robot", "counter", "announcer"])
+    da.add_argument("--name")
+    da.add_argument("--site")
+    da.add_argument("--token-file", help="write the token to this file (0600) instead of printing it")
+    da.set_defaults(fn=cmd_device_add)
+    dev.add_parser("list").set_defaults(fn=cmd_list, what="devices")
+
+    ex = sub.add_parser("export-events", help="export the event log as CSV")
+    ex.add_argument("--out", default="-", help="file (default: standard output)")
+    ex.add_argument("--day", help="only this day (YYYY-MM-DD, center time)")
+    ex.set_defaults(fn=cmd_export_events)
+
+    sv = sub.add_parser("serve", help="run the server (gunicorn, threads)")
+    sv.add_argument("--host")
+    sv.add_argument("--port", type=int)
+    sv.add_argument("--dev", action="store_true", help="Flask's development server, for debugging only")
+    sv.set_defaults(fn=cmd_serve)
+
+    dm = sub.add_parser("demo", help="the whole center on loopback with simulated citizens")
+    dm.add_argument("--port", type=int, default=8000)
+    dm.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    dm.add_argument("--scenario", help="scenario folder (default: the bundled ward-weekday)")
+    dm.add_argument("--duration", type=float, default=None, help="stop after this many real seconds")
+    dm.set_defaults(fn=cmd_demo)
+
+    sm = sub.add_parser("simulate", help="replay a scenario day in virtual time and report every ticket")
+    sm.add_argument("scenario", help="scenario folder (center.json, staff.csv, arrivals.csv)")
+    sm.add_argument("--out", default="-", help="CSV report (default: standard output)")
+    sm.add_argument("--rule", choices=["longest_wait", "strict_preference"])
+    sm.set_defaults(fn=cmd_simulate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args) or 0
+    except QmsError as exc:
+        print(f"qms: {exc.message}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"qms: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

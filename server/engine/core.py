@@ -1,0 +1,734 @@
+"""The queue engine: tickets, counters and the append-only event log.
+
+Every state change is one short ``BEGIN IMMEDIATE`` transaction that updates the live
+tables and appends an event; listeners (sockets, MQTT) hear about it only after the commit,
+so nothing is ever shown that a power cut could take back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+from datetime import date, datetime
+from typing import Any, Callable
+
+from qms_common.clock import Clock, local_datetime, local_timestamp
+from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
+
+from ..config import CenterConfig
+from ..store import Store
+from .estimate import CounterLoad, blended_mean, estimate_wait_s
+from .selection import Candidate, choose_next
+from .states import FINAL, IN_HAND, State, next_state
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[dict], None]
+
+
+class CenterClosed(QmsError):
+    code = "center_closed"
+    http_status = 409
+
+
+def format_code(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:03d}"
+
+
+class Engine:
+    """The center's queue. Thread-safe; several processes may share the database file."""
+
+    def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self._listeners: list[Listener] = []
+        self._means_lock = threading.Lock()
+        self._durations: dict[str, list[float]] = {}
+        self._durations_day: str | None = None
+        self._sync_counters()
+
+    # --- plumbing ---------------------------------------------------------------------
+    def add_listener(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        if fn in self._listeners:
+            self._listeners.remove(fn)
+
+    def _emit(self, events: list[dict]) -> None:
+        for event in events:
+            for fn in list(self._listeners):
+                try:
+                    fn(event)
+                except Exception:  # a broken screen must never break the queue
+                    log.exception("event listener failed for %s", event.get("type"))
+
+    def _event(self, conn: sqlite3.Connection, out: list[dict], type_: str, *, ticket_id: str | None = None,
+               counter: int | None = None, actor: str | None = None, device: str | None = None,
+               **data: Any) -> dict:
+        at = self.clock.now()
+        payload = json.dumps(data, ensure_ascii=False, sort_keys=True)
+        seq = conn.execute(
+            "INSERT INTO events (at, type, ticket_id, counter, actor, device, data) VALUES (?,?,?,?,?,?,?)"
+            " RETURNING seq", (at, type_, ticket_id, counter, actor, device, payload)).fetchone()[0]
+        event = {"seq": seq, "at": at, "type": type_, "ticket_id": ticket_id, "counter": counter,
+                 "actor": actor, "device": device, "data": data}
+        out.append(event)
+        return event
+
+    def _sync_counters(self) -> None:
+        """Make the counters table match the configuration (new counters start closed)."""
+        with self.store.write() as conn:
+            for c in self.config.counters:
+                conn.execute("INSERT INTO counters (number, site) VALUES (?, ?) "
+                             "ON CONFLICT (number) DO UPDATE SET site = excluded.site", (c.number, c.site))
+
+    def today(self) -> date:
+        return local_datetime(self.clock.now(), self.config.tz).date()
+
+    def _ticket_row(self, conn: sqlite3.Connection, ticket_id: str) -> dict:
+        row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"Không tìm thấy vé {ticket_id}; no ticket {ticket_id}", ticket=ticket_id)
+        return dict(row)
+
+    def ticket(self, ticket_id: str) -> dict:
+        return self._ticket_row(self.store.conn(), ticket_id)
+
+    def find_ticket(self, code: str, day: date | None = None) -> dict:
+        """A ticket by its printed code (``HT-042``) on a day (today by default)."""
+        day = day or self.today()
+        row = self.store.conn().execute("SELECT * FROM tickets WHERE day = ? AND code = ?",
+                                        (day.isoformat(), code.upper())).fetchone()
+        if row is None:
+            raise NotFound(f"Không tìm thấy vé {code} ngày {day:%d/%m/%Y}; no ticket {code} on {day}")
+        return dict(row)
+
+    def ticket_by_token(self, token: str) -> dict | None:
+        row = self.store.conn().execute("SELECT * FROM tickets WHERE status_token = ?", (token,)).fetchone()
+        return dict(row) if row else None
+
+    # --- opening hours ------------------------------------------------------------------
+    def _check_open(self, now: float) -> None:
+        hours = self.config.hours
+        if not hours.enforce:
+            return
+        local = local_datetime(now, self.config.tz)
+        hhmm = local.strftime("%H:%M")
+        if local.isoweekday() not in hours.work_days or not (hours.opens <= hhmm < hours.closes):
+            raise CenterClosed(
+                f"Trung tâm ngoài giờ cấp số (mở {hours.opens}–{hours.closes}); "
+                f"the center issues tickets {hours.opens}–{hours.closes} on working days",
+                opens=hours.opens, closes=hours.closes)
+
+    def seconds_until_open(self, now: float) -> float:
+        """Seconds until counters are expected to work (0 during working hours)."""
+        hours = self.config.hours
+        local = local_datetime(now, self.config.tz)
+        hhmm = local.strftime("%H:%M")
+        if hhmm < hours.opens:
+            return local_timestamp(local.date(), hours.opens, self.config.tz) - now
+        if hours.lunch and hours.lunch[0] <= hhmm < hours.lunch[1]:
+            return local_timestamp(local.date(), hours.lunch[1], self.config.tz) - now
+        return 0.0
+
+    # --- issuing ------------------------------------------------------------------------
+    def issue(self, service: str, *, priority: bool = False, site: str | None = None,
+              client_ref: str | None = None, source: str = "console", device: str | None = None,
+              actor: str | None = None) -> dict:
+        """Issue a ticket. The same ``client_ref`` always returns the same ticket."""
+        svc = self.config.service(service)
+        if svc is None:
+            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}",
+                           service=service, known=[s.code for s in self.config.services])
+        site = site or self.config.main_site
+        if site not in {s.id for s in self.config.sites}:
+            raise NotFound(f"Không có điểm tiếp nhận '{site}'; unknown site {site!r}", site=site)
+        if client_ref:
+            existing = self._by_client_ref(client_ref)
+            if existing:
+                return self._with_position(existing)
+        now = self.clock.now()
+        self._check_open(now)
+        day = local_datetime(now, self.config.tz).date().isoformat()
+        events: list[dict] = []
+        try:
+            with self.store.write() as conn:
+                if svc.daily_cap is not None:
+                    issued = conn.execute("SELECT count(*) FROM tickets WHERE day = ? AND service = ?",
+                                          (day, svc.code)).fetchone()[0]
+                    if issued >= svc.daily_cap:
+                        raise LimitReached(
+                            f"Dịch vụ {svc.name} đã hết số hôm nay ({svc.daily_cap} vé); "
+                            f"{svc.code} reached its daily cap of {svc.daily_cap}", service=svc.code)
+                number = conn.execute(
+                    "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, 1) "
+                    "ON CONFLICT (day, prefix) DO UPDATE SET last = last + 1 RETURNING last",
+                    (day, svc.prefix)).fetchone()[0]
+                ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
+                                             number=number, priority=priority, site=site, issued_at=now,
+                                             source=source, device=device, client_ref=client_ref, actor=actor)
+        except sqlite3.IntegrityError:
+            # two requests with the same client_ref raced; the first one won
+            existing = self._by_client_ref(client_ref) if client_ref else None
+            if existing is None:
+                raise
+            return self._with_position(existing)
+        self._emit(events)
+        return ticket
+
+    def _by_client_ref(self, client_ref: str) -> dict | None:
+        row = self.store.conn().execute("SELECT * FROM tickets WHERE client_ref = ?", (client_ref,)).fetchone()
+        return dict(row) if row else None
+
+    def _insert_ticket(self, conn: sqlite3.Connection, events: list[dict], *, day: str, service: str,
+                       prefix: str, number: int, priority: bool, site: str, issued_at: float, source: str,
+                       device: str | None, client_ref: str | None, actor: str | None,
+                       printed: bool | None = None) -> dict:
+        code = format_code(prefix, number)
+        ticket_id = f"{day.replace('-', '')}-{code}"
+        ahead = self._people_ahead(conn, service, site, priority, issued_at)
+        predicted = self._estimate(conn, service, site, ahead)
+        token = secrets.token_urlsafe(16)
+        conn.execute(
+            "INSERT INTO tickets (id, day, service, prefix, number, code, priority, site, state, issued_at,"
+            " queue_key, wait_from, source, device, client_ref, status_token, predicted_wait_s, people_ahead,"
+            " printed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (ticket_id, day, service, prefix, number, code, int(priority), site, State.WAITING.value, issued_at,
+             issued_at, issued_at, source, device, client_ref, token, predicted, ahead,
+             None if printed is None else int(printed)))
+        self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
+                    code=code, service=service, priority=bool(priority), site=site, number=number,
+                    day=day, source=source, issued_at=issued_at, predicted_wait_s=predicted,
+                    people_ahead=ahead)
+        ticket = self._ticket_row(conn, ticket_id)
+        ticket["estimated_wait_s"] = predicted
+        return ticket
+
+    def _people_ahead(self, conn: sqlite3.Connection, service: str, site: str, priority: bool,
+                      queue_key: float) -> int:
+        if priority:
+            sql = ("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ? AND service = ? "
+                   "AND priority = 1 AND queue_key <= ?")
+        else:
+            sql = ("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ? AND service = ? "
+                   "AND (priority = 1 OR queue_key <= ?)")
+        return conn.execute(sql, (site, service, queue_key)).fetchone()[0]
+
+    def _with_position(self, ticket: dict) -> dict:
+        conn = self.store.conn()
+        if ticket["state"] == State.WAITING:
+            ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
+                                       ticket["queue_key"]) - 1
+            ticket["people_ahead_now"] = max(0, ahead)
+            ticket["estimated_wait_s"] = self._estimate(conn, ticket["service"], ticket["site"], max(0, ahead))
+        else:
+            ticket["people_ahead_now"] = 0
+            ticket["estimated_wait_s"] = 0.0
+        return ticket
+
+    def position(self, ticket_id: str) -> dict:
+        """The ticket with its current place in line and estimated wait."""
+        return self._with_position(self.ticket(ticket_id))
+
+    # --- wait estimates -------------------------------------------------------------------
+    def mean_service_s(self, service: str) -> float:
+        svc = self.config.service(service)
+        prior = (svc.mean_service_min if svc else 8.0) * 60
+        day = self.today().isoformat()
+        with self._means_lock:
+            if self._durations_day != day:
+                self._durations_day = day
+                self._durations = {}
+                rows = self.store.conn().execute(
+                    "SELECT service, finished_at - started_at FROM tickets WHERE day = ? AND state = 'done' "
+                    "AND started_at IS NOT NULL ORDER BY finished_at", (day,)).fetchall()
+                for s, d in rows:
+                    self._durations.setdefault(s, []).append(d)
+            observed = self._durations.get(service, [])[-30:]
+        return blended_mean(prior, observed)
+
+    def _record_duration(self, service: str, seconds: float) -> None:
+        with self._means_lock:
+            if self._durations_day == self.today().isoformat():
+                self._durations.setdefault(service, []).append(seconds)
+
+    def _loads(self, conn: sqlite3.Connection, site: str) -> tuple[list[CounterLoad], dict[str, int]]:
+        rows = conn.execute("SELECT number, state, ticket_id FROM counters WHERE site = ?", (site,)).fetchall()
+        by_number = {r["number"]: r for r in rows}
+        loads = []
+        for c in self.config.counters:
+            if c.site != site or c.number not in by_number:
+                continue
+            r = by_number[c.number]
+            loads.append(CounterLoad(c.number, c.services, r["state"] == "open", r["ticket_id"] is not None))
+        waiting = {r[0]: r[1] for r in conn.execute(
+            "SELECT service, count(*) FROM tickets WHERE state = 'waiting' AND site = ? GROUP BY service",
+            (site,)).fetchall()}
+        return loads, waiting
+
+    def _estimate(self, conn: sqlite3.Connection, service: str, site: str, ahead: int) -> float:
+        loads, waiting = self._loads(conn, site)
+        return round(estimate_wait_s(service, ahead, loads, waiting, self.mean_service_s(service),
+                                     until_open_s=self.seconds_until_open(self.clock.now())), 1)
+
+    def estimate_new(self, service: str, site: str | None = None, priority: bool = False) -> float:
+        """Estimated wait for someone who takes a ticket of ``service`` now."""
+        site = site or self.config.main_site
+        conn = self.store.conn()
+        ahead = self._people_ahead(conn, service, site, priority, self.clock.now())
+        return self._estimate(conn, service, site, ahead)
+
+    # --- counters -------------------------------------------------------------------------
+    def _counter(self, conn: sqlite3.Connection, number: int) -> dict:
+        row = conn.execute("SELECT * FROM counters WHERE number = ?", (number,)).fetchone()
+        if row is None or self.config.counter(number) is None:
+            raise NotFound(f"Không có quầy số {number}; no counter {number}", counter=number)
+        return dict(row)
+
+    def counter(self, number: int) -> dict:
+        return self._counter(self.store.conn(), number)
+
+    def counters(self) -> list[dict]:
+        rows = self.store.conn().execute("SELECT * FROM counters ORDER BY number").fetchall()
+        configured = {c.number for c in self.config.counters}
+        return [dict(r) for r in rows if r["number"] in configured]
+
+    def sign_in(self, number: int, clerk: str, device: str | None = None) -> dict:
+        events: list[dict] = []
+        with self.store.write() as conn:
+            counter = self._counter(conn, number)
+            if counter["clerk"] and counter["clerk"] != clerk and counter["state"] != "closed":
+                raise Conflict(f"Quầy {number} đang do {counter['clerk']} làm việc; "
+                               f"counter {number} is held by {counter['clerk']}", counter=number)
+            other = conn.execute("SELECT number FROM counters WHERE clerk = ? AND state != 'closed' AND number != ?",
+                                 (clerk, number)).fetchone()
+            if other:
+                raise Conflict(f"{clerk} đang làm việc ở quầy {other[0]}: hãy đăng xuất quầy đó trước; "
+                               f"{clerk} is signed in at counter {other[0]}", counter=other[0])
+            conn.execute("UPDATE counters SET state = 'open', clerk = ?, since = ? WHERE number = ?",
+                         (clerk, self.clock.now(), number))
+            self._event(conn, events, "counter_signed_in", counter=number, actor=clerk, device=device)
+            result = self._counter(conn, number)
+        self._emit(events)
+        return result
+
+    def _counter_state(self, number: int, clerk: str, *, allowed: set[str], new_state: str, event: str,
+                       device: str | None = None) -> dict:
+        events: list[dict] = []
+        with self.store.write() as conn:
+            counter = self._counter(conn, number)
+            self._check_clerk(counter, clerk)
+            if counter["state"] not in allowed:
+                raise Conflict(f"Quầy {number} đang '{counter['state']}'; counter {number} is {counter['state']}",
+                               counter=number, state=counter["state"])
+            if new_state == "closed" and counter["ticket_id"]:
+                t = self._ticket_row(conn, counter["ticket_id"])
+                raise Conflict(f"Quầy {number} còn vé {t['code']} đang xử lý: hãy hoàn thành hoặc chuyển trước; "
+                               f"finish or transfer {t['code']} first", counter=number, ticket=t["code"])
+            clerk_value = None if new_state == "closed" else counter["clerk"]
+            conn.execute("UPDATE counters SET state = ?, since = ?, clerk = ?, priority_in_row = "
+                         "CASE WHEN ? = 'closed' THEN 0 ELSE priority_in_row END WHERE number = ?",
+                         (new_state, self.clock.now(), clerk_value, new_state, number))
+            self._event(conn, events, event, counter=number, actor=clerk, device=device)
+            result = self._counter(conn, number)
+        self._emit(events)
+        return result
+
+    def pause(self, number: int, clerk: str, device: str | None = None) -> dict:
+        return self._counter_state(number, clerk, allowed={"open"}, new_state="paused",
+                                   event="counter_paused", device=device)
+
+    def resume_counter(self, number: int, clerk: str, device: str | None = None) -> dict:
+        return self._counter_state(number, clerk, allowed={"paused"}, new_state="open",
+                                   event="counter_resumed", device=device)
+
+    def sign_out(self, number: int, clerk: str, device: str | None = None) -> dict:
+        return self._counter_state(number, clerk, allowed={"open", "paused"}, new_state="closed",
+                                   event="counter_signed_out", device=device)
+
+    @staticmethod
+    def _check_clerk(counter: dict, clerk: str | None) -> None:
+        if clerk is not None and counter["clerk"] != clerk:
+            raise Forbidden(f"{clerk} không đăng nhập ở quầy {counter['number']}; "
+                            f"{clerk} is not signed in at counter {counter['number']}", counter=counter["number"])
+
+    # --- calling --------------------------------------------------------------------------
+    def call_next(self, number: int, clerk: str | None = None, device: str | None = None) -> dict | None:
+        """Call the next ticket to counter ``number``; finishes the ticket being served first.
+
+        Returns None when nobody waits for this counter's services.
+        """
+        events: list[dict] = []
+        with self.store.write() as conn:
+            counter = self._counter(conn, number)
+            self._check_clerk(counter, clerk)
+            if counter["state"] != "open":
+                raise Conflict(f"Quầy {number} chưa mở (đang '{counter['state']}'); counter {number} is "
+                               f"{counter['state']}: sign in or resume first", counter=number, state=counter["state"])
+            if counter["ticket_id"]:
+                current = self._ticket_row(conn, counter["ticket_id"])
+                if current["state"] == State.SERVING:
+                    self._apply(conn, events, current, "finish", number, clerk, device)
+                else:
+                    raise Conflict(
+                        f"Quầy {number} đang gọi {current['code']}: hãy bắt đầu phục vụ, gọi lại hoặc đánh dấu "
+                        f"vắng mặt trước; start, recall or mark {current['code']} no-show first",
+                        counter=number, ticket=current["code"])
+            conf = self.config.counter(number)
+            now = self.clock.now()
+            placeholders = ",".join("?" * len(conf.services))
+            rows = conn.execute(
+                f"SELECT id, service, priority, queue_key, target_counter FROM tickets WHERE state = 'waiting' "
+                f"AND site = ? AND service IN ({placeholders}) AND (target_counter IS NULL OR target_counter = ?)",
+                (conf.site, *conf.services, number)).fetchall()
+            chosen = choose_next(
+                (Candidate(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows), counter=number,
+                services=conf.services, calling=self.config.calling, priority=self.config.priority,
+                priority_in_row=counter["priority_in_row"], now=now)
+            if chosen is None:
+                result = None
+            else:
+                ticket = self._ticket_row(conn, chosen.id)
+                result = self._apply(conn, events, ticket, "call", number, clerk, device)
+                in_row = counter["priority_in_row"] + 1 if chosen.priority else 0
+                conn.execute("UPDATE counters SET priority_in_row = ? WHERE number = ?", (in_row, number))
+        self._emit(events)
+        return result
+
+    def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        """Call one particular ticket (e.g. picked from the list) to counter ``number``."""
+        return self._act(ticket_id, "call", number, clerk, device)
+
+    def recall(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "recall", number, clerk, device)
+
+    def start(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "start", number, clerk, device)
+
+    def finish(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "finish", number, clerk, device)
+
+    def no_show(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "no_show", number, clerk, device)
+
+    def park(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "park", number, clerk, device)
+
+    def resume(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "resume", number, clerk, device)
+
+    def requeue(self, ticket_id: str, actor: str | None = None, device: str | None = None) -> dict:
+        return self._act(ticket_id, "requeue", None, actor, device)
+
+    def cancel(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
+        return self._act(ticket_id, "cancel", None, actor, device, reason=reason)
+
+    def abandon(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
+        return self._act(ticket_id, "abandon", None, actor, device, reason=reason)
+
+    def transfer(self, ticket_id: str, *, service: str | None = None, to_counter: int | None = None,
+                 counter: int | None = None, actor: str | None = None, device: str | None = None) -> dict:
+        """Send a ticket to another service's queue and/or to one counter.
+
+        It lands back in ``waiting`` and keeps its original place in line (``queue_key`` stays
+        its issue time), so a citizen never queues twice from the back; its wait for the
+        15-minute statistics starts again at the transfer (``wait_from``).
+        """
+        if service is None and to_counter is None:
+            raise QmsError("Cần chọn dịch vụ hoặc quầy để chuyển; give a service or a counter to transfer to")
+        return self._act(ticket_id, "transfer", counter, actor, device, service=service, to_counter=to_counter)
+
+    def _act(self, ticket_id: str, action: str, number: int | None, actor: str | None, device: str | None,
+             **extra: Any) -> dict:
+        events: list[dict] = []
+        with self.store.write() as conn:
+            ticket = self._ticket_row(conn, ticket_id)
+            result = self._apply(conn, events, ticket, action, number, actor, device, **extra)
+        self._emit(events)
+        return result
+
+    def _apply(self, conn: sqlite3.Connection, events: list[dict], ticket: dict, action: str, number: int | None,
+               actor: str | None, device: str | None, *, service: str | None = None,
+               to_counter: int | None = None, reason: str = "") -> dict:
+        new = next_state(action, ticket["code"], ticket["state"])
+        now = self.clock.now()
+        tid = ticket["id"]
+        held_by = ticket["counter"] if ticket["state"] in IN_HAND or ticket["state"] == State.PARKED else None
+        if number is not None:
+            counter = self._counter(conn, number)
+            self._check_clerk(counter, actor if counter["clerk"] else None)
+            if action in ("call", "resume"):
+                if counter["state"] != "open":
+                    raise Conflict(f"Quầy {number} chưa mở; counter {number} is {counter['state']}", counter=number)
+                if counter["ticket_id"] and counter["ticket_id"] != tid:
+                    busy = self._ticket_row(conn, counter["ticket_id"])
+                    raise Conflict(f"Quầy {number} đang xử lý {busy['code']}; counter {number} already has "
+                                   f"{busy['code']}", counter=number, ticket=busy["code"])
+                if action == "resume" and held_by != number:
+                    raise Forbidden(f"Vé {ticket['code']} được tạm gác ở quầy {held_by}; "
+                                    f"{ticket['code']} was parked at counter {held_by}", ticket=ticket["code"])
+                conf = self.config.counter(number)
+                if action == "call" and (ticket["service"] not in conf.services or ticket["site"] != conf.site):
+                    raise Forbidden(f"Quầy {number} không phục vụ {ticket['service']} tại điểm {ticket['site']}; "
+                                    f"counter {number} does not serve this ticket", counter=number)
+            elif held_by is not None and held_by != number:
+                raise Forbidden(f"Vé {ticket['code']} đang ở quầy {held_by}, không phải quầy {number}; "
+                                f"{ticket['code']} is at counter {held_by}", ticket=ticket["code"])
+        sets: dict[str, Any] = {"state": new.value}
+        data: dict[str, Any] = {"code": ticket["code"], "from": ticket["state"], "to": new.value}
+        if action in ("call", "recall", "resume"):
+            sets.update(called_at=now, counter=number, clerk=actor)
+            if ticket["first_called_at"] is None:
+                sets["first_called_at"] = now
+            if action == "recall":
+                sets["recalls"] = ticket["recalls"] + 1
+            data.update(service=ticket["service"], wait_s=round(now - ticket["wait_from"], 1))
+        elif action == "start":
+            sets["started_at"] = now
+        elif action == "finish":
+            sets["finished_at"] = now
+            if ticket["started_at"] is not None:
+                self._record_duration(ticket["service"], now - ticket["started_at"])
+        elif action == "transfer":
+            if service is not None and self.config.service(service) is None:
+                raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
+            if to_counter is not None:
+                target = self.config.counter(to_counter)
+                if target is None:
+                    raise NotFound(f"Không có quầy số {to_counter}; no counter {to_counter}", counter=to_counter)
+                svc = service or ticket["service"]
+                if svc not in target.services:
+                    raise Forbidden(f"Quầy {to_counter} không phục vụ {svc}; counter {to_counter} does not serve {svc}")
+            sets.update(service=service or ticket["service"], target_counter=to_counter, wait_from=now,
+                        transfers=ticket["transfers"] + 1, counter=None, clerk=None, called_at=None,
+                        started_at=None)
+            data.update(service=sets["service"], to_counter=to_counter, from_service=ticket["service"])
+        elif action == "requeue":
+            sets.update(wait_from=now, counter=None, clerk=None)
+        elif action in ("cancel", "abandon"):
+            sets.update(finished_at=now, reason=reason or None)
+            data["reason"] = reason
+        if action in ("transfer", "finish", "no_show", "cancel", "abandon", "park"):
+            # the counter's hands are free again
+            if held_by is not None:
+                conn.execute("UPDATE counters SET ticket_id = NULL WHERE number = ? AND ticket_id = ?", (held_by, tid))
+        if action in ("call", "resume"):
+            conn.execute("UPDATE counters SET ticket_id = ? WHERE number = ?", (tid, number))
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        conn.execute(f"UPDATE tickets SET {assignments} WHERE id = ?", (*sets.values(), tid))
+        event_counter = number if number is not None else held_by
+        self._event(conn, events, f"ticket_{action}" if action != "no_show" else "ticket_no_show", ticket_id=tid,
+                    counter=event_counter, actor=actor, device=device, **data)
+        return self._ticket_row(conn, tid)
+
+    # --- printing and kiosk offline numbers ----------------------------------------------
+    def mark_printed(self, ticket_id: str, printed: bool, fault: str | None = None, device: str | None = None) -> dict:
+        events: list[dict] = []
+        with self.store.write() as conn:
+            ticket = self._ticket_row(conn, ticket_id)
+            conn.execute("UPDATE tickets SET printed = ?, print_fault = ? WHERE id = ?",
+                         (int(printed), None if printed else (fault or "error"), ticket_id))
+            self._event(conn, events, "ticket_print_result", ticket_id=ticket_id, device=device,
+                        code=ticket["code"], printed=printed, fault=fault)
+            result = self._ticket_row(conn, ticket_id)
+        self._emit(events)
+        return result
+
+    def reserve_block(self, device: str, service: str, size: int = 10) -> dict:
+        """Reserve ``size`` numbers of today's sequence for a kiosk to issue while offline.
+
+        The server never issues them itself, so a kiosk's offline tickets cannot clash with
+        anyone's; unused numbers of a block are simply never printed (a visible gap).
+        """
+        svc = self.config.service(service)
+        if svc is None:
+            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
+        if not 1 <= size <= 200:
+            raise QmsError("block size must be between 1 and 200", size=size)
+        day = self.today().isoformat()
+        events: list[dict] = []
+        with self.store.write() as conn:
+            last = conn.execute(
+                "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, ?) "
+                "ON CONFLICT (day, prefix) DO UPDATE SET last = last + ? RETURNING last",
+                (day, svc.prefix, size, size)).fetchone()[0]
+            first = last - size + 1
+            conn.execute("INSERT INTO offline_blocks VALUES (?,?,?,?,?,?)",
+                         (device, day, svc.prefix, first, last, self.clock.now()))
+            self._event(conn, events, "block_reserved", device=device, service=svc.code, prefix=svc.prefix,
+                        day=day, first=first, last=last)
+        self._emit(events)
+        return {"device": device, "day": day, "service": svc.code, "prefix": svc.prefix, "first": first, "last": last}
+
+    def merge_offline(self, device: str, *, client_ref: str, service: str, number: int, day: str,
+                      issued_at: float, priority: bool = False, printed: bool = True,
+                      site: str | None = None) -> dict:
+        """Take in a ticket a kiosk issued by itself from one of its reserved blocks.
+
+        Idempotent by ``client_ref``. If the server had also issued a ticket for the same press
+        (the kiosk's request reached us but the answer did not reach the kiosk), the citizen holds
+        the offline one: the server's copy is cancelled as superseded. Its place in line is its
+        issue time at the kiosk, clamped to now (a kiosk clock ahead of ours cannot jump the line).
+        """
+        svc = self.config.service(service)
+        if svc is None:
+            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
+        now = self.clock.now()
+        issued_at = min(issued_at, now)
+        events: list[dict] = []
+        with self.store.write() as conn:
+            existing = conn.execute("SELECT * FROM tickets WHERE client_ref = ?", (client_ref,)).fetchone()
+            if existing is not None:
+                existing = dict(existing)
+                if existing["prefix"] == svc.prefix and existing["number"] == number and existing["day"] == day:
+                    return existing  # already merged: a retry
+                if existing["state"] == State.WAITING:
+                    conn.execute("UPDATE tickets SET state = 'cancelled', client_ref = NULL, reason = ?, "
+                                 "finished_at = ? WHERE id = ?",
+                                 (f"superseded by offline {format_code(svc.prefix, number)}", now, existing["id"]))
+                    self._event(conn, events, "ticket_cancel", ticket_id=existing["id"], device=device,
+                                code=existing["code"], reason="superseded_by_offline", to="cancelled",
+                                **{"from": "waiting"})
+                else:
+                    raise Conflict(f"client_ref {client_ref} already belongs to {existing['code']} "
+                                   f"({existing['state']})", ticket=existing["code"])
+            block = conn.execute("SELECT * FROM offline_blocks WHERE device = ? AND day = ? AND prefix = ? "
+                                 "AND ? BETWEEN first AND last", (device, day, svc.prefix, number)).fetchone()
+            if block is None:
+                raise Forbidden(f"Số {format_code(svc.prefix, number)} ngày {day} không thuộc khối số đã cấp cho "
+                                f"{device}; number not in a block reserved by {device}", device=device)
+            taken = conn.execute("SELECT id FROM tickets WHERE day = ? AND prefix = ? AND number = ?",
+                                 (day, svc.prefix, number)).fetchone()
+            if taken:
+                raise Conflict(f"Số {format_code(svc.prefix, number)} đã được dùng; number already used",
+                               ticket=taken[0])
+            ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
+                                         number=number, priority=priority, site=site or self.config.main_site,
+                                         issued_at=issued_at, source="offline", device=device,
+                                         client_ref=client_ref, actor=None, printed=printed)
+            if day != self.today().isoformat():
+                # yesterday's ticket handed over today: recorded, but the citizen has gone home
+                self._apply(conn, events, ticket, "abandon", None, None, device, reason="handed over after its day")
+        self._emit(events)
+        return self.ticket(ticket["id"])
+
+    # --- end of day -----------------------------------------------------------------------
+    def close_day(self, day: date | None = None, actor: str = "system") -> int:
+        """Mark tickets of past days still waiting, called or parked as abandoned."""
+        day = day or self.today()
+        events: list[dict] = []
+        with self.store.write() as conn:
+            rows = conn.execute("SELECT * FROM tickets WHERE day < ? AND state IN ('waiting','called','parked',"
+                                "'serving','no_show')", (day.isoformat(),)).fetchall()
+            for row in rows:
+                t = dict(row)
+                if t["state"] == State.SERVING:
+                    self._apply(conn, events, t, "finish", None, actor, None)
+                elif t["state"] == State.NO_SHOW:
+                    continue
+                else:
+                    self._apply(conn, events, t, "abandon", None, actor, None, reason="end of day")
+            conn.execute("UPDATE counters SET ticket_id = NULL WHERE ticket_id IN "
+                         "(SELECT id FROM tickets WHERE day < ?)", (day.isoformat(),))
+        self._emit(events)
+        return len(events)
+
+    # --- views ----------------------------------------------------------------------------
+    def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
+        rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+                                         (seq, limit)).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def last_seq(self) -> int:
+        return self.store.conn().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    def tickets(self, *, day: date | None = None, state: str | None = None, service: str | None = None,
+                site: str | None = None, limit: int = 500) -> list[dict]:
+        sql = "SELECT * FROM tickets WHERE day = ?"
+        args: list[Any] = [(day or self.today()).isoformat()]
+        for col, val in (("state", state), ("service", service), ("site", site)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        sql += " ORDER BY queue_key LIMIT ?"
+        args.append(limit)
+        return [dict(r) for r in self.store.conn().execute(sql, args).fetchall()]
+
+    def service_stats(self, site: str | None = None) -> list[dict]:
+        """Per service: waiting now, longest wait, estimate for a new ticket, served today,
+        share of today's calls that came within the wait target."""
+        now = self.clock.now()
+        day = self.today().isoformat()
+        conn = self.store.conn()
+        target = self.config.targets.max_wait_s
+        site_sql, site_args = ("AND site = ?", [site]) if site else ("", [])
+        waiting = {r[0]: (r[1], r[2]) for r in conn.execute(
+            f"SELECT service, count(*), min(wait_from) FROM tickets WHERE state = 'waiting' {site_sql} "
+            "GROUP BY service", site_args).fetchall()}
+        served = {r[0]: (r[1], r[2]) for r in conn.execute(
+            f"SELECT service, count(*), sum(CASE WHEN first_called_at - issued_at <= ? THEN 1 ELSE 0 END) "
+            f"FROM tickets WHERE day = ? AND first_called_at IS NOT NULL {site_sql} GROUP BY service",
+            [target, day, *site_args]).fetchall()}
+        done = {r[0]: r[1] for r in conn.execute(
+            f"SELECT service, count(*) FROM tickets WHERE day = ? AND state = 'done' {site_sql} GROUP BY service",
+            [day, *site_args]).fetchall()}
+        out = []
+        for svc in self.config.services:
+            n, oldest = waiting.get(svc.code, (0, None))
+            called, within = served.get(svc.code, (0, 0))
+            out.append({
+                "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
+                "longest_wait_s": round(now - oldest, 1) if oldest else 0.0,
+                "estimated_wait_s": self.estimate_new(svc.code, site),
+                "served_today": done.get(svc.code, 0),
+                "called_today": called,
+                "within_target_share": round(within / called, 3) if called else None,
+            })
+        return out
+
+    def recent_calls(self, limit: int = 10) -> list[dict]:
+        rows = self.store.conn().execute(
+            "SELECT seq, at, type, ticket_id, counter, data FROM events WHERE type IN "
+            "('ticket_call', 'ticket_recall', 'ticket_resume') ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [{"seq": r["seq"], "at": r["at"], "ticket_id": r["ticket_id"], "counter": r["counter"],
+                 "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
+
+    def counters_view(self) -> list[dict]:
+        now = self.clock.now()
+        conn = self.store.conn()
+        out = []
+        for c in self.counters():
+            conf = self.config.counter(c["number"])
+            ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
+            out.append({
+                "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
+                "services": conf.services, "since": c["since"],
+                "ticket": None if ticket is None else {
+                    "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
+                    "state": ticket["state"], "called_at": ticket["called_at"],
+                    "started_at": ticket["started_at"], "priority": bool(ticket["priority"]),
+                    "waited_s": round((ticket["first_called_at"] or now) - ticket["wait_from"], 1),
+                    "in_hand_s": round(now - (ticket["called_at"] or now), 1),
+                },
+            })
+        return out
+
+    def snapshot(self, site: str | None = None) -> dict:
+        """Everything a screen needs to be right at once, with the event sequence it reflects."""
+        seq = self.last_seq()
+        return {
+            "seq": seq,
+            "at": self.clock.now(),
+            "center": {"id": self.config.center.id, "name": self.config.center.name,
+                       "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
+            "counters": [c for c in self.counters_view() if site is None or c["site"] == site],
+            "services": self.service_stats(site),
+            "recent_calls": self.recent_calls(),
+        }
+
+
+__all__ = ["Engine", "CenterClosed", "format_code", "InvalidTransition", "FINAL"]

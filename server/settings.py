@@ -1,0 +1,62 @@
+"""The server's own settings (``server.toml``), separate from the center's description.
+
+Secrets never live in the file: the session key is read from ``QMS_SECRET_KEY`` or from a
+file in the state directory (created with 0600 on first start).
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+
+from qms_common.config import StrictModel, load_model
+
+
+class MqttSettings(StrictModel):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    username: str | None = "server"
+    password_file: str | None = Field(default=None, description="file holding the broker password")
+    tls_ca: str | None = None
+    server_id: str = Field(default="main", pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    stream_interval_s: float = Field(default=30, ge=1, le=3600,
+                                     description="re-publish the wait-time stream at least this often")
+    device_silent_after_s: float = Field(default=120, ge=10,
+                                         description="flag a device that sent nothing for this long")
+
+
+class ServerSettings(StrictModel):
+    state_dir: str = Field(default="var", description="database, secret key and caches live here")
+    center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
+    database: str | None = Field(default=None, description="SQLite file; default <state_dir>/qms.db")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    threads: int = Field(default=64, ge=4, le=1000, description="gunicorn threads (one per open websocket)")
+    session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    robot_water_after_s: float = Field(default=600, ge=60, description="send the robot to a citizen waiting this long")
+    mqtt: MqttSettings = MqttSettings()
+
+    @property
+    def database_path(self) -> Path:
+        return Path(self.database) if self.database else Path(self.state_dir) / "qms.db"
+
+    def secret_key(self) -> str:
+        env = os.environ.get("QMS_SECRET_KEY")
+        if env:
+            return env
+        path = Path(self.state_dir) / "secret_key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text().strip()
+
+
+def load_settings(path: str | Path | None) -> ServerSettings:
+    if path is None:
+        return ServerSettings()
+    return load_model(ServerSettings, path)

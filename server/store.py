@@ -1,0 +1,198 @@
+"""The SQLite store: one file, WAL mode, every commit fsync'd before we answer.
+
+Connections are per thread (sqlite3 objects must not cross threads) and owned by the
+:class:`Store` instance, never by the module. Writers take the lock up front with
+``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails with
+"database is locked" under concurrent writers (checked here, see library notes).
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlite_utils
+
+_M001_CORE = """
+        CREATE TABLE daily_sequence (
+            day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL,
+            PRIMARY KEY (day, prefix)
+        );
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            service TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            priority INTEGER NOT NULL DEFAULT 0,
+            site TEXT NOT NULL,
+            state TEXT NOT NULL,
+            issued_at REAL NOT NULL,
+            queue_key REAL NOT NULL,
+            wait_from REAL NOT NULL,
+            first_called_at REAL,
+            called_at REAL,
+            started_at REAL,
+            finished_at REAL,
+            counter INTEGER,
+            clerk TEXT,
+            target_counter INTEGER,
+            printed INTEGER,
+            print_fault TEXT,
+            source TEXT NOT NULL,
+            device TEXT,
+            client_ref TEXT UNIQUE,
+            status_token TEXT NOT NULL UNIQUE,
+            predicted_wait_s REAL,
+            people_ahead INTEGER,
+            recalls INTEGER NOT NULL DEFAULT 0,
+            transfers INTEGER NOT NULL DEFAULT 0,
+            reason TEXT,
+            UNIQUE (day, prefix, number)
+        );
+        CREATE INDEX tickets_waiting ON tickets (state, site, service, queue_key);
+        CREATE INDEX tickets_day ON tickets (day, service);
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            type TEXT NOT NULL,
+            ticket_id TEXT,
+            counter INTEGER,
+            actor TEXT,
+            device TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_ticket ON events (ticket_id);
+        CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_append_only_d BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TABLE counters (
+            number INTEGER PRIMARY KEY,
+            site TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'closed',
+            clerk TEXT,
+            since REAL,
+            ticket_id TEXT,
+            priority_in_row INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE offline_blocks (
+            device TEXT NOT NULL,
+            day TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            reserved_at REAL NOT NULL,
+            PRIMARY KEY (day, prefix, first)
+        );
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            full_name TEXT NOT NULL,
+            role TEXT NOT NULL,
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            site TEXT,
+            token_hash TEXT NOT NULL UNIQUE,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE sessions (
+            token_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL REFERENCES users (username),
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL
+        );
+"""
+
+# Migrations are named SQL scripts, each applied once, in one transaction.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("001_core", _M001_CORE),
+]
+
+
+class Store:
+    """Owns the database file and hands each thread its own connection."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.migrate()
+
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils view of this thread's connection (for reports, exports, the CLI)."""
+        return sqlite_utils.Database(self.conn())
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the lock from its start (BEGIN IMMEDIATE)."""
+        conn = self.conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def migrate(self) -> list[str]:
+        conn = self.conn()
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+        applied = []
+        for name, script in MIGRATIONS:
+            if conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            try:
+                # executescript() commits on its own, so the transaction is part of the script
+                conn.executescript(f"BEGIN IMMEDIATE; {script}; INSERT INTO schema_migrations "
+                                   f"VALUES ('{name}', datetime('now')); COMMIT;")
+            except sqlite3.OperationalError:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                # another process applied it while we waited for the lock
+                if not conn.execute("SELECT 1 FROM schema_migrations WHERE name = ?", (name,)).fetchone():
+                    raise
+                continue
+            applied.append(name)
+        return applied
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._all.clear()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path}>"

@@ -1,0 +1,37 @@
+"""Fixtures shared by the whole suite: a center configuration, a clock in virtual time
+(a Monday 09:00 in Asia/Ho_Chi_Minh) and an engine on a temporary database."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from qms_common.clock import FakeClock
+from server.config import load_center
+from server.engine import Engine
+from server.store import Store
+
+MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
+
+
+@pytest.fixture
+def center():
+    return load_center()
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(MONDAY_9AM)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "qms.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def engine(store, center, clock):
+    return Engine(store, center, clock)
