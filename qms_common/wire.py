@@ -107,6 +107,14 @@ class Response(Message):
     data: dict[str, Any] | None = None
 
 
+class KioskCommand(Message):
+    """Server → kiosk: print this ticket again (a clerk pressed "In lại" after a failed print)."""
+
+    action: Literal["reprint"]
+    ticket: TicketInfo
+    request_id: str = Field(min_length=1, max_length=64)
+
+
 class CounterServing(Message):
     """Retained: what a counter shows now. ``ticket`` is None when idle or closed."""
 
@@ -224,6 +232,8 @@ PRINT_RESULT = Topic("print_result", "qms/{center}/kiosk/{device}/ticket/printed
                      "kiosk", False, 1, "whether a ticket was printed (a failure lets the console reprint)")
 RESPONSE = Topic("response", "qms/{center}/{cls}/{device}/response", Response, "server", False, 1,
                  "answers to requests, matched by correlation data")
+KIOSK_COMMAND = Topic("kiosk_command", "qms/{center}/kiosk/{device}/command", KioskCommand, "server", False, 1,
+                      "reprint a ticket whose print failed")
 COUNTER_SERVING = Topic("counter_serving", "qms/{center}/server/counter/{n}", CounterServing, "server",
                         True, 1, "the number a counter serves now (retained)")
 SERVICE_WAIT = Topic("service_wait", "qms/{center}/server/service/{service}", ServiceWait, "server",
@@ -242,7 +252,7 @@ ROBOT_TASK = Topic("robot_task", "qms/{center}/robot/{device}/task", RobotTaskRe
                    "a robot task ended, done or failed")
 
 CATALOGUE: tuple[Topic, ...] = (
-    AVAILABILITY, HEALTH, TICKET_OFFLINE, PRINT_RESULT, RESPONSE,
+    AVAILABILITY, HEALTH, TICKET_OFFLINE, PRINT_RESULT, RESPONSE, KIOSK_COMMAND,
     COUNTER_SERVING, SERVICE_WAIT, CALL, COUNTER_REQUEST, RATING,
     ROBOT_COMMAND, ROBOT_TELEMETRY, ROBOT_TASK,
 )

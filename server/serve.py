@@ -48,9 +48,11 @@ class _Gunicorn(BaseApplication):
 
 
 def _worker_ready(worker) -> None:
+    """Tell systemd the server is up (Type=notify) and keep its watchdog fed."""
     from qms_common import sd
     sd.notify_ready()
-    sd.start_watchdog()
+    worker.qms_watchdog = sd.Watchdog()
+    worker.qms_watchdog.start()
 
 
 def serve(settings: ServerSettings, *, dev: bool = False) -> int:

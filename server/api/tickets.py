@@ -123,3 +123,10 @@ def abandon_ticket(path: TicketPath, body: OptionalCounterAction):
 def print_result(path: TicketPath, body: PrintResultIn):
     t = services().engine.mark_printed(path.ticket_id, body.printed, body.fault, device=principal().id)
     return public_ticket(t)
+
+
+@bp.post("/tickets/<ticket_id>/reprint", responses={200: Ticket},
+         summary="Ask the issuing kiosk to print the ticket again")
+@require(*STAFF)
+def reprint_ticket(path: TicketPath):
+    return public_ticket(services().engine.request_reprint(path.ticket_id, actor=principal().id))

@@ -538,6 +538,41 @@ class Engine:
         self._emit(events)
         return result
 
+    def request_reprint(self, ticket_id: str, actor: str | None = None) -> dict:
+        """Ask the kiosk that issued a ticket to print it again (the MQTT side delivers it)."""
+        events: list[dict] = []
+        with self.store.write() as conn:
+            ticket = self._ticket_row(conn, ticket_id)
+            if ticket["state"] in FINAL:
+                raise InvalidTransition(f"Vé {ticket['code']} đã kết thúc, không in lại; "
+                                        f"{ticket['code']} is {ticket['state']}", ticket=ticket["code"])
+            if not ticket["device"]:
+                raise Conflict(f"Vé {ticket['code']} không phát từ máy kiosk; not issued by a kiosk",
+                               ticket=ticket["code"])
+            self._event(conn, events, "ticket_reprint_requested", ticket_id=ticket_id, actor=actor,
+                        device=ticket["device"], code=ticket["code"])
+        self._emit(events)
+        return self.ticket(ticket_id)
+
+    def rate(self, score: int, *, ticket_id: str | None = None, counter: int | None = None,
+             device: str | None = None) -> dict:
+        """A citizen's satisfaction (4 Rất hài lòng .. 1 Không hài lòng), for a ticket or,
+        if the keypad does not know it, for the ticket last served at the counter."""
+        if not 1 <= score <= 4:
+            raise QmsError(f"score must be 1..4, got {score}")
+        events: list[dict] = []
+        with self.store.write() as conn:
+            if ticket_id is None and counter is not None:
+                row = conn.execute("SELECT id FROM tickets WHERE counter = ? AND day = ? AND state IN "
+                                   "('serving', 'done') ORDER BY coalesce(finished_at, started_at) DESC LIMIT 1",
+                                   (counter, self.today().isoformat())).fetchone()
+                ticket_id = row[0] if row else None
+            code = self._ticket_row(conn, ticket_id)["code"] if ticket_id else None
+            event = self._event(conn, events, "ticket_rated", ticket_id=ticket_id, counter=counter, device=device,
+                                score=score, code=code)
+        self._emit(events)
+        return event
+
     def reserve_block(self, device: str, service: str, size: int = 10) -> dict:
         """Reserve ``size`` numbers of today's sequence for a kiosk to issue while offline.
 
