@@ -12,6 +12,7 @@ which is exactly what a codepoint no font has (a private-use plane-16 codepoint)
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -71,12 +72,23 @@ def _mask_signature(font: ImageFont.FreeTypeFont, ch: str) -> tuple[tuple[int, i
     return mask.size, bytes(mask)
 
 
-def check_vietnamese(path: Path) -> None:
-    """Raise :class:`FontError` unless ``path`` loads and draws every Vietnamese letter."""
+def load_font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    """Load exactly this file.
+
+    Given a file name, Pillow falls back to a system font *of the same name* when the file
+    cannot be read, so a broken configured font would pass unnoticed; given the bytes,
+    it cannot.
+    """
     try:
-        font = ImageFont.truetype(str(path), 32)
+        data = path.read_bytes()
+        return ImageFont.truetype(io.BytesIO(data), size)
     except OSError as exc:
         raise FontError(f"font {path} cannot be loaded ({exc}); {INSTALL_HINT}", path=str(path)) from None
+
+
+def check_vietnamese(path: Path) -> None:
+    """Raise :class:`FontError` unless ``path`` loads and draws every Vietnamese letter."""
+    font = load_font(path, 32)
     lacking = missing_glyphs(font, VIETNAMESE_PROBE)
     if lacking:
         raise FontError(
@@ -99,7 +111,7 @@ class FontSet:
         key = (bold, size)
         font = self._cache.get(key)
         if font is None:
-            font = ImageFont.truetype(str(self.bold if bold else self.regular), size)
+            font = load_font(self.bold if bold else self.regular, size)
             self._cache[key] = font
         return font
 

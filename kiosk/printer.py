@@ -12,22 +12,30 @@ Rules this module keeps, each learnt the hard way:
   in bands of ``band_rows`` rows. ``impl="graphics"`` writes a wrong length for images
   over 64 KiB and garbles the rest of the ticket.
 - Status is asked with ``DLE EOT`` where the connection can read (USB, serial,
-  network). A printer that answers nothing is treated as "unknown, try to print", as
-  python-escpos' own ``paper_status()`` does; ``is_online()`` would call it offline
-  and block printers that simply never answer.
+  network). A printer that answers nothing (or whose read times out) is treated as
+  "unknown, try to print", as python-escpos' own ``paper_status()`` does;
+  ``is_online()`` would call it offline and block printers that never answer.
 
 Importing this module imports python-escpos, which calls ``logging.basicConfig()`` at
 import time: the kiosk application should configure logging with ``force=True``.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from escpos.constants import RT_MASK_ONLINE, RT_STATUS, RT_STATUS_ONLINE
+from escpos.constants import (
+    RT_MASK_LOWPAPER,
+    RT_MASK_NOPAPER,
+    RT_MASK_ONLINE,
+    RT_STATUS,
+    RT_STATUS_ONLINE,
+    RT_STATUS_PAPER,
+)
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Dummy
@@ -106,13 +114,8 @@ class PrinterStatus:
         return "offline" if self.fault == "error" else self.fault
 
 
-class _Fault(Exception):
-    """Internal: a status answer that stops the job."""
-
-    def __init__(self, fault: FaultCode, detail: str) -> None:
-        super().__init__(detail)
-        self.fault = fault
-        self.detail = detail
+class DriverMissing(RuntimeError):
+    """The Python library for this connection type (pyusb, pyserial) is not installed."""
 
 
 # --- the fault-injecting dummy -----------------------------------------------------------
@@ -122,7 +125,8 @@ class FaultInjectingDummy(Dummy):
 
     Like OctoPrint's virtual printer: chosen by configuration (``type = "dummy"``,
     ``simulate = "no_paper"``), it lets tests and demos drive every fault path through
-    the same code that talks to real hardware. Status answers are the bytes an Epson-
+    the same code that talks to real hardware. ``silent`` is a printer that never
+    answers status queries (a read timeout) but prints. Status answers are the bytes an Epson-
     compatible printer sends for ``DLE EOT 1/2/4``, so python-escpos' own parsing runs.
     """
 
@@ -153,6 +157,8 @@ class FaultInjectingDummy(Dummy):
         super()._raw(msg)
 
     def _read(self) -> bytes:
+        if self.fault == "silent":
+            raise TimeoutError("simulated read timeout: this printer never answers status queries")
         answers = self._ANSWERS.get(self.fault, self._ANSWERS["none"])
         which = {b"\x01": 0, b"\x02": 1, b"\x04": 2}.get(self._last_query[2:3])
         if which is None:
@@ -169,11 +175,15 @@ def open_printer(config: PrinterConfig, simulate: SimulatedFault | None = None) 
     if isinstance(conn, UsbConnection):
         from escpos.printer import Usb
 
+        if not Usb.is_usable():  # checked first: a Usb object without pyusb fails even in __del__
+            raise DriverMissing("a USB printer needs pyusb and libusb: pip install pyusb; apt install libusb-1.0-0")
         extra = {k: v for k, v in (("in_ep", conn.in_ep), ("out_ep", conn.out_ep)) if v is not None}
         printer = Usb(conn.vendor_id, conn.product_id, timeout=conn.timeout, profile=config.profile, **extra)
     elif isinstance(conn, SerialConnection):
         from escpos.printer import Serial
 
+        if not Serial.is_usable():
+            raise DriverMissing("a serial printer needs pyserial: pip install pyserial")
         printer = Serial(conn.devfile, baudrate=conn.baudrate, timeout=conn.timeout, profile=config.profile)
     elif isinstance(conn, NetworkConnection):
         from escpos.printer import Network
@@ -225,17 +235,43 @@ def _close_quietly(printer: Escpos) -> None:
 
 # --- status ------------------------------------------------------------------------------------
 
+def can_read(printer: Escpos) -> bool:
+    """Whether this connection can read answers (USB, serial, network: yes; File, Dummy: no).
+
+    Decided before sending a query, so a File printer never gets status bytes it
+    cannot answer through the device file.
+    """
+    return type(printer)._read is not Escpos._read
+
+
+def _query(printer: Escpos, command: bytes) -> bytes:
+    """Send one ``DLE EOT`` query and read the answer; a read timeout is "no answer".
+
+    Like ``Escpos.query_status`` but it tells a silent printer (the read times out:
+    many cheap printers never answer) from a gone one (the write fails).
+    """
+    printer._raw(command)  # errors here mean the printer is gone: let them propagate
+    try:
+        return printer._read()
+    except OSError as exc:
+        if _is_timeout(exc):
+            log.info("printer did not answer %r (%s)", command, exc)
+            return b""
+        raise
+
+
 def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
     """Ask the printer about itself: (fault or None, whether it answered).
 
-    Raises ``NotImplementedError`` when the connection cannot read (File, Dummy) and
-    device errors (OSError, USBError) when it is gone.
+    Raises device errors (OSError, USBError) when it is gone. Bits as in the ESC/POS
+    reference for ``DLE EOT 1/2/4``; the paper masks are python-escpos' own.
     """
-    answer = printer.query_status(RT_STATUS_ONLINE)
+    answer = _query(printer, RT_STATUS_ONLINE)
     if not answer:
-        return None, False
-    if answer[0] & RT_MASK_ONLINE:
-        cause = printer.query_status(RT_STATUS_OFFLINE_CAUSE)
+        return None, False  # silent: print and let the job tell (as paper_status() does)
+    offline = bool(answer[0] & RT_MASK_ONLINE)
+    if offline:
+        cause = _query(printer, RT_STATUS_OFFLINE_CAUSE)
         bits = cause[0] if cause else 0
         if bits & _CAUSE_COVER_OPEN:
             return "cover_open", True
@@ -243,12 +279,13 @@ def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
             return "no_paper", True
         if bits & _CAUSE_ERROR:
             return "error", True
-    paper = printer.paper_status()  # 2 plenty (or silent), 1 near end, 0 none
-    if paper == 0:
-        return "no_paper", True
-    if paper == 1:
-        return "paper_low", True
-    if answer[0] & RT_MASK_ONLINE:
+    paper = _query(printer, RT_STATUS_PAPER)
+    if paper:
+        if paper[0] & RT_MASK_NOPAPER == RT_MASK_NOPAPER:
+            return "no_paper", True
+        if paper[0] & RT_MASK_LOWPAPER == RT_MASK_LOWPAPER:
+            return "paper_low", True
+    if offline:
         return "error", True  # offline for a reason it did not give (e.g. feed button held)
     return None, True
 
@@ -338,10 +375,9 @@ class TicketPrinter:
     def _probe(self, printer: Escpos) -> tuple[FaultCode | None, bool]:
         if not self.config.status_check:
             return None, False
-        try:
-            return read_status(printer)
-        except NotImplementedError:
-            return None, False  # File and Dummy cannot read; the job will tell
+        if not can_read(printer):
+            return None, False  # File and plain Dummy: opening it is all we can know
+        return read_status(printer)
 
     def _job(self, image: Image.Image) -> PrintOutcome:
         try:
@@ -372,13 +408,18 @@ class TicketPrinter:
             flush()
 
 
+def _is_timeout(exc: OSError) -> bool:
+    # pyusb's USBTimeoutError is an IOError with errno ETIMEDOUT; sockets raise TimeoutError.
+    return isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT or type(exc).__name__ == "USBTimeoutError"
+
+
 def _classify(exc: BaseException) -> tuple[FaultCode, str]:
     """Map an exception from python-escpos, pyusb, pyserial or the socket to a fault."""
     detail = f"{type(exc).__name__}: {exc}".strip()
     # USBError, USBTimeoutError, SerialException, socket errors and timeouts are OSErrors.
     if isinstance(exc, (DeviceNotFoundError, OSError, AssertionError)):
         return "offline", detail
-    if isinstance(exc, RuntimeError) and "requires" in str(exc):
-        return "error", f"a driver library is missing (pip install pyusb / pyserial): {detail}"
+    if isinstance(exc, DriverMissing):
+        return "error", detail
     log.error("unexpected printer failure", exc_info=exc)
     return "error", detail

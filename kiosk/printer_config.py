@@ -27,7 +27,8 @@ from qms_common.config import StrictModel, validate_model
 PAPER_WIDTH_PX: dict[str, int] = {"80mm": 576, "58mm": 384}
 
 #: Faults the ``dummy`` connection can pretend to have.
-SimulatedFault = Literal["none", "unplugged", "timeout", "no_paper", "paper_low", "cover_open", "error"]
+#: ``silent``: prints, but never answers a status query (many cheap printers).
+SimulatedFault = Literal["none", "unplugged", "timeout", "no_paper", "paper_low", "cover_open", "error", "silent"]
 
 
 def _usb_id(value: Any) -> Any:

@@ -36,7 +36,7 @@ PRIORITY_EN = "Priority: the elderly, people with disabilities, pregnant women, 
 OFFLINE_VI = "Số phát khi mất kết nối – vẫn có giá trị"
 OFFLINE_EN = "Issued while offline – still valid"
 
-_WHITE = 1
+_WHITE = 255
 _BLACK = 0
 
 
@@ -109,6 +109,11 @@ def wait_phrase(seconds: float) -> tuple[str, str]:
     vi = f"khoảng {hours} giờ" + (f" {rest} phút" if rest else "")
     en = f"about {hours} h" + (f" {rest} min" if rest else "")
     return vi, en
+
+
+def format_issued(ts: float, tz: str = DEFAULT_TIMEZONE) -> str:
+    """Issue time in the center's timezone, as Vietnamese write it: ``24/11/2025 23:00``."""
+    return local_datetime(ts, tz).strftime("%d/%m/%Y %H:%M")
 
 
 def promise_phrase(max_wait_s: int) -> tuple[str, str]:
@@ -295,8 +300,7 @@ def render_ticket(view: TicketView, width_px: int = WIDTH_80MM, fonts: FontSet |
     if view.service_name_en:
         c.text(view.service_name_en, small)
     c.gap(4)
-    issued = local_datetime(view.issued_at, view.timezone)
-    c.text(issued.strftime("%d/%m/%Y   %H:%M"), c.font(24, minimum=19))
+    c.text(format_issued(view.issued_at, view.timezone).replace(" ", "   "), c.font(24, minimum=19))
     c.gap(6)
     c.rule(dashed=True)
     c.gap(10)

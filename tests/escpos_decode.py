@@ -80,7 +80,7 @@ def stack(bands: list[Image.Image]) -> Image.Image:
     widths = {b.width for b in bands}
     if len(widths) != 1:
         raise EscposDecodeError(f"bands of one image have different widths: {sorted(widths)}")
-    out = Image.new("1", (bands[0].width, sum(b.height for b in bands)), 1)
+    out = Image.new("1", (bands[0].width, sum(b.height for b in bands)), 255)
     y = 0
     for band in bands:
         out.paste(band, (0, y))
