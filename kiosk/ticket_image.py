@@ -144,6 +144,21 @@ def wrap_text(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[s
     return lines
 
 
+def balanced_wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int) -> list[str]:
+    """Wrap into as few lines as :func:`wrap_text`, but as even as possible (no lone "HUẾ")."""
+    lines = wrap_text(text, font, max_width)
+    if len(lines) < 2:
+        return lines
+    lo, hi = 1, max_width
+    while lo < hi:  # the narrowest width that still needs no more lines
+        mid = (lo + hi) // 2
+        if len(wrap_text(text, font, mid)) <= len(lines):
+            hi = mid
+        else:
+            lo = mid + 1
+    return wrap_text(text, font, lo)
+
+
 def _split_long_word(word: str, font: ImageFont.FreeTypeFont, max_width: int) -> Iterator[str]:
     if font.getlength(word) <= max_width:
         yield word
@@ -193,10 +208,17 @@ class _Canvas:
         self.y += self.px(base)
 
     def text(self, text: str, font: ImageFont.FreeTypeFont, *, align: str = "center",
-             line_gap: float = 4, fill: int = _BLACK, width: int | None = None) -> None:
+             line_gap: float = 4, fill: int = _BLACK, width: int | None = None,
+             balanced: bool = False) -> None:
         max_width = width if width is not None else self.inner
+        wrap = balanced_wrap if balanced else wrap_text
+        lines = wrap(text, font, max_width)
+        if " – " in text and len(lines) > 1:  # break at the dash if that costs no extra line
+            at_dash = wrap(text.replace(" – ", " –\n"), font, max_width)
+            if len(at_dash) <= len(lines):
+                lines = at_dash
         above, below = _vertical_extent(font)
-        for line in wrap_text(text, font, max_width):
+        for line in lines:
             baseline = self.y + above
             if align == "center":
                 x = (self.width - font.getlength(line)) / 2
@@ -278,7 +300,7 @@ def render_ticket(view: TicketView, width_px: int = WIDTH_80MM, fonts: FontSet |
     c = _Canvas(width_px, fonts, scale)
     small = c.font(19, minimum=16)
 
-    c.text(view.center_name.upper(), c.font(24, bold=True, minimum=18), line_gap=2)
+    c.text(view.center_name.upper(), c.font(24, bold=True, minimum=18), line_gap=2, balanced=True)
     c.gap(8)
     c.rule()
     c.gap(10)
@@ -296,7 +318,7 @@ def render_ticket(view: TicketView, width_px: int = WIDTH_80MM, fonts: FontSet |
         c.banner("ƯU TIÊN  ·  PRIORITY", c.font(26, bold=True))
         c.gap(8)
 
-    c.text(view.service_name, c.font(28, bold=True, minimum=20), line_gap=2)
+    c.text(view.service_name, c.font(28, bold=True, minimum=20), line_gap=2, balanced=True)
     if view.service_name_en:
         c.text(view.service_name_en, small)
     c.gap(4)
