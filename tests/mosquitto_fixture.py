@@ -81,12 +81,13 @@ def port_accepts(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def render_conf(text: str, *, ports: dict[int, int], options: dict[str, str] | None = None,
-                drop: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> str:
+                drop: tuple[str, ...] = (), extra: tuple[str, ...] = (), fragment: bool = False) -> str:
     """Rewrite a shipped configuration for a test.
 
     ``ports`` maps a shipped listener port to a test port (bound to 127.0.0.1); every listener
     must be mapped. ``options`` replaces the value of each line whose option name matches;
     ``drop`` removes lines; ``extra`` lines are appended (e.g. a test bridge's settings).
+    ``fragment`` is for a file included by another (no global ``user`` line added).
     """
     options = options or {}
     out: list[str] = []
@@ -107,7 +108,7 @@ def render_conf(text: str, *, ports: dict[int, int], options: dict[str, str] | N
             out.append(f"{key} {options[key]}")
         else:
             out.append(line)
-    if os.geteuid() == 0:
+    if os.geteuid() == 0 and not fragment:
         # As root Mosquitto would switch to the `mosquitto` user, which cannot read the
         # test's private temporary directory.
         out.append("user root")
