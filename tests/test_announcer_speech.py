@@ -15,7 +15,7 @@ from display.announcer.composer import CHIME_PAUSE_S, CallRequest, Composer
 from display.announcer.config import VoiceSettings
 from display.announcer.phrase import TicketFormatError, announcement_text, spell_ticket
 from display.announcer.sinks import FileSink, PlayerSink, SinkError
-from display.announcer.synth import Synthesizer, SynthError, resolve_voice, list_voices
+from display.announcer.synth import SynthError, Synthesizer, list_voices, resolve_voice
 from display.announcer.worker import SpeechWorker
 
 SENTENCE = "Xin mời công dân có số thứ tự H T 0 4 2 đến quầy số 5"
@@ -184,7 +184,7 @@ def test_three_calls_at_once_from_three_threads_come_out_in_order(tmp_path: Path
     assert worker.spoken == 3 and worker.failed == 0
     # Queue order is output order, and each file holds exactly its own call.
     by_output = sorted(jobs, key=lambda j: j.output)
-    for job, path in zip(by_output, files):
+    for job, path in zip(by_output, files, strict=True):
         assert job.output == str(path)
         assert audio.read_wav(path) == composer.compose(job.request)
     assert {j.request.counter for j in jobs} == {3, 5, 7}

@@ -7,14 +7,15 @@ kept to ``max_files`` by removing the least recently used phrases.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +58,8 @@ class PhraseCache:
         """The cached WAV for ``key``; on a miss ``produce(tmp_path)`` writes it first."""
         path = self.path_for(key)
         if path.is_file() and path.stat().st_size > 44:  # more than a bare WAV header
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(path)  # least-recently-used order for pruning
-            except OSError:
-                pass
             with self._lock:
                 self.hits += 1
             return path

@@ -15,9 +15,10 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
 from pydantic import ValidationError
 

@@ -44,19 +44,19 @@ def _check_template(value: str) -> str:
 class VoiceSettings(StrictModel):
     """What is said and how."""
 
-    voice: str = Field("vi", min_length=1, max_length=40,
+    voice: str = Field(default="vi", min_length=1, max_length=40,
                        description="espeak-ng voice: vi (Northern), vi-vn-x-central, vi-vn-x-south")
-    rate: int = Field(150, ge=80, le=400, description="words per minute")
-    volume: float = Field(1.0, ge=0.0, le=1.0, description="speech volume")
-    repetitions: int = Field(2, ge=1, le=5, description="how many times the sentence is said")
-    gap_s: float = Field(1.0, ge=0.0, le=10.0, description="silence between repetitions")
+    rate: int = Field(default=150, ge=80, le=400, description="words per minute")
+    volume: float = Field(default=1.0, ge=0.0, le=1.0, description="speech volume")
+    repetitions: int = Field(default=2, ge=1, le=5, description="how many times the sentence is said")
+    gap_s: float = Field(default=1.0, ge=0.0, le=10.0, description="silence between repetitions")
     ticket_reading: Literal["digits", "number"] = Field(
-        "digits", description="HT-042 as 'H T 0 4 2' (digits) or 'H T 42' (number)")
-    template: str = Field(DEFAULT_TEMPLATE, max_length=300)
-    recall_template: str | None = Field(None, max_length=300,
+        default="digits", description="HT-042 as 'H T 0 4 2' (digits) or 'H T 42' (number)")
+    template: str = Field(default=DEFAULT_TEMPLATE, max_length=300)
+    recall_template: str | None = Field(default=None, max_length=300,
                                         description="for a recall; the template when unset")
     chime: bool = True
-    chime_volume: float = Field(0.5, ge=0.0, le=1.0)
+    chime_volume: float = Field(default=0.5, ge=0.0, le=1.0)
 
     @field_validator("template", "recall_template")
     @classmethod
@@ -104,10 +104,10 @@ class OutputSettings(StrictModel):
 
     kind: Literal["player", "files"] = "player"
     command: list[str] | None = Field(
-        None, min_length=1,
+        default=None, min_length=1,
         description="player argv, the WAV path is appended; unset: 'aplay -q', else 'paplay'")
-    directory: Path | None = Field(None, description="for kind = 'files'")
-    play_timeout_s: float = Field(15.0, gt=0, le=300,
+    directory: Path | None = Field(default=None, description="for kind = 'files'")
+    play_timeout_s: float = Field(default=15.0, gt=0, le=300,
                                   description="added to the audio length before a player is killed")
 
     @model_validator(mode="after")
@@ -119,14 +119,14 @@ class OutputSettings(StrictModel):
 
 class MqttSettings(StrictModel):
     host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
+    port: int = Field(default=1883, ge=1, le=65535)
     username: str | None = None
     password: str | None = None
     password_file: Path | None = Field(
-        None, description="read the password from this file (e.g. a systemd credential)")
+        default=None, description="read the password from this file (e.g. a systemd credential)")
     tls_ca: str | None = None
-    keepalive: int = Field(15, ge=5, le=600)
-    session_expiry_s: int = Field(3600, ge=0)
+    keepalive: int = Field(default=15, ge=5, le=600)
+    session_expiry_s: int = Field(default=3600, ge=0)
 
     def broker(self) -> BrokerSettings:
         password = self.password
@@ -145,15 +145,15 @@ class AnnouncerConfig(StrictModel):
     """One announcer: a Pi with a loudspeaker in a hall of a center."""
 
     center: str = Field(pattern=_ID, description="center id, as in the MQTT topics")
-    device: str = Field("announcer-1", pattern=_ID, description="this announcer's device id")
+    device: str = Field(default="announcer-1", pattern=_ID, description="this announcer's device id")
     timezone: str = "Asia/Ho_Chi_Minh"
     counters: list[int] | None = Field(
-        None, description="announce only these counters (one hall); unset: every counter")
+        default=None, description="announce only these counters (one hall); unset: every counter")
     cache_dir: Path = Field(default_factory=default_cache_dir)
-    cache_max_files: int = Field(2000, ge=10, description="oldest phrases are removed beyond this")
-    health_interval_s: float = Field(30.0, gt=0, le=3600)
+    cache_max_files: int = Field(default=2000, ge=10, description="oldest phrases are removed beyond this")
+    health_interval_s: float = Field(default=30.0, gt=0, le=3600)
     stale_after_s: float | None = Field(
-        300.0, ge=0, description="skip calls older than this (by the call's `at`), e.g. "
+        default=300.0, ge=0, description="skip calls older than this (by the call's `at`), e.g. "
         "calls the broker kept while the announcer was off; 0 or unset: never")
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)

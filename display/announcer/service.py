@@ -117,23 +117,31 @@ class AnnouncerService:
             try:
                 event = wire.decode(wire.CALL, payload)
             except wire.WireError as exc:
-                return self._drop(str(exc))
+                self._drop(str(exc))
+                return None
             except (RecursionError, ValueError) as exc:  # e.g. JSON nested thousands deep
-                return self._drop(f"call: unreadable payload ({type(exc).__name__})")
+                self._drop(f"call: unreadable payload ({type(exc).__name__})")
+                return None
             if not isinstance(event, wire.CallEvent):
-                return self._drop("call: not a CallEvent")
+                self._drop("call: not a CallEvent")
+                return None
             return self._handle_call(event)
 
     def _drop(self, why: str) -> None:
         self.counters.dropped += 1
         log.warning("dropped call payload: %s", why)
-        return None
 
     def _handle_call(self, event: wire.CallEvent) -> Job | None:
         label = f"call #{event.seq}"
         if self.config.counters is not None and event.counter not in self.config.counters:
             self.counters.filtered += 1
             log.debug("%s is for counter %d, not in this hall", label, event.counter)
+            return None
+        request = CallRequest(event.ticket, event.counter, event.recall, label)
+        try:
+            self.composer.text_for(request)  # refuse an unreadable ticket code here, not later
+        except (TicketFormatError, ValueError) as exc:
+            self._drop(f"{label}: {exc}")
             return None
         seen = self._seen.get(event.seq)
         if seen == (event.ticket, event.counter):
@@ -157,11 +165,6 @@ class AnnouncerService:
                      self.config.quiet_hours.start, self.config.quiet_hours.end, label,
                      event.ticket, event.counter)
             return None
-        request = CallRequest(event.ticket, event.counter, event.recall, label)
-        try:
-            self.composer.text_for(request)  # refuse an unreadable ticket code here, not later
-        except (TicketFormatError, ValueError) as exc:
-            return self._drop(f"{label}: {exc}")
         self.counters.queued += 1
         return self.worker.submit(request)
 
