@@ -57,7 +57,7 @@ class Health(Message):
     uptime_s: float = Field(ge=0)
     faults: list[str] = Field(default_factory=list, max_length=20,
                               description="machine-readable fault codes, e.g. printer_no_paper")
-    printer: Literal["ok", "no_paper", "paper_low", "cover_open", "offline", "absent"] | None = None
+    printer: Literal["ok", "no_paper", "paper_low", "cover_open", "offline", "error", "absent"] | None = None
     outbox: int | None = Field(default=None, ge=0, description="tickets not yet handed to the server")
     temperature_c: float | None = None
     battery_pct: float | None = Field(default=None, ge=0, le=100)
