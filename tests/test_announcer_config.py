@@ -1,6 +1,8 @@
 """Announcer configuration, quiet hours and the ``qms-announcer`` command line."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -189,3 +191,29 @@ def test_example_config_documents_every_key() -> None:
         sub = field.annotation
         for inner in getattr(sub, "model_fields", {}):
             assert inner in text, f"{name}.{inner}"
+
+
+def test_a_reused_seq_with_another_ticket_is_still_announced(tmp_path: Path) -> None:
+    """A replay repeats seq, ticket and counter; a server that restarted its numbering
+    reuses only the seq, and that call must not be swallowed."""
+    service, clock = service_at(tmp_path, "09:00")
+    service.worker.start()
+    try:
+        first = service.handle_payload(call(1, clock, "HT-001", 1))
+        replay = service.handle_payload(call(1, clock, "HT-001", 1))
+        reused = service.handle_payload(call(1, clock, "TP-001", 2))
+        assert first is not None and replay is None and reused is not None
+        assert first.wait(30) and reused.wait(30)
+    finally:
+        service.worker.stop()
+    assert service.counters.duplicates == 1 and service.worker.spoken == 2
+
+
+def test_importing_starts_nothing() -> None:
+    """No engine, thread or connection at import time."""
+    code = ("import sys, threading\n"
+            "import display.announcer.cli, display.announcer.service\n"
+            "assert threading.active_count() == 1, threading.enumerate()\n"
+            "assert 'pyttsx3' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

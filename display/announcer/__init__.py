@@ -11,8 +11,7 @@ One module per job:
 - :mod:`.sinks`    where it goes: a player command (aplay) or numbered files
 - :mod:`.worker`   the one speech thread fed by a queue
 - :mod:`.service`  MQTT CallEvents in, availability and health out
-- :mod:`.notify`   systemd READY/WATCHDOG
-- :mod:`.cli`      ``qms-announcer``
+- :mod:`.cli`      ``qms-announcer`` (systemd READY/WATCHDOG via :mod:`qms_common.sd`)
 
 Importing this package starts nothing: no engine, no thread, no connection.
 """

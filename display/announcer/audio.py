@@ -92,16 +92,18 @@ def silence(seconds: float, rate: int = SAMPLE_RATE) -> Pcm:
 def chime(rate: int = SAMPLE_RATE, volume: float = 0.5) -> Pcm:
     """A two-tone "ding-dong" (A5 then F5), about 1.1 s, made here rather than shipped.
 
-    Each tone is a sine with a quieter octave partial for a bell-like colour, a 10 ms
-    attack (no click) and an exponential decay. Built once per worker; cheap in pure Python.
+    Each tone is a sine with a quieter octave partial for a bell-like colour, an
+    exponential decay, and 10 ms / 30 ms ramps at its ends so that it starts and stops
+    without a click. Built once per worker; cheap in pure Python.
     """
     data = array.array("h")
     for freq, length_s, decay in ((880.0, 0.45, 5.0), (698.46, 0.65, 4.0)):
         n = round(length_s * rate)
         attack = round(0.010 * rate)
+        release = round(0.030 * rate)
         for i in range(n):
             t = i / rate
-            envelope = math.exp(-decay * t) * min(1.0, i / attack)
+            envelope = math.exp(-decay * t) * min(1.0, i / attack, (n - i) / release)
             value = math.sin(2 * math.pi * freq * t) + 0.3 * math.sin(4 * math.pi * freq * t)
             data.append(round(_FULL_SCALE * volume * envelope * value / 1.3))
     return Pcm(_from_array(data), rate)

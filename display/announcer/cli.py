@@ -141,7 +141,8 @@ def _voices() -> int:
 
 
 def _run(config: AnnouncerConfig) -> int:
-    from .notify import SystemdNotifier
+    from qms_common import sd
+
     from .service import AnnouncerService
 
     stop = threading.Event()
@@ -152,18 +153,19 @@ def _run(config: AnnouncerConfig) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    notifier = SystemdNotifier()
     service = AnnouncerService(config)
     service.start()
+    # Pings only while the speech worker is alive and not stuck in one announcement, so
+    # systemd's WatchdogSec restarts an announcer whose player or engine hangs.
+    watchdog = sd.Watchdog(healthy=service.healthy)
     try:
-        notifier.ready(f"announcing calls of {config.center}")
-        while not stop.wait(notifier.watchdog_period_s):
-            if service.healthy():
-                notifier.watchdog()
-            else:  # no ping: systemd's WatchdogSec restarts a stuck announcer
-                log.error("speech worker stuck or dead; withholding the watchdog ping")
+        sd.notify_ready(f"announcing calls of {config.center}")
+        watchdog.start()
+        while not stop.wait(1.0):
+            pass
     finally:
-        notifier.stopping()
+        sd.notify_stopping()
+        watchdog.stop()
         service.stop()
     return 0
 
