@@ -217,3 +217,16 @@ def test_importing_starts_nothing() -> None:
             "assert 'pyttsx3' not in sys.modules\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_docs_describe_every_key_and_command() -> None:
+    doc = (REPO / "docs" / "voice.md").read_text(encoding="utf-8")
+    for name, field in AnnouncerConfig.model_fields.items():
+        inner_fields = getattr(field.annotation, "model_fields", None)
+        if inner_fields is None:
+            assert f"`{name}`" in doc, name
+            continue
+        for inner in inner_fields:
+            assert f"`{name}.{inner}`" in doc or f"`.{inner}`" in doc, f"{name}.{inner}"
+    for command in ("qms-announcer say", "qms-announcer voices", "qms-announcer --config"):
+        assert command in doc, command
