@@ -4,7 +4,8 @@
   broker (center.conf). While the center broker is down, a satellite kiosk hands QoS 1
   offline tickets to its local broker; when the center comes back, a persistent-session
   subscriber on the center receives every ticket exactly once and in order. The server's
-  answer on the kiosk's ``response`` topic comes back to the satellite, once, with no loop.
+  answer on the kiosk's ``response`` topic and a ``command`` to it come back to the
+  satellite, once, with no loop.
 * province.conf: the center's bridge to the province sends only the wait-time stream and
   availability; what the province publishes never enters the center.
 
@@ -77,6 +78,7 @@ def test_offline_tickets_cross_the_bridge_after_center_outage(tmp_path):
         probes.append(kiosk)
         assert not kiosk.refused
         kiosk.subscribe(wire.RESPONSE.topic(center=C, cls="kiosk", device="k9"))
+        kiosk.subscribe(wire.KIOSK_COMMAND.topic(center=C, device="k9"))
 
         # 1. The bridge is up: a marker crosses it (queued by the satellite until the bridge connects).
         marker = f"qms/{C}/kiosk/k9/health"
@@ -112,13 +114,19 @@ def test_offline_tickets_cross_the_bridge_after_center_outage(tmp_path):
         answer = wire.encode(wire.Response(status="ok", data={"accepted": N_TICKETS}))
         response_topic = wire.RESPONSE.topic(center=C, cls="kiosk", device="k9")
         assert not server.publish(response_topic, answer).is_failure
-        kiosk.wait(lambda: any(m.payload == answer for m in kiosk.messages), 15, "the response at the satellite")
+        command_topic = wire.KIOSK_COMMAND.topic(center=C, device="k9")
+        command = wire.encode(wire.KioskCommand(action="reprint", request_id="rq-9", ticket=wire.TicketInfo(
+            ticket_id="t-9", code="HT-009", service="HT", priority=False, issued_at=time.time(), people_ahead=0,
+            estimated_wait_s=0, status_url="http://qms.local/t/9", offline=True)))
+        assert not server.publish(command_topic, command).is_failure
+        kiosk.wait(lambda: any(m.payload == command for m in kiosk.messages), 15, "response and command at the satellite")
         # A round trip after it: had the response looped back over the bridge, it would be here.
         done = wire.encode(wire.Health(at=time.time(), uptime_s=3, detail={"done": True}))
         assert not kiosk.publish(marker, done).is_failure
         server.wait(lambda: any(m.payload == done for m in server.messages), 15, "the final marker")
         assert [m.payload for m in kiosk.received(response_topic)] == [answer]
         assert [m.payload for m in server.received(response_topic)] == [answer]
+        assert [m.payload for m in kiosk.received(command_topic)] == [command]
     finally:
         for probe in probes:
             probe.close()

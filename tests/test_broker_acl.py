@@ -151,9 +151,13 @@ def test_acl_matrix(center):
                             wire.encode(wire.CounterServing(counter=5, state="open", ticket="HT-042"))),
         "k1's response": (f"qms/{C}/kiosk/k1/response", wire.encode(wire.Response(status="ok"))),
         "k2's response": (f"qms/{C}/kiosk/k2/response", wire.encode(wire.Response(status="ok"))),
+        "k1's command": (f"qms/{C}/kiosk/k1/command", wire.encode(wire.KioskCommand(
+            action="reprint", request_id="rq-1", ticket=wire.TicketInfo(
+                ticket_id="t-1", code="HT-042", service="HT", priority=False, issued_at=time.time(),
+                people_ahead=2, estimated_wait_s=600, status_url="http://qms.local/t/1")))),
         "r1's command": (f"qms/{C}/robot/r1/command",
                          wire.encode(wire.RobotCommand(task_id="t1", action="greet"))),
-        "k1's health": (f"qms/{C}/kiosk/k1/health", health_payload()),
+        "k1's health": (f"qms/{C}/kiosk/k1/health", health_payload()),  # k1 may read its own
     }
     for _name, (topic, payload) in sent.items():
         assert not server.publish(topic, payload).is_failure
@@ -162,7 +166,7 @@ def test_acl_matrix(center):
         markers[dev] = uuid.uuid4().hex.encode()
         server.publish(f"qms/{C}/{cls}/{dev}/response", markers[dev])
     may_read = {
-        "k1": {"service wait", "k1's response"},
+        "k1": {"service wait", "k1's response", "k1's command", "k1's health"},
         "k2": {"service wait", "k2's response"},
         "d1": {"service wait", "call", "counter serving"},
         "a1": {"service wait", "call", "counter serving"},
@@ -177,7 +181,7 @@ def test_acl_matrix(center):
         for name, (topic, _payload) in sent.items():
             expected = name in may_read[dev]
             ok = (name in got) == expected
-            interesting = {"call", "r1's command"} | ({"k2's response", "k1's health"} if dev == "k1" else set())
+            interesting = {"call", "r1's command"} | ({"k2's response"} if dev == "k1" else set())
             if expected or name in interesting or not ok:  # keep the printed table short
                 row(dev, "RECEIVE", topic, "allowed" if expected else "denied", "-",
                     "yes" if name in got else "no", ok)
