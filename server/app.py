@@ -26,7 +26,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     center = center or load_center(settings.center_file)
     store = store or Store(settings.database_path)
     engine = Engine(store, center, clock)
-    auth = Auth(store, clock, settings.session_hours)
+    auth = Auth(store, clock, settings.session_hours, password_profile=settings.password_profile)
 
     app = OpenAPI(
         __name__,

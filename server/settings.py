@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -36,6 +37,8 @@ class ServerSettings(StrictModel):
     port: int = Field(default=8000, ge=1, le=65535)
     threads: int = Field(default=64, ge=4, le=1000, description="gunicorn threads (one per open websocket)")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
+    password_profile: Literal["standard", "cheapest-for-tests"] = Field(
+        default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")
     robot_water_after_s: float = Field(default=600, ge=60, description="send the robot to a citizen waiting this long")
     mqtt: MqttSettings = MqttSettings()
 

@@ -54,7 +54,8 @@ class LiveServer:
         self.settings_file = self.state_dir / "server.toml"
         self.settings_file.write_text(
             f'state_dir = "{self.state_dir}"\ncenter_file = "{self.center_file}"\n'
-            f'host = "127.0.0.1"\nport = {self.port}\nthreads = 64\n{settings_extra}', encoding="utf-8")
+            f'host = "127.0.0.1"\nport = {self.port}\nthreads = 64\npassword_profile = "cheapest-for-tests"\n'
+            f'{settings_extra}', encoding="utf-8")
         self.proc: subprocess.Popen | None = None
         self.log_path = self.state_dir / "server.log"
 
@@ -110,7 +111,7 @@ class LiveServer:
     def _auth(self):
         from server.auth import Auth
         from server.store import Store
-        return Auth(Store(self.state_dir / "qms.db"), SystemClock())
+        return Auth(Store(self.state_dir / "qms.db"), SystemClock(), password_profile="cheapest-for-tests")
 
     def add_user(self, username: str, role: str = "clerk", password: str = "matkhau-123",
                  name: str | None = None) -> str:
