@@ -85,10 +85,14 @@ class Outbound:
         self._send(wire.KIOSK_COMMAND.topic(center=self.center, device=device), command)
 
     # --- retained streams ----------------------------------------------------------------------
+    def due(self) -> bool:
+        """Has ``interval_s`` passed since everything was last published?"""
+        return self._last_full is None or self.clock.monotonic() - self._last_full >= self.interval_s
+
     def refresh(self) -> int:
         """Publish what changed, or everything when ``interval_s`` has passed. Returns how many."""
         mono = self.clock.monotonic()
-        full = self._last_full is None or mono - self._last_full >= self.interval_s
+        full = self.due()
         sent = self._counters(full) + self._services(full)
         if full:
             self._last_full = mono
