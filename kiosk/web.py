@@ -1,0 +1,107 @@
+"""The kiosk's local page: its screen in a browser, with buttons you can click or type.
+
+A standard-library HTTP server on its own port (``[web]``; 127.0.0.1 by default, since
+anyone who reaches it can take tickets). Routes:
+
+- ``GET /``: the page (Vietnamese; keys 1..9 press services, P the priority button);
+- ``GET /api/state?after=<version>``: the screen as JSON; with ``after``, waits up to 10 s
+  for a newer version (long poll: a change shows at once, no polling every few seconds);
+- ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlparse
+
+from .web_page import PAGE
+
+if TYPE_CHECKING:
+    from .app import KioskApp
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 4096
+
+
+class KioskWeb:
+    def __init__(self, app: KioskApp, host: str, port: int) -> None:
+        self.app = app
+        handler = type("Handler", (_Handler,), {"app": app})
+        self.httpd = ThreadingHTTPServer((host, port), handler)
+        self.httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="kiosk-web", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+        log.info("kiosk page on %s", self.url)
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    app: KioskApp
+    server_version = "qms-kiosk"
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("web: " + fmt, *args)
+
+    def _send(self, status: int, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _json(self, status: int, data: Any) -> None:
+        self._send(status, json.dumps(data, ensure_ascii=False).encode("utf-8"), "application/json; charset=utf-8")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        url = urlparse(self.path)
+        if url.path == "/":
+            self._send(HTTPStatus.OK, PAGE.encode("utf-8"), "text/html; charset=utf-8")
+        elif url.path == "/api/state":
+            after = parse_qs(url.query).get("after", [None])[0]
+            screen = self.app.screen.get()
+            if after is not None and after.isdigit():
+                screen = self.app.screen.wait_change(int(after), timeout=10.0)
+            self._json(HTTPStatus.OK, screen.to_dict())
+        elif url.path == "/healthz":
+            self._json(HTTPStatus.OK if self.app.healthy() else HTTPStatus.SERVICE_UNAVAILABLE,
+                       {"ok": self.app.healthy()})
+        else:
+            self._json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        if urlparse(self.path).path != "/api/press":
+            self._json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if not 0 < length <= MAX_BODY:
+                raise ValueError("body missing or too large")
+            body = json.loads(self.rfile.read(length))
+            button = str(body["button"])
+            if not 0 < len(button) <= 8:
+                raise ValueError("bad button")
+        except (ValueError, KeyError, TypeError) as exc:
+            self._json(HTTPStatus.BAD_REQUEST, {"error": "bad_request", "message": str(exc)})
+            return
+        try:
+            outcome = self.app.press(button, source="web", wait=True, timeout=30.0)
+        except TimeoutError:
+            self._json(HTTPStatus.GATEWAY_TIMEOUT, {"error": "timeout"})
+            return
+        self._json(HTTPStatus.OK, outcome)

@@ -1,0 +1,98 @@
+"""The HTML of the kiosk's local page (one file, no assets, no framework)."""
+
+PAGE = """<!doctype html>
+<html lang="vi">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Kiosk lấy số thứ tự</title>
+<style>
+  body { font-family: "DejaVu Sans", system-ui, sans-serif; margin: 0; background: #f3f5f8; color: #111; }
+  header { background: #0b4f8a; color: #fff; padding: 14px 20px; font-size: 1.4rem; font-weight: bold; }
+  header small { display: block; font-weight: normal; font-size: .9rem; opacity: .85; }
+  main { display: grid; grid-template-columns: 2fr 1fr; gap: 18px; padding: 18px; }
+  #services { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr)); gap: 12px; }
+  button.svc { font-size: 1.3rem; padding: 22px 10px; border: 0; border-radius: 10px; background: #1769aa;
+               color: #fff; cursor: pointer; text-align: left; }
+  button.svc small { display: block; font-size: .85rem; opacity: .85; }
+  button.svc kbd { float: right; background: rgba(255,255,255,.25); border-radius: 4px; padding: 0 6px; }
+  button.prio { background: #8a4b00; }
+  button.prio.armed { background: #e07b00; outline: 4px solid #ffcc66; }
+  button:disabled { opacity: .5; }
+  #ticket { background: #fff; border-radius: 10px; padding: 16px; text-align: center; min-height: 200px; }
+  #code { font-size: 4.2rem; font-weight: bold; letter-spacing: 2px; }
+  #msg { margin: 0 18px; padding: 14px 18px; border-radius: 8px; font-size: 1.2rem; background: #e6f1fb; }
+  #msg.warn { background: #fff3cd; } #msg.error { background: #f8d7da; color: #6b0000; font-weight: bold; }
+  footer { padding: 8px 20px; color: #555; font-size: .85rem; }
+  .badge { display: inline-block; padding: 2px 8px; border-radius: 4px; background: #ddd; margin-right: 6px; }
+  .badge.offline { background: #f0ad4e; } .badge.online { background: #5cb85c; color: #fff; }
+</style>
+</head>
+<body>
+<header><span id="center">…</span><small>Mời chọn dịch vụ · Choose a service (phím 1–9, P: ưu tiên)</small></header>
+<p id="msg">…</p>
+<main>
+  <section id="services"></section>
+  <section id="ticket"><div>Số vừa cấp · Last number</div><div id="code">—</div><div id="tinfo"></div></section>
+</main>
+<footer><span id="mode" class="badge">…</span><span id="printer" class="badge">…</span>
+<span id="outbox" class="badge">…</span></footer>
+<script>
+let version = -1, screen = null, keys = {};
+function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text; return e; }
+async function press(button) {
+  await fetch('/api/press', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                             body: JSON.stringify({button})});
+}
+function render(s) {
+  screen = s;
+  document.getElementById('center').textContent = s.center_name;
+  const box = document.getElementById('services');
+  if (!box.childElementCount) {
+    for (const svc of s.services) {
+      const b = el('button', 'svc'); b.append(el('kbd', '', svc.key), svc.label);
+      if (svc.label_en) b.append(el('small', '', svc.label_en));
+      b.onclick = () => press(svc.key); keys[svc.key] = svc.key; box.append(b);
+    }
+    const p = el('button', 'svc prio'); p.id = 'prio';
+    p.append(el('kbd', '', 'P'), 'Ưu tiên', el('small', '', 'Priority: elderly, disabled, pregnant'));
+    p.onclick = () => press('P'); box.append(p);
+  }
+  document.getElementById('prio').classList.toggle('armed', s.priority_armed);
+  for (const b of box.querySelectorAll('button')) b.disabled = s.busy;
+  const msg = document.getElementById('msg'); msg.textContent = s.message; msg.className = s.level;
+  const t = s.ticket;
+  document.getElementById('code').textContent = t ? t.code : '—';
+  let info = '';
+  if (t) {
+    info = t.service_label + (t.priority ? ' · ƯU TIÊN' : '');
+    if (t.people_ahead !== null) info += ' · Trước bạn: ' + t.people_ahead + ' người';
+    if (t.offline) info += ' · Phiếu phát khi mất kết nối';
+    if (t.printed === false) info += ' · CHƯA IN ĐƯỢC: xin ghi nhớ số này';
+  }
+  document.getElementById('tinfo').textContent = info;
+  const mode = document.getElementById('mode');
+  mode.textContent = s.mode === 'online' ? 'Trực tuyến' : s.mode === 'offline' ? 'Mất kết nối' : 'Đang khởi động';
+  mode.className = 'badge ' + s.mode;
+  document.getElementById('printer').textContent = 'Máy in: ' + s.printer;
+  document.getElementById('outbox').textContent = 'Chờ gửi: ' + s.outbox;
+}
+async function poll() {
+  for (;;) {
+    try {
+      const r = await fetch('/api/state?after=' + version);
+      const s = await r.json(); version = s.version; render(s);
+    } catch (e) { await new Promise(r => setTimeout(r, 1000)); }
+  }
+}
+document.addEventListener('keydown', (e) => {
+  if (e.repeat) return;
+  const k = e.key.toUpperCase();
+  if (k === 'P' || keys[k]) press(k);
+});
+fetch('/api/state').then(r => r.json()).then(s => { version = s.version; render(s); poll(); });
+</script>
+</body>
+</html>
+"""
