@@ -289,6 +289,7 @@ def test_server_outage_is_reported_and_a_long_one_reloads_the_page(
     try:
         health_where(watcher, lambda h: h["server_reachable"] is True and h["browser_running"],
                      "browser running, server reachable")
+        wait_for(lambda: len(runs(pid_file)) == 1, 5, "the browser to start")
         first_pid = int(runs(pid_file)[0].split()[0])
         healthz.down()
         down = health_where(watcher, lambda h: "server_unreachable" in h["faults"], "server_unreachable")
