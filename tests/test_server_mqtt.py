@@ -373,7 +373,11 @@ def test_create_app_starts_and_stops_the_link_only_when_enabled(tmp_path, port, 
     link = app.extensions["qms_mqtt"]
     try:
         assert link.connected.wait(10)
-        client = app.extensions["qms_socketio"].test_client(app)
+        auth = app.extensions["qms"].auth
+        auth.add_user("giamdoc", "Giám đốc", "director", "matkhau-123")
+        token = auth.login("giamdoc", "matkhau-123")[0]
+        client = app.extensions["qms_socketio"].test_client(app, auth={"token": token})
+        assert client.is_connected()
         pad = MqttProbe.connect(port, client_id="k9")
         try:
             pad.publish(wire.AVAILABILITY.topic(center=CENTER, cls="kiosk", device="k9"), wire.ONLINE, retain=True)

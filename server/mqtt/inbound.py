@@ -9,6 +9,7 @@ for an answer. Handlers are short: one engine call (a short SQLite transaction) 
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -140,6 +141,9 @@ class Inbound:
             message = wire.decode(entry, msg.payload)
         except wire.WireError as exc:
             return self._drop("bad_payload", "dropped %s: %s", msg.topic[:200], exc)
+        if isinstance(message, wire.Message) and not _finite(message.model_dump()):
+            # the contract's models accept NaN and Infinity (JSON extensions Python parses)
+            return self._drop("bad_payload", "dropped %s: a number is NaN or infinite", msg.topic[:200])
         try:
             answer = self._handlers[entry.name](parts, message, msg)
         except QmsError as exc:
@@ -285,6 +289,16 @@ class Inbound:
 def _device_of(topic: str, parts: dict[str, str]) -> tuple[str | None, str | None, str | None]:
     cls = parts.get("cls") or topic.split("/")[2]
     return parts.get("center"), cls, parts.get("device")
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:

@@ -34,10 +34,13 @@ class _RobotSites:
 
 def start_link(app: Any, engine: Any, settings: ServerSettings, clock: Clock, registry: DeviceRegistry,
                auth: Any) -> MqttLink:
-    socketio = app.extensions["qms_socketio"]
-
     def emit_devices(devices: list[dict]) -> None:
-        socketio.emit("devices", {"devices": devices, "at": clock.now()})
+        payload = {"devices": devices, "at": clock.now()}
+        realtime = app.extensions.get("qms_realtime")
+        if realtime is not None:  # staff screens only, never citizens' phones
+            realtime.emit_devices(payload)
+        else:
+            app.extensions["qms_socketio"].emit("devices", payload)
 
     link = MqttLink(engine, settings.mqtt, clock=clock, registry=registry,
                     robot_policy=RobotPolicy(water_after_s=settings.robot_water_after_s),
