@@ -14,6 +14,8 @@ from .auth import Auth
 from .config import CenterConfig, load_center
 from .devices import DeviceRegistry
 from .engine import Engine
+from .pages import register_pages
+from .realtime import register_realtime
 from .settings import ServerSettings
 from .store import Store
 
@@ -44,6 +46,8 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
 
     socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=[], logger=False, engineio_logger=False)
     app.extensions["qms_socketio"] = socketio
+    register_realtime(app)
+    register_pages(app)
 
     @app.get("/api/v1/openapi.json", doc_ui=False)
     def openapi_document():

@@ -1,0 +1,135 @@
+// The director's dashboard: services, counters and devices, live over the socket.
+import { $, api, clock, config, connectLive, el, fmt, linkBadge, services, session, splitMessage } from "./live.js";
+
+const model = { snap: null, devices: null, me: null, live: null };
+const DEVICE_KIND = { kiosk: "Ki-ốt lấy số", display: "Màn hình", printer: "Máy in", counter: "Bàn phím quầy",
+                      robot: "Robot", announcer: "Loa gọi số" };
+const COUNTER_STATE = { open: "Đang mở", paused: "Tạm nghỉ", closed: "Đóng" };
+
+function showError(message) {
+  const [vi, en] = splitMessage(message);
+  $("#error-vi").textContent = vi;
+  $("#error-en").textContent = en ? ` ${en}` : "";
+  $("#error").hidden = !message;
+}
+
+function share(value) {
+  if (value == null) return el("span", { class: "en" }, "—");
+  const pct = Math.round(value * 100);
+  const cls = pct >= 90 ? "" : pct >= 70 ? "warn" : "bad";
+  const fill = el("div", { class: `bar-fill ${cls}` });
+  fill.style.width = `${pct}%`; // CSSOM, allowed by the style-src policy
+  return el("div", { class: "share" }, el("div", { class: "bar-bg" }, fill), el("b", {}, `${pct}%`));
+}
+
+function waitCell(seconds, target) {
+  const cls = seconds >= target ? "bad" : seconds >= target - 300 ? "warn" : "";
+  return el("td", { class: `num big ${cls}` }, seconds ? fmt.clock(seconds) : "—");
+}
+
+function renderServices() {
+  const age = clock.now() - model.snap.at; // the longest wait keeps growing between pushes
+  $("#services").replaceChildren(...model.snap.services.map((s) => el("tr", { dataset: { service: s.service } },
+    el("td", {}, el("b", {}, s.name), el("span", { class: "en" }, ` ${s.name_en || ""}`)),
+    el("td", { class: "num big" }, String(s.waiting)),
+    waitCell(s.waiting ? s.longest_wait_s + age : 0, config.targets.max_wait_s),
+    el("td", { class: "num" }, `~${fmt.minutes(s.estimated_wait_s)} phút`),
+    el("td", { class: "num big" }, String(s.served_today)),
+    el("td", {}, share(s.within_target_share)))));
+}
+
+function renderCounters() {
+  const now = clock.now();
+  $("#counters").replaceChildren(...model.snap.counters.map((c) => {
+    const t = c.ticket;
+    const held = t ? now - (t.started_at || t.called_at || now) : 0;
+    const target = t && t.started_at ? config.targets.max_service_s : config.targets.max_wait_s;
+    return el("tr", { dataset: { counter: c.number } },
+      el("td", { class: "big" }, String(c.number)),
+      el("td", {}, el("span", { class: `pill ${c.state}` }, COUNTER_STATE[c.state] || c.state)),
+      el("td", {}, c.clerk || "—"),
+      el("td", {}, t ? el("b", {}, t.code) : "—", t ? el("span", { class: "en" }, t.state === "called" ? " đang mời · called" : " đang phục vụ · serving") : null),
+      t ? waitCell(held, target) : el("td", { class: "num" }, c.state !== "closed" && c.since ? el("span", { class: "en" }, `từ ${fmt.hm(c.since)}`) : ""),
+      el("td", {}, c.services.map((s) => (services[s] || {}).name || s).join(", ")));
+  }));
+}
+
+function renderDevices() {
+  const list = model.devices;
+  const box = $("#devices");
+  if (!list || !list.length) {
+    box.replaceChildren(el("p", { class: "empty-state" }, "Chưa có thiết bị nào báo cáo. ",
+      el("span", { class: "en" }, "No device has reported yet (kiosks, displays and printers appear here once they connect).")));
+    return;
+  }
+  box.replaceChildren(el("table", { class: "grid" },
+    el("thead", {}, el("tr", {}, ...["Thiết bị|Device", "Loại|Kind", "Trạng thái|State", "Lần cuối|Last seen", "Lỗi|Faults", "Sức khoẻ|Health"]
+      .map((h) => { const [vi, en] = h.split("|"); return el("th", {}, vi, el("span", { class: "en" }, en)); }))),
+    el("tbody", {}, ...list.map((d) => {
+      const state = d.faults && d.faults.length ? "fault" : d.silent ? "silent" : d.online === false ? "offline" : d.online ? "online" : "silent";
+      const label = { fault: "Có lỗi · Fault", silent: "Im lặng · Silent", offline: "Ngoại tuyến · Offline", online: "Trực tuyến · Online" }[state];
+      const health = Object.entries(d.health || {}).filter(([k]) => k !== "at" && k !== "detail")
+        .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+      return el("tr", { dataset: { device: d.id } }, el("td", {}, el("b", {}, d.id)), el("td", {}, DEVICE_KIND[d.kind] || d.kind),
+        el("td", {}, el("span", { class: `pill ${state}` }, label)),
+        el("td", {}, d.last_seen ? `${fmt.hm(d.last_seen)} ${fmt.date(d.last_seen)}` : "—"),
+        el("td", {}, (d.faults || []).join(", ") || "—"), el("td", { class: "en" }, health || "—"));
+    }))));
+}
+
+function render() {
+  if (!model.snap) return;
+  renderServices();
+  renderCounters();
+  renderDevices();
+}
+
+function onSnapshot(snap) {
+  model.snap = snap;
+  if ("devices" in snap) model.devices = snap.devices;
+  render();
+}
+
+function onDevices(payload) {
+  const list = Array.isArray(payload) ? payload : payload && Array.isArray(payload.devices) ? payload.devices : null;
+  if (list) { model.devices = list; renderDevices(); } else model.live && model.live.resync();
+}
+
+$("#site").addEventListener("change", () => {
+  const site = $("#site").value || null;
+  model.live.socket.emit("subscribe", { center: config.center.id, site });
+});
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
+    session.token = out.token;
+    start();
+  } catch (err) { showError(err.message); }
+});
+
+async function start() {
+  try { model.me = await api("GET", "/auth/me"); } catch (err) { $("#login").hidden = false; return; }
+  showError("");
+  if (!["director", "admin"].includes(model.me.role)) {
+    showError("Bảng điều hành dành cho lãnh đạo và quản trị viên; the dashboard is for directors and admins");
+    $("#login").hidden = false;
+    return;
+  }
+  $("#login").hidden = true;
+  $("#dash").hidden = false;
+  $("#who").textContent = model.me.name;
+  model.live = connectLive({
+    auth: () => ({ center: config.center.id, ...(session.token ? { token: session.token } : {}) }),
+    onSnapshot, onDevices,
+    onLink: (ok, msg) => linkBadge($("#link"), ok, msg),
+    onRefused: (msg) => { showError(msg); $("#login").hidden = false; },
+  });
+}
+
+setInterval(() => { // the local clock tick: running clocks only, no request
+  $("#clock").textContent = fmt.time(clock.now());
+  if (model.snap) { renderServices(); renderCounters(); }
+}, 1000);
+start();

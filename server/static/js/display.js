@@ -1,0 +1,229 @@
+// The wall display: numbers being served counter by counter, the calls just made (each
+// highlighted for HIGHLIGHT_MS, none dropped), people waiting and the wait per service.
+import { $, CALL_TYPES, clock, config, connectLive, counters, el, fmt, linkBadge, services } from "./live.js";
+import { audioReady, chime, unlockAudio } from "./chime.js";
+
+const HIGHLIGHT_MS = 12000;   // a new call stands out at least this long
+const BANNER_MIN_MS = 4000;   // with calls queued behind it, the banner moves on after this
+const CALLS_SHOWN = 6;
+const CATCH_UP_S = 60;        // after a reconnect, calls missed in the last minute still flash
+
+const params = new URLSearchParams(location.search);
+const TOKEN_KEY = "qms_display_token";
+if (params.get("token")) { // pairing link: keep the device token, then hide it from the URL
+  localStorage.setItem(TOKEN_KEY, params.get("token"));
+  params.delete("token");
+  history.replaceState(null, "", location.pathname + (params.toString() ? `?${params}` : ""));
+}
+const wantSite = params.get("site") || null;
+const wantCounters = params.get("counters")
+  ? params.get("counters").split(",").map((s) => parseInt(s, 10)).filter((n) => Number.isInteger(n))
+  : null;
+
+const model = {
+  snap: null,
+  site: wantSite || config.main_site,
+  counters: [],           // counter numbers this display shows
+  calls: new Map(),       // seq -> call, newest first when shown
+  flashUntil: new Map(),  // seq -> ms timestamp
+  cardFlash: new Map(),   // counter -> {until, seq}
+  maxCallSeq: 0,
+  hadSnapshot: false,
+};
+const banner = { queue: [], current: null, shownAt: 0 };
+
+function bind(snap) {
+  const c = snap.client || {};
+  model.site = c.site || wantSite || config.main_site;
+  const list = c.counters || wantCounters;
+  model.counters = list && list.length ? list : config.counters.filter((k) => k.site === model.site).map((k) => k.number);
+  document.body.dataset.site = model.site;
+}
+
+function isMine(counter) { return model.counters.includes(counter); }
+
+// --- calls and highlights -----------------------------------------------------------------
+function addCall(call, highlight) {
+  if (!isMine(call.counter) || model.calls.has(call.seq)) return;
+  model.calls.set(call.seq, call);
+  model.maxCallSeq = Math.max(model.maxCallSeq, call.seq);
+  if (!highlight) return;
+  const until = Date.now() + HIGHLIGHT_MS;
+  model.flashUntil.set(call.seq, until);
+  const card = model.cardFlash.get(call.counter);
+  if (!card || card.seq < call.seq) model.cardFlash.set(call.counter, { until, seq: call.seq });
+  banner.queue.push(call);
+  banner.queue.sort((a, b) => a.seq - b.seq);
+  chime();
+}
+
+function callFromEvent(ev) {
+  return { seq: ev.seq, at: ev.at, ticket_id: ev.ticket_id, counter: ev.counter, code: ev.data.code,
+           recall: ev.type !== "ticket_call" };
+}
+
+function onSnapshot(snap) {
+  const first = !model.hadSnapshot;
+  model.snap = snap;
+  if (snap.client) bind(snap);
+  if (first && !wantSite && snap.client && !snap.client.site) {
+    // a signed-in person opened /display without ?site=: watch the main site
+    live.socket.emit("subscribe", { center: config.center.id, site: config.main_site,
+                                    ...(wantCounters ? { counters: wantCounters } : {}) });
+  }
+  const previousMax = model.maxCallSeq;
+  const fresh = new Map();
+  for (const call of [...snap.recent_calls].reverse()) { // oldest first: highlights keep order
+    if (!isMine(call.counter)) continue;
+    fresh.set(call.seq, call);
+  }
+  for (const [seq, call] of model.calls) if (seq > snap.seq) fresh.set(seq, call);
+  const missed = [...fresh.values()].filter((c) => !first && c.seq > previousMax && clock.now() - c.at < CATCH_UP_S);
+  model.calls = new Map([...fresh.values()].filter((c) => !missed.includes(c)).map((c) => [c.seq, c]));
+  for (const c of model.calls.values()) model.maxCallSeq = Math.max(model.maxCallSeq, c.seq);
+  for (const call of missed) addCall(call, true);
+  model.hadSnapshot = true;
+  render();
+}
+
+function onEvent(ev) {
+  if (!model.snap) return;
+  if (CALL_TYPES.has(ev.type) && ev.counter != null) {
+    const row = model.snap.counters.find((c) => c.number === ev.counter);
+    if (row) row.ticket = { ...(row.ticket || {}), id: ev.ticket_id, code: ev.data.code, state: "called", called_at: ev.at };
+    addCall(callFromEvent(ev), true);
+    render();
+  }
+}
+
+// --- rendering ----------------------------------------------------------------------------
+function counterCard(number) {
+  const row = model.snap.counters.find((c) => c.number === number) || { state: "closed" };
+  const t = row.ticket;
+  const flash = model.cardFlash.get(number);
+  const flashing = flash && flash.until > Date.now();
+  let big = "—", note = "";
+  if (t) big = t.code;
+  if (row.state === "closed") note = "Đóng · Closed";
+  else if (row.state === "paused") note = "Tạm nghỉ · On break";
+  else if (!t) note = "Sẵn sàng · Ready";
+  else if (t.state === "called") note = "Đang mời · Calling";
+  else note = "Đang phục vụ · Serving";
+  return el("div", { class: `card state-${row.state}${t ? " busy" : ""}${flashing ? " flash" : ""}`, dataset: { counter: number } },
+    el("div", { class: "card-label" }, el("span", { class: "vi" }, `Quầy ${number}`), el("span", { class: "en" }, `Counter ${number}`)),
+    el("div", { class: "card-number", dataset: { code: t ? t.code : "" } }, big),
+    el("div", { class: "card-note" }, note));
+}
+
+function renderBanner() {
+  const now = Date.now();
+  if (banner.current) {
+    const shown = now - banner.shownAt;
+    if ((banner.queue.length && shown >= BANNER_MIN_MS) || shown >= HIGHLIGHT_MS) banner.current = null;
+  }
+  if (!banner.current && banner.queue.length) {
+    banner.current = banner.queue.shift();
+    banner.shownAt = now;
+  }
+  const node = $("#banner");
+  const c = banner.current;
+  node.classList.toggle("active", !!c);
+  if (c) {
+    node.dataset.seq = c.seq;
+    node.replaceChildren(
+      el("div", { class: "vi" }, "Mời công dân số ", el("b", { class: "code" }, c.code), " đến ", el("b", {}, `Quầy ${c.counter}`)),
+      el("div", { class: "en" }, `Number ${c.code}, please go to counter ${c.counter}`));
+  } else {
+    delete node.dataset.seq;
+    node.replaceChildren(
+      el("div", { class: "vi" }, "Xin vui lòng lấy số thứ tự và chờ đến lượt"),
+      el("div", { class: "en" }, "Please take a number and wait to be called"));
+  }
+  const waiting = banner.queue.length;
+  $("#banner-queue").textContent = waiting ? `+${waiting}` : "";
+}
+
+function renderCalls() {
+  const now = Date.now();
+  const list = [...model.calls.values()].sort((a, b) => b.seq - a.seq).slice(0, CALLS_SHOWN);
+  $("#calls").replaceChildren(...list.map((c) => el("li", {
+    class: (model.flashUntil.get(c.seq) || 0) > now ? "flash" : "", dataset: { seq: c.seq, code: c.code, counter: c.counter },
+  }, el("span", { class: "code" }, c.code), el("span", { class: "arrow" }, "→"),
+     el("span", { class: "counter" }, `Quầy ${c.counter}`), c.recall ? el("span", { class: "recall" }, "gọi lại") : null)));
+  if (!list.length) $("#calls").replaceChildren(el("li", { class: "empty" }, "Chưa có lượt gọi · No calls yet"));
+}
+
+function estimateText(s) {
+  if (!s.waiting && !s.estimated_wait_s) return "0";
+  const m = fmt.minutes(s.estimated_wait_s);
+  return m.startsWith("<") ? m : `~${m}`;
+}
+
+function renderServices() {
+  const mine = new Set(model.counters.flatMap((n) => (counters[n] ? counters[n].services : [])));
+  const rows = model.snap.services.filter((s) => mine.has(s.service));
+  $("#services").replaceChildren(...rows.map((s) => el("tr", { dataset: { service: s.service } },
+    el("td", { class: "svc" }, el("div", { class: "vi" }, s.name), el("div", { class: "en" }, s.name_en || (services[s.service] || {}).name_en || "")),
+    el("td", { class: "num waiting" }, String(s.waiting)),
+    el("td", { class: "num est" }, estimateText(s)))));
+}
+
+function render() {
+  if (!model.snap) return;
+  $("#counters").replaceChildren(...model.counters.map(counterCard));
+  $("#counters").dataset.count = model.counters.length;
+  renderCalls();
+  renderServices();
+  renderBanner();
+}
+
+function tick() {
+  const now = clock.now();
+  $("#clock").textContent = fmt.hm(now);
+  $("#seconds").textContent = fmt.time(now).slice(-2);
+  $("#date").textContent = `${fmt.dayVi(now)}, ${fmt.date(now)}`;
+  $("#date-en").textContent = fmt.dayEn(now);
+  if (model.snap) {
+    for (const [seq, until] of model.flashUntil) if (until <= Date.now()) model.flashUntil.delete(seq);
+    for (const [n, f] of model.cardFlash) if (f.until <= Date.now()) model.cardFlash.delete(n);
+    render();
+  }
+  $("#sound").hidden = audioReady();
+}
+
+// --- pairing --------------------------------------------------------------------------
+function showPairing(message) {
+  const box = $("#pairing");
+  box.hidden = false;
+  $("#pairing-message").textContent = message || "";
+}
+
+$("#pairing-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const token = $("#pairing-token").value.trim();
+  if (!token) return;
+  localStorage.setItem(TOKEN_KEY, token);
+  $("#pairing").hidden = true;
+  live.socket.connect();
+});
+$("#sound").addEventListener("click", () => unlockAudio().then(tick));
+document.addEventListener("click", () => unlockAudio(), { once: true });
+
+$("#center-name").textContent = config.center.name;
+$("#center-name-en").textContent = config.center.name_en || "";
+
+const live = connectLive({
+  auth: () => ({
+    center: config.center.id,
+    ...(localStorage.getItem(TOKEN_KEY) ? { token: localStorage.getItem(TOKEN_KEY) } : {}),
+    ...(wantSite ? { site: wantSite } : {}),
+    ...(wantCounters ? { counters: wantCounters } : {}),
+  }),
+  onSnapshot,
+  onEvent,
+  onLink: (ok, message) => { linkBadge($("#link"), ok, message); document.body.classList.toggle("offline", !ok); },
+  onRefused: (message) => { linkBadge($("#link"), false, "● Chưa ghép nối · Not paired"); showPairing(message); },
+});
+window.qmsDisplay = { model, live }; // for diagnostics and tests
+tick();
+setInterval(tick, 1000); // the local clock tick (no network request)

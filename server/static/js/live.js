@@ -1,0 +1,172 @@
+// Shared by every live screen: the center configuration, the server clock, time formats in
+// the center's timezone, and a socket that keeps events in sequence (no polling anywhere).
+/* global io */
+
+export const config = JSON.parse(document.getElementById("qms-config").textContent);
+export const TZ = config.center.timezone || "Asia/Ho_Chi_Minh";
+
+// --- the server's clock ----------------------------------------------------------------
+// A Pi without a real-time clock may boot with a wrong time: show the server's time.
+let offsetS = 0;
+export const clock = {
+  sync(serverAt) { if (typeof serverAt === "number") offsetS = serverAt - Date.now() / 1000; },
+  now() { return Date.now() / 1000 + offsetS; },
+};
+
+// --- formats (dd/mm/yyyy, 24-hour, the center's timezone) -------------------------------
+const dateFmt = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, day: "2-digit", month: "2-digit", year: "numeric" });
+const timeFmt = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" });
+const hmFmt = new Intl.DateTimeFormat("en-GB", { timeZone: TZ, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const dowFmt = new Intl.DateTimeFormat("en-US", { timeZone: TZ, weekday: "short" });
+const DOW_VI = { Mon: "Thứ Hai", Tue: "Thứ Ba", Wed: "Thứ Tư", Thu: "Thứ Năm", Fri: "Thứ Sáu", Sat: "Thứ Bảy", Sun: "Chủ Nhật" };
+const DOW_EN = { Mon: "Monday", Tue: "Tuesday", Wed: "Wednesday", Thu: "Thursday", Fri: "Friday", Sat: "Saturday", Sun: "Sunday" };
+
+export const fmt = {
+  date: (ts) => dateFmt.format(new Date(ts * 1000)),
+  time: (ts) => timeFmt.format(new Date(ts * 1000)),
+  hm: (ts) => hmFmt.format(new Date(ts * 1000)),
+  dayVi: (ts) => DOW_VI[dowFmt.format(new Date(ts * 1000))],
+  dayEn: (ts) => DOW_EN[dowFmt.format(new Date(ts * 1000))],
+  // "mm:ss" or "h:mm:ss", for running clocks
+  clock(seconds) {
+    const s = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    const pad = (n) => String(n).padStart(2, "0");
+    return h ? `${h}:${pad(m)}:${pad(r)}` : `${pad(m)}:${pad(r)}`;
+  },
+  // a wait estimate in whole minutes: "~12 phút"
+  minutes(seconds) {
+    if (seconds == null) return "—";
+    const m = Math.round(seconds / 60);
+    return m < 1 ? "< 1" : String(m);
+  },
+};
+
+// --- lookups ---------------------------------------------------------------------------
+export const services = Object.fromEntries(config.services.map((s) => [s.code, s]));
+export const counters = Object.fromEntries(config.counters.map((c) => [c.number, c]));
+export const sites = Object.fromEntries(config.sites.map((s) => [s.id, s]));
+export const CALL_TYPES = new Set(["ticket_call", "ticket_recall", "ticket_resume"]);
+
+// --- DOM helpers -------------------------------------------------------------------------
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v == null || v === false) continue;
+    if (k === "class") node.className = v;
+    else if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) if (c != null && c !== false) node.append(c instanceof Node ? c : String(c));
+  return node;
+}
+
+export function $(sel, root = document) { return root.querySelector(sel); }
+
+// --- the live connection -----------------------------------------------------------------
+// onSnapshot(snap): a full state (on every connect, on resync, after each burst of events)
+// onEvent(ev, {gap}): each engine event, once, in sequence (a gap triggers a resync)
+// onStatus(status): citizen pages; onDevices(payload); onLink(connected, message)
+export function connectLive({ auth, onSnapshot, onEvent, onStatus, onDevices, onLink, onRefused }) {
+  const socket = io({
+    transports: ["websocket"],
+    auth: (cb) => cb(auth()),
+    reconnectionDelay: 500,
+    reconnectionDelayMax: 3000,
+    timeout: 5000,
+  });
+  const state = { lastSeq: -1, haveSnapshot: false, pending: [], resyncing: false, socket };
+
+  function resync() {
+    if (state.resyncing || !socket.connected) return;
+    state.resyncing = true;
+    socket.timeout(5000).emit("resync", { center: config.center.id, seq: Math.max(0, state.lastSeq) }, () => {
+      state.resyncing = false;
+    });
+  }
+
+  function handleEvent(ev) {
+    if (ev.seq <= state.lastSeq) return; // already seen: events are idempotent
+    const gap = ev.seq > state.lastSeq + 1;
+    state.lastSeq = ev.seq;
+    if (gap) resync();
+    onEvent && onEvent(ev, { gap });
+  }
+
+  socket.on("snapshot", (snap) => {
+    if (state.haveSnapshot && snap.seq < state.lastSeq) return; // an older push; a newer follows
+    state.haveSnapshot = true;
+    state.lastSeq = snap.seq;
+    clock.sync(snap.at);
+    onSnapshot && onSnapshot(snap);
+    const pending = state.pending.splice(0);
+    for (const ev of pending) handleEvent(ev);
+  });
+  socket.on("event", (ev) => {
+    if (!state.haveSnapshot) { state.pending.push(ev); return; }
+    handleEvent(ev);
+  });
+  socket.on("status", (st) => {
+    if (st.seq < state.lastSeq) return;
+    state.lastSeq = st.seq;
+    clock.sync(st.at);
+    onStatus && onStatus(st);
+  });
+  socket.on("devices", (payload) => onDevices && onDevices(payload));
+  socket.on("connect", () => onLink && onLink(true));
+  socket.on("disconnect", () => {
+    state.haveSnapshot = false; // the next connect brings a full snapshot
+    onLink && onLink(false);
+  });
+  socket.on("connect_error", (err) => {
+    if (!socket.active) { // the server refused us: it will not get better by retrying
+      onRefused ? onRefused(err.message) : onLink && onLink(false, err.message);
+    } else {
+      onLink && onLink(false);
+    }
+  });
+  return { socket, state, resync };
+}
+
+// --- the REST API (sign-in and actions) ---------------------------------------------------
+export const session = {
+  get token() { return sessionStorage.getItem("qms_token"); },
+  set token(v) { v ? sessionStorage.setItem("qms_token", v) : sessionStorage.removeItem("qms_token"); },
+};
+
+export class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.message) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+export async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+  } catch (e) {
+    throw new ApiError(0, { message: "Mất kết nối tới máy chủ; the server cannot be reached" });
+  }
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+// "Tiếng Việt; English" -> [vi, en]
+export function splitMessage(message) {
+  const text = String(message || "");
+  const i = text.indexOf("; ");
+  return i < 0 ? [text, ""] : [text.slice(0, i), text.slice(i + 2)];
+}
+
+export function linkBadge(node, connected, message) {
+  node.classList.toggle("ok", connected);
+  node.classList.toggle("down", !connected);
+  node.textContent = connected ? "● Trực tuyến" : (message || "● Mất kết nối — đang kết nối lại… / Reconnecting…");
+}
