@@ -176,11 +176,15 @@ class Inbound:
         if target is None or target[0] is not wire.RESPONSE:
             return self._drop("bad_response_topic", "response topic %r is not a response topic",
                               msg.response_topic[:200])
-        if parts is not None:
-            requester = _device_of(msg.topic, parts)
-            if (target[1].get("center"), target[1].get("cls"), target[1].get("device")) != requester:
-                return self._drop("bad_response_topic", "response topic %r does not belong to %s",
-                                  msg.response_topic[:200], "/".join(map(str, requester)))
+        if parts is None:
+            found = wire.resolve(msg.topic)
+            if found is None:
+                return None
+            parts = found[1]
+        requester = _device_of(msg.topic, parts)
+        if (target[1].get("center"), target[1].get("cls"), target[1].get("device")) != requester:
+            return self._drop("bad_response_topic", "response topic %r does not belong to %s",
+                              msg.response_topic[:200], "/".join(map(str, requester)))
         try:
             self.respond(msg.response_topic, answer, msg.correlation)
         except Exception:

@@ -20,6 +20,7 @@ import paho.mqtt.client as mqtt
 
 from qms_common import wire
 from qms_common.clock import Clock
+from qms_common.errors import ConfigError
 from qms_common.mqtt import BrokerSettings, DeviceIdentity, PresenceClient
 
 from ..devices import DeviceRegistry
@@ -36,7 +37,11 @@ DevicesHook = Callable[[list[dict]], None]
 def broker_settings(settings: MqttSettings) -> BrokerSettings:
     password = None
     if settings.password_file:
-        password = Path(settings.password_file).read_text(encoding="utf-8").strip()
+        try:
+            password = Path(settings.password_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"mqtt.password_file {settings.password_file}: cannot read it ({exc.strerror})",
+                              path=settings.password_file) from None
     return BrokerSettings(host=settings.host, port=settings.port, username=settings.username,
                           password=password, tls_ca=settings.tls_ca)
 
@@ -202,11 +207,11 @@ class MqttLink:
             for event in batch:
                 self._cursor = event["seq"]
                 # QoS 1: paho keeps what is published while disconnected and sends it on reconnect
-                self.outbound.on_event(event)
-                try:
-                    self.robots.on_event(event)
-                except Exception:
-                    log.exception("robot dispatcher failed on event %s", event["seq"])
+                for consumer in (self.outbound.on_event, self.robots.on_event):
+                    try:
+                        consumer(event)
+                    except Exception:  # one event must not block the ones after it
+                        log.exception("MQTT link failed on event %s (%s)", event["seq"], event["type"])
             drained.extend(batch)
 
     def _due(self) -> bool:
