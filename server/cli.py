@@ -81,7 +81,12 @@ def cmd_user_add(args) -> int:
 def cmd_device_add(args) -> int:
     from .auth import Auth
     from qms_common.clock import SystemClock
+    from .config import load_center
     settings = _settings(args)
+    if args.site is not None:
+        sites = [s.id for s in load_center(settings.center_file).sites]
+        if args.site not in sites:
+            raise QmsError(f"unknown site {args.site!r} (sites: {', '.join(sites)})")
     token = Auth(_store(settings), SystemClock()).add_device(args.device_id, args.kind, args.name or "", args.site)
     if args.token_file:
         path = Path(args.token_file)

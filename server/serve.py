@@ -50,9 +50,17 @@ class _Gunicorn(BaseApplication):
 def _worker_ready(worker) -> None:
     """Tell systemd the server is up (Type=notify) and keep its watchdog fed."""
     from qms_common import sd
+    engine = worker.wsgi.extensions["qms"].engine
+
+    def healthy() -> bool:
+        try:
+            engine.last_seq()  # the database answers
+            return True
+        except Exception:  # noqa: BLE001 - any failure means: stop feeding the watchdog
+            return False
+
     sd.notify_ready()
-    worker.qms_watchdog = sd.Watchdog()
-    worker.qms_watchdog.start()
+    worker.qms_watchdog = sd.Watchdog(healthy).start()
 
 
 def serve(settings: ServerSettings, *, dev: bool = False) -> int:

@@ -155,22 +155,26 @@ class Engine:
         self._check_open(now)
         day = local_datetime(now, self.config.tz).date().isoformat()
         events: list[dict] = []
+
+        def work(conn: sqlite3.Connection) -> dict:
+            events.clear()
+            if svc.daily_cap is not None:
+                issued = conn.execute("SELECT count(*) FROM tickets WHERE day = ? AND service = ?",
+                                      (day, svc.code)).fetchone()[0]
+                if issued >= svc.daily_cap:
+                    raise LimitReached(
+                        f"Dịch vụ {svc.name} đã hết số hôm nay ({svc.daily_cap} vé); "
+                        f"{svc.code} reached its daily cap of {svc.daily_cap}", service=svc.code)
+            number = conn.execute(
+                "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, 1) "
+                "ON CONFLICT (day, prefix) DO UPDATE SET last = last + 1 RETURNING last",
+                (day, svc.prefix)).fetchone()[0]
+            return self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
+                                       number=number, priority=priority, site=site, issued_at=now,
+                                       source=source, device=device, client_ref=client_ref, actor=actor)
+
         try:
-            with self.store.write() as conn:
-                if svc.daily_cap is not None:
-                    issued = conn.execute("SELECT count(*) FROM tickets WHERE day = ? AND service = ?",
-                                          (day, svc.code)).fetchone()[0]
-                    if issued >= svc.daily_cap:
-                        raise LimitReached(
-                            f"Dịch vụ {svc.name} đã hết số hôm nay ({svc.daily_cap} vé); "
-                            f"{svc.code} reached its daily cap of {svc.daily_cap}", service=svc.code)
-                number = conn.execute(
-                    "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, 1) "
-                    "ON CONFLICT (day, prefix) DO UPDATE SET last = last + 1 RETURNING last",
-                    (day, svc.prefix)).fetchone()[0]
-                ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
-                                             number=number, priority=priority, site=site, issued_at=now,
-                                             source=source, device=device, client_ref=client_ref, actor=actor)
+            ticket = self.store.transact(work)
         except sqlite3.IntegrityError:
             # two requests with the same client_ref raced; the first one won
             existing = self._by_client_ref(client_ref) if client_ref else None
@@ -363,7 +367,9 @@ class Engine:
         Returns None when nobody waits for this counter's services.
         """
         events: list[dict] = []
-        with self.store.write() as conn:
+
+        def work(conn: sqlite3.Connection) -> dict | None:
+            events.clear()
             counter = self._counter(conn, number)
             self._check_clerk(counter, clerk)
             if counter["state"] != "open":
@@ -380,24 +386,40 @@ class Engine:
                         counter=number, ticket=current["code"])
             conf = self.config.counter(number)
             now = self.clock.now()
-            placeholders = ",".join("?" * len(conf.services))
-            rows = conn.execute(
-                f"SELECT id, service, priority, queue_key, target_counter FROM tickets WHERE state = 'waiting' "
-                f"AND site = ? AND service IN ({placeholders}) AND (target_counter IS NULL OR target_counter = ?)",
-                (conf.site, *conf.services, number)).fetchall()
+            rows = self._candidates(conn, conf.site, conf.services, number)
             chosen = choose_next(
                 (Candidate(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows), counter=number,
                 services=conf.services, calling=self.config.calling, priority=self.config.priority,
                 priority_in_row=counter["priority_in_row"], now=now)
             if chosen is None:
-                result = None
-            else:
-                ticket = self._ticket_row(conn, chosen.id)
-                result = self._apply(conn, events, ticket, "call", number, clerk, device)
-                in_row = counter["priority_in_row"] + 1 if chosen.priority else 0
-                conn.execute("UPDATE counters SET priority_in_row = ? WHERE number = ?", (in_row, number))
+                return None
+            ticket = self._ticket_row(conn, chosen.id)
+            result = self._apply(conn, events, ticket, "call", number, clerk, device)
+            in_row = counter["priority_in_row"] + 1 if chosen.priority else 0
+            conn.execute("UPDATE counters SET priority_in_row = ? WHERE number = ?", (in_row, number))
+            return result
+
+        result = self.store.transact(work)
         self._emit(events)
         return result
+
+    @staticmethod
+    def _candidates(conn: sqlite3.Connection, site: str, services: list[str], number: int) -> list:
+        """The only tickets that can win: the oldest per (service, priority class), plus any
+        ticket transferred to this counter. Within one service and class the oldest always
+        beats the others under every rule, so this is exact, and it costs a few index
+        look-ups however long the queue is."""
+        rows = conn.execute("SELECT id, service, priority, queue_key, target_counter FROM tickets "
+                            "WHERE target_counter = ? AND state = 'waiting'", (number,)).fetchall()
+        for service in services:
+            for prio in (1, 0):
+                row = conn.execute(
+                    "SELECT id, service, priority, queue_key, target_counter FROM tickets WHERE state = 'waiting' "
+                    "AND site = ? AND service = ? AND priority = ? AND target_counter IS NULL "
+                    "ORDER BY queue_key, id LIMIT 1", (site, service, prio)).fetchone()
+                if row is not None:
+                    rows.append(row)
+        return rows
 
     def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
         """Call one particular ticket (e.g. picked from the list) to counter ``number``."""
@@ -445,9 +467,13 @@ class Engine:
     def _act(self, ticket_id: str, action: str, number: int | None, actor: str | None, device: str | None,
              **extra: Any) -> dict:
         events: list[dict] = []
-        with self.store.write() as conn:
+
+        def work(conn: sqlite3.Connection) -> dict:
+            events.clear()
             ticket = self._ticket_row(conn, ticket_id)
-            result = self._apply(conn, events, ticket, action, number, actor, device, **extra)
+            return self._apply(conn, events, ticket, action, number, actor, device, **extra)
+
+        result = self.store.transact(work)
         self._emit(events)
         return result
 

@@ -1,0 +1,133 @@
+"""Reading a scenario folder: ``center.json``, ``staff.csv``, ``arrivals.csv``.
+
+The format is described in ``data/scenarios/README.md``; any folder in that format works,
+not only the bundled ones. Errors name the file, the line and the column.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from qms_common.errors import ConfigError
+
+from .config import CenterConfig, center_from_dict
+
+BUNDLED = Path(__file__).resolve().parents[1] / "data" / "scenarios"
+
+
+class ScenarioService(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    code: str = Field(pattern=r"^[A-Z]{1,4}$")
+    name: str
+
+
+class ScenarioCenter(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    timezone: str = "Asia/Ho_Chi_Minh"
+    opens_at: str = Field(default="07:30", pattern=r"^\d{2}:\d{2}$")
+    open_s: float = 0
+    close_s: float = Field(gt=0)
+    services: list[ScenarioService] = Field(min_length=1)
+
+
+class Shift(BaseModel):
+    clerk: str
+    counter: int = Field(ge=1)
+    skills: list[str]
+    start_s: float = Field(ge=0)
+    end_s: float = Field(ge=0)
+
+
+class Arrival(BaseModel):
+    arrival_s: float = Field(ge=0)
+    service: str
+    priority: bool
+    service_s: float = Field(ge=0)
+    patience_s: float | None = None
+    no_show: bool
+
+
+@dataclass
+class Scenario:
+    name: str
+    center: ScenarioCenter
+    shifts: list[Shift]
+    arrivals: list[Arrival]
+
+    def center_config(self, *, rule: str | None = None) -> CenterConfig:
+        """A center configuration for the engine: one site, the scenario's services and the
+        counters of the staff file, with their first listed skills."""
+        counters: dict[int, list[str]] = {}
+        for shift in self.shifts:
+            counters.setdefault(shift.counter, shift.skills)
+        data = {
+            "center": {"id": "sim", "name": self.center.name, "timezone": self.center.timezone},
+            "hours": {"opens": self.center.opens_at, "closes": "23:59", "lunch": None,
+                      "work_days": [1, 2, 3, 4, 5, 6, 7], "enforce": False},
+            "sites": [{"id": "main", "name": "main", "main": True}],
+            "services": [{"code": s.code, "prefix": s.code[:3], "name": s.name} for s in self.center.services],
+            "counters": [{"number": n, "site": "main", "services": skills} for n, skills in sorted(counters.items())],
+        }
+        if rule:
+            data["calling"] = {"rule": rule}
+        return center_from_dict(data, f"scenario {self.name}")
+
+
+def _rows(path: Path, model: type[BaseModel], convert) -> list:
+    out = []
+    try:
+        with path.open(encoding="utf-8", newline="") as f:
+            for line, row in enumerate(csv.DictReader(f), start=2):
+                try:
+                    out.append(model.model_validate(convert(row)))
+                except (ValidationError, ValueError, KeyError, TypeError) as exc:
+                    raise ConfigError(f"{path}: line {line}: {_short(exc)}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: not found (a scenario folder has center.json, staff.csv, arrivals.csv)") from None
+    return out
+
+
+def _short(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        e = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing column {exc}"
+    return str(exc)
+
+
+def load_scenario(folder: str | Path) -> Scenario:
+    folder = Path(folder)
+    if not folder.is_dir() and (BUNDLED / str(folder)).is_dir():
+        folder = BUNDLED / str(folder)
+    try:
+        center = ScenarioCenter.model_validate(json.loads((folder / "center.json").read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise ConfigError(f"{folder / 'center.json'}: not found") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{folder / 'center.json'}: not JSON: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{folder / 'center.json'}: {_short(exc)}") from None
+    shifts = _rows(folder / "staff.csv", Shift, lambda r: {
+        "clerk": r["clerk"], "counter": int(r["counter"]), "skills": [s for s in r["skills"].split(";") if s],
+        "start_s": float(r["start_s"]), "end_s": float(r["end_s"])})
+    arrivals = _rows(folder / "arrivals.csv", Arrival, lambda r: {
+        "arrival_s": float(r["arrival_s"]), "service": r["service"], "priority": r["priority"] == "1",
+        "service_s": float(r["service_s"]),
+        "patience_s": float(r["patience_s"]) if r.get("patience_s") not in (None, "") else None,
+        "no_show": r["no_show"] == "1"})
+    codes = {s.code for s in center.services}
+    for i, a in enumerate(arrivals, start=2):
+        if a.service not in codes:
+            raise ConfigError(f"{folder / 'arrivals.csv'}: line {i}: unknown service {a.service!r}")
+    for i, s in enumerate(shifts, start=2):
+        unknown = [k for k in s.skills if k not in codes]
+        if unknown:
+            raise ConfigError(f"{folder / 'staff.csv'}: line {i}: unknown service {', '.join(unknown)}")
+    arrivals.sort(key=lambda a: a.arrival_s)
+    return Scenario(folder.name, center, shifts, arrivals)
