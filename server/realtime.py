@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, request
-from flask_socketio import SocketIO, emit, join_room, leave_room
+from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, leave_room
 
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
