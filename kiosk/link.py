@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from qms_common.mqtt import BrokerSettings, DeviceIdentity, PresenceClient
 log = logging.getLogger(__name__)
 
 DEVICE_CLASS = "kiosk"
+#: What a printable ticket code looks like (the server's ``HT-042``); the wire model only says "a string".
+TICKET_CODE = re.compile(r"^[A-Za-z0-9Đđ]{1,8}-?[0-9]{1,6}$")
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
@@ -84,6 +87,10 @@ class KioskLink:
             log.warning("dropped a kiosk command: %s", exc)
             return
         assert isinstance(command, wire.KioskCommand)
+        if not TICKET_CODE.match(command.ticket.code) or not command.ticket.ticket_id.strip():
+            self.dropped += 1
+            log.warning("dropped a kiosk command: ticket code %r is not printable", command.ticket.code[:40])
+            return
         self.events.put(Command(command))
 
     def publish_health(self) -> None:
