@@ -6,6 +6,7 @@ Nothing here is used by the running kiosk.
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -70,3 +71,24 @@ class RecordingPrinters:
         """The bytes of every job that printed something, in order (status checks excluded)."""
         with self._lock:
             return [d.output for d in self.devices if d.output]
+
+
+def to_toml(data: dict, prefix: str = "") -> str:
+    """Just enough TOML for our config dicts (tables, arrays of tables, scalars)."""
+    scalars, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            tables.append((key, value))
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            tables.append((key, value))
+        else:
+            scalars.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    out = "\n".join(scalars) + "\n"
+    for key, value in tables:
+        name = f"{prefix}{key}"
+        if isinstance(value, list):
+            for item in value:
+                out += f"[[{name}]]\n" + to_toml(item, name + ".")
+        else:
+            out += f"[{name}]\n" + to_toml(value, name + ".")
+    return out

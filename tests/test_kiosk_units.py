@@ -14,7 +14,7 @@ from kiosk.config import config_from_dict, load_config
 from kiosk.outbox import NoNumbersLeft, Outbox
 from kiosk.presses import PRIORITY, Press, PressFilter
 from kiosk.server_client import Refused, ServerClient, Unreachable
-from kiosk.testing import config_dict
+from kiosk.testing import config_dict, to_toml
 from qms_common.clock import FakeClock
 from qms_common.errors import ConfigError
 
@@ -166,30 +166,9 @@ def test_cli_exits_2_on_missing_token_file(tmp_path, capsys) -> None:
 def test_cli_check_accepts_a_good_file(tmp_path, capsys) -> None:
     data = base(tmp_path)
     path = tmp_path / "kiosk.toml"
-    path.write_text(_toml(data), encoding="utf-8")
+    path.write_text(to_toml(data), encoding="utf-8")
     assert kiosk_main(["--config", str(path), "check"]) == 0
     assert "ok (3 service buttons, printer dummy, paper 80mm)" in capsys.readouterr().out
-
-
-def _toml(data: dict, prefix: str = "") -> str:
-    """Just enough TOML for our config dicts (tables, arrays of tables, scalars)."""
-    scalars, tables = [], []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            tables.append((key, value))
-        else:
-            scalars.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
-    out = "\n".join(scalars) + "\n"
-    for key, value in tables:
-        name = f"{prefix}{key}"
-        if isinstance(value, list):
-            for item in value:
-                out += f"[[{name}]]\n" + _toml(item, name + ".")
-        else:
-            out += f"[{name}]\n" + _toml(value, name + ".")
-    return out
 
 
 # --- the REST client against a misbehaving server ------------------------------------------------
