@@ -191,12 +191,12 @@ class Engine:
     def _insert_ticket(self, conn: sqlite3.Connection, events: list[dict], *, day: str, service: str,
                        prefix: str, number: int, priority: bool, site: str, issued_at: float, source: str,
                        device: str | None, client_ref: str | None, actor: str | None,
-                       printed: bool | None = None) -> dict:
+                       printed: bool | None = None, status_token: str | None = None) -> dict:
         code = format_code(prefix, number)
         ticket_id = f"{day.replace('-', '')}-{code}"
         ahead = self._people_ahead(conn, service, site, priority, issued_at)
         predicted = self._estimate(conn, service, site, ahead)
-        token = secrets.token_urlsafe(16)
+        token = status_token or secrets.token_urlsafe(16)
         conn.execute(
             "INSERT INTO tickets (id, day, service, prefix, number, code, priority, site, state, issued_at,"
             " queue_key, wait_from, source, device, client_ref, status_token, predicted_wait_s, people_ahead,"
@@ -630,7 +630,9 @@ class Engine:
                       site: str | None = None) -> dict:
         """Take in a ticket a kiosk issued by itself from one of its reserved blocks.
 
-        Idempotent by ``client_ref``. If the server had also issued a ticket for the same press
+        Idempotent by ``client_ref``, which (when at least 16 characters: the kiosk makes it
+        random) is also the ticket's status token, so the QR code printed offline works once the
+        ticket has arrived. If the server had also issued a ticket for the same press
         (the kiosk's request reached us but the answer did not reach the kiosk), the citizen holds
         the offline one: the server's copy is cancelled as superseded. Its place in line is its
         issue time at the kiosk, clamped to now (a kiosk clock ahead of ours cannot jump the line).
@@ -670,7 +672,8 @@ class Engine:
             ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                          number=number, priority=priority, site=site or self.config.main_site,
                                          issued_at=issued_at, source="offline", device=device,
-                                         client_ref=client_ref, actor=None, printed=printed)
+                                         client_ref=client_ref, actor=None, printed=printed,
+                                         status_token=client_ref if len(client_ref) >= 16 else None)
             if day != self.today().isoformat():
                 # yesterday's ticket handed over today: recorded, but the citizen has gone home
                 self._apply(conn, events, ticket, "abandon", None, None, device, reason="handed over after its day")
