@@ -59,6 +59,7 @@ class KioskVoice:
         self.settings = settings
         self.worker = SpeechWorker(KioskComposer(settings, PhraseCache(settings.cache_dir, 200)),
                                    sink or make_sink(settings.output))
+        self.last_job: Job | None = None
 
     def start(self) -> None:
         self.worker.start()
@@ -69,7 +70,8 @@ class KioskVoice:
     def say_ticket(self, code: str, printed: bool) -> Job | None:
         try:
             text = sentence(code, printed)
-            return self.worker.submit(KioskPhrase(ticket=code, counter=0, label=f"kiosk {code}", text=text))
+            self.last_job = self.worker.submit(KioskPhrase(ticket=code, counter=0, label=f"kiosk {code}", text=text))
+            return self.last_job
         except Exception as exc:  # speech is a courtesy: never let it stop a ticket
             log.warning("cannot say ticket %s: %s", code, exc)
             return None

@@ -312,3 +312,23 @@ def test_server_answering_500_or_garbage_is_offline_not_a_crash(server, kiosks, 
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+# --- voice ------------------------------------------------------------------------------------------
+
+def test_spoken_confirmation_is_written_as_wav(server, kiosks, pins, tmp_path) -> None:
+    import wave
+
+    from kiosk.voice import sentence
+
+    out = tmp_path / "voice-out"
+    app = kiosks(server, **{"voice": {"enabled": True, "cache_dir": str(tmp_path / "voice-cache"),
+                                      "output": {"kind": "files", "directory": str(out)}}})
+    result = app.press("2")
+    assert result["verdict"] == "issue"
+    job = app.voice.last_job
+    assert job is not None and job.wait(60) and job.error is None, job and job.error
+    assert job.request.text == sentence(result["code"], True)
+    assert job.request.text.startswith("Số thứ tự của bạn là C T ")
+    with wave.open(job.output, "rb") as wav:
+        assert wav.getnframes() / wav.getframerate() > 1.0
