@@ -434,3 +434,12 @@ def test_offline_tickets_status_token_is_the_kiosks_client_ref(engine, clock):
     t = engine.merge_offline("kiosk-1", client_ref=ref, service="HT", number=block["first"], day=block["day"],
                              issued_at=clock.now())
     assert engine.ticket_by_token(ref)["id"] == t["id"]
+
+
+def test_yesterdays_waiting_tickets_are_never_called_today(engine, clock):
+    old = engine.issue("HT")
+    clock.advance(86400)  # the server ran through the night without a restart
+    fresh = engine.issue("HT")
+    engine.sign_in(4, "binh")
+    assert engine.call_next(4, "binh")["id"] == fresh["id"]
+    assert engine.ticket(old["id"])["state"] == "abandoned"

@@ -48,6 +48,7 @@ class Engine:
         self._means_lock = threading.Lock()
         self._durations: dict[str, list[float]] = {}
         self._durations_day: str | None = None
+        self._open_day: date | None = None
         self._sync_counters()
 
     # --- plumbing ---------------------------------------------------------------------
@@ -88,6 +89,14 @@ class Engine:
 
     def today(self) -> date:
         return local_datetime(self.clock.now(), self.config.tz).date()
+
+    def _roll_day(self) -> None:
+        """On the first operation of a new local day, close what the last day left open, so
+        that yesterday's waiting tickets are never called today."""
+        today = self.today()
+        if self._open_day != today:
+            self.close_day(today)
+            self._open_day = today
 
     def _ticket_row(self, conn: sqlite3.Connection, ticket_id: str) -> dict:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
@@ -153,6 +162,7 @@ class Engine:
                 return self._with_position(existing)
         now = self.clock.now()
         self._check_open(now)
+        self._roll_day()
         day = local_datetime(now, self.config.tz).date().isoformat()
         events: list[dict] = []
 
@@ -366,6 +376,7 @@ class Engine:
 
         Returns None when nobody waits for this counter's services.
         """
+        self._roll_day()
         events: list[dict] = []
 
         def work(conn: sqlite3.Connection) -> dict | None:
