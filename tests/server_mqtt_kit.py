@@ -27,7 +27,7 @@ def anon_broker(tmp_path: Path) -> Broker:
     workdir = tmp_path / "broker"
     workdir.mkdir(exist_ok=True)
     ports = {1883: free_port()}
-    conf = render_conf("listener 1883\nallow_anonymous true\nmax_queued_messages 100000\n", ports=ports)
+    conf = render_conf("listener 1883\nallow_anonymous true\nmax_queued_messages 100000\nset_tcp_nodelay true\n", ports=ports)
     return Broker(conf, workdir, ports, "anon")
 
 

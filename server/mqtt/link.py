@@ -12,6 +12,7 @@ Nothing starts at construction: call :meth:`start` and :meth:`stop`.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from pathlib import Path
 from typing import Any, Callable
@@ -46,6 +47,13 @@ def broker_settings(settings: MqttSettings) -> BrokerSettings:
                           password=password, tls_ca=settings.tls_ca)
 
 
+def _no_delay(client: mqtt.Client, userdata: Any, sock: Any) -> None:
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):  # not a TCP socket (e.g. a websocket wrapper): leave it
+        pass
+
+
 class MqttLink:
     def __init__(self, engine: Any, settings: MqttSettings, *, clock: Clock, registry: DeviceRegistry,
                  robot_policy: RobotPolicy | None = None, on_devices: DevicesHook | None = None,
@@ -69,6 +77,8 @@ class MqttLink:
                                      on_message=self._on_message, subscriptions=self.inbound.filters(),
                                      on_connected=self._on_connected,
                                      client_id=client_id or f"server-{settings.server_id}")
+        # calls and answers are small and latency matters more than packing: no Nagle delay
+        self.client.client.on_socket_open = _no_delay
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._resync = threading.Event()
