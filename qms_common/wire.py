@@ -44,7 +44,7 @@ class WireError(ValueError):
 class Message(BaseModel):
     """Base of every JSON payload: strict, versioned, no unknown fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     v: Literal[1] = SCHEMA_VERSION
 
 

@@ -368,8 +368,11 @@ def test_offline_ticket_takes_its_place_by_kiosk_time_clamped_to_now(engine, clo
                                  day=block["day"], issued_at=clock.now() - 50)
     future = engine.merge_offline("kiosk-1", client_ref="offline-bbbb-0002", service="HT",
                                   number=block["first"] + 1, day=block["day"], issued_at=clock.now() + 9999)
+    ancient = engine.merge_offline("kiosk-1", client_ref="offline-bbbb-0003", service="HT",
+                                   number=block["first"] + 2, day=block["day"], issued_at=0)
     assert early["queue_key"] < online["queue_key"]
     assert future["queue_key"] == clock.now()
+    assert ancient["queue_key"] == clock.now() - 60  # when the block was reserved, not 1970
 
 
 def test_offline_number_outside_the_kiosks_block_is_refused(engine):

@@ -646,7 +646,8 @@ class Engine:
         ticket has arrived. If the server had also issued a ticket for the same press
         (the kiosk's request reached us but the answer did not reach the kiosk), the citizen holds
         the offline one: the server's copy is cancelled as superseded. Its place in line is its
-        issue time at the kiosk, clamped to now (a kiosk clock ahead of ours cannot jump the line).
+        issue time at the kiosk, clamped between the reservation of its block and now (a kiosk
+        clock ahead of or far behind ours cannot jump the line).
         """
         svc = self.config.service(service)
         if svc is None:
@@ -675,6 +676,9 @@ class Engine:
             if block is None:
                 raise Forbidden(f"Số {format_code(svc.prefix, number)} ngày {day} không thuộc khối số đã cấp cho "
                                 f"{device}; number not in a block reserved by {device}", device=device)
+            # a number cannot have been printed before its block existed: a kiosk clock far behind
+            # (or a forged time) cannot put the ticket at the head of the line
+            issued = max(issued_at, block["reserved_at"])
             taken = conn.execute("SELECT id FROM tickets WHERE day = ? AND prefix = ? AND number = ?",
                                  (day, svc.prefix, number)).fetchone()
             if taken:
@@ -682,7 +686,7 @@ class Engine:
                                ticket=taken[0])
             ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                          number=number, priority=priority, site=site or self.config.main_site,
-                                         issued_at=issued_at, source="offline", device=device,
+                                         issued_at=issued, source="offline", device=device,
                                          client_ref=client_ref, actor=None, printed=printed,
                                          status_token=client_ref if len(client_ref) >= 16 else None)
             if day != self.today().isoformat():
