@@ -36,10 +36,10 @@ def center_config() -> dict:
     }
 
 
-def _page(template: str, status: int = 200, **context):
+def _page(template: str, http_status: int = 200, **context):
     cfg = center_config()
     response = current_app.make_response((render_template(template, config=cfg, center=cfg["center"],
-                                                          **context), status))
+                                                          **context), http_status))
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
@@ -77,7 +77,7 @@ def status(token: str):
 
 
 def not_found_page():
-    return _page("404.html", status=404)
+    return _page("404.html", http_status=404)
 
 
 def _not_found(exc: HTTPException):

@@ -131,7 +131,7 @@ function renderInHand() {
   const inService = now - serviceFrom;
   const svc = services[t.service] || { name: t.service, name_en: "" };
   box.dataset.code = t.code;
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("div", { class: "code" }, t.code, t.priority ? el("span", { class: "prio" }, "Ưu tiên · Priority") : null),
     el("div", { class: "svc" }, svc.name, " ", el("span", { class: "en" }, svc.name_en)),
     el("div", { class: `ticket-state ${t.state}` }, t.state === "called" ? "Đang mời — chờ công dân đến · Called, waiting for the citizen"
@@ -144,7 +144,7 @@ function renderInHand() {
           el("span", { class: "en" }, t.started_at ? "Service" : "Since call")), el("b", { id: "service-clock" }, fmt.clock(inService)))),
     model.detail && model.detail.id === t.id && model.detail.printed === 0
       ? el("div", { class: "print-warn" }, "Vé này in lỗi — bấm ", el("kbd", {}, "I"), " để in lại. ", el("span", { class: "en" }, "This ticket did not print."))
-      : null);
+      : null].filter(Boolean));
 }
 
 function enabled() {

@@ -5,7 +5,7 @@ import { audioReady, chime, unlockAudio } from "./chime.js";
 
 const HIGHLIGHT_MS = 12000;   // a new call stands out at least this long
 const BANNER_MIN_MS = 4000;   // with calls queued behind it, the banner moves on after this
-const CALLS_SHOWN = 6;
+const CALLS_SHOWN = 7;
 const CATCH_UP_S = 60;        // after a reconnect, calls missed in the last minute still flash
 
 const params = new URLSearchParams(location.search);
@@ -140,7 +140,7 @@ function renderBanner() {
       el("div", { class: "en" }, "Please take a number and wait to be called"));
   }
   const waiting = banner.queue.length;
-  $("#banner-queue").textContent = waiting ? `+${waiting}` : "";
+  $("#banner-queue").textContent = waiting ? `còn ${waiting} số · ${waiting} more` : "";
 }
 
 function renderCalls() {
@@ -162,10 +162,11 @@ function estimateText(s) {
 function renderServices() {
   const mine = new Set(model.counters.flatMap((n) => (counters[n] ? counters[n].services : [])));
   const rows = model.snap.services.filter((s) => mine.has(s.service));
-  $("#services").replaceChildren(...rows.map((s) => el("tr", { dataset: { service: s.service } },
-    el("td", { class: "svc" }, el("div", { class: "vi" }, s.name), el("div", { class: "en" }, s.name_en || (services[s.service] || {}).name_en || "")),
-    el("td", { class: "num waiting" }, String(s.waiting)),
-    el("td", { class: "num est" }, estimateText(s)))));
+  $("#services").replaceChildren(...rows.map((s) => el("div", { class: "svc", dataset: { service: s.service } },
+    el("div", { class: "name" }, el("span", { class: "vi" }, s.name), el("span", { class: "en" }, s.name_en || (services[s.service] || {}).name_en || "")),
+    el("div", { class: "figs" },
+      el("span", { class: "fig" }, el("b", { class: "waiting-count" }, String(s.waiting)), el("small", {}, " người")),
+      el("span", { class: "fig est" }, el("b", {}, estimateText(s)), el("small", {}, " phút"))))));
 }
 
 function render() {
@@ -224,6 +225,6 @@ const live = connectLive({
   onLink: (ok, message) => { linkBadge($("#link"), ok, message); document.body.classList.toggle("offline", !ok); },
   onRefused: (message) => { linkBadge($("#link"), false, "● Chưa ghép nối · Not paired"); showPairing(message); },
 });
-window.qmsDisplay = { model, live }; // for diagnostics and tests
+window.qmsDisplay = { model, live, banner }; // for diagnostics and tests
 tick();
 setInterval(tick, 1000); // the local clock tick (no network request)
