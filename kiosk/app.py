@@ -197,6 +197,9 @@ class KioskApp:
         now = self.clock.monotonic()
         if screen.priority_armed and not self.filter.priority_armed(now):
             self.screen.update(priority_armed=False, message=READY_VI, level="info")
+        mqtt_up = bool(self.link and self.link.connected)
+        if screen.mqtt != mqtt_up:
+            self.screen.update(mqtt=mqtt_up)
         depth = outbox.depth()
         if depth != self._outbox_depth:
             self._outbox_depth = depth

@@ -8,7 +8,6 @@ then exits with status 2. Every key is described in ``docs/kiosk.md`` and shown 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -189,9 +188,6 @@ class KioskConfig(StrictModel):
 
     def service(self, code: str) -> ServiceButton | None:
         return next((b for b in self.buttons.services if b.service == code), None)
-
-
-Mode = Literal["online", "offline"]
 
 
 def load_config(path: str | Path) -> KioskConfig:
