@@ -240,3 +240,19 @@ def test_file_sink_continues_numbering_after_a_restart(tmp_path: Path) -> None:
     first.emit(audio.silence(0.1), "b")
     again = FileSink(tmp_path)
     assert again.emit(audio.silence(0.1), "c").endswith("announcement-000003.wav")
+
+
+def test_back_to_back_synthesis_keeps_every_phrase_and_its_rate(tmp_path: Path,
+                                                                 synthesizer: Synthesizer) -> None:
+    """Regression: pyttsx3 could cancel a phrase (empty WAV, rate reset to espeak's
+    default) when espeak's command queue was still busy. Two voices/rates alternate and
+    every phrase must keep its own length."""
+    fast = Synthesizer("vi-vn-x-south", rate=220)
+    lengths: dict[str, set[float]] = {"slow": set(), "fast": set()}
+    for i in range(30):
+        name, synth = ("slow", synthesizer) if i % 2 else ("fast", fast)
+        out = tmp_path / f"{i}.wav"
+        synth.synthesize("quầy số 7", out)
+        lengths[name].add(round(audio.read_wav(out).duration_s, 2))
+    assert len(lengths["slow"]) == 1 and len(lengths["fast"]) == 1, lengths
+    assert min(lengths["slow"]) > max(lengths["fast"]) * 1.3

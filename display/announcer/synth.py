@@ -19,9 +19,11 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Not a connection: espeak-ng's state is process-wide inside the C library, so the lock
-# that guards it has to be process-wide too.
+# Not connections: espeak-ng's state is process-wide inside the C library, so the engine
+# and the lock that guards it are process-wide too. The engine is created on first use
+# (never at import) and then kept for the life of the process, see _engine().
 _ENGINE_LOCK = threading.Lock()
+_engine_instance: Any = None
 
 
 class SynthError(RuntimeError):
@@ -36,15 +38,45 @@ class VoiceInfo:
 
 
 def _engine() -> Any:
+    """The process's one pyttsx3 engine; call with ``_ENGINE_LOCK`` held.
+
+    Kept alive on purpose. pyttsx3 holds engines only weakly, and when a dropped engine is
+    garbage-collected its driver calls espeak's ``SetSynthCallback(None)``, which is
+    process-wide: it silently breaks whatever engine is synthesizing at that moment (seen
+    in tests as a WAV never written, or one spoken at pyttsx3's default rate of 200).
+    """
+    global _engine_instance
+    if _engine_instance is not None:
+        return _engine_instance
     try:
         import pyttsx3  # imported here: no work, and no espeak initialisation, at import time
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise SynthError("pyttsx3 is not installed (pip install pyttsx3)") from exc
     try:
-        return pyttsx3.init("espeak")
+        _engine_instance = pyttsx3.init("espeak")
     except Exception as exc:  # espeak-ng library missing or broken
         raise SynthError(f"cannot start espeak-ng through pyttsx3 ({exc}); "
                          "install it with: apt install espeak-ng") from exc
+    return _engine_instance
+
+
+def _wait_for_espeak_idle() -> None:
+    """Wait until espeak-ng's command queue is empty; call with ``_ENGINE_LOCK`` held.
+
+    pyttsx3 2.99 starts ``runAndWait()`` by running its queued "end loop" command at once,
+    which calls ``espeak_Cancel()`` whenever espeak's asynchronous command FIFO is still
+    busy: with the rate and volume just set (they are FIFO commands) or with the end of
+    the previous phrase. That cancels the phrase about to be synthesized, leaving an empty
+    WAV or none, and resets rate and volume to espeak's defaults. Under CPU load this hit
+    about 1 phrase in 400; waiting for the FIFO to drain first removed it (0 in 2,000).
+    """
+    try:
+        from pyttsx3.drivers import _espeak
+    except ImportError:  # pragma: no cover - another pyttsx3 layout: nothing to wait for
+        return
+    synchronize = getattr(_espeak, "Synchronize", None)
+    if synchronize is not None:
+        synchronize()
 
 
 def list_voices() -> list[VoiceInfo]:
@@ -84,10 +116,21 @@ class Synthesizer:
         self.engine_calls = 0
 
     def synthesize(self, text: str, path: str | Path) -> None:
-        """Synthesize ``text`` into a 22,050 Hz mono WAV at ``path``."""
+        """Synthesize ``text`` into a 22,050 Hz mono WAV at ``path``.
+
+        Tried twice: an empty result is retried once (with a warning) before it is an error.
+        """
         if not text.strip():
             raise SynthError("nothing to say: empty text")
         path = Path(path)
+        try:
+            self._synthesize_once(text, path)
+        except SynthError as exc:
+            log.warning("synthesis failed (%s); trying once more", exc)
+            self._synthesize_once(text, path)
+
+    def _synthesize_once(self, text: str, path: Path) -> None:
+        path.unlink(missing_ok=True)
         with _ENGINE_LOCK:
             engine = _engine()
             # Set every property each time: the engine is shared by the whole process, and
@@ -96,6 +139,7 @@ class Synthesizer:
             engine.setProperty("rate", self.rate)
             engine.setProperty("volume", self.volume)
             engine.save_to_file(text, str(path))
+            _wait_for_espeak_idle()
             # pyttsx3 prints "Audio saved to ..." on stdout; keep stdout for our own output.
             with contextlib.redirect_stdout(io.StringIO()):
                 try:
