@@ -67,8 +67,8 @@ class Health(Message):
 class TicketInfo(Message):
     """What a kiosk needs to print a ticket."""
 
-    ticket_id: str
-    code: str = Field(description="e.g. HT-042")
+    ticket_id: str = Field(min_length=1, max_length=40)
+    code: str = Field(pattern=r"^[A-Z]{1,3}-\d{3,5}$", description="e.g. HT-042")
     service: str
     priority: bool
     issued_at: float
