@@ -340,3 +340,45 @@ def test_no_gpio_on_a_laptop_is_a_clear_error(tmp_path: Path) -> None:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2, done.stderr
     assert "GPIOZERO_PIN_FACTORY=mock" in done.stderr and "Traceback" not in done.stderr
+
+
+
+# --- end to end: the real server answers over MQTT --------------------------------------------------
+
+def test_buttons_against_the_real_server(broker, pins, tmp_path: Path) -> None:
+    """counter-5 -> COUNTER_REQUEST -> the server's engine -> Response + COUNTER_SERVING -> screen."""
+    import requests
+
+    from tests.live_server import LiveServer
+
+    password_file = tmp_path / "server-mqtt-password"
+    password_file.write_text(broker.passwords["server"])
+    mqtt_settings = (f'\n[mqtt]\nenabled = true\nport = {broker.broker.port(1883)}\n'
+                     f'password_file = "{password_file}"\n')
+    with LiveServer(tmp_path / "server", settings_extra=mqtt_settings) as srv:
+        clock, screen = FakeClock(), RecordingScreen()
+        device = make_device(broker, screen, clock)
+        device.start()
+        try:
+            screen.wait(lambda v: v.state == "closed", "the counter's state from the server", timeout=15)
+            press(pins, "next")  # the counter is closed: the server refuses, in Vietnamese
+            view = screen.wait(lambda v: v.alert, "the refusal", timeout=15)
+            assert view.status == "Máy chủ từ chối: Quầy 5 chưa mở (đang 'closed')"
+            clerk = srv.add_user("lan", "clerk", name="Nguyễn Thị Lan")
+            opened = requests.post(f"{srv.url}/api/v1/counters/{COUNTER}/sign-in", json={},
+                                   headers=srv.bearer(clerk), timeout=10)
+            assert opened.ok, opened.text
+            screen.wait(lambda v: v.state == "open", "the counter open", timeout=15)
+            clock.advance(1)
+            press(pins, "next")  # nobody waits for counter 5's services (DD, XD)
+            screen.wait(lambda v: v.status == "Không còn công dân nào đang chờ", "nobody waiting", timeout=15)
+            issued = requests.post(srv.url + "/api/v1/tickets", json={"service": "DD"},
+                                   headers=srv.bearer(srv.add_device("kiosk-e2e", "kiosk")), timeout=10)
+            assert issued.status_code == 201, issued.text
+            code = issued.json()["code"]
+            clock.advance(1)
+            press(pins, "next")
+            screen.wait(lambda v: v.status == f"Đã gọi số {code}", "the call answered", timeout=15)
+            screen.wait(lambda v: v.ticket == code, "the number from COUNTER_SERVING", timeout=15)
+        finally:
+            device.stop()

@@ -90,7 +90,13 @@ class CounterLogic:
             return False  # not ours, or already timed out
         label = texts.ACTION_LABELS[pending.action]
         if response.status == "ok":
-            self._say(texts.ACCEPTED.format(action=label), False, now)
+            data = response.data or {}
+            if pending.action == "next" and "ticket" in data:  # the server says whom it called
+                ticket = data["ticket"]
+                text = texts.CALLED.format(ticket=ticket) if ticket else texts.NOBODY_WAITING
+                self._say(text, False, now)
+            else:
+                self._say(texts.ACCEPTED.format(action=label), False, now)
         else:
             self._say(texts.REFUSED.format(error=texts.vietnamese_part(response.error)), True, now)
         return True

@@ -30,6 +30,8 @@ IDLE = "Chưa gọi số"
 
 SENDING = "{action}: đang gửi…"
 ACCEPTED = "{action}: đã gửi"
+CALLED = "Đã gọi số {ticket}"
+NOBODY_WAITING = "Không còn công dân nào đang chờ"
 REFUSED = "Máy chủ từ chối: {error}"
 TIMEOUT = "Máy chủ không phản hồi, vui lòng thử lại"
 OFFLINE = "Mất kết nối máy chủ, vui lòng thử lại sau"
