@@ -124,7 +124,7 @@ token_file = "{self.dir / 'kiosk.token'}"
 [buttons]
 priority_pin = 26
 cooldown_s = 0.2
-per_minute = 600
+per_minute = 120
 {buttons}
 [printer]
 paper = "80mm"
@@ -193,11 +193,33 @@ port = {self.broker_port}
         self.robot = self.spawn("robot", [sys.executable, "-m", "display.robot", "--config", str(self._robot_config())])
 
     def _robot_config(self) -> Path:
-        from display.robot.config import demo_config_text  # the robot knows its own format
+        """The robot greeter's file (format: firmware_config/robot.example.toml), in the demo's hall."""
+        counters = "\n".join(f"{c.number} = [8.0, {1.0 + 1.5 * i:.1f}]" for i, c in enumerate(self.center.counters))
+        has_sound = Path("/dev/snd").exists() and shutil.which("aplay") is not None
+        output = 'kind = "player"' if has_sound else f'kind = "files"\ndirectory = "{self.dir / "robot-speech"}"'
         path = self.dir / "robot.toml"
-        path.write_text(demo_config_text(center=self.center.center.id, server_url=self.url,
-                                         token_file=str(self.dir / "robot.token"), broker_port=self.broker_port,
-                                         state_dir=str(self.dir)), encoding="utf-8")
+        path.write_text(f"""center = "{self.center.center.id}"
+device = "robot-1"
+server_url = "{self.url}"
+token_file = "{self.dir / 'robot.token'}"
+cache_dir = "{self.dir / 'voice-cache'}"
+
+[spots]
+home = [0.0, 0.0]
+water = [2.0, 0.0]
+waiting = [4.0, 3.0]
+entrance = [0.0, 6.0]
+
+[counters]
+{counters}
+
+[output]
+{output}
+
+[mqtt]
+host = "127.0.0.1"
+port = {self.broker_port}
+""", encoding="utf-8")
         return path
 
     def press(self, service: str, priority: bool) -> None:
@@ -280,5 +302,8 @@ def run_demo(*, port: int = 8000, speed: float = 20.0, state_dir: str | None = N
         return demo.watch(duration_s)
     except KeyboardInterrupt:
         return 0
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"qms demo: {exc}", file=sys.stderr)
+        return 1
     finally:
         demo.shutdown()
