@@ -89,7 +89,8 @@ def test_kill_9_in_a_partition_loses_and_duplicates_nothing(tmp_path) -> None:
         token = srv.add_device("kiosk-p1", "kiosk")
         port = free_port()
         data = config_dict(tmp_path / "kiosk", srv.url, token, device="kiosk-p1")
-        data["buttons"].update(cooldown_s=0.0, per_minute=120)
+        # presses come as fast as HTTP allows: no debounce here (debounce is tested with an injected clock)
+        data["buttons"].update(cooldown_s=0.0, debounce_s=0.0, per_minute=120)
         data["offline"].update(block_size=10, min_spare=10)
         data["web"] = {"enabled": True, "host": "127.0.0.1", "port": port}
         config = tmp_path / "kiosk.toml"

@@ -94,7 +94,7 @@ def reserve_block(body: BlockIn):
 def offline_ticket(body: OfflineTicketIn):
     who = principal()
     t = services().engine.merge_offline(who.id, client_ref=body.client_ref, service=body.service,
-                                        number=body.number, day=body.day, issued_at=body.issued_at,
+                                        number=body.number, day=body.day.isoformat(), issued_at=body.issued_at,
                                         priority=body.priority, printed=body.printed, site=body.site or who.site)
     return public_ticket(t), 201
 

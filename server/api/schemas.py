@@ -2,6 +2,7 @@
 pydantic; unknown fields are refused)."""
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -82,7 +83,7 @@ class TicketsQuery(In):
     state: Literal["waiting", "called", "serving", "parked", "done", "no_show", "cancelled", "abandoned"] | None = None
     service: str | None = Field(default=None, max_length=8)
     site: str | None = Field(default=None, max_length=40)
-    day: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    day: date | None = Field(default=None, description="YYYY-MM-DD, the center's local day (default today)")
     limit: int = Field(default=200, ge=1, le=2000)
 
 
@@ -104,7 +105,7 @@ class OfflineTicketIn(In):
     client_ref: str = Field(min_length=8, max_length=64)
     service: str = Field(min_length=1, max_length=8)
     number: int = Field(ge=1, le=99999)
-    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    day: date = Field(description="the day the kiosk issued it (YYYY-MM-DD, center time)")
     issued_at: float = Field(ge=0, le=4_102_444_800)
     priority: bool = False
     printed: bool = True

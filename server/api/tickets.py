@@ -55,9 +55,7 @@ def issue_ticket(body: IssueIn):
 @bp.get("/tickets", summary="List today's tickets (or a day's)")
 @require(*STAFF)
 def list_tickets(query: TicketsQuery):
-    from datetime import date
-    day = date.fromisoformat(query.day) if query.day else None
-    rows = services().engine.tickets(day=day, state=query.state, service=query.service, site=query.site,
+    rows = services().engine.tickets(day=query.day, state=query.state, service=query.service, site=query.site,
                                      limit=query.limit)
     return {"tickets": [public_ticket(t) for t in rows]}
 
