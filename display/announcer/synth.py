@@ -8,6 +8,7 @@ two :class:`Synthesizer` objects in one process (tests, the ``say`` command) are
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -57,7 +58,16 @@ def _engine() -> Any:
     except Exception as exc:  # espeak-ng library missing or broken
         raise SynthError(f"cannot start espeak-ng through pyttsx3 ({exc}); "
                          "install it with: apt install espeak-ng") from exc
+    # Let it go while the interpreter is still whole; dropped during shutdown, pyttsx3's
+    # destructor prints an "Exception ignored" traceback.
+    atexit.register(_release_engine)
     return _engine_instance
+
+
+def _release_engine() -> None:
+    global _engine_instance
+    with _ENGINE_LOCK:
+        _engine_instance = None
 
 
 def _wait_for_espeak_idle() -> None:
