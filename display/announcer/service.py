@@ -16,6 +16,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import paho.mqtt.client as mqtt
+
 from qms_common import wire
 from qms_common.clock import Clock, SystemClock, local_datetime
 from qms_common.mqtt import DeviceIdentity, PresenceClient
@@ -104,11 +106,11 @@ class AnnouncerService:
 
     # --- calls -----------------------------------------------------------------------------
 
-    def _on_message(self, msg) -> None:  # paho's network thread
+    def _on_message(self, msg: mqtt.MQTTMessage) -> None:  # paho's network thread
         if msg.topic != self.call_topic:
             log.warning("ignoring message on unexpected topic %s", msg.topic)
             return
-        self.handle_payload(msg.payload)
+        self.handle_payload(bytes(msg.payload))
 
     def handle_payload(self, payload: bytes) -> Job | None:
         """Validate one CALL payload and queue it; the job, or None when not announced."""
