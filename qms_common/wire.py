@@ -44,7 +44,7 @@ class WireError(ValueError):
 class Message(BaseModel):
     """Base of every JSON payload: strict, versioned, no unknown fields."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
     v: Literal[1] = SCHEMA_VERSION
 
 
@@ -275,6 +275,8 @@ def decode(topic: Topic, payload: bytes) -> Message | str:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"{topic.name}: not JSON ({exc})") from None
+    except RecursionError:
+        raise WireError(f"{topic.name}: JSON nested too deeply") from None
     if not isinstance(raw, dict):
         raise WireError(f"{topic.name}: expected a JSON object")
     if raw.get("v") != SCHEMA_VERSION:

@@ -197,3 +197,23 @@ if __name__ == "__main__":
         print(f"rewrote the generated block of {DOC}")
     else:
         print(block)
+
+
+def test_decode_refuses_what_the_contract_does_not_say():
+    """Strings for numbers, NaN, deep nesting, other versions, oversized: all refused by name."""
+    import pytest
+
+    from qms_common import wire
+    good = b'{"v": 1, "seq": 17, "ticket": "HT-042", "counter": 5, "recall": false, "at": 1.5}'
+    assert wire.decode(wire.CALL, good).ticket == "HT-042"
+    for bad, why in [
+        (good.replace(b'"seq": 17', b'"seq": "17"'), "seq"),
+        (good.replace(b'"at": 1.5', b'"at": NaN'), "at"),
+        (b"[" * 8000 + b"]" * 8000, "nested"),
+        (good.replace(b'"v": 1', b'"v": 2'), "version"),
+        (b"{" + b" " * (wire.MAX_PAYLOAD_BYTES + 1) + b"}", "exceeds"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "JSON object"),
+    ]:
+        with pytest.raises(wire.WireError, match=why):
+            wire.decode(wire.CALL, bad)
