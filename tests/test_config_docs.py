@@ -35,3 +35,9 @@ def test_the_sample_center_validates():
     center = load_center()
     assert center.center.timezone == "Asia/Ho_Chi_Minh"
     assert {s.code for s in center.services} >= {"HT", "CT", "DD", "KD", "XD", "XH"}
+
+
+def test_the_example_server_settings_validate():
+    from server.settings import load_settings
+    settings = load_settings(Path(__file__).resolve().parents[1] / "firmware_config" / "server.example.toml")
+    assert settings.mqtt.enabled and settings.host == "0.0.0.0"
