@@ -322,9 +322,11 @@ $("#transfer-form").addEventListener("submit", (e) => {
 });
 
 // --- the local clock tick (no network) ------------------------------------------------------------
-setInterval(() => {
+function tick() {
   $("#clock").textContent = fmt.time(clock.now());
   if (!$("#work").hidden && model.snap) renderInHand();
-}, 1000);
+}
+tick();
+setInterval(tick, 1000);
 
 start();

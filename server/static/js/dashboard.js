@@ -129,8 +129,10 @@ async function start() {
 }
 
 window.qmsDashboard = model; // for diagnostics and tests
-setInterval(() => { // the local clock tick: running clocks only, no request
+function tick() { // the local clock tick: running clocks only, no request
   $("#clock").textContent = fmt.time(clock.now());
   if (model.snap) { renderServices(); renderCounters(); }
-}, 1000);
+}
+tick();
+setInterval(tick, 1000);
 start();

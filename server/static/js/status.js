@@ -30,7 +30,8 @@ function render(st) {
   }
   $("#figures").hidden = st.state !== "waiting";
   $("#ahead").textContent = String(st.people_ahead);
-  $("#estimate").textContent = `~${fmt.minutes(st.estimated_wait_s)} phút`;
+  const m = fmt.minutes(st.estimated_wait_s);
+  $("#estimate").replaceChildren(m.startsWith("<") ? m : `~${m}`, el("small", {}, " phút"));
 }
 
 function onStatus(st) {
