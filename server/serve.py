@@ -34,7 +34,8 @@ class _Gunicorn(BaseApplication):
             "worker_class": "gthread",
             "threads": s.threads,
             "timeout": 60,
-            "graceful_timeout": 10,
+            # open websockets hold their threads: give them a moment, not ten seconds, on restart
+            "graceful_timeout": 3,
             "keepalive": 30,
             "accesslog": None,
             "errorlog": "-",

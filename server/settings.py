@@ -35,7 +35,8 @@ class ServerSettings(StrictModel):
     database: str | None = Field(default=None, description="SQLite file; default <state_dir>/qms.db")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    threads: int = Field(default=64, ge=4, le=1000, description="gunicorn threads (one per open websocket)")
+    threads: int = Field(default=200, ge=4, le=1000,
+                         description="gunicorn threads: each open screen, console or status page holds one")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     password_profile: Literal["standard", "cheapest-for-tests"] = Field(
         default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")

@@ -45,7 +45,7 @@ def write_center(path: Path, *, enforce_hours: bool = False, public_url: str | N
 
 class LiveServer:
     def __init__(self, state_dir: Path, *, port: int | None = None, settings_extra: str = "",
-                 center_file: Path | None = None) -> None:
+                 center_file: Path | None = None, threads: int = 64) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -54,7 +54,7 @@ class LiveServer:
         self.settings_file = self.state_dir / "server.toml"
         self.settings_file.write_text(
             f'state_dir = "{self.state_dir}"\ncenter_file = "{self.center_file}"\n'
-            f'host = "127.0.0.1"\nport = {self.port}\nthreads = 64\npassword_profile = "cheapest-for-tests"\n'
+            f'host = "127.0.0.1"\nport = {self.port}\nthreads = {threads}\npassword_profile = "cheapest-for-tests"\n'
             f'{settings_extra}', encoding="utf-8")
         self.proc: subprocess.Popen | None = None
         self.log_path = self.state_dir / "server.log"

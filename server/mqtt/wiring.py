@@ -39,8 +39,6 @@ def start_link(app: Any, engine: Any, settings: ServerSettings, clock: Clock, re
         realtime = app.extensions.get("qms_realtime")
         if realtime is not None:  # staff screens only, never citizens' phones
             realtime.emit_devices(payload)
-        else:
-            app.extensions["qms_socketio"].emit("devices", payload)
 
     link = MqttLink(engine, settings.mqtt, clock=clock, registry=registry,
                     robot_policy=RobotPolicy(water_after_s=settings.robot_water_after_s),
