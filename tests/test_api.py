@@ -153,7 +153,7 @@ def test_kiosk_offline_block_and_handover(client, tokens, clock):
     r1 = client.post("/api/v1/kiosk/offline-tickets", json=body, headers=h(tokens["kiosk"]))
     r2 = client.post("/api/v1/kiosk/offline-tickets", json=body, headers=h(tokens["kiosk"]))
     assert r1.status_code == 201 and r2.status_code == 201
-    assert r1.json["id"] == r2.json["id"] and r1.json["code"] == "HT-001"
+    assert r1.json["id"] == r2.json["id"] and r1.json["code"] == "HT-901"
     bad = {**body, "client_ref": "offline-k1-000002", "number": b["last"] + 5}
     r = client.post("/api/v1/kiosk/offline-tickets", json=bad, headers=h(tokens["kiosk"]))
     assert r.status_code == 403

@@ -349,15 +349,26 @@ def test_state_rebuilt_from_events_matches_live_tables(engine, clock):
 def test_offline_block_numbers_never_clash_with_server_numbers(engine, clock):
     engine.issue("HT")
     block = engine.reserve_block("kiosk-1", "HT", 5)
-    assert (block["first"], block["last"]) == (2, 6)
-    assert engine.issue("HT")["code"] == "HT-007"
-    merged = engine.merge_offline("kiosk-1", client_ref="offline-aaaa-0001", service="HT", number=2,
+    assert (block["first"], block["last"]) == (901, 905)  # the day still starts at 001
+    assert engine.issue("HT")["code"] == "HT-002"
+    assert engine.reserve_block("kiosk-2", "HT", 5)["first"] == 906
+    merged = engine.merge_offline("kiosk-1", client_ref="offline-aaaa-0001", service="HT", number=901,
                                   day=block["day"], issued_at=clock.now() - 30)
-    assert merged["code"] == "HT-002" and merged["source"] == "offline" and merged["state"] == "waiting"
-    again = engine.merge_offline("kiosk-1", client_ref="offline-aaaa-0001", service="HT", number=2,
+    assert merged["code"] == "HT-901" and merged["source"] == "offline" and merged["state"] == "waiting"
+    again = engine.merge_offline("kiosk-1", client_ref="offline-aaaa-0001", service="HT", number=901,
                                  day=block["day"], issued_at=clock.now() - 30)
     assert again["id"] == merged["id"]
     assert len(engine.tickets(service="HT")) == 3
+
+
+def test_a_busy_day_jumps_over_offline_blocks(engine, store):
+    engine.issue("HT")
+    engine.reserve_block("kiosk-1", "HT", 5)  # 901..905
+    with store.write() as conn:  # 899 tickets already today
+        conn.execute("UPDATE daily_sequence SET last = 899 WHERE prefix = 'HT'")
+    codes = [engine.issue("HT")["code"] for _ in range(3)]
+    assert codes == ["HT-900", "HT-906", "HT-907"]
+    assert engine.reserve_block("kiosk-1", "HT", 5)["first"] == 908
 
 
 def test_offline_ticket_takes_its_place_by_kiosk_time_clamped_to_now(engine, clock):

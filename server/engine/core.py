@@ -33,6 +33,9 @@ class CenterClosed(QmsError):
     http_status = 409
 
 
+OFFLINE_FIRST = 901  # kiosks' offline numbers start here: HT-901, HT-902, ...
+
+
 def format_code(prefix: str, number: int) -> str:
     return f"{prefix}-{number:03d}"
 
@@ -179,6 +182,13 @@ class Engine:
                 "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, 1) "
                 "ON CONFLICT (day, prefix) DO UPDATE SET last = last + 1 RETURNING last",
                 (day, svc.prefix)).fetchone()[0]
+            if number >= OFFLINE_FIRST:  # a very busy day has reached the offline range: jump the blocks
+                while (block := conn.execute(
+                        "SELECT last FROM offline_blocks WHERE day = ? AND prefix = ? AND ? BETWEEN first AND last",
+                        (day, svc.prefix, number)).fetchone()) is not None:
+                    number = block[0] + 1
+                conn.execute("UPDATE daily_sequence SET last = ? WHERE day = ? AND prefix = ?",
+                             (number, day, svc.prefix))
             return self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                        number=number, priority=priority, site=site, issued_at=now,
                                        source=source, device=device, client_ref=client_ref, actor=actor)
@@ -611,10 +621,13 @@ class Engine:
         return event
 
     def reserve_block(self, device: str, service: str, size: int = 10) -> dict:
-        """Reserve ``size`` numbers of today's sequence for a kiosk to issue while offline.
+        """Reserve ``size`` numbers for a kiosk to issue while the server cannot be reached.
 
-        The server never issues them itself, so a kiosk's offline tickets cannot clash with
-        anyone's; unused numbers of a block are simply never printed (a visible gap).
+        Offline numbers come from their own range, from ``OFFLINE_FIRST`` (901) up, so that
+        the day's first citizen still gets 001 and a clerk can tell an offline ticket by its
+        number. The server never issues a reserved number itself (its own sequence jumps over
+        a block if a very busy day ever reaches it), so offline tickets cannot clash with
+        anyone's; unused numbers of a block are simply never printed.
         """
         svc = self.config.service(service)
         if svc is None:
@@ -624,11 +637,13 @@ class Engine:
         day = self.today().isoformat()
         events: list[dict] = []
         with self.store.write() as conn:
-            last = conn.execute(
-                "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, ?) "
-                "ON CONFLICT (day, prefix) DO UPDATE SET last = last + ? RETURNING last",
-                (day, svc.prefix, size, size)).fetchone()[0]
-            first = last - size + 1
+            row = conn.execute("SELECT last FROM daily_sequence WHERE day = ? AND prefix = ?",
+                               (day, svc.prefix)).fetchone()
+            online_last = row[0] if row else 0
+            row = conn.execute("SELECT max(last) FROM offline_blocks WHERE day = ? AND prefix = ?",
+                               (day, svc.prefix)).fetchone()
+            first = max(OFFLINE_FIRST, (row[0] or 0) + 1, online_last + 1)
+            last = first + size - 1
             conn.execute("INSERT INTO offline_blocks VALUES (?,?,?,?,?,?)",
                          (device, day, svc.prefix, first, last, self.clock.now()))
             self._event(conn, events, "block_reserved", device=device, service=svc.code, prefix=svc.prefix,
