@@ -54,6 +54,26 @@ function renderCounters() {
   }));
 }
 
+const PRINTER_VI = { ok: "tốt", no_paper: "hết giấy", paper_low: "sắp hết giấy", cover_open: "mở nắp",
+  offline: "mất kết nối", error: "lỗi", absent: "không có" };
+
+function duration(seconds) {
+  const m = Math.floor(seconds / 60), h = Math.floor(m / 60);
+  return h ? `${h} giờ ${m % 60} phút` : `${m} phút`;
+}
+
+/** The health fields a director reads, in Vietnamese; nulls and internals left out. */
+function healthText(h) {
+  const parts = [];
+  if (h.printer) parts.push(`Máy in: ${PRINTER_VI[h.printer] || h.printer}`);
+  if (h.outbox !== null && h.outbox !== undefined) parts.push(`Chờ gửi: ${h.outbox}`);
+  if (h.battery_pct !== null && h.battery_pct !== undefined) parts.push(`Pin: ${Math.round(h.battery_pct)}%`);
+  if (h.temperature_c !== null && h.temperature_c !== undefined) parts.push(`${Math.round(h.temperature_c)} °C`);
+  if (h.state) parts.push(`Trạng thái: ${h.state}`);
+  if (h.uptime_s !== null && h.uptime_s !== undefined) parts.push(`Chạy ${duration(h.uptime_s)}`);
+  return parts.join(" · ");
+}
+
 function renderDevices() {
   const list = model.devices;
   const box = $("#devices");
@@ -68,8 +88,7 @@ function renderDevices() {
     el("tbody", {}, ...list.map((d) => {
       const state = d.faults && d.faults.length ? "fault" : d.silent ? "silent" : d.online === false ? "offline" : d.online ? "online" : "silent";
       const label = { fault: "Có lỗi · Fault", silent: "Im lặng · Silent", offline: "Ngoại tuyến · Offline", online: "Trực tuyến · Online" }[state];
-      const health = Object.entries(d.health || {}).filter(([k]) => k !== "at" && k !== "detail")
-        .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · ");
+      const health = healthText(d.health || {});
       return el("tr", { dataset: { device: d.id } }, el("td", {}, el("b", {}, d.id)), el("td", {}, DEVICE_KIND[d.kind] || d.kind),
         el("td", {}, el("span", { class: `pill ${state}` }, label)),
         el("td", {}, d.last_seen ? `${fmt.hm(d.last_seen)} ${fmt.date(d.last_seen)}` : "—"),
