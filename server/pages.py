@@ -72,12 +72,12 @@ def status(token: str):
     engine = _engine()
     ticket = engine.ticket_by_token(token) if 10 <= len(token) <= 64 else None
     if ticket is None:
-        return not_found_page()
+        return not_found_page(ticket_link=True)
     return _page("status.html", status=citizen_status(engine, ticket["id"]), token=token)
 
 
-def not_found_page():
-    return _page("404.html", http_status=404)
+def not_found_page(ticket_link: bool = False):
+    return _page("404.html", http_status=404, ticket_link=ticket_link)
 
 
 def _not_found(exc: HTTPException):

@@ -203,6 +203,8 @@ def test_guessed_status_url_and_unknown_pages_are_vietnamese_404(browser, srv): 
     response = page.goto(srv.url + "/s/AAAAAAAAAAAAAAAAAAAAAA")
     assert response.status == 404
     expect(page.locator("h1")).to_have_text("Không tìm thấy trang")
+    # an offline ticket's QR before its hand-over: tell the citizen the ticket is still valid
+    expect(page.locator("main")).to_contain_text("vé vẫn có giá trị")
     assert requests.get(srv.url + "/api/v1/no-such-route", timeout=10).json()["error"] == "not_found"
     page.goto(srv.url + "/")
     expect(page.locator(".screens a")).to_have_count(len(requests.get(srv.url + "/api/v1/center").json()["sites"]) + 2)
