@@ -6,7 +6,6 @@ import multiprocessing as mp
 import threading
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import requests

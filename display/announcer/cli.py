@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
-from typing import NoReturn
 
 from pydantic import ValidationError
 
 from qms_common.errors import ConfigError
+from qms_common.service_cli import EXIT_USAGE, StrictParser, UsageError, run_until_signalled
 
 from . import audio
 from .cache import PhraseCache
@@ -33,18 +30,6 @@ from .sinks import SinkError, make_sink
 from .synth import SynthError, list_voices
 
 log = logging.getLogger("display.announcer")
-
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """Bad arguments or configuration: reported in one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
-
 
 def _counter(text: str) -> int:
     try:
@@ -57,12 +42,12 @@ def _counter(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="qms-announcer",
+    parser = StrictParser(prog="qms-announcer",
                      description="Voice announcer for the queue management system.")
     parser.add_argument("--config", type=Path, help="announcer TOML file")
     parser.add_argument("--log-level", default="INFO",
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=StrictParser)
     say = sub.add_parser("say", help="synthesize one announcement (to --out, else the speaker)")
     say.add_argument("ticket", help="ticket code, e.g. HT-042")
     say.add_argument("counter", type=_counter, help="counter number, e.g. 5")
@@ -141,33 +126,11 @@ def _voices() -> int:
 
 
 def _run(config: AnnouncerConfig) -> int:
-    from qms_common import sd
-
     from .service import AnnouncerService
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("signal %d: stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    service = AnnouncerService(config)
-    service.start()
-    # Pings only while the speech worker is alive and not stuck in one announcement, so
-    # systemd's WatchdogSec restarts an announcer whose player or engine hangs.
-    watchdog = sd.Watchdog(healthy=service.healthy)
-    try:
-        sd.notify_ready(f"announcing calls of {config.center}")
-        watchdog.start()
-        while not stop.wait(1.0):
-            pass
-    finally:
-        sd.notify_stopping()
-        watchdog.stop()
-        service.stop()
-    return 0
+    # The watchdog is fed only while the speech worker is alive and not stuck in one
+    # announcement, so systemd's WatchdogSec restarts an announcer whose player or engine hangs.
+    return run_until_signalled(AnnouncerService(config), status=f"announcing calls of {config.center}")
 
 
 if __name__ == "__main__":  # pragma: no cover

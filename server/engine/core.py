@@ -11,7 +11,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
