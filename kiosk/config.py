@@ -15,7 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from display.announcer.config import OutputSettings
 from qms_common.config import StrictModel, load_model, validate_model
 from qms_common.errors import ConfigError
-from qms_common.mqtt import BrokerSettings
+from qms_common.mqtt_settings import MqttSettings
 
 from .printer_config import PrinterConfig
 
@@ -113,27 +113,9 @@ class VoiceSettings(StrictModel):
     output: OutputSettings = Field(default_factory=OutputSettings)
 
 
-class MqttSettings(StrictModel):
+class KioskMqttSettings(MqttSettings):
     enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = Field(None, description="default: the device id")
-    password_file: Path | None = None
-    tls_ca: str | None = None
-    keepalive: int = Field(15, ge=5, le=600)
     health_interval_s: float = Field(30.0, gt=0, le=3600)
-
-    def broker(self, device: str) -> BrokerSettings:
-        password = None
-        if self.password_file is not None:
-            try:
-                password = self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}",
-                                  field="mqtt.password_file") from None
-        return BrokerSettings(host=self.host, port=self.port, username=self.username or device,
-                              password=password, tls_ca=self.tls_ca, keepalive=self.keepalive,
-                              session_expiry_s=3600)
 
 
 class WebSettings(StrictModel):
@@ -161,7 +143,7 @@ class KioskConfig(StrictModel):
     indicators: IndicatorSettings = Field(default_factory=IndicatorSettings)
     printer: PrinterConfig
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
-    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    mqtt: KioskMqttSettings = Field(default_factory=KioskMqttSettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("timezone")

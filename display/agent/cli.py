@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_level)
         config = load_config(args.config)
         config.page_url()  # a missing token file is a configuration error, found now
-        config.mqtt.broker()
+        config.mqtt.broker(config.device)
         if args.check:
             print(f"{args.config}: OK ({config.center}/{config.device}, {config.public_url()})")
             return 0

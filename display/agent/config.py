@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from display.announcer.config import MqttSettings
+from qms_common.mqtt_settings import MqttSettings
 from qms_common.config import StrictModel, load_model, validate_model
 from qms_common.errors import ConfigError
 

@@ -53,7 +53,7 @@ class DisplayAgent:
         self.identity = DeviceIdentity(config.center, DEVICE_CLASS, config.device)
         self.health_topic = wire.HEALTH.topic(center=config.center, cls=DEVICE_CLASS,
                                               device=config.device)
-        self.presence = PresenceClient(self.identity, config.mqtt.broker(),
+        self.presence = PresenceClient(self.identity, config.mqtt.broker(config.device),
                                        on_connected=self.publish_health, client_id=client_id)
         self._started_at = self.clock.monotonic()
         self._next_probe_at = self.clock.monotonic()

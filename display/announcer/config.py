@@ -17,8 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from qms_common.config import StrictModel, load_model, validate_model
-from qms_common.errors import ConfigError
-from qms_common.mqtt import BrokerSettings
+from qms_common.mqtt_settings import MqttSettings
 
 DEFAULT_TEMPLATE = "Xin mời công dân có số thứ tự {ticket} đến quầy số {counter}"
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
@@ -115,30 +114,6 @@ class OutputSettings(StrictModel):
         if self.kind == "files" and self.directory is None:
             raise ValueError("kind = 'files' needs directory")
         return self
-
-
-class MqttSettings(StrictModel):
-    host: str = "127.0.0.1"
-    port: int = Field(default=1883, ge=1, le=65535)
-    username: str | None = None
-    password: str | None = None
-    password_file: Path | None = Field(
-        default=None, description="read the password from this file (e.g. a systemd credential)")
-    tls_ca: str | None = None
-    keepalive: int = Field(default=15, ge=5, le=600)
-    session_expiry_s: int = Field(default=3600, ge=0)
-
-    def broker(self) -> BrokerSettings:
-        password = self.password
-        if self.password_file is not None:
-            try:
-                password = self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file}: "
-                                  f"{exc.strerror}") from None
-        return BrokerSettings(host=self.host, port=self.port, username=self.username,
-                              password=password, tls_ca=self.tls_ca, keepalive=self.keepalive,
-                              session_expiry_s=self.session_expiry_s)
 
 
 class AnnouncerConfig(StrictModel):

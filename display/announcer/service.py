@@ -67,7 +67,7 @@ class AnnouncerService:
         self.call_topic = wire.CALL.topic(center=config.center)
         self.health_topic = wire.HEALTH.topic(center=config.center, cls=DEVICE_CLASS,
                                               device=config.device)
-        self.presence = PresenceClient(self.identity, config.mqtt.broker(),
+        self.presence = PresenceClient(self.identity, config.mqtt.broker(config.device),
                                        on_message=self._on_message,
                                        subscriptions=[(self.call_topic, 1)],
                                        on_connected=self.publish_health, client_id=client_id)

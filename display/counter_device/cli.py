@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         setup_logging(args.log_level)
         config = load_config(args.config)
-        config.mqtt.broker()
+        config.mqtt.broker(config.device)
         if args.check:
             print(f"{args.config}: OK ({config.center}/{config.device}, keys: "
                   f"{', '.join(f'{k}=GPIO{p}' for k, p in config.pins().items()) or 'none'})")

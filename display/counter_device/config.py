@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from display.announcer.config import MqttSettings
+from qms_common.mqtt_settings import MqttSettings
 from qms_common.config import StrictModel, load_model, validate_model
 
 _ID = r"^[A-Za-z0-9_-]{1,40}$"

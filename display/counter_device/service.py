@@ -79,7 +79,7 @@ class CounterDevice:
         self.rating_topic = wire.RATING.topic(center=c, device=d)
         self.health_topic = wire.HEALTH.topic(center=c, cls=DEVICE_CLASS, device=d)
         self.presence = PresenceClient(
-            self.identity, config.mqtt.broker(), on_message=self._on_message,
+            self.identity, config.mqtt.broker(config.device), on_message=self._on_message,
             subscriptions=[(self.serving_topic, 1), (self.call_topic, 1), (self.response_topic, 1)],
             on_connected=self.publish_health, client_id=client_id)
         self.shown: ScreenView | None = None

@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(args.log_level)
         config = load_config(args.config)
         config.device_token()
-        config.mqtt.broker()
+        config.mqtt.broker(config.device)
         if args.check:
             print(f"{args.config}: OK ({config.center}/{config.device}, {len(config.spots)} spots, "
                   f"{len(config.counters)} counters)")

@@ -44,7 +44,8 @@ class RobotService:
         self.telemetry_topic = wire.ROBOT_TELEMETRY.topic(center=c, device=d)
         self.task_topic = wire.ROBOT_TASK.topic(center=c, device=d)
         self.health_topic = wire.HEALTH.topic(center=c, cls=DEVICE_CLASS, device=d)
-        self.presence = PresenceClient(self.identity, config.mqtt.broker(), on_message=self._on_message,
+        self.presence = PresenceClient(self.identity, config.mqtt.broker(config.device),
+                                       on_message=self._on_message,
                                        subscriptions=[(self.command_topic, 1)],
                                        on_connected=self._on_connected, client_id=client_id)
         self.robot = Robot(config, time=self.time, voice=self.voice, api=api,
