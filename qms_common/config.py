@@ -8,13 +8,37 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from .errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {value!r} (e.g. Asia/Ho_Chi_Minh)") from None
+    return value
+
+
+def _http_address(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// address, got {value!r}")
+    return value.rstrip("/")
+
+
+TimeZoneName = Annotated[str, AfterValidator(_known_zone)]
+"""An IANA timezone this machine knows (tzdata), e.g. Asia/Ho_Chi_Minh."""
+
+HttpAddress = Annotated[str, AfterValidator(_http_address)]
+"""An http:// or https:// address, without a trailing slash."""
 
 
 class StrictModel(BaseModel):

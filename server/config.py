@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 
-from qms_common.config import StrictModel, load_model, validate_model
+from qms_common.config import HttpAddress, StrictModel, TimeZoneName, load_model, validate_model
 
 DEFAULT_CENTER_FILE = Path(__file__).with_name("default_center.toml")
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
@@ -21,18 +21,9 @@ class CenterInfo(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9-]{1,40}$", description="short id used in MQTT topics and URLs")
     name: str = Field(min_length=1, max_length=120, description="Vietnamese name, printed on tickets")
     name_en: str = Field(default="", max_length=120)
-    timezone: str = "Asia/Ho_Chi_Minh"
-    public_url: str = Field(default="http://127.0.0.1:8000",
+    timezone: TimeZoneName = "Asia/Ho_Chi_Minh"
+    public_url: HttpAddress = Field(default="http://127.0.0.1:8000",
                             description="base URL citizens' phones reach on the center Wi-Fi (QR codes)")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {value!r} (e.g. Asia/Ho_Chi_Minh)") from None
-        return value
 
 
 class Hours(StrictModel):

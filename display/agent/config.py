@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator, model_validator
 
 from qms_common.mqtt_settings import MqttSettings
-from qms_common.config import StrictModel, load_model, validate_model
+from qms_common.config import HttpAddress, StrictModel, load_model, validate_model
 from qms_common.errors import ConfigError
 
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
@@ -65,7 +65,7 @@ class ServerCheck(StrictModel):
 class DisplayAgentConfig(StrictModel):
     center: str = Field(pattern=_ID, description="center id, as in the MQTT topics")
     device: str = Field("display-1", pattern=_ID, description="this display's device id")
-    url: str = Field(min_length=8, description="the wall-display page, e.g. "
+    url: HttpAddress = Field(min_length=8, description="the wall-display page, e.g. "
                      "http://server:8000/display?site=main&token={token}")
     token_file: Path | None = Field(None, description="file whose content replaces '{token}' in url "
                                     "(keeps the device token out of this file)")
@@ -74,14 +74,6 @@ class DisplayAgentConfig(StrictModel):
     browser: BrowserSettings = Field(default_factory=BrowserSettings)
     server: ServerCheck = Field(default_factory=ServerCheck)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http:// or https:// address, got {value!r}")
-        return value
 
     @model_validator(mode="after")
     def _token(self) -> DisplayAgentConfig:

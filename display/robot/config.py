@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from display.announcer.config import OutputSettings
 from qms_common.mqtt_settings import MqttSettings
-from qms_common.config import StrictModel, load_model, validate_model
+from qms_common.config import HttpAddress, StrictModel, load_model, validate_model
 from qms_common.errors import ConfigError
 
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
@@ -60,7 +59,7 @@ class VoiceSettings(StrictModel):
 class RobotConfig(StrictModel):
     center: str = Field(pattern=_ID, description="center id, as in the MQTT topics")
     device: str = Field("robot-1", pattern=_ID, description="this robot's device id")
-    server_url: str = Field("http://127.0.0.1:8000", description="the center server, for the REST API")
+    server_url: HttpAddress = Field("http://127.0.0.1:8000", description="the center server, for the REST API")
     token: str | None = Field(None, min_length=8, description="device token; prefer token_file")
     token_file: Path | None = Field(None, description="file holding the device token")
     api_timeout_s: float = Field(5.0, gt=0, le=60)
@@ -82,14 +81,6 @@ class RobotConfig(StrictModel):
     voice: VoiceSettings = Field(default_factory=VoiceSettings)
     output: OutputSettings = Field(default_factory=OutputSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
-
-    @field_validator("server_url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"expected an http:// or https:// address, got {value!r}")
-        return value.rstrip("/")
 
     @field_validator("counters")
     @classmethod
