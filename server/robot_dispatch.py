@@ -31,29 +31,15 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal
 
-from pydantic import Field
 
 from qms_common import wire
 from qms_common.clock import Clock
-from qms_common.config import StrictModel
+from .settings import RobotPolicy
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, wire.Message], None]
 TaskState = Literal["sent", "done", "failed"]
-
-
-class RobotPolicy(StrictModel):
-    """How the dispatcher uses the robots. ``water_after_s`` comes from ``robot_water_after_s``."""
-
-    water: bool = Field(default=True, description="bring water to long waiters by itself")
-    water_after_s: float = Field(default=600, ge=60)
-    min_battery_pct: float = Field(default=30, ge=0, le=100, description="no task below this battery")
-    task_timeout_s: float = Field(default=300, gt=0, description="a task without a result fails after this")
-    max_attempts: int = Field(default=3, ge=1, le=10, description="bring_water tries per ticket")
-    greet: bool = False
-    guide: bool = False
-    history: int = Field(default=500, ge=10, description="ended tasks kept for the dashboard")
 
 
 @dataclass

@@ -29,6 +29,19 @@ class MqttSettings(StrictModel):
                                          description="flag a device that sent nothing for this long")
 
 
+class RobotPolicy(StrictModel):
+    """``[robot]``: how the server uses robot greeters (server/robot_dispatch.py)."""
+
+    water: bool = Field(default=True, description="bring water to long waiters by itself")
+    water_after_s: float = Field(default=600, ge=60, description="send the robot to a citizen waiting this long")
+    min_battery_pct: float = Field(default=30, ge=0, le=100, description="no task below this battery")
+    task_timeout_s: float = Field(default=300, gt=0, description="a task without a result fails after this")
+    max_attempts: int = Field(default=3, ge=1, le=10, description="bring_water tries per ticket")
+    greet: bool = Field(default=False, description="greet each citizen who takes a ticket at the robot's site")
+    guide: bool = Field(default=False, description="guide a called citizen to the counter")
+    history: int = Field(default=500, ge=10, description="ended tasks kept for the dashboard")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -40,8 +53,8 @@ class ServerSettings(StrictModel):
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     password_profile: Literal["standard", "cheapest-for-tests"] = Field(
         default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")
-    robot_water_after_s: float = Field(default=600, ge=60, description="send the robot to a citizen waiting this long")
     mqtt: MqttSettings = MqttSettings()
+    robot: RobotPolicy = RobotPolicy()
 
     @property
     def database_path(self) -> Path:

@@ -15,7 +15,7 @@ from qms_common.clock import Clock
 from qms_common.mqtt import BrokerSettings
 from server.devices import DeviceRegistry
 from server.mqtt import MqttLink
-from server.robot_dispatch import RobotPolicy
+from server.settings import RobotPolicy
 from server.settings import MqttSettings
 from tests.mosquitto_fixture import Broker, MqttProbe, free_port, render_conf
 

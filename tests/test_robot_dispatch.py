@@ -8,7 +8,8 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from qms_common import wire
-from server.robot_dispatch import RobotDispatcher, RobotPolicy
+from server.robot_dispatch import RobotDispatcher
+from server.settings import RobotPolicy
 from tests.mosquitto_fixture import require_mosquitto
 from tests.server_mqtt_kit import CENTER, anon_broker, start_link
 

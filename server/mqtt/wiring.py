@@ -9,7 +9,6 @@ from typing import Any
 from qms_common.clock import Clock
 
 from ..devices import DeviceRegistry
-from ..robot_dispatch import RobotPolicy
 from ..settings import ServerSettings
 from .link import MqttLink
 
@@ -41,7 +40,7 @@ def start_link(app: Any, engine: Any, settings: ServerSettings, clock: Clock, re
             realtime.emit_devices(payload)
 
     link = MqttLink(engine, settings.mqtt, clock=clock, registry=registry,
-                    robot_policy=RobotPolicy(water_after_s=settings.robot_water_after_s),
+                    robot_policy=settings.robot,
                     on_devices=emit_devices, robot_site=_RobotSites(auth))
     link.start()
     atexit.register(link.stop)
