@@ -32,7 +32,7 @@ def screen_event(event: dict) -> dict:
 def screen_snapshot(engine: Engine, site: str | None) -> dict:
     """Everything a screen shows, with the event sequence it reflects (``seq``)."""
     snap = engine.snapshot(site)
-    snap["recent_calls"] = engine.recent_calls(RECENT_CALLS)
+    snap["recent_calls"] = engine.recent_calls(RECENT_CALLS, site)
     snap["site"] = site
     return snap
 

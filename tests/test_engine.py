@@ -457,3 +457,15 @@ def test_yesterdays_waiting_tickets_are_never_called_today(engine, clock):
     engine.sign_in(4, "binh")
     assert engine.call_next(4, "binh")["id"] == fresh["id"]
     assert engine.ticket(old["id"])["state"] == "abandoned"
+
+
+def test_recent_calls_of_one_site(engine):
+    engine.issue("HT")
+    engine.issue("HT", site="diem-1")
+    engine.sign_in(4, "binh")
+    engine.sign_in(22, "dung")
+    engine.call_next(4, "binh")
+    engine.call_next(22, "dung")
+    assert [c["counter"] for c in engine.recent_calls()] == [22, 4]
+    assert [c["counter"] for c in engine.recent_calls(site="diem-1")] == [22]
+    assert [c["code"] for c in engine.snapshot("main")["recent_calls"]] == ["HT-001"]

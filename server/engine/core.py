@@ -784,10 +784,14 @@ class Engine:
             })
         return out
 
-    def recent_calls(self, limit: int = 10) -> list[dict]:
+    def recent_calls(self, limit: int = 10, site: str | None = None) -> list[dict]:
+        """The last calls, newest first; with ``site``, only its counters' calls."""
+        counters = [c.number for c in self.config.counters if site is None or c.site == site]
+        marks = ",".join("?" * len(counters))
         rows = self.store.conn().execute(
             "SELECT seq, at, type, ticket_id, counter, data FROM events WHERE type IN "
-            "('ticket_call', 'ticket_recall', 'ticket_resume') ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            f"('ticket_call', 'ticket_recall', 'ticket_resume') AND counter IN ({marks}) ORDER BY seq DESC LIMIT ?",
+            (*counters, limit)).fetchall()
         return [{"seq": r["seq"], "at": r["at"], "ticket_id": r["ticket_id"], "counter": r["counter"],
                  "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
 
@@ -821,7 +825,7 @@ class Engine:
                        "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
             "counters": [c for c in self.counters_view() if site is None or c["site"] == site],
             "services": self.service_stats(site),
-            "recent_calls": self.recent_calls(),
+            "recent_calls": self.recent_calls(site=site),
         }
 
 
