@@ -13,7 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-CHROMIUM = os.environ.get("QMS_CHROMIUM", "/usr/bin/chromium")
+# Debian's package installs /usr/bin/chromium; Raspberry Pi OS's installs /usr/bin/chromium-browser
+CHROMIUM = os.environ.get("QMS_CHROMIUM") or next(
+    (p for p in ("/usr/bin/chromium", "/usr/bin/chromium-browser") if os.path.exists(p)), "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run",
                  "--autoplay-policy=no-user-gesture-required", "--force-device-scale-factor=1"]
