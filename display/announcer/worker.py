@@ -114,8 +114,7 @@ class SpeechWorker:
                 job.output = self.sink.emit(pcm, label)
                 self.spoken += 1
                 self.last_ok = True
-                log.info("said %s: %r (%.1f s, %s)", label, self.composer.text_for(job.request)[:80],
-                         pcm.duration_s, job.output)
+                log.info("said %s (%.1f s, %s)", label, pcm.duration_s, job.output)
             except (SynthError, SinkError, TicketFormatError, OSError) as exc:
                 self._fail(job, label, str(exc))
             except Exception as exc:  # the worker must outlive any single announcement
