@@ -2,6 +2,7 @@
 (a Monday 09:00 in Asia/Ho_Chi_Minh) and an engine on a temporary database."""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,6 +14,18 @@ from server.engine import Engine
 from server.store import Store
 
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging():
+    """Command-line entry points called in-process configure the root logger (some with
+    force=True, to undo python-escpos's basicConfig) on the stream pytest is capturing at that
+    moment; put the root logger back so later tests do not log into a closed stream."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture
