@@ -103,6 +103,50 @@ def test_clerk_call_reaches_the_display_and_the_phone(browser, srv, display):  #
     phone.context.close()
 
 
+def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # noqa: F811
+    moving = _issue(srv, "CT")
+    unprinted = _issue(srv, "HT")
+    requests.post(f"{srv.url}/api/v1/tickets/{unprinted['id']}/print-result",
+                  json={"printed": False, "fault": "no_paper"}, headers=srv.bearer(srv.tokens["kiosk"]),
+                  timeout=10).raise_for_status()
+
+    console = new_page(browser, DESK)
+    console.goto(srv.url + "/console")
+    console.fill("#username", "minh.tran")
+    console.fill("#password", "matkhau-123")
+    console.click("#login-form button[type=submit]")
+    console.click(".pick[data-counter='2']", timeout=T)  # counter 2 serves CT, then HT
+    expect(console.locator("button[data-action='call-next']")).to_be_enabled(timeout=T)
+    console.keyboard.press("n")
+    expect(console.locator("#in-hand")).to_have_attribute("data-code", moving["code"], timeout=T)
+
+    console.keyboard.press("t")  # transfer: the citizen needs Hộ tịch, at counter 4
+    expect(console.locator("#transfer-dialog")).to_be_visible(timeout=T)
+    expect(console.locator("#transfer-code")).to_have_text(moving["code"])
+    console.select_option("#transfer-service", "HT")
+    console.select_option("#transfer-counter", "4")
+    console.click("#transfer-form button[type=submit]")
+    expect(console.locator("#in-hand")).to_have_attribute("data-code", "", timeout=T)
+    t = requests.get(f"{srv.url}/api/v1/tickets/{moving['id']}", headers=srv.bearer(srv.tokens["director"]),
+                     timeout=10).json()
+    assert (t["state"], t["service"], t["target_counter"]) == ("waiting", "HT", 4)
+
+    # the kiosk's failed print of a ticket this counter serves is listed; "In lại" asks the
+    # kiosk to print it again
+    item = console.locator("#unprinted li", has_text=unprinted["code"])
+    expect(item).to_be_visible(timeout=T)
+    item.get_by_role("button").click()
+    expect(console.locator("body")).to_contain_text("Đã gửi lệnh in lại", timeout=T)
+    events = requests.get(f"{srv.url}/api/v1/events", params={"after": 0, "limit": 5000},
+                          headers=srv.bearer(srv.tokens["director"]), timeout=10).json()["events"]
+    assert any(e["type"] == "ticket_reprint_requested" and e["ticket_id"] == unprinted["id"]
+               and e["device"] == "kiosk-hall" and e["actor"] == "minh.tran" for e in events)
+    console.keyboard.press("q")
+    expect(console.locator("#pick")).to_be_visible(timeout=T)
+    assert not console.errors
+    console.context.close()
+
+
 def test_console_shows_api_errors_in_vietnamese(browser, srv):  # noqa: F811
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
