@@ -135,6 +135,36 @@ def cmd_export_events(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from qms_common.clock import SystemClock
+
+    from .config import load_center
+    from .engine import Engine
+    from .reports import daily_report, format_table, write_csv
+    settings = _settings(args)
+    center = load_center(settings.center_file)
+    engine = Engine(_store(settings), center, SystemClock())
+    last = date.fromisoformat(args.to) if args.to else engine.today()
+    first = date.fromisoformat(args.since) if args.since else last
+    if first > last:
+        raise QmsError(f"--from {first} is after --to {last}")
+    rows = daily_report(engine.events_of_days(first, last), center, first, last)
+    if args.format == "table":
+        text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
+        if args.out == "-":
+            print(text)
+        else:
+            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        return 0
+    out = open(args.out, "w", newline="", encoding="utf-8") if args.out != "-" else sys.stdout
+    try:
+        write_csv(rows, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import serve
     settings = _settings(args)
@@ -195,6 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--out", default="-", help="file (default: standard output)")
     ex.add_argument("--day", help="only this day (YYYY-MM-DD, center time)")
     ex.set_defaults(fn=cmd_export_events)
+
+    rp = sub.add_parser("report", help="per day and service: waits, the 15/30-minute targets, ratings")
+    rp.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: the --to day)")
+    rp.add_argument("--to", help="last day, YYYY-MM-DD (default: today, center time)")
+    rp.add_argument("--format", choices=["table", "csv"], default="table")
+    rp.add_argument("--out", default="-", help="file (default: standard output)")
+    rp.set_defaults(fn=cmd_report)
 
     sv = sub.add_parser("serve", help="run the server (gunicorn, threads)")
     sv.add_argument("--host")

@@ -7,7 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from qms_common.errors import NotFound
 
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
-from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, SiteQuery, TokenPath
+from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
 
 bp = APIBlueprint("misc", __name__, url_prefix="/api/v1",
@@ -103,3 +103,21 @@ def offline_ticket(body: OfflineTicketIn):
 @require(*MANAGERS)
 def events(query: EventsQuery):
     return {"events": services().engine.events_after(query.after, query.limit)}
+
+
+@bp.get("/reports/daily", tags=LIVE, security=BEARER,
+        summary="Per day and service: waits, share within 15 min, service times, ratings (from the event log)")
+@require(*MANAGERS)
+def daily_report_route(query: ReportQuery):
+    from qms_common.errors import QmsError
+
+    from ..reports import daily_report
+    engine = services().engine
+    last = query.to or engine.today()
+    first = query.since or last
+    if first > last:
+        raise QmsError(f"'from' ({first}) is after 'to' ({last})")
+    if (last - first).days > 366:
+        raise QmsError("a report covers at most a year")
+    return {"from": first.isoformat(), "to": last.isoformat(),
+            "rows": daily_report(engine.events_of_days(first, last), engine.config, first, last)}

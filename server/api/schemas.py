@@ -115,3 +115,8 @@ class OfflineTicketIn(In):
 class PrintResultIn(In):
     printed: bool
     fault: str | None = Field(default=None, max_length=80)
+
+
+class ReportQuery(In):
+    since: date | None = Field(default=None, alias="from", description="first day (default: the last day)")
+    to: date | None = Field(default=None, description="last day (default: today, center time)")

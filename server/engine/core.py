@@ -11,7 +11,7 @@ import logging
 import secrets
 import sqlite3
 import threading
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
@@ -735,6 +735,13 @@ class Engine:
     def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
         rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                                          (seq, limit)).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def events_of_days(self, first: date, last: date) -> list[dict]:
+        """Every event of the tickets issued on days first..last (ticket ids start with the day)."""
+        lo, hi = first.strftime("%Y%m%d"), (last + timedelta(days=1)).strftime("%Y%m%d")
+        rows = self.store.conn().execute("SELECT * FROM events WHERE ticket_id >= ? AND ticket_id < ? ORDER BY seq",
+                                         (lo, hi)).fetchall()
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
     def last_seq(self) -> int:
