@@ -116,6 +116,7 @@ def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # no
     console.fill("#password", "matkhau-123")
     console.click("#login-form button[type=submit]")
     console.click(".pick[data-counter='2']", timeout=T)  # counter 2 serves CT, then HT
+    expect(console.locator("#work")).to_be_visible(timeout=T)  # (its buttons exist while hidden)
     expect(console.locator("button[data-action='call-next']")).to_be_enabled(timeout=T)
     console.keyboard.press("n")
     expect(console.locator("#in-hand")).to_have_attribute("data-code", moving["code"], timeout=T)
@@ -268,6 +269,15 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     page.evaluate("""() => window.qmsDashboard.live.socket.listeners("devices")[0]({devices: [{id: 'kiosk-1', kind: 'kiosk', online: true,
         last_seen: Date.now() / 1000, faults: ['paper_out'], health: {printer: 'paper_out'}}], at: 0})""")
     expect(page.locator("#devices tr[data-device='kiosk-1']")).to_contain_text("Có lỗi")
+    # the week's report, downloaded with the sign-in cookie, opens in a spreadsheet as UTF-8
+    _issue(srv, "XH")
+    with page.expect_download(timeout=T) as download:
+        page.click("#report-link")
+    data = Path(download.value.path()).read_bytes()
+    assert data.startswith("\ufeff".encode()) and download.value.suggested_filename.startswith("bao-cao-")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("day,service,service_name,issued,served")
+    assert any(",XH,Bảo trợ xã hội," in line for line in lines[1:])
     assert not page.errors
     page.context.close()
 

@@ -1,10 +1,12 @@
 """Sign-in, the live snapshot, the citizen's status, kiosk offline numbers, the event log."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import make_response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from qms_common.errors import NotFound
+from qms_common.errors import NotFound, QmsError
 
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
 from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
@@ -105,12 +107,7 @@ def events(query: EventsQuery):
     return {"events": services().engine.events_after(query.after, query.limit)}
 
 
-@bp.get("/reports/daily", tags=LIVE, security=BEARER,
-        summary="Per day and service: waits, share within 15 min, service times, ratings (from the event log)")
-@require(*MANAGERS)
-def daily_report_route(query: ReportQuery):
-    from qms_common.errors import QmsError
-
+def _report_rows(query: ReportQuery) -> tuple[date, date, list[dict]]:
     from ..reports import daily_report
     engine = services().engine
     last = query.to or engine.today()
@@ -119,5 +116,28 @@ def daily_report_route(query: ReportQuery):
         raise QmsError(f"'from' ({first}) is after 'to' ({last})")
     if (last - first).days > 366:
         raise QmsError("a report covers at most a year")
-    return {"from": first.isoformat(), "to": last.isoformat(),
-            "rows": daily_report(engine.events_of_days(first, last), engine.config, first, last)}
+    return first, last, daily_report(engine.events_of_days(first, last), engine.config, first, last)
+
+
+@bp.get("/reports/daily", tags=LIVE, security=BEARER,
+        summary="Per day and service: waits, share within 15 min, service times, ratings (from the event log)")
+@require(*MANAGERS)
+def daily_report_route(query: ReportQuery):
+    first, last, rows = _report_rows(query)
+    return {"from": first.isoformat(), "to": last.isoformat(), "rows": rows}
+
+
+@bp.get("/reports/daily.csv", tags=LIVE, security=BEARER, summary="The same report as CSV (UTF-8, for a spreadsheet)")
+@require(*MANAGERS)
+def daily_report_csv(query: ReportQuery):
+    import io
+
+    from ..reports import write_csv
+    first, last, rows = _report_rows(query)
+    out = io.StringIO()
+    out.write("\ufeff")  # a byte-order mark: spreadsheet programs then read Vietnamese as UTF-8
+    write_csv(rows, out)
+    response = make_response(out.getvalue())
+    response.mimetype = "text/csv"
+    response.headers["Content-Disposition"] = f'attachment; filename="bao-cao-{first}-{last}.csv"'
+    return response

@@ -155,3 +155,24 @@ function tick() { // the local clock tick: running clocks only, no request
 tick();
 setInterval(tick, 1000);
 start();
+
+
+// --- report download: the session cookie authorises the plain link ------------------------------
+function localDay(offsetDays) {
+  const d = new Date((clock.now() + offsetDays * 86400) * 1000);
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: config.center.timezone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(d);
+  const get = (t) => parts.find((p) => p.type === t).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+function updateReportLink() {
+  const from = $("#report-from").value, to = $("#report-to").value;
+  $("#report-link").href = `/api/v1/reports/daily.csv?from=${from}&to=${to}`;
+  $("#report-link").setAttribute("download", `bao-cao-${from}-${to}.csv`);
+}
+
+$("#report-from").value = localDay(-6);
+$("#report-to").value = localDay(0);
+$("#report-from").addEventListener("change", updateReportLink);
+$("#report-to").addEventListener("change", updateReportLink);
+updateReportLink();
