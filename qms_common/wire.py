@@ -186,6 +186,8 @@ class RobotTaskResult(Message):
     task_id: str
     outcome: Literal["done", "failed"]
     error: str | None = Field(default=None, max_length=200)
+    ticket: str | None = Field(default=None, pattern=r"^[A-Z]{1,3}-\d{3,5}$",
+                               description="issue_ticket: the number the robot obtained for the citizen")
     at: float
 
 

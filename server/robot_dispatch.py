@@ -124,6 +124,8 @@ class RobotDispatcher:
             if task.robot != robot:
                 log.warning("robot %s reported task %s of robot %s; ignored", robot, task.id, task.robot)
                 return
+            if result.ticket:
+                task.ticket = result.ticket  # issue_ticket: the number the citizen now holds
             self._end(task.id, result.outcome, result.error)
 
     # --- what the center does (the link's worker thread) -----------------------------------

@@ -211,7 +211,7 @@ def test_issue_ticket_against_the_real_server(start_robot, server, tmp_path: Pat
         result = wait_result(server, "t-ticket")
         assert result.outcome == "done", result.error
         (code,) = service.robot.issued
-        assert code.startswith("HT-")
+        assert code.startswith("HT-") and result.ticket == code  # the server learns the number
         spelled = " ".join(["H", "T", *code.split("-")[1]])
         assert_says(service, spoken(service)[0],
                     f"Số thứ tự của quý khách là {spelled}. Xin mời quý khách ngồi chờ đến lượt.")

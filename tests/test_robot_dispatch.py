@@ -173,6 +173,17 @@ def test_greet_and_guide_only_when_enabled(engine, clock, sent):
 
 
 @pytest.mark.broker
+def test_a_robot_takes_a_ticket_for_a_citizen_and_the_number_is_recorded(engine, clock, sent):
+    d = make(engine, clock, sent)
+    d.on_telemetry("robot-1", telemetry())
+    view = d.request_issue_ticket(service="HT", priority=True)
+    [cmd] = sent.to("robot-1")
+    assert (cmd.action, cmd.service, cmd.priority, cmd.task_id) == ("issue_ticket", "HT", True, view["id"])
+    d.on_task_result("robot-1", wire.RobotTaskResult(task_id=cmd.task_id, outcome="done", ticket="HT-007", at=0.0))
+    [done] = d.tasks()
+    assert (done["state"], done["ticket"]) == ("done", "HT-007")
+
+
 def test_water_over_a_real_broker_with_a_fake_robot(engine, clock, tmp_path):
     require_mosquitto()
     broker = anon_broker(tmp_path)

@@ -134,20 +134,20 @@ class Robot:
             if self.state == "fault":
                 raise TaskFailed(phrases.BATTERY_EMPTY)
             handler = getattr(self, f"_do_{command.action}")
-            handler(command)
+            ticket = handler(command)
         except TaskFailed as exc:
             self._result(command.task_id, str(exc))
         except SpeechFailed as exc:
             self._result(command.task_id, f"Không phát được lời nói; speech failed: {exc}"[:200])
         else:
-            self._result(command.task_id, None)
+            self._result(command.task_id, None, ticket=ticket)
         finally:
             self.task_id = None
             if self.state not in ("fault",):
                 self._set_state("idle")
             self._after_task()
 
-    def _result(self, task_id: str, error: str | None) -> None:
+    def _result(self, task_id: str, error: str | None, *, ticket: str | None = None) -> None:
         if error is None:
             self.stats.done += 1
             log.info("task %s done", task_id)
@@ -155,7 +155,8 @@ class Robot:
             self.stats.failed += 1
             log.warning("task %s failed: %s", task_id, error)
         self._publish_result(wire.RobotTaskResult(task_id=task_id, outcome="failed" if error else "done",
-                                                  error=error[:200] if error else None, at=self.clock.now()))
+                                                  error=error[:200] if error else None, ticket=ticket,
+                                                  at=self.clock.now()))
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -163,7 +164,8 @@ class Robot:
         self._set_state("busy")
         self._say(self.config.voice.greeting or phrases.GREETING, command)
 
-    def _do_issue_ticket(self, command: wire.RobotCommand) -> None:
+    def _do_issue_ticket(self, command: wire.RobotCommand) -> str:
+        """Take a ticket for the citizen in front of the robot; its number goes back in the result."""
         if not command.service:
             raise TaskFailed(phrases.missing("mã dịch vụ", "service"))
         self._set_state("busy")
@@ -176,6 +178,7 @@ class Robot:
         self.issued.append(ticket.code)
         log.info("task %s: ticket %s issued", command.task_id, ticket.code)
         self._say(phrases.ticket_issued(ticket.code), command, ticket=ticket.code)
+        return ticket.code
 
     def _do_guide(self, command: wire.RobotCommand) -> None:
         ticket = self._ticket(command)
