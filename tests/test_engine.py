@@ -469,3 +469,42 @@ def test_recent_calls_of_one_site(engine):
     assert [c["counter"] for c in engine.recent_calls()] == [22, 4]
     assert [c["counter"] for c in engine.recent_calls(site="diem-1")] == [22]
     assert [c["code"] for c in engine.snapshot("main")["recent_calls"]] == ["HT-001"]
+
+
+# --- the 15/30-minute promise -------------------------------------------------------------------
+
+def test_alerts_warn_breach_and_recommend(engine, clock):
+    engine.sign_in(4, "binh")          # HT only
+    engine.sign_in(3, "chi")           # HT first, CT
+    engine.pause(3, "chi")
+    engine.sign_in(2, "an")            # CT first, HT
+    busy = engine.issue("CT")
+    engine.call_next(2, "an")
+    engine.start(busy["id"], 2, "an")
+    first = engine.issue("HT")
+    engine.call_next(4, "binh")
+    engine.start(first["id"], 4, "binh")
+    for _ in range(2):                  # 3 x 8 min over 2 counters: ~12 min, within the promise
+        engine.issue("HT")
+    assert [a["kind"] for a in engine.snapshot()["alerts"]] == []
+    clock.advance(11 * 60)
+    [warn] = engine.snapshot()["alerts"]
+    assert (warn["kind"], warn["service"]) == ("wait_warning", "HT")
+    clock.advance(5 * 60)               # 16 minutes: the promise is broken
+    alerts = engine.snapshot()["alerts"]
+    breach = next(a for a in alerts if a["kind"] == "wait_breach")
+    assert breach["service"] == "HT" and "16 phút" in breach["message"]
+    assert any("quầy 3" in r for r in breach["recommendations"])  # call the paused counter back
+    clock.advance(15 * 60)              # 31 minutes at counter 2 and counter 4
+    overruns = {a["counter"] for a in engine.snapshot()["alerts"] if a["kind"] == "service_overrun"}
+    assert overruns == {2, 4}
+    assert engine.snapshot()["alerts"][0]["kind"] == "wait_breach"  # the most urgent first
+
+
+def test_predicted_breach_when_the_queue_is_long(engine):
+    engine.sign_in(4, "binh")
+    for _ in range(6):                  # 6 people ahead x 8 min / 1 counter: ~48 min
+        engine.issue("HT")
+    [alert] = [a for a in engine.snapshot()["alerts"] if a["service"] == "HT"]
+    assert alert["kind"] == "predicted_breach"
+    assert any("Mở quầy 2" in r or "Mở quầy 3" in r for r in alert["recommendations"])

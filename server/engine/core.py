@@ -19,6 +19,7 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 
 from ..config import CenterConfig
 from ..store import Store
+from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
@@ -825,15 +826,37 @@ class Engine:
     def snapshot(self, site: str | None = None) -> dict:
         """Everything a screen needs to be right at once, with the event sequence it reflects."""
         seq = self.last_seq()
+        counters = [c for c in self.counters_view() if site is None or c["site"] == site]
+        services = self.service_stats(site)
         return {
             "seq": seq,
             "at": self.clock.now(),
             "center": {"id": self.config.center.id, "name": self.config.center.name,
                        "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
-            "counters": [c for c in self.counters_view() if site is None or c["site"] == site],
-            "services": self.service_stats(site),
+            "counters": counters,
+            "services": services,
             "recent_calls": self.recent_calls(site=site),
+            "alerts": self.alerts(site, services=services, counters=counters),
         }
+
+    def alerts(self, site: str | None = None, *, services: list[dict] | None = None,
+               counters: list[dict] | None = None) -> list[dict]:
+        """The 15/30-minute promise's alerts, per site (a satellite's counters cannot help the
+        main center's queue), the most urgent first."""
+        sites = [site] if site else [s.id for s in self.config.sites]
+        names = {s.id: s.name for s in self.config.sites}
+        now = self.clock.now()
+        out: list[dict] = []
+        for sid in sites:
+            stats = services if site and services is not None else self.service_stats(sid)
+            own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
+            for alert in promise_alerts(self.config, stats, own, now):
+                alert["site"] = sid
+                if len(sites) > 1:
+                    alert["message"] = f"{names[sid]} · {alert['message']}"
+                out.append(alert)
+        out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
+        return out
 
 
 __all__ = ["Engine", "CenterClosed", "format_code", "InvalidTransition", "FINAL"]

@@ -96,8 +96,27 @@ function renderDevices() {
     }))));
 }
 
+function renderAlerts() {
+  const alerts = model.snap.alerts || [];
+  if (!alerts.length) {
+    $("#alerts").replaceChildren(el("li", { class: "empty-state" }, "Không có cảnh báo: chưa ai chờ quá hạn. ",
+      el("span", { class: "en" }, "No alert: nobody is waiting past the target.")));
+    return;
+  }
+  $("#alerts").replaceChildren(...alerts.map((a) => {
+    const [vi, en] = splitMessage(a.message);
+    return el("li", { class: `alert sev-${a.severity}`, dataset: { kind: a.kind, service: a.service || "" } },
+      el("b", {}, vi), en ? el("span", { class: "en" }, ` ${en}`) : null,
+      a.recommendations.length ? el("ul", { class: "advice" }, ...a.recommendations.map((r) => {
+        const [rvi, ren] = splitMessage(r);
+        return el("li", {}, rvi, ren ? el("span", { class: "en" }, ` ${ren}`) : null);
+      })) : null);
+  }));
+}
+
 function render() {
   if (!model.snap) return;
+  renderAlerts();
   renderServices();
   renderCounters();
   renderDevices();

@@ -1,0 +1,89 @@
+"""The 15/30-minute promise, watched: what the director must act on now.
+
+A pure function over the live figures the engine already computes (``service_stats`` and
+``counters_view``), so the dashboard, the API and tests see the same alerts:
+
+* ``wait_breach``: someone has waited longer than ``max_wait_s`` (15 min) and is still waiting;
+* ``wait_warning``: the longest wait is within ``WARN_AHEAD_S`` of it;
+* ``predicted_breach``: a citizen taking a ticket now would, by the estimate, wait longer than
+  ``max_wait_s``;
+* ``service_overrun``: a counter has served its citizen longer than ``max_service_s`` (30 min).
+
+Each service alert carries recommendations a director can act on at once: call back a paused
+counter that serves the service, or open a closed one; failing that, name the counters that serve
+it and could be told to take it first. Counters' services are configuration, so moving a clerk to
+another service is the director's call, not the engine's.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import CenterConfig
+
+WARN_AHEAD_S = 300  # warn five minutes before the target
+MAX_ADVICE = 2      # a director acts on the first one or two
+SEVERITY = {"wait_breach": 3, "service_overrun": 2, "predicted_breach": 2, "wait_warning": 1}
+
+
+def _minutes(seconds: float) -> int:
+    return max(1, round(seconds / 60))
+
+
+def recommendations(service: str, counters: list[dict[str, Any]], names: dict[str, str]) -> list[str]:
+    serving = [c for c in counters if service in c["services"]]
+    paused = [c for c in serving if c["state"] == "paused"]
+    closed = [c for c in serving if c["state"] == "closed"]
+    out = [f"Gọi quầy {c['number']} ({c['clerk']}) trở lại làm việc; call counter {c['number']} back from its break"
+           for c in paused]
+    out += [f"Mở quầy {c['number']} (phục vụ {', '.join(names.get(s, s) for s in c['services'])}); open counter "
+            f"{c['number']}" for c in closed]
+    out = out[:MAX_ADVICE]
+    if not out:
+        helpers = [c for c in serving if c["state"] == "open" and c["services"][0] != service]
+        if helpers:
+            numbers = ", ".join(str(c["number"]) for c in helpers)
+            out.append(f"Yêu cầu quầy {numbers} ưu tiên {names.get(service, service)}; ask counter(s) {numbers} "
+                       f"to take this service first")
+        else:
+            out.append("Mọi quầy phục vụ dịch vụ này đều đang làm việc: cần thêm cán bộ; every counter of this "
+                       "service is working: more staff is needed")
+    return out
+
+
+def promise_alerts(config: CenterConfig, services: list[dict[str, Any]], counters: list[dict[str, Any]],
+                   now: float) -> list[dict[str, Any]]:
+    """Alerts, the most urgent first."""
+    max_wait, max_service = config.targets.max_wait_s, config.targets.max_service_s
+    names = {s.code: s.name for s in config.services}
+    alerts: list[dict[str, Any]] = []
+    for s in services:
+        code, name = s["service"], s["name"]
+        if s["waiting"] and s["longest_wait_s"] > max_wait:
+            kind = "wait_breach"
+            text = (f"{name}: có người đã chờ {_minutes(s['longest_wait_s'])} phút, quá {_minutes(max_wait)} phút; "
+                    f"someone has waited past the target")
+        elif s["waiting"] and s["estimated_wait_s"] > max_wait:
+            kind = "predicted_breach"
+            text = (f"{name}: người lấy số bây giờ dự kiến chờ ~{_minutes(s['estimated_wait_s'])} phút; "
+                    f"a new ticket is expected to wait past the target")
+        elif s["waiting"] and s["longest_wait_s"] > max_wait - WARN_AHEAD_S:
+            kind = "wait_warning"
+            text = (f"{name}: đã có người chờ {_minutes(s['longest_wait_s'])} phút; "
+                    f"a wait is close to the target")
+        else:
+            continue
+        alerts.append({"kind": kind, "severity": SEVERITY[kind], "service": code, "counter": None, "message": text,
+                       "waiting": s["waiting"], "longest_wait_s": s["longest_wait_s"],
+                       "estimated_wait_s": s["estimated_wait_s"],
+                       "recommendations": recommendations(code, counters, names) if kind != "wait_warning" else []})
+    for c in counters:
+        t = c.get("ticket")
+        if t and t.get("started_at") and now - t["started_at"] > max_service:
+            minutes = _minutes(now - t["started_at"])
+            alerts.append({"kind": "service_overrun", "severity": SEVERITY["service_overrun"], "service": t["service"],
+                           "counter": c["number"], "waiting": None, "longest_wait_s": None, "estimated_wait_s": None,
+                           "message": (f"Quầy {c['number']}: vé {t['code']} đã phục vụ {minutes} phút, quá "
+                                       f"{_minutes(max_service)} phút; service past the target"),
+                           "recommendations": []})
+    alerts.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
+    return alerts
