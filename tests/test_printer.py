@@ -14,33 +14,14 @@ import zxingcpp
 from escpos.printer import Dummy
 from PIL import Image, ImageChops
 
-from kiosk.fonts import FontSet, find_fonts
+from kiosk.fonts import FontSet
 from kiosk.printer import MESSAGES_VI, FaultInjectingDummy, PrintOutcome, TicketPrinter, media_width_px
 from kiosk.printer_config import PrinterConfig, printer_config
 from kiosk.ticket_image import TicketView, render_ticket
 from qms_common.errors import ConfigError
 from tests.escpos_decode import decode
+from tests.ticket_fixtures import URL, fonts, view  # noqa: F401  (fixtures)
 
-URL = "https://qms.hue.gov.vn/t/HT-042?d=2025-11-24&k=8f3a9c"
-
-
-@pytest.fixture(scope="module")
-def fonts() -> FontSet:
-    return find_fonts()
-
-
-@pytest.fixture()
-def view() -> TicketView:
-    return TicketView(
-        center_name="Trung tâm Phục vụ hành chính công tỉnh Thừa Thiên Huế",
-        service_name="Hộ tịch – Khai sinh, kết hôn",
-        service_name_en="Civil status – births, marriages",
-        code="HT-042",
-        issued_at=1_764_000_000.0,
-        people_ahead=7,
-        estimated_wait_s=11 * 60,
-        status_url=URL,
-    )
 
 
 def dummy(paper: str = "80mm", **extra: object) -> PrinterConfig:
