@@ -12,8 +12,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 
 from display.announcer.config import OutputSettings
-from qms_common.config import StrictModel, TimeZoneName, load_model, validate_model
-from qms_common.errors import ConfigError
+from qms_common.config import StrictModel, read_secret, TimeZoneName, load_model, validate_model
 from qms_common.mqtt_settings import MqttSettings
 
 from .printer_config import PrinterConfig
@@ -34,14 +33,7 @@ class ServerSettings(StrictModel):
     retry_interval_s: float = Field(3.0, gt=0, le=300, description="pause after a failed hand-over")
 
     def read_token(self) -> str:
-        try:
-            token = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"server.token_file: cannot read {self.token_file}: {exc.strerror}",
-                              field="server.token_file") from None
-        if not token:
-            raise ConfigError(f"server.token_file: {self.token_file} is empty", field="server.token_file")
-        return token
+        return read_secret(self.token_file, "server.token_file")
 
 
 class OfflineSettings(StrictModel):

@@ -58,6 +58,19 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+def read_secret(path: Path, field: str, *, allow_empty: bool = False) -> str:
+    """A token or password kept in its own file (mode 0600, or a systemd credential), so that
+    configuration files never hold secrets. A missing or empty file is a configuration error
+    that names the field."""
+    try:
+        value = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{field}: cannot read {path}: {exc.strerror}", field=field) from None
+    if not value and not allow_empty:
+        raise ConfigError(f"{field}: {path} is empty", field=field)
+    return value
+
+
 def load_model(model: type[M], path: str | Path, overrides: dict | None = None) -> M:
     path = Path(path)
     try:

@@ -5,8 +5,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from .config import StrictModel
-from .errors import ConfigError
+from .config import StrictModel, read_secret
 from .mqtt import BrokerSettings
 
 
@@ -26,11 +25,7 @@ class MqttSettings(StrictModel):
         """Connection settings, reading the password file now (a missing file is a config error)."""
         password = self.password
         if self.password_file is not None:
-            try:
-                password = self.password_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}",
-                                  field="mqtt.password_file") from None
+            password = read_secret(self.password_file, "mqtt.password_file", allow_empty=True)
         return BrokerSettings(host=self.host, port=self.port, username=self.username or default_username,
                               password=password, tls_ca=self.tls_ca, keepalive=self.keepalive,
                               session_expiry_s=self.session_expiry_s)

@@ -11,8 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, field_validator, model_validator
 
 from qms_common.mqtt_settings import MqttSettings
-from qms_common.config import HttpAddress, StrictModel, load_model, validate_model
-from qms_common.errors import ConfigError
+from qms_common.config import HttpAddress, StrictModel, read_secret, load_model, validate_model
 
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
 
@@ -85,13 +84,7 @@ class DisplayAgentConfig(StrictModel):
         """The URL with the token filled in (never log it: it carries the device token)."""
         if self.token_file is None:
             return self.url
-        try:
-            token = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from None
-        if not token:
-            raise ConfigError(f"token_file: {self.token_file} is empty")
-        return self.url.replace("{token}", token)
+        return self.url.replace("{token}", read_secret(self.token_file, "token_file"))
 
     def healthz(self) -> str:
         if self.server.healthz_url:

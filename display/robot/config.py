@@ -11,8 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from display.announcer.config import OutputSettings
 from qms_common.mqtt_settings import MqttSettings
-from qms_common.config import HttpAddress, StrictModel, load_model, validate_model
-from qms_common.errors import ConfigError
+from qms_common.config import HttpAddress, StrictModel, read_secret, load_model, validate_model
 
 _ID = r"^[A-Za-z0-9_-]{1,40}$"
 Point = tuple[float, float]
@@ -102,13 +101,7 @@ class RobotConfig(StrictModel):
     def device_token(self) -> str | None:
         if self.token_file is None:
             return self.token
-        try:
-            token = self.token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"token_file: cannot read {self.token_file}: {exc.strerror}") from None
-        if not token:
-            raise ConfigError(f"token_file: {self.token_file} is empty")
-        return token
+        return read_secret(self.token_file, "token_file")
 
 
 def load_config(path: str | Path) -> RobotConfig:
