@@ -7,6 +7,7 @@ Prints the URLs of the screens. Everything lives in ``var/demo`` and is started 
 """
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
@@ -91,6 +92,8 @@ class Demo:
         (self.dir / "mosquitto.conf").write_text(
             "# demo broker: loopback only, anonymous (the real one: firmware_config/mosquitto/center.conf)\n"
             f"listener {self.broker_port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            # run as root, mosquitto would drop to its own user and could not write the demo's folder
+            f"user {getpass.getuser()}\n"
             f"persistence_location {self.dir}/\nlog_dest stderr\nlog_type error\nlog_type warning\n",
             encoding="utf-8")
         auth = Auth(Store(self.dir / "qms.db"), SystemClock())
@@ -264,6 +267,8 @@ Ctrl-C stops everything.
 
     def shutdown(self) -> None:
         self.stop.set()
+        for thread in self.threads:  # let the clerk bots finish their request before the server goes
+            thread.join(timeout=3)
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
