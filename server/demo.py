@@ -298,7 +298,8 @@ def run_demo(*, port: int = 8000, speed: float = 20.0, state_dir: str | None = N
               file=sys.stderr)
         return 2
     demo = Demo(port, speed, state_dir, scenario)
-    signal.signal(signal.SIGTERM, lambda *_: demo.stop.set())
+    for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C, or systemd/kill: stop everything cleanly
+        signal.signal(sig, lambda *_: demo.stop.set())
     try:
         demo.prepare()
         demo.start()
