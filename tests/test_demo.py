@@ -1,0 +1,59 @@
+"""The README's first command: ``qms demo`` starts the whole center and the screens move.
+
+Runs the real demo (broker, server, kiosk, announcer, robot, simulated citizens and clerks) on
+free ports in a temporary folder, waits until citizens have been called and an announcement has
+been spoken to a file, then stops it with SIGTERM (as Ctrl-C does) and checks nothing is left.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.live_server import ROOT, free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _called(db) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT count(*) FROM events WHERE type = 'ticket_call'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
+    state = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "--state-dir", str(state), "demo",
+                             "--port", str(free_port()), "--speed", "120"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # polling the demo's own database, bounded by the deadline
+            assert proc.poll() is None, proc.stdout.read()
+            wavs = list((state / "announcements").glob("*.wav")) if (state / "announcements").exists() else []
+            if _called(state / "qms.db") >= 3 and wavs:
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail("the demo called nobody within 2 minutes:\n" + (state / "server.log").read_text()[-2000:])
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert "/display?token=" in out and "canbo / demo1234" in out  # the banner with the addresses
+    with sqlite3.connect(state / "qms.db") as conn:
+        sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM tickets")}
+    assert "kiosk" in sources  # citizens pressed the kiosk's buttons, not the API directly
+    for log in state.glob("*.log"):
+        assert "Traceback" not in log.read_text(errors="replace"), log.name
+    leftovers = subprocess.run(["pgrep", "-f", str(state)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []
