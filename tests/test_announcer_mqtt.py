@@ -10,7 +10,6 @@ import logging
 import os
 import queue
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -30,9 +29,10 @@ from display.announcer.service import AnnouncerService
 from display.announcer.sinks import FileSink
 from qms_common import wire
 from qms_common.clock import FakeClock, local_timestamp
+from tests.mosquitto_fixture import mosquitto_binary
 
 pytestmark = [pytest.mark.broker,
-              pytest.mark.skipif(shutil.which("mosquitto") is None, reason="needs mosquitto")]
+              pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto (apt install mosquitto)")]
 
 REPO = Path(__file__).resolve().parent.parent
 CENTER = "hcm-q1"
@@ -61,7 +61,7 @@ def broker(tmp_path: Path) -> Iterator[int]:
     conf = tmp_path / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
     log = open(tmp_path / "mosquitto.log", "wb")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
 
     def accepting() -> bool:
         if proc.poll() is not None:
