@@ -140,15 +140,11 @@ def cmd_report(args) -> int:
 
     from .config import load_center
     from .engine import Engine
-    from .reports import daily_report, format_table, write_csv
+    from .reports import format_table, report_for, write_csv
     settings = _settings(args)
-    center = load_center(settings.center_file)
-    engine = Engine(_store(settings), center, SystemClock())
-    last = date.fromisoformat(args.to) if args.to else engine.today()
-    first = date.fromisoformat(args.since) if args.since else last
-    if first > last:
-        raise QmsError(f"--from {first} is after --to {last}")
-    rows = daily_report(engine.events_of_days(first, last), center, first, last)
+    engine = Engine(_store(settings), load_center(settings.center_file), SystemClock())
+    first, last, rows = report_for(engine, date.fromisoformat(args.since) if args.since else None,
+                                   date.fromisoformat(args.to) if args.to else None)
     if args.format == "table":
         text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
         if args.out == "-":

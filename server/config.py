@@ -146,6 +146,18 @@ class CenterConfig(StrictModel):
         return ZoneInfo(self.center.timezone)
 
 
+def sample_center_text(*, public_url: str | None = None, enforce_hours: bool = True) -> str:
+    """The sample ward's TOML, with its address and hours enforcement changed (demo, tests).
+
+    Text, not a model dump, so that the written file keeps the sample's comments."""
+    text = DEFAULT_CENTER_FILE.read_text(encoding="utf-8")
+    if not enforce_hours:
+        text = text.replace("enforce = true", "enforce = false  # runs at any hour")
+    if public_url:
+        text = text.replace('public_url = "http://127.0.0.1:8000"', f'public_url = "{public_url}"')
+    return text
+
+
 def load_center(path: str | Path | None = None) -> CenterConfig:
     return load_model(CenterConfig, path or DEFAULT_CENTER_FILE)
 

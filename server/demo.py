@@ -27,7 +27,7 @@ import requests
 from qms_common.clock import SystemClock
 
 from .auth import Auth
-from .config import load_center
+from .config import load_center, sample_center_text
 from .demo_stream import CitizenStream, ClerkBot
 from .scenario import load_scenario
 from .store import Store
@@ -80,10 +80,8 @@ class Demo:
         if self.dir.exists():
             shutil.rmtree(self.dir)
         self.dir.mkdir(parents=True)
-        text = (ROOT / "server" / "default_center.toml").read_text(encoding="utf-8")
-        text = text.replace("enforce = true", "enforce = false  # the demo runs at any hour")
-        text = text.replace('public_url = "http://127.0.0.1:8000"', f'public_url = "{self.url}"')
-        (self.dir / "center.toml").write_text(text, encoding="utf-8")
+        (self.dir / "center.toml").write_text(sample_center_text(public_url=self.url, enforce_hours=False),
+                                              encoding="utf-8")
         self.center = load_center(self.dir / "center.toml")
         (self.dir / "server.toml").write_text(
             f'state_dir = "{self.dir}"\ncenter_file = "{self.dir / "center.toml"}"\nhost = "127.0.0.1"\n'

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Iterable
 
+from qms_common.errors import QmsError
+
 from .config import CenterConfig
 
 COLUMNS = ["day", "service", "service_name", "issued", "served", "no_show", "abandoned", "cancelled", "open",
@@ -106,6 +108,18 @@ def daily_report(events: Iterable[dict], config: CenterConfig, first: date, last
                 "mean_rating": round(statistics.fmean(ratings), 2) if ratings else None,
             })
     return rows
+
+
+def report_for(engine, since: date | None, to: date | None, *,
+               max_days: int | None = None) -> tuple[date, date, list[dict]]:
+    """The days asked for (default: today; ``since`` defaults to ``to``) and their rows."""
+    last = to or engine.today()
+    first = since or last
+    if first > last:
+        raise QmsError(f"'from' ({first}) is after 'to' ({last})")
+    if max_days is not None and (last - first).days > max_days:
+        raise QmsError("a report covers at most a year")
+    return first, last, daily_report(engine.events_of_days(first, last), engine.config, first, last)
 
 
 def _minutes(seconds: float) -> float:

@@ -21,6 +21,7 @@ from pathlib import Path
 import requests
 
 from qms_common.clock import SystemClock
+from server.config import sample_center_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,11 +35,8 @@ def free_port() -> int:
 def write_center(path: Path, *, enforce_hours: bool = False, public_url: str | None = None,
                  extra: str = "") -> Path:
     """The bundled ward center, with opening hours not enforced (tests run at any hour)."""
-    text = (ROOT / "server" / "default_center.toml").read_text(encoding="utf-8")
-    text = text.replace("enforce = true", f"enforce = {'true' if enforce_hours else 'false'}")
-    if public_url:
-        text = text.replace('public_url = "http://127.0.0.1:8000"', f'public_url = "{public_url}"')
-    path.write_text(text + extra, encoding="utf-8")
+    path.write_text(sample_center_text(public_url=public_url, enforce_hours=enforce_hours) + extra,
+                    encoding="utf-8")
     tomllib.loads(path.read_text(encoding="utf-8"))
     return path
 

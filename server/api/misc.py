@@ -6,7 +6,7 @@ from datetime import date
 from flask import make_response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from qms_common.errors import NotFound, QmsError
+from qms_common.errors import NotFound
 
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
 from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
@@ -108,15 +108,8 @@ def events(query: EventsQuery):
 
 
 def _report_rows(query: ReportQuery) -> tuple[date, date, list[dict]]:
-    from ..reports import daily_report
-    engine = services().engine
-    last = query.to or engine.today()
-    first = query.since or last
-    if first > last:
-        raise QmsError(f"'from' ({first}) is after 'to' ({last})")
-    if (last - first).days > 366:
-        raise QmsError("a report covers at most a year")
-    return first, last, daily_report(engine.events_of_days(first, last), engine.config, first, last)
+    from ..reports import report_for
+    return report_for(services().engine, query.since, query.to, max_days=366)
 
 
 @bp.get("/reports/daily", tags=LIVE, security=BEARER,

@@ -37,6 +37,10 @@ class CenterClosed(QmsError):
 OFFLINE_FIRST = 901  # kiosks' offline numbers start here: HT-901, HT-902, ...
 
 
+def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
+    return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+
 def format_code(prefix: str, number: int) -> str:
     return f"{prefix}-{number:03d}"
 
@@ -736,14 +740,14 @@ class Engine:
     def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
         rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
                                          (seq, limit)).fetchall()
-        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+        return _event_dicts(rows)
 
     def events_of_days(self, first: date, last: date) -> list[dict]:
         """Every event of the tickets issued on days first..last (ticket ids start with the day)."""
         lo, hi = first.strftime("%Y%m%d"), (last + timedelta(days=1)).strftime("%Y%m%d")
         rows = self.store.conn().execute("SELECT * FROM events WHERE ticket_id >= ? AND ticket_id < ? ORDER BY seq",
                                          (lo, hi)).fetchall()
-        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+        return _event_dicts(rows)
 
     def last_seq(self) -> int:
         return self.store.conn().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
