@@ -4,9 +4,11 @@
 2. An answer in time: the server's ticket (number, people ahead, wait, status URL).
 3. No usable answer (timeout, refused connection, 5xx, garbage): the kiosk takes the next
    number of a block the server reserved for it and records the ticket in its outbox, with
-   the *same* ``client_ref``. If the server did create a ticket for the lost request, the
-   hand-over's ``client_ref`` makes the server cancel that unprinted copy: the citizen
-   holds the offline number, and nobody is called twice.
+   the *same* ``client_ref``. If the server did create a ticket for the lost request (a
+   stalled server carries it out later), the hand-over's ``client_ref`` makes the printed
+   ticket take that copy over, call included: the number on the paper is the one called.
+   The QR code carries the status token the server gave that number with its block, so the
+   citizen's page says the ticket is valid even before it has been handed over.
 4. A refusal that holds (center closed, unknown service, daily cap): no ticket; the message
    goes on the screen. Issuing offline would only hand out a number nobody will call.
 
@@ -44,10 +46,6 @@ def public_url_from_status(status_url: str) -> str | None:
     """``http://center/s/<token>`` → ``http://center``: where offline QR codes point."""
     head, sep, _token = status_url.rstrip("/").rpartition("/s/")
     return head if sep and head.startswith(("http://", "https://")) else None
-
-
-def offline_status_url(public_url: str | None, client_ref: str) -> str | None:
-    return f"{public_url.rstrip('/')}/s/{client_ref}" if public_url else None
 
 
 class Issuer:
@@ -89,10 +87,10 @@ class Issuer:
     def _offline(self, service: str, priority: bool, client_ref: str, reason: str) -> IssueResult:
         now = self.clock.now()
         day = local_day(now, self.timezone).isoformat()
-        url = offline_status_url(self.public_url(), client_ref) if self.status_qr else None
+        base = self.public_url() if self.status_qr else None
         try:
             ticket = self.outbox.issue_offline(client_ref=client_ref, service=service, priority=priority, day=day,
-                                               issued_at=now, site=self.site, status_url=url)
+                                               issued_at=now, site=self.site, status_base=base)
         except NoNumbersLeft:
             log.error("cannot issue %s: offline and no reserved numbers left for %s", service, day)
             return IssueResult(None, refused="no_numbers", offline_reason=reason)

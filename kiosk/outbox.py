@@ -10,7 +10,8 @@ Tables:
 
 ``blocks``
     numbers the server reserved for this kiosk (``POST /api/v1/kiosk/blocks``), per day
-    and service; ``next`` is the next unused number.
+    and service; ``next`` is the next unused number; ``tokens`` the status token the server
+    gave each number (JSON list, in order), printed in the QR code of an offline ticket.
 ``outbox``
     what the server has not confirmed yet, oldest first: ``ticket`` (an offline ticket to
     hand over) and ``print_result`` (whether an online ticket printed). A row is deleted
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS blocks (
     day TEXT NOT NULL, service TEXT NOT NULL, prefix TEXT NOT NULL,
     first INTEGER NOT NULL, last INTEGER NOT NULL, next INTEGER NOT NULL,
     reserved_at REAL NOT NULL,
+    tokens TEXT,
     PRIMARY KEY (day, prefix, first)
 );
 CREATE TABLE IF NOT EXISTS outbox (
@@ -125,6 +127,9 @@ class Outbox:
         for statement in SCHEMA.strip().split(";\n"):
             if statement.strip():
                 self._conn.execute(statement)
+        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(blocks)")}
+        if "tokens" not in columns:  # a kiosk database from before status tokens came with blocks
+            self._conn.execute("ALTER TABLE blocks ADD COLUMN tokens TEXT")
 
     def close(self) -> None:
         self._conn.close()
@@ -141,10 +146,14 @@ class Outbox:
             self._conn.execute("COMMIT")
 
     # --- blocks ---------------------------------------------------------------------------
-    def add_block(self, *, day: str, service: str, prefix: str, first: int, last: int, at: float) -> None:
+    def add_block(self, *, day: str, service: str, prefix: str, first: int, last: int, at: float,
+                  tokens: list[str] | None = None) -> None:
+        if tokens is not None and len(tokens) != last - first + 1:
+            tokens = None  # not one per number: print the client_ref instead
         with self._write() as conn:
-            conn.execute("INSERT OR IGNORE INTO blocks VALUES (?,?,?,?,?,?,?)",
-                         (day, service, prefix, first, last, first, at))
+            conn.execute("INSERT OR IGNORE INTO blocks (day, service, prefix, first, last, next, reserved_at, tokens) "
+                         "VALUES (?,?,?,?,?,?,?,?)",
+                         (day, service, prefix, first, last, first, at, json.dumps(tokens) if tokens else None))
 
     def spare(self, day: str, service: str) -> int:
         row = self._conn.execute("SELECT coalesce(sum(last - next + 1), 0) FROM blocks "
@@ -158,16 +167,23 @@ class Outbox:
 
     # --- issuing offline --------------------------------------------------------------------
     def issue_offline(self, *, client_ref: str, service: str, priority: bool, day: str, issued_at: float,
-                      site: str | None, status_url: str | None) -> LocalTicket:
-        """Take the next reserved number and record the ticket and its hand-over, durably."""
+                      site: str | None, status_base: str | None) -> LocalTicket:
+        """Take the next reserved number and record the ticket and its hand-over, durably.
+
+        ``status_base`` is the server's public address: the QR code then opens
+        ``<base>/s/<token>`` with the token the server gave this number (the server shows that
+        page before the ticket has arrived), or ``<base>/s/<client_ref>`` for an older block."""
         with self._write() as conn:
             row = conn.execute(
                 "UPDATE blocks SET next = next + 1 WHERE rowid = (SELECT rowid FROM blocks WHERE day = ? "
-                "AND service = ? AND next <= last ORDER BY first LIMIT 1) RETURNING next - 1, prefix",
+                "AND service = ? AND next <= last ORDER BY first LIMIT 1) RETURNING next - 1, prefix, first, tokens",
                 (day, service)).fetchone()
             if row is None:
                 raise NoNumbersLeft(f"no reserved number left for {service} on {day}")
             number, prefix = int(row[0]), str(row[1])
+            tokens = json.loads(row[3]) if row[3] else None
+            token = tokens[number - int(row[2])] if tokens else client_ref
+            status_url = f"{status_base.rstrip('/')}/s/{token}" if status_base else None
             code = format_code(prefix, number)
             ticket = LocalTicket(client_ref=client_ref, ticket_id=ticket_id_for(day, code), code=code,
                                  service=service, priority=priority, issued_at=issued_at, offline=True,

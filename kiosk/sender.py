@@ -153,7 +153,8 @@ class Sender:
                     log.warning("server refused a block for %s: %s", service, exc.message)
                     break
                 outbox.add_block(day=block["day"], service=service, prefix=block["prefix"],
-                                 first=block["first"], last=block["last"], at=self.clock.now())
+                                 first=block["first"], last=block["last"], at=self.clock.now(),
+                                 tokens=block.get("tokens"))
                 log.info("reserved %s %s-%03d..%03d for offline use", block["day"], block["prefix"],
                          block["first"], block["last"])
                 if block["day"] != today:

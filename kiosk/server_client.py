@@ -111,10 +111,16 @@ class ServerClient:
     def reserve_block(self, service: str, size: int, timeout_s: float | None = None) -> dict[str, Any]:
         data = self._post("/api/v1/kiosk/blocks", {"service": service, "size": size}, timeout_s)
         try:
-            return {"day": _str(data, "day"), "service": _str(data, "service"), "prefix": _str(data, "prefix"),
-                    "first": int(data["first"]), "last": int(data["last"])}
+            block = {"day": _str(data, "day"), "service": _str(data, "service"), "prefix": _str(data, "prefix"),
+                     "first": int(data["first"]), "last": int(data["last"])}
         except (KeyError, TypeError, ValueError) as exc:
             raise Unreachable(f"block answer is missing or has a bad field: {exc}") from None
+        tokens = data.get("tokens")
+        # one status token per number (a server from before them sends none: the QR then uses the client_ref)
+        if (isinstance(tokens, list) and len(tokens) == block["last"] - block["first"] + 1
+                and all(isinstance(t, str) and 16 <= len(t) <= 64 for t in tokens)):
+            block["tokens"] = tokens
+        return block
 
     def hand_over(self, payload: dict[str, Any], timeout_s: float | None = None) -> dict[str, Any]:
         return self._post("/api/v1/kiosk/offline-tickets", payload, timeout_s, forbidden_is_refusal=True)

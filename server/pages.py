@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, NotFound
 
-from .realtime_views import citizen_status
+from .realtime_views import citizen_status, pending_status
 
 bp = Blueprint("pages", __name__, template_folder="templates")
 
@@ -72,7 +72,10 @@ def status(token: str):
     engine = _engine()
     ticket = engine.ticket_by_token(token) if 10 <= len(token) <= 64 else None
     if ticket is None:
-        return not_found_page(ticket_link=True)
+        pending = engine.pending_offline(token) if 10 <= len(token) <= 64 else None
+        if pending is None:
+            return not_found_page(ticket_link=True)
+        return _page("status.html", status=pending_status(engine, pending), token=token)
     return _page("status.html", status=citizen_status(engine, ticket["id"]), token=token)
 
 

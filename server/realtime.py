@@ -6,7 +6,9 @@ Who may connect (the ``auth`` payload of the socket.io handshake):
   token; without ``token`` the ``qms_token`` session cookie of the handshake is used.
   Optional ``site`` (a site id) and ``counters`` (a list of counter numbers) bind a display;
   a device registered to a site is always bound to that site.
-* ``{"status": <status token>}``: a citizen's phone; it joins only its own ticket's room.
+* ``{"status": <status token>}``: a citizen's phone; it joins only its own ticket's room. The
+  token of a ticket printed offline and not handed over yet is accepted too: the phone hears
+  ``pending`` until the ticket arrives, then its status, without a reload.
 
 Anything else is refused with ``ConnectionRefusedError`` and logged.
 
@@ -35,7 +37,8 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, le
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
 from .engine import Engine
-from .realtime_views import citizen_status, device_list, screen_event, screen_snapshot, status_fingerprint
+from .realtime_views import (citizen_status, device_list, pending_status, screen_event, screen_snapshot,
+                             status_fingerprint)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,7 @@ class Client:
     site: str | None = None
     counters: list[int] | None = None
     ticket_id: str | None = None
+    pending_token: str | None = None  # a ticket printed offline, not handed over yet
 
     @property
     def is_manager(self) -> bool:
@@ -89,6 +93,7 @@ class _Subscriptions:
     """Which views and tickets have someone watching (for the snapshot pushes)."""
     views: dict[str | None, int] = field(default_factory=dict)
     tickets: dict[str, int] = field(default_factory=dict)
+    pending: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
     def _add(d: dict, key: Any, n: int) -> None:
@@ -97,7 +102,9 @@ class _Subscriptions:
             del d[key]
 
     def add(self, client: Client, n: int = 1) -> None:
-        if client.kind == "citizen":
+        if client.kind == "citizen" and client.pending_token:
+            self._add(self.pending, client.pending_token, n)
+        elif client.kind == "citizen":
             self._add(self.tickets, client.ticket_id, n)
         else:
             self._add(self.views, client.site, n)
@@ -164,7 +171,13 @@ class Realtime:
             self._refuse_connect("bad status token", "Không tìm thấy vé; no such ticket")
         ticket = self.engine.ticket_by_token(token)
         if ticket is None:
-            self._refuse_connect("unknown status token", "Không tìm thấy vé; no such ticket")
+            pending = self.engine.pending_offline(token)
+            if pending is None:
+                self._refuse_connect("unknown status token", "Không tìm thấy vé; no such ticket")
+            self._add_client(Client(request.sid, "citizen", pending_token=token))
+            join_room(self._pending_room(token))
+            emit("status", pending_status(self.engine, pending))
+            return
         client = Client(request.sid, "citizen", ticket_id=ticket["id"])
         self._add_client(client)
         join_room(self.rooms.ticket(ticket["id"]))
@@ -268,7 +281,10 @@ class Realtime:
         if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool) or seq < 0):
             raise Refused("seq phải là số nguyên không âm; seq must be a non-negative integer")
         if client.kind == "citizen":
-            status = citizen_status(self.engine, client.ticket_id)
+            pending = self.engine.pending_offline(client.pending_token) if client.pending_token else None
+            status = (pending_status(self.engine, pending) if pending
+                      else citizen_status(self.engine, client.ticket_id or
+                                          self.engine.ticket_by_token(client.pending_token)["id"]))
             emit("status", status)
             return {"ok": True, "seq": status["seq"]}
         snap = self._snapshot_for(client)
@@ -353,6 +369,7 @@ class Realtime:
 
     def push_views(self) -> None:
         """Send every watched view a fresh snapshot and every watched ticket its status."""
+        self._settle_pending()
         with self._lock:
             views = list(self._subs.views)
             tickets = list(self._subs.tickets)
@@ -370,6 +387,30 @@ class Realtime:
         with self._lock:
             for ticket_id in set(self._status_sent) - set(self._subs.tickets):
                 del self._status_sent[ticket_id]
+
+
+    @staticmethod
+    def _pending_room(token: str) -> str:
+        return f"pending:{token}"
+
+    def _settle_pending(self) -> None:
+        """Phones watching an offline ticket that has now been handed over move to its room."""
+        with self._lock:
+            tokens = list(self._subs.pending)
+        for token in tokens:
+            ticket = self.engine.ticket_by_token(token)
+            if ticket is None:
+                continue
+            with self._lock:
+                moved = [c for c in self._clients.values() if c.pending_token == token]
+                for client in moved:
+                    self._subs.add(client, -1)
+                    client.pending_token, client.ticket_id = None, ticket["id"]
+                    self._subs.add(client)
+                self._status_sent.pop(ticket["id"], None)  # push its status now
+            for client in moved:
+                self.socketio.server.enter_room(client.sid, self.rooms.ticket(ticket["id"]), namespace="/")
+                self.socketio.server.leave_room(client.sid, self._pending_room(token), namespace="/")
 
 
 def register_realtime(app: Flask) -> Realtime:

@@ -59,6 +59,28 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
     }
 
 
+def pending_status(engine: Engine, pending: dict) -> dict:
+    """A ticket printed offline that the kiosk has not handed over yet: valid, place kept.
+
+    The status page shows this until the ticket arrives, then switches by itself."""
+    svc = engine.config.service(pending["service"])
+    return {
+        "seq": engine.last_seq(),
+        "at": engine.clock.now(),
+        "code": pending["code"],
+        "service": pending["service"],
+        "service_name": svc.name if svc else pending["service"],
+        "service_name_en": svc.name_en if svc else "",
+        "state": "pending",
+        "priority": False,
+        "issued_at": None,
+        "people_ahead": None,
+        "estimated_wait_s": 0.0,
+        "counter": None,
+        "called_at": None,
+    }
+
+
 def status_fingerprint(status: dict) -> tuple:
     """The parts of a citizen status whose change is worth a push (not ``seq``/``at``)."""
     return (status["state"], status["people_ahead"], round(status["estimated_wait_s"] / 30),

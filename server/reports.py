@@ -67,6 +67,10 @@ def timelines(events: Iterable[dict]) -> dict[str, _Ticket]:
             t.outcome = "open"
         elif kind == "ticket_abandon":
             t.outcome = "abandoned"
+        elif kind == "ticket_cancel" and str(data.get("reason", "")).startswith("superseded_by_offline"):
+            # an online copy nobody held, taken over by the printed offline ticket of the same
+            # press: that one is the citizen's ticket and is counted; the copy is not
+            del tickets[e["ticket_id"]]
         elif kind == "ticket_cancel":
             t.outcome = "cancelled"
         elif kind == "ticket_transfer":

@@ -122,10 +122,25 @@ _M002_QUEUE_INDEX = """
         CREATE INDEX tickets_targeted ON tickets (target_counter) WHERE target_counter IS NOT NULL;
 """
 
+# every reserved offline number has its status token from the start: the QR code printed
+# offline opens a page that says the ticket is valid before the kiosk has handed it over
+_M003_OFFLINE_TOKENS = """
+        CREATE TABLE offline_tokens (
+            token TEXT PRIMARY KEY,
+            device TEXT NOT NULL,
+            day TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            service TEXT NOT NULL,
+            UNIQUE (day, prefix, number)
+        );
+"""
+
 # Migrations are named SQL scripts, each applied once, in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
     ("002_queue_index", _M002_QUEUE_INDEX),
+    ("003_offline_tokens", _M003_OFFLINE_TOKENS),
 ]
 
 

@@ -442,14 +442,6 @@ def test_store_survives_reopen(tmp_path, center, clock):
     s2.close()
 
 
-def test_offline_tickets_status_token_is_the_kiosks_client_ref(engine, clock):
-    block = engine.reserve_block("kiosk-1", "HT", 2)
-    ref = "0f3c9a7e5b1d4c2a8e6f0b3d5a7c9e1f"
-    t = engine.merge_offline("kiosk-1", client_ref=ref, service="HT", number=block["first"], day=block["day"],
-                             issued_at=clock.now())
-    assert engine.ticket_by_token(ref)["id"] == t["id"]
-
-
 def test_yesterdays_waiting_tickets_are_never_called_today(engine, clock):
     old = engine.issue("HT")
     clock.advance(86400)  # the server ran through the night without a restart

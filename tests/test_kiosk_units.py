@@ -86,11 +86,11 @@ def test_offline_numbers_come_from_blocks_in_order(tmp_path) -> None:
     box.add_block(day="2025-11-24", service="HT", prefix="HT", first=11, last=12, at=0)
     box.add_block(day="2025-11-24", service="HT", prefix="HT", first=31, last=31, at=0)
     codes = [box.issue_offline(client_ref=f"ref-{i:08d}", service="HT", priority=False, day="2025-11-24",
-                               issued_at=float(i), site=None, status_url=None).code for i in range(3)]
+                               issued_at=float(i), site=None, status_base=None).code for i in range(3)]
     assert codes == ["HT-011", "HT-012", "HT-031"]
     with pytest.raises(NoNumbersLeft):
         box.issue_offline(client_ref="ref-x0000000", service="HT", priority=False, day="2025-11-24",
-                          issued_at=9.0, site=None, status_url=None)
+                          issued_at=9.0, site=None, status_base=None)
     assert box.spare("2025-11-24", "HT") == 0
     # printing holds the hand-over back; the print result releases it with printed set
     assert box.next_item() is None and box.depth() == 3
@@ -111,7 +111,7 @@ def test_outbox_survives_reopening(tmp_path) -> None:
     box = Outbox(tmp_path / "k.db")
     box.add_block(day="2025-11-24", service="CT", prefix="CT", first=1, last=5, at=0)
     box.issue_offline(client_ref="ref-aaaaaaaa", service="CT", priority=True, day="2025-11-24", issued_at=1.0,
-                      site="diem-1", status_url=None)
+                      site="diem-1", status_base=None)
     box.close()
     again = Outbox(tmp_path / "k.db")
     assert again.release_interrupted() == 1

@@ -76,7 +76,13 @@ def status(path: TokenPath):
     engine = services().engine
     t = engine.ticket_by_token(path.token)
     if t is None:
-        raise NotFound("Không tìm thấy vé; no such ticket")
+        pending = engine.pending_offline(path.token)
+        if pending is None:
+            raise NotFound("Không tìm thấy vé; no such ticket")
+        # printed offline, not handed over yet: the ticket is valid and keeps its place
+        return {"code": pending["code"], "service": pending["service"], "state": "pending", "priority": False,
+                "issued_at": None, "people_ahead": None, "estimated_wait_s": None, "counter": None,
+                "called_at": None}
     t = engine.position(t["id"])
     return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
             "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],

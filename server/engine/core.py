@@ -21,6 +21,7 @@ from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
+from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -34,18 +35,11 @@ class CenterClosed(QmsError):
     http_status = 409
 
 
-OFFLINE_FIRST = 901  # kiosks' offline numbers start here: HT-901, HT-902, ...
-
-
 def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
 
-def format_code(prefix: str, number: int) -> str:
-    return f"{prefix}-{number:03d}"
-
-
-class Engine:
+class Engine(OfflineHandover):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -625,96 +619,6 @@ class Engine:
         self._emit(events)
         return event
 
-    def reserve_block(self, device: str, service: str, size: int = 10) -> dict:
-        """Reserve ``size`` numbers for a kiosk to issue while the server cannot be reached.
-
-        Offline numbers come from their own range, from ``OFFLINE_FIRST`` (901) up, so that
-        the day's first citizen still gets 001 and a clerk can tell an offline ticket by its
-        number. The server never issues a reserved number itself (its own sequence jumps over
-        a block if a very busy day ever reaches it), so offline tickets cannot clash with
-        anyone's; unused numbers of a block are simply never printed.
-        """
-        svc = self.config.service(service)
-        if svc is None:
-            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
-        if not 1 <= size <= 200:
-            raise QmsError("block size must be between 1 and 200", size=size)
-        day = self.today().isoformat()
-        events: list[dict] = []
-        with self.store.write() as conn:
-            row = conn.execute("SELECT last FROM daily_sequence WHERE day = ? AND prefix = ?",
-                               (day, svc.prefix)).fetchone()
-            online_last = row[0] if row else 0
-            row = conn.execute("SELECT max(last) FROM offline_blocks WHERE day = ? AND prefix = ?",
-                               (day, svc.prefix)).fetchone()
-            first = max(OFFLINE_FIRST, (row[0] or 0) + 1, online_last + 1)
-            last = first + size - 1
-            conn.execute("INSERT INTO offline_blocks VALUES (?,?,?,?,?,?)",
-                         (device, day, svc.prefix, first, last, self.clock.now()))
-            self._event(conn, events, "block_reserved", device=device, service=svc.code, prefix=svc.prefix,
-                        day=day, first=first, last=last)
-        self._emit(events)
-        return {"device": device, "day": day, "service": svc.code, "prefix": svc.prefix, "first": first, "last": last}
-
-    def merge_offline(self, device: str, *, client_ref: str, service: str, number: int, day: str,
-                      issued_at: float, priority: bool = False, printed: bool = True,
-                      site: str | None = None) -> dict:
-        """Take in a ticket a kiosk issued by itself from one of its reserved blocks.
-
-        Idempotent by ``client_ref``, which (when at least 16 characters: the kiosk makes it
-        random) is also the ticket's status token, so the QR code printed offline works once the
-        ticket has arrived. If the server had also issued a ticket for the same press
-        (the kiosk's request reached us but the answer did not reach the kiosk), the citizen holds
-        the offline one: the server's copy is cancelled as superseded. Its place in line is its
-        issue time at the kiosk, clamped between the reservation of its block and now (a kiosk
-        clock ahead of or far behind ours cannot jump the line).
-        """
-        svc = self.config.service(service)
-        if svc is None:
-            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
-        now = self.clock.now()
-        issued_at = min(issued_at, now)
-        events: list[dict] = []
-        with self.store.write() as conn:
-            existing = conn.execute("SELECT * FROM tickets WHERE client_ref = ?", (client_ref,)).fetchone()
-            if existing is not None:
-                existing = dict(existing)
-                if existing["prefix"] == svc.prefix and existing["number"] == number and existing["day"] == day:
-                    return existing  # already merged: a retry
-                if existing["state"] == State.WAITING:
-                    conn.execute("UPDATE tickets SET state = 'cancelled', client_ref = NULL, reason = ?, "
-                                 "finished_at = ? WHERE id = ?",
-                                 (f"superseded by offline {format_code(svc.prefix, number)}", now, existing["id"]))
-                    self._event(conn, events, "ticket_cancel", ticket_id=existing["id"], device=device,
-                                code=existing["code"], reason="superseded_by_offline", to="cancelled",
-                                **{"from": "waiting"})
-                else:
-                    raise Conflict(f"client_ref {client_ref} already belongs to {existing['code']} "
-                                   f"({existing['state']})", ticket=existing["code"])
-            block = conn.execute("SELECT * FROM offline_blocks WHERE device = ? AND day = ? AND prefix = ? "
-                                 "AND ? BETWEEN first AND last", (device, day, svc.prefix, number)).fetchone()
-            if block is None:
-                raise Forbidden(f"Số {format_code(svc.prefix, number)} ngày {day} không thuộc khối số đã cấp cho "
-                                f"{device}; number not in a block reserved by {device}", device=device)
-            # a number cannot have been printed before its block existed: a kiosk clock far behind
-            # (or a forged time) cannot put the ticket at the head of the line
-            issued = max(issued_at, block["reserved_at"])
-            taken = conn.execute("SELECT id FROM tickets WHERE day = ? AND prefix = ? AND number = ?",
-                                 (day, svc.prefix, number)).fetchone()
-            if taken:
-                raise Conflict(f"Số {format_code(svc.prefix, number)} đã được dùng; number already used",
-                               ticket=taken[0])
-            ticket = self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
-                                         number=number, priority=priority, site=site or self.config.main_site,
-                                         issued_at=issued, source="offline", device=device,
-                                         client_ref=client_ref, actor=None, printed=printed,
-                                         status_token=client_ref if len(client_ref) >= 16 else None)
-            if day != self.today().isoformat():
-                # yesterday's ticket handed over today: recorded, but the citizen has gone home
-                self._apply(conn, events, ticket, "abandon", None, None, device, reason="handed over after its day")
-        self._emit(events)
-        return self.ticket(ticket["id"])
-
     # --- end of day -----------------------------------------------------------------------
     def close_day(self, day: date | None = None, actor: str = "system") -> int:
         """Mark tickets of past days still waiting, called or parked as abandoned."""
@@ -859,6 +763,8 @@ class Engine:
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"
                 out.append(alert)
+        # printed tickets the hand-over could not place: the same on every site's screens
+        out += self.handover_alerts()
         out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
         return out
 

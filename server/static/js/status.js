@@ -7,6 +7,8 @@ const token = document.querySelector("main.status").dataset.token;
 let last = JSON.parse($("#qms-status").textContent);
 
 const STATES = {
+  pending: ["Phiếu hợp lệ. Máy phát số đang gửi phiếu lên hệ thống; bạn vẫn giữ chỗ theo giờ lấy phiếu. Trang sẽ tự cập nhật.",
+            "Valid ticket. The kiosk is still sending it to the system; your place in line is kept. This page will update by itself."],
   waiting: ["Đang chờ đến lượt", "Waiting for your turn"],
   called: ["Mời đến quầy", "Please go to counter"],
   serving: ["Đang được phục vụ tại quầy", "Being served at counter"],
