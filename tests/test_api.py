@@ -185,3 +185,42 @@ def test_openapi_document_lists_every_route(client):
                  "/api/v1/kiosk/offline-tickets", "/api/v1/tickets/{ticket_id}/transfer"):
         assert path in doc["paths"]
     assert "IssueIn" in doc["components"]["schemas"]
+
+
+def test_offline_qr_page_is_valid_before_the_hand_over_and_live_after(client, tokens, clock):
+    b = client.post("/api/v1/kiosk/blocks", json={"service": "HT", "size": 2}, headers=h(tokens["kiosk"])).json
+    assert len(b["tokens"]) == 2
+    token = b["tokens"][0]
+    pending = client.get(f"/api/v1/status/{token}")
+    assert pending.status_code == 200 and pending.json["state"] == "pending" and pending.json["code"] == "HT-901"
+    page = client.get(f"/s/{token}")
+    assert page.status_code == 200 and "HT-901" in page.text
+    body = {"client_ref": "offline-k1-000009", "service": "HT", "number": b["first"], "day": b["day"],
+            "issued_at": clock.now()}
+    assert client.post("/api/v1/kiosk/offline-tickets", json=body, headers=h(tokens["kiosk"])).status_code == 201
+    arrived = client.get(f"/api/v1/status/{token}").json
+    assert arrived["state"] == "waiting" and arrived["code"] == "HT-901"
+    assert client.get("/s/not-a-token-at-all").status_code == 404
+
+
+def test_refused_hand_over_is_an_alert_staff_can_resolve(client, tokens, clock):
+    b = client.post("/api/v1/kiosk/blocks", json={"service": "CT", "size": 2}, headers=h(tokens["kiosk"])).json
+    body = {"client_ref": "offline-k1-000010", "service": "CT", "number": b["last"] + 50, "day": b["day"],
+            "issued_at": clock.now()}
+    assert client.post("/api/v1/kiosk/offline-tickets", json=body, headers=h(tokens["kiosk"])).status_code == 403
+    snap = client.get("/api/v1/snapshot", headers=h(tokens["giamdoc"])).json
+    [alert] = [a for a in snap["alerts"] if a["kind"] == "handover_refused"]
+    code = f"CT-{b['last'] + 50:03d}"
+    assert alert["code"] == code and code in alert["message"] and alert["resolvable"]
+    listed = client.get("/api/v1/handover-alerts", headers=h(tokens["lan"])).json["alerts"]
+    assert [a["id"] for a in listed] == [alert["id"]]
+    # bad input: a clear 4xx, never a 500; kiosks and displays may not resolve
+    assert client.post("/api/v1/handover-alerts/0/resolve", headers=h(tokens["lan"])).status_code == 422
+    assert client.post("/api/v1/handover-alerts/abc/resolve", headers=h(tokens["lan"])).status_code == 404
+    assert client.post("/api/v1/handover-alerts/999999/resolve", headers=h(tokens["lan"])).status_code == 404
+    assert client.post(f"/api/v1/handover-alerts/{alert['id']}/resolve",
+                       headers=h(tokens["kiosk"])).status_code == 403
+    r = client.post(f"/api/v1/handover-alerts/{alert['id']}/resolve", headers=h(tokens["lan"]))
+    assert r.status_code == 200 and r.json["resolved"] is True
+    snap = client.get("/api/v1/snapshot", headers=h(tokens["giamdoc"])).json
+    assert not [a for a in snap["alerts"] if a["kind"] == "handover_refused"]

@@ -194,9 +194,27 @@ function renderWork() {
   $("#parked").replaceChildren(...(model.parked.length ? model.parked.map((t) => el("li", {},
     el("span", { class: "code" }, t.code), el("button", { type: "button", onclick: () => act("resume", t) }, "Tiếp tục · Resume"))) :
     [el("li", { class: "empty" }, "Không có · None")]));
+  renderHandover();
   $("#unprinted").replaceChildren(...(model.unprinted.length ? model.unprinted.map((t) => el("li", {},
     el("span", { class: "code" }, t.code), el("button", { type: "button", onclick: () => reprint(t) }, "In lại · Reprint"))) :
     [el("li", { class: "empty" }, "Không có · None")]));
+}
+
+// hand-over alerts: a printed offline ticket the server could not place as printed (its holder
+// may come to any counter); each says what to do and is marked dealt with by one button
+function renderHandover() {
+  const alerts = (model.snap.alerts || []).filter((a) => a.resolvable);
+  $("#handover-section").hidden = !alerts.length;
+  $("#handover").replaceChildren(...alerts.map((a) => {
+    const [vi, en] = splitMessage(a.message);
+    return el("li", { class: `alert sev-${a.severity}`, dataset: { alert: String(a.id), code: a.code || "" } },
+      el("b", { class: "code" }, a.code || ""), " ", vi, en ? el("span", { class: "en" }, ` ${en}`) : null, " ",
+      el("button", { type: "button", onclick: () => resolveHandover(a) }, "Đã xử lý · Resolved"));
+  }));
+}
+
+function resolveHandover(alert) {
+  return run(async () => { await api("POST", `/handover-alerts/${alert.id}/resolve`); });
 }
 
 // --- lists fetched when an event says they changed (never on a timer) ---------------------------

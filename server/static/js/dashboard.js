@@ -96,6 +96,10 @@ function renderDevices() {
     }))));
 }
 
+async function resolveAlert(alert) {
+  try { await api("POST", `/handover-alerts/${alert.id}/resolve`); } catch (err) { showError(err.message || String(err)); }
+}
+
 function renderAlerts() {
   const alerts = model.snap.alerts || [];
   if (!alerts.length) {
@@ -110,7 +114,9 @@ function renderAlerts() {
       a.recommendations.length ? el("ul", { class: "advice" }, ...a.recommendations.map((r) => {
         const [rvi, ren] = splitMessage(r);
         return el("li", {}, rvi, ren ? el("span", { class: "en" }, ` ${ren}`) : null);
-      })) : null);
+      })) : null,
+      a.resolvable ? el("button", { type: "button", class: "resolve", dataset: { alert: String(a.id) },
+        onclick: () => resolveAlert(a) }, "Đã xử lý · Resolved") : null);
   }));
 }
 
