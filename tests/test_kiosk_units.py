@@ -107,6 +107,31 @@ def test_offline_numbers_come_from_blocks_in_order(tmp_path) -> None:
     box.close()
 
 
+def test_offline_qr_carries_the_token_the_server_gave_that_number(tmp_path) -> None:
+    import sqlite3
+    old = sqlite3.connect(tmp_path / "old.db")  # a kiosk database from before blocks had tokens
+    old.execute("CREATE TABLE blocks (day TEXT NOT NULL, service TEXT NOT NULL, prefix TEXT NOT NULL, first INTEGER "
+                "NOT NULL, last INTEGER NOT NULL, next INTEGER NOT NULL, reserved_at REAL NOT NULL, "
+                "PRIMARY KEY (day, prefix, first))")
+    old.execute("INSERT INTO blocks VALUES ('2025-11-24', 'HT', 'HT', 901, 901, 901, 0)")
+    old.commit()
+    old.close()
+    box = Outbox(tmp_path / "old.db")
+    box.add_block(day="2025-11-24", service="HT", prefix="HT", first=902, last=903, at=0,
+                  tokens=["tok-902-aaaaaaaaaaaa", "tok-903-bbbbbbbbbbbb"])
+    base = "http://center.example"
+    urls = [box.issue_offline(client_ref=f"ref-{i:028d}", service="HT", priority=False, day="2025-11-24",
+                              issued_at=float(i), site=None, status_base=base).status_url for i in range(3)]
+    assert urls == [f"{base}/s/ref-{0:028d}",  # the old block: the client_ref, valid once handed over
+                    f"{base}/s/tok-902-aaaaaaaaaaaa", f"{base}/s/tok-903-bbbbbbbbbbbb"]
+    # a token list that does not match the block is not trusted
+    box.add_block(day="2025-11-24", service="CT", prefix="CT", first=901, last=902, at=0, tokens=["only-one"])
+    ct = box.issue_offline(client_ref="ref-ct-000000000000", service="CT", priority=False, day="2025-11-24",
+                           issued_at=1.0, site=None, status_base=base)
+    assert ct.status_url == f"{base}/s/ref-ct-000000000000"
+    box.close()
+
+
 def test_outbox_survives_reopening(tmp_path) -> None:
     box = Outbox(tmp_path / "k.db")
     box.add_block(day="2025-11-24", service="CT", prefix="CT", first=1, last=5, at=0)
