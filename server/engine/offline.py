@@ -197,9 +197,11 @@ class OfflineHandover:
                 conn.execute(f"ROLLBACK TO {savepoint}")
                 del events[mark:]
                 done = []
+                why_vi, _, why_en = exc.message.partition("; ")
                 review = (f"Phiếu in {ticket['code']} thay cho vé {copy['code']} (cùng một lần bấm) nhưng không gọi "
-                          f"lại được tại quầy {copy['counter']} ({exc.message}); {ticket['code']} đang chờ trong hàng "
-                          f"theo giờ lấy phiếu; could not repeat the call: the printed ticket waits in line")
+                          f"lại được tại quầy {copy['counter']} ({why_vi}); {ticket['code']} đang chờ đầu hàng theo giờ "
+                          f"lấy phiếu, hãy gọi khi quầy sẵn sàng; the call could not be repeated ({why_en or why_vi}): "
+                          f"the printed ticket waits in line by its press time")
             conn.execute(f"RELEASE {savepoint}")
         self._event(conn, events, "ticket_taken_over", ticket_id=ticket["id"], device=device,
                     counter=copy["counter"] if done else None, code=ticket["code"], replaced=copy["code"],
@@ -213,10 +215,11 @@ class OfflineHandover:
         """A refused hand-over is never silent: one alert per printed number until resolved."""
         if self._open_handover_alert(code, day, "handover_refused"):
             return
-        message = (f"Phiếu in {code} (máy phát số {device}) không đưa được vào hàng: {error.message}. "
+        why_vi, _, why_en = error.message.partition("; ")
+        message = (f"Phiếu in {code} (máy phát số {device}) không đưa được vào hàng ({why_vi.rstrip('.')}). "
                    f"Khi công dân giữ phiếu {code} đến quầy, hãy tiếp nhận và phục vụ theo giờ in trên phiếu, "
-                   f"rồi đánh dấu đã xử lý; a printed ticket was refused: serve its holder when they come to a "
-                   f"counter, then mark this resolved")
+                   f"rồi bấm «Đã xử lý»; printed ticket {code} was refused ({why_en or why_vi}): serve its holder "
+                   f"by the time printed on it, then mark this resolved")
         events: list[dict] = []
         with self.store.write() as conn:
             self._event(conn, events, "handover_refused", device=device, code=code, service=service, day=day,
