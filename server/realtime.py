@@ -140,6 +140,7 @@ class Realtime:
         sio.on_event("disconnect", self._on_disconnect)
         sio.on_event("resync", self._guard(self._on_resync))
         sio.on_event("subscribe", self._guard(self._on_subscribe))
+        sio.on_event("heartbeat", self._guard(self._on_heartbeat))
         sio.on_event("*", self._on_unknown)
         self.engine.add_listener(self.on_engine_event)
         self.app.extensions["qms_realtime"] = self
@@ -290,6 +291,12 @@ class Realtime:
         snap = self._snapshot_for(client)
         emit("snapshot", snap)
         return {"ok": True, "seq": snap["seq"]}
+
+    def _on_heartbeat(self, client: Client, payload: dict) -> dict:
+        """A screen checks the server still answers (a hung server keeps sockets open)."""
+        if set(payload) - {"center"}:
+            raise Refused("Dữ liệu không hợp lệ; heartbeat takes only center")
+        return {"ok": True, "at": self.engine.clock.now()}
 
     def _on_subscribe(self, client: Client, payload: dict) -> dict:
         """A screen changes the site it watches (the dashboard's site filter)."""

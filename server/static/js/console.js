@@ -1,14 +1,19 @@
 // The clerk console: sign in, pick a counter, then call, recall, start, finish, no-show,
 // transfer, park, resume, reprint, pause and sign out, each with a one-key shortcut.
-import { $, ApiError, api, clock, config, connectLive, counters, el, fmt, linkBadge, services, session, splitMessage } from "./live.js";
+import { $, ApiError, SILENT_BADGE, api, clock, config, connectLive, counters, el, fmt, heartbeat, linkBadge, services, session,
+         splitMessage } from "./live.js";
 
 const COUNTER_KEY = "qms_counter";
 const WARN_BEFORE_S = 300; // amber 5 minutes before a target, red past it
 const KEYS = { n: "call-next", r: "recall", s: "start", f: "finish", v: "no-show", t: "transfer", g: "park",
-               i: "reprint", p: "pause-toggle", q: "sign-out", u: "resume-parked" };
+               i: "reprint", p: "pause-toggle", q: "sign-out", u: "resume-parked", z: "undo" };
 
+const UNDO_S = 5; // an action that cannot be taken back waits this long, with an undo
+const SLOW_MS = 1200; // a key whose answer takes longer says so at once
+const EXPIRED = "Phiên đăng nhập đã hết hạn hoặc đã bị đăng xuất. Xin đăng nhập lại để tiếp tục; your session has " +
+  "expired: sign in again";
 const model = { me: null, snap: null, counter: Number(sessionStorage.getItem(COUNTER_KEY)) || null,
-                parked: [], unprinted: [], detail: null, busy: false, live: null };
+                parked: [], unprinted: [], detail: null, busy: false, live: null, linkUp: false, pending: null };
 
 // --- messages -----------------------------------------------------------------------------
 let errorTimer = null;
@@ -28,6 +33,18 @@ function show(section) {
   for (const id of ["login", "pick", "work"]) $(`#${id}`).hidden = id !== section;
 }
 
+function hideError() { clearTimeout(errorTimer); $("#error").hidden = true; }
+
+// the session ended (expired, signed out elsewhere): back to the sign-in form, saying why
+function sessionExpired() {
+  session.token = null;
+  model.me = null;
+  if (model.live) { model.live.socket.disconnect(); model.live = null; }
+  show("login");
+  showError(EXPIRED);
+  $("#username").focus();
+}
+
 // --- sign in --------------------------------------------------------------------------------
 $("#login-form").addEventListener("submit", async (e) => {
   e.preventDefault();
@@ -35,6 +52,7 @@ $("#login-form").addEventListener("submit", async (e) => {
     const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
     session.token = out.token;
     $("#password").value = "";
+    hideError(); // a failed attempt's message must not stay after a successful sign-in
     await start();
   } catch (err) { showError(err); }
 });
@@ -61,8 +79,12 @@ async function start() {
                    ...(model.counter && counters[model.counter] ? { site: counters[model.counter].site } : {}) }),
     onSnapshot: (snap) => { model.snap = snap; route(); },
     onEvent,
-    onLink: (ok, msg) => linkBadge($("#link"), ok, msg),
-    onRefused: (msg) => { showError(msg); session.token = null; show("login"); },
+    onLink: (ok, msg) => { model.linkUp = ok; linkBadge($("#link"), ok, msg); },
+    onRefused: () => sessionExpired(),
+  });
+  heartbeat(model.live.socket, (silent) => {
+    if (!model.linkUp) return;
+    linkBadge($("#link"), !silent, silent ? SILENT_BADGE : undefined);
   });
 }
 
@@ -247,10 +269,63 @@ function onEvent(ev) {
 
 // --- actions -------------------------------------------------------------------------------------
 async function run(fn) {
-  if (model.busy) return;
+  if (model.busy) {
+    showError("Đang chờ máy chủ trả lời thao tác trước; still waiting for the server to answer the last action", "info");
+    return;
+  }
   model.busy = true;
   renderWork();
-  try { await fn(); } catch (err) { showError(err); } finally { model.busy = false; if (model.snap) renderWork(); }
+  const slow = setTimeout(() => showError("Đang chờ máy chủ trả lời…; waiting for the server…", "info"), SLOW_MS);
+  try {
+    await fn();
+    if ($("#error").className === "info") hideError();
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) { sessionExpired(); return; }
+    if (err instanceof ApiError && err.body && err.body.error === "timeout") linkBadge($("#link"), false, SILENT_BADGE);
+    showError(err);
+  } finally {
+    clearTimeout(slow);
+    model.busy = false;
+    if (model.snap && !$("#work").hidden) renderWork();
+  }
+}
+
+// An action that cannot be taken back (no-show) is held for UNDO_S seconds with an undo button
+// (key Z); pressing any other key carries it out first.
+function deferred(action, ticket, label) {
+  flushPending();
+  const until = Date.now() + UNDO_S * 1000;
+  const pending = { action, ticket, label, timer: setTimeout(() => flushPending(), UNDO_S * 1000), until };
+  model.pending = pending;
+  renderPending();
+}
+
+function flushPending() {
+  const p = model.pending;
+  if (!p) return Promise.resolve();
+  clearTimeout(p.timer);
+  model.pending = null;
+  renderPending();
+  return act(p.action, p.ticket);
+}
+
+function undoPending() {
+  const p = model.pending;
+  if (!p) return;
+  clearTimeout(p.timer);
+  model.pending = null;
+  renderPending();
+  showError(`Đã hoàn tác: ${p.label} ${p.ticket.code}; undone`, "info");
+}
+
+function renderPending() {
+  const box = $("#undo");
+  const p = model.pending;
+  box.hidden = !p;
+  if (!p) return;
+  const left = Math.max(0, Math.ceil((p.until - Date.now()) / 1000));
+  box.replaceChildren(el("span", {}, `${p.label} ${p.ticket.code} sau ${left} giây · in ${left} s `),
+    el("button", { type: "button", id: "undo-button", onclick: undoPending }, "Hoàn tác · Undo ", el("kbd", {}, "Z")));
 }
 
 function act(action, ticket) {
@@ -266,7 +341,13 @@ function reprint(ticket) {
   });
 }
 
-function doAction(action) {
+async function doAction(action) {
+  if (action === "undo") return undoPending();
+  if (model.pending) { // another key: the held action is carried out first, then this one
+    await flushPending();
+    if (action === "no-show") return;
+    return doAction(action);
+  }
   const row = myRow();
   const t = row && row.ticket;
   const on = enabled();
@@ -286,6 +367,7 @@ function doAction(action) {
         await api("POST", `/counters/${model.counter}/sign-out`);
         setCounter(null);
       });
+    case "no-show": return deferred("no-show", t, "Đánh dấu vắng mặt · No-show");
     case "transfer": return openTransfer(t);
     case "reprint": return reprint(t);
     default: return act(action, t);
@@ -326,6 +408,14 @@ function openTransfer(ticket) {
 }
 
 $("#transfer-cancel").addEventListener("click", () => $("#transfer-dialog").close());
+// Enter transfers from anywhere in the dialog (on a drop-down it would only open the list;
+// the arrow keys change the choice); Esc cancels (the dialog's own behaviour)
+$("#transfer-dialog").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.altKey && e.target.tagName === "SELECT") {
+    e.preventDefault();
+    $("#transfer-form").requestSubmit();
+  }
+});
 $("#transfer-form").addEventListener("submit", (e) => {
   e.preventDefault();
   const dialog = $("#transfer-dialog");
@@ -343,6 +433,7 @@ $("#transfer-form").addEventListener("submit", (e) => {
 function tick() {
   $("#clock").textContent = fmt.time(clock.now());
   if (!$("#work").hidden && model.snap) renderInHand();
+  if (model.pending) renderPending();
 }
 tick();
 setInterval(tick, 1000);

@@ -143,19 +143,45 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+// A server that hangs is not a dead one: every request has a deadline, and a request past it
+// may still be carried out later (say so, never pretend it failed for sure).
+export const API_TIMEOUT_MS = 6000;
+export const TIMEOUT_MESSAGE = "Máy chủ không trả lời. Thao tác có thể chưa được ghi nhận: chờ trạng thái kết nối " +
+  "trở lại, xem lại vé đang xử lý rồi mới bấm lại; the server did not answer: the action may not have been recorded, " +
+  "wait for the link to come back and check the ticket before pressing again";
+
+export async function api(method, path, body, { timeoutMs = API_TIMEOUT_MS } = {}) {
   const headers = { Accept: "application/json" };
   if (session.token) headers.Authorization = `Bearer ${session.token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let response;
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
+  let response, data;
   try {
-    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "same-origin" });
+    response = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+                                               credentials: "same-origin", signal: abort.signal });
+    data = await response.json().catch(() => null);
   } catch (e) {
-    throw new ApiError(0, { message: "Mất kết nối tới máy chủ; the server cannot be reached" });
+    if (abort.signal.aborted) throw new ApiError(0, { error: "timeout", message: TIMEOUT_MESSAGE });
+    throw new ApiError(0, { error: "unreachable", message: "Không kết nối được máy chủ: kiểm tra mạng của quầy rồi thử lại; the server cannot be reached" });
+  } finally {
+    clearTimeout(timer);
   }
-  const data = await response.json().catch(() => null);
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// The socket's own keep-alive notices a hung server only after tens of seconds: a screen that
+// acts (the console) asks the server every few seconds and reports silence within ~5 s.
+export function heartbeat(socket, onSilence, { everyMs = 2500, missed = 2 } = {}) {
+  let misses = 0;
+  return setInterval(() => {
+    if (!socket.connected) { misses = 0; return; }
+    socket.timeout(everyMs).emit("heartbeat", { center: config.center.id }, (err) => {
+      misses = err ? misses + 1 : 0;
+      onSilence(misses >= missed);
+    });
+  }, everyMs);
 }
 
 // "Tiếng Việt; English" -> [vi, en]
@@ -170,3 +196,5 @@ export function linkBadge(node, connected, message) {
   node.classList.toggle("down", !connected);
   node.textContent = connected ? "● Trực tuyến" : (message || "● Mất kết nối — đang kết nối lại… / Reconnecting…");
 }
+
+export const SILENT_BADGE = "● Máy chủ không trả lời — thao tác chưa chắc được ghi nhận / Server not answering";

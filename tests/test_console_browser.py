@@ -1,0 +1,125 @@
+"""The clerk console as a clerk uses it, in Chromium against a real server: a no-show can be
+undone for a few seconds; the transfer dialog works from the keyboard; a hung server is said
+within seconds (never a silent key); an expired session returns to the sign-in form with a
+plain message; a failed password's message goes away after a good sign-in."""
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.live_server import LiveServer
+
+T = 10_000  # ms
+
+
+@pytest.fixture
+def srv(tmp_path):
+    with LiveServer(tmp_path / "console") as server:
+        server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
+                         "clerk": server.add_user("lan.nguyen", "clerk", name="Nguyễn Thị Lan"),
+                         "director": server.add_user("giamdoc", "director")}
+        yield server
+
+
+def issue(srv, service="HT") -> dict:
+    r = requests.post(srv.url + "/api/v1/tickets", json={"service": service},
+                      headers=srv.bearer(srv.tokens["kiosk"]), timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def state_of(srv, ticket_id: str) -> str:
+    return requests.get(srv.url + f"/api/v1/tickets/{ticket_id}", headers=srv.bearer(srv.tokens["director"]),
+                        timeout=10).json()["state"]
+
+
+def sign_in(page, srv, password="matkhau-123"):
+    page.goto(srv.url + "/console")
+    page.fill("#username", "lan.nguyen")
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")
+
+
+def at_counter(browser, srv, number=4):  # noqa: F811
+    page = new_page(browser, DESK)
+    sign_in(page, srv)
+    page.click(f".pick[data-counter='{number}']", timeout=T)
+    expect(page.locator("#work")).to_be_visible(timeout=T)
+    return page
+
+
+def test_no_show_waits_with_an_undo_and_is_carried_out_after(browser, srv):  # noqa: F811
+    first, second = issue(srv), issue(srv)
+    page = at_counter(browser, srv)
+    page.keyboard.press("n")
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", first["code"], timeout=T)
+    page.keyboard.press("v")
+    expect(page.locator("#undo")).to_contain_text(first["code"])
+    page.keyboard.press("z")  # the wrong key: taken back
+    expect(page.locator("#undo")).to_be_hidden()
+    assert state_of(srv, first["id"]) == "called"
+    page.keyboard.press("v")
+    expect(page.locator("#undo")).to_be_hidden(timeout=T)  # held a few seconds, then carried out
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", "", timeout=T)
+    assert state_of(srv, first["id"]) == "no_show"
+    # another key during the hold carries the no-show out first, then does its own job
+    page.keyboard.press("n")
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", second["code"], timeout=T)
+    page.keyboard.press("v")
+    page.keyboard.press("n")
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", "", timeout=T)
+    assert state_of(srv, second["id"]) == "no_show"
+    assert page.errors == []
+
+
+def test_transfer_dialog_works_from_the_keyboard(browser, srv):  # noqa: F811
+    t = issue(srv, "HT")
+    page = at_counter(browser, srv, 3)  # counter 3 serves Hộ tịch and Chứng thực
+    page.keyboard.press("n")
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", t["code"], timeout=T)
+    page.keyboard.press("t")
+    expect(page.locator("#transfer-dialog")).to_be_visible()
+    page.keyboard.press("ArrowDown")  # the next service in the list
+    page.keyboard.press("Enter")
+    expect(page.locator("#transfer-dialog")).to_be_hidden(timeout=T)
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", "", timeout=T)
+    moved = requests.get(srv.url + f"/api/v1/tickets/{t['id']}", headers=srv.bearer(srv.tokens["director"]),
+                         timeout=10).json()
+    assert moved["state"] == "waiting" and moved["service"] != "HT"
+
+
+def test_a_hung_server_is_said_within_seconds(browser, srv):  # noqa: F811
+    issue(srv)
+    page = at_counter(browser, srv)
+    expect(page.locator("#link")).to_have_text("● Trực tuyến", timeout=T)
+    os.killpg(srv.proc.pid, signal.SIGSTOP)
+    try:
+        page.keyboard.press("n")
+        expect(page.locator("#error")).to_contain_text("Đang chờ máy chủ", timeout=3_000)
+        expect(page.locator("#link")).to_contain_text("Máy chủ không trả lời", timeout=8_000)
+        expect(page.locator("#error")).to_contain_text("có thể chưa được ghi nhận", timeout=8_000)
+    finally:
+        os.killpg(srv.proc.pid, signal.SIGCONT)
+    expect(page.locator("#link")).to_have_text("● Trực tuyến", timeout=T)
+
+
+def test_an_expired_session_returns_to_sign_in_and_says_so(browser, srv):  # noqa: F811
+    page = new_page(browser, DESK)
+    sign_in(page, srv, password="sai-mat-khau")
+    expect(page.locator("#error")).to_be_visible(timeout=T)
+    page.fill("#password", "matkhau-123")
+    page.click("#login-form button[type=submit]")
+    page.click(".pick[data-counter='4']", timeout=T)
+    expect(page.locator("#work")).to_be_visible(timeout=T)
+    expect(page.locator("#error")).to_be_hidden()  # the failed attempt's message is gone
+    token = page.evaluate("sessionStorage.getItem('qms_token')")
+    requests.post(srv.url + "/api/v1/auth/logout", headers=srv.bearer(token), timeout=10)  # the session ends
+    page.keyboard.press("n")
+    expect(page.locator("#login")).to_be_visible(timeout=T)
+    expect(page.locator("#error")).to_contain_text("Phiên đăng nhập đã hết hạn")
+    assert "Bearer" not in page.locator("#error").inner_text()
