@@ -56,6 +56,9 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
         "estimated_wait_s": t["estimated_wait_s"],
         "counter": t["counter"] if t["state"] in ("called", "serving") else None,
         "called_at": t["called_at"],
+        # how long this citizen has waited so far (from the issue, or from a transfer)
+        "waited_s": round(max(0.0, engine.clock.now() - t["wait_from"]), 1) if t["state"] == "waiting" else None,
+        "recalls": t["recalls"],
     }
 
 

@@ -1,0 +1,62 @@
+"""The citizen's status page in Chromium: what to do in each state, in plain words, and an
+apology with the new estimate when the 15-minute promise is already broken."""
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser import PHONE, browser, new_page  # noqa: F401  (fixture)
+from tests.live_server import LiveServer
+
+T = 10_000  # ms
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with LiveServer(tmp_path_factory.mktemp("status")) as server:
+        server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
+                         "clerk": server.add_user("lan.nguyen", "clerk")}
+        yield server
+
+
+def issue(srv, service="HT") -> dict:
+    r = requests.post(srv.url + "/api/v1/tickets", json={"service": service},
+                      headers=srv.bearer(srv.tokens["kiosk"]), timeout=10)
+    r.raise_for_status()
+    return r.json()
+
+
+def test_waiting_page_says_what_to_do_when_called_or_missed(browser, srv):  # noqa: F811
+    t = issue(srv)
+    page = new_page(browser, PHONE)
+    page.goto(t["status_url"])
+    guide = page.locator("#guide")
+    expect(guide).to_contain_text("mang phiếu đến đúng quầy", timeout=T)
+    expect(guide).to_contain_text("gọi lại")
+    expect(guide).to_contain_text("xếp lại hàng")
+    assert page.locator("#sorry").is_hidden()
+    assert "quý khách" not in page.content()
+    page.context.close()
+
+
+def test_a_broken_promise_is_apologised_for_with_the_new_estimate(browser, srv):  # noqa: F811
+    t = issue(srv, "DD")
+    # this citizen took the ticket 17 minutes ago and is still waiting
+    db = sqlite3.connect(srv.state_dir / "qms.db")
+    db.execute("UPDATE tickets SET wait_from = wait_from - 1020, issued_at = issued_at - 1020, "
+               "queue_key = queue_key - 1020 WHERE id = ?", (t["id"],))
+    db.commit()
+    db.close()
+    page = new_page(browser, PHONE)
+    page.goto(t["status_url"])
+    sorry = page.locator("#sorry")
+    expect(sorry).to_be_visible(timeout=T)
+    expect(sorry).to_contain_text("Xin lỗi")
+    expect(sorry).to_contain_text("17 phút")
+    expect(sorry).to_contain_text("đã được báo")
+    assert "Dự kiến còn khoảng" in sorry.inner_text() or "Sắp đến lượt" in sorry.inner_text()
+    assert page.errors == []
+    page.context.close()
