@@ -13,7 +13,7 @@ from .engine import Engine
 
 log = logging.getLogger(__name__)
 
-RECENT_CALLS = 40
+RECENT_CALLS = 40  # enough for seven distinct tickets even when some were recalled
 # Event fields a screen may see. ``actor`` (a clerk's username) stays: the dashboard shows it.
 _EVENT_FIELDS = ("seq", "at", "type", "ticket_id", "counter", "actor", "device")
 # Event data fields a screen may see; anything else an event carries stays on the server.

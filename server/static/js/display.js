@@ -140,12 +140,21 @@ function renderBanner() {
       el("div", { class: "en" }, "Please take a number and wait to be called"));
   }
   const waiting = banner.queue.length;
-  $("#banner-queue").textContent = waiting ? `còn ${waiting} số · ${waiting} more` : "";
+  const queue = $("#banner-queue");
+  queue.textContent = waiting ? `còn ${waiting} số · ${waiting} more` : "";
+  node.append(queue); // inside the banner, whatever the height of the title bar above it
 }
 
 function renderCalls() {
   const now = Date.now();
-  const list = [...model.calls.values()].sort((a, b) => b.seq - a.seq).slice(0, CALLS_SHOWN);
+  // one line per ticket (its latest call): recalls mark the line "gọi lại" instead of pushing
+  // real new calls off the list
+  const latest = new Map();
+  for (const c of [...model.calls.values()].sort((a, b) => b.seq - a.seq)) {
+    const key = c.ticket_id || c.code;
+    if (!latest.has(key)) latest.set(key, c);
+  }
+  const list = [...latest.values()].slice(0, CALLS_SHOWN);
   $("#calls").replaceChildren(...list.map((c) => el("li", {
     class: (model.flashUntil.get(c.seq) || 0) > now ? "flash" : "", dataset: { seq: c.seq, code: c.code, counter: c.counter },
   }, el("span", { class: "code" }, c.code), el("span", { class: "arrow" }, "→"),

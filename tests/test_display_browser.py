@@ -1,0 +1,84 @@
+"""The wall display read from across the hall, in Chromium: portrait and landscape keep every
+ticket number on one line, secondary text is large enough for 5 m, and recalls do not push
+new calls off the "Vừa gọi" list."""
+from __future__ import annotations
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser import WALL, browser, new_page  # noqa: F401  (fixture)
+from tests.live_server import LiveServer
+
+T = 10_000  # ms
+PORTRAIT = {"width": 1080, "height": 1920}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    with LiveServer(tmp_path_factory.mktemp("display")) as server:
+        server.tokens = {"display": server.add_device("display-hall", "display", site="main"),
+                         "kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
+                         "clerk": server.add_user("lan.nguyen", "clerk"),
+                         "clerk2": server.add_user("minh.tran", "clerk")}
+        for number, who in ((5, "clerk"), (6, "clerk2")):
+            r = requests.post(server.url + f"/api/v1/counters/{number}/sign-in", json={},
+                              headers=server.bearer(server.tokens[who]), timeout=10)
+            r.raise_for_status()
+        yield server
+
+
+def post(srv, path, who, json=None) -> dict:
+    r = requests.post(srv.url + "/api/v1" + path, json=json, headers=srv.bearer(srv.tokens[who]), timeout=10)
+    assert r.ok, r.text
+    return r.json()
+
+
+def open_display(browser, srv, viewport):  # noqa: F811
+    page = new_page(browser, viewport)
+    page.goto(f"{srv.url}/display?token={srv.tokens['display']}")
+    page.wait_for_selector(".card[data-counter='5']", timeout=T)
+    return page
+
+
+def one_line(locator) -> bool:
+    return locator.evaluate("(n) => n.getClientRects().length === 1 && "
+                            "n.getBoundingClientRect().height < 1.6 * parseFloat(getComputedStyle(n).fontSize)")
+
+
+@pytest.mark.parametrize("viewport", [PORTRAIT, WALL], ids=["portrait", "landscape"])
+def test_numbers_never_break_and_secondary_text_is_large(browser, srv, viewport):  # noqa: F811
+    page = open_display(browser, srv, viewport)
+    post(srv, "/tickets", "kiosk", {"service": "DD"})
+    called = post(srv, "/counters/6/call-next", "clerk2", {})["ticket"]
+    banner_code = page.locator("#banner .code")
+    expect(banner_code).to_have_text(called["code"], timeout=T)
+    assert one_line(banner_code)
+    assert one_line(page.locator(f".card[data-counter='6'] .card-number"))
+    smallest = page.evaluate("""() => Math.min(...[...document.querySelectorAll('.display .en, .card-note, .bottom')]
+        .filter((n) => n.offsetParent && n.textContent.trim())
+        .map((n) => parseFloat(getComputedStyle(n).fontSize)))""")
+    assert smallest >= 24, f"secondary text of {smallest}px cannot be read from 5 m"
+    post(srv, f"/tickets/{called['id']}/start", "clerk2", {"counter": 6})
+    post(srv, f"/tickets/{called['id']}/finish", "clerk2", {"counter": 6})
+    page.context.close()
+
+
+def test_recalls_do_not_push_new_calls_off_the_list(browser, srv):  # noqa: F811
+    page = open_display(browser, srv, WALL)
+    codes = []
+    for _ in range(3):
+        post(srv, "/tickets", "kiosk", {"service": "DD"})
+        t = post(srv, "/counters/6/call-next", "clerk2", {})["ticket"]
+        codes.append(t["code"])
+        post(srv, f"/tickets/{t['id']}/start", "clerk2", {"counter": 6})
+        post(srv, f"/tickets/{t['id']}/finish", "clerk2", {"counter": 6})
+    post(srv, "/tickets", "kiosk", {"service": "XD"})
+    held = post(srv, "/counters/5/call-next", "clerk", {})["ticket"]
+    for _ in range(6):  # the citizen at counter 5 does not come: recalled again and again
+        post(srv, f"/tickets/{held['id']}/recall", "clerk", {"counter": 5})
+    expect(page.locator(f"#calls li[data-code='{held['code']}']")).to_have_count(1, timeout=T)
+    for code in codes:
+        expect(page.locator(f"#calls li[data-code='{code}']")).to_have_count(1)
+    expect(page.locator(f"#calls li[data-code='{held['code']}'] .recall")).to_be_visible()
+    page.context.close()
