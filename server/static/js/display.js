@@ -115,6 +115,8 @@ function counterCard(number) {
     el("div", { class: "card-note" }, note));
 }
 
+const bannerQueue = $("#banner-queue"); // kept: it moves into the banner, which is redrawn
+
 function renderBanner() {
   const now = Date.now();
   if (banner.current) {
@@ -140,7 +142,7 @@ function renderBanner() {
       el("div", { class: "en" }, "Please take a number and wait to be called"));
   }
   const waiting = banner.queue.length;
-  const queue = $("#banner-queue");
+  const queue = bannerQueue;
   queue.textContent = waiting ? `còn ${waiting} số · ${waiting} more` : "";
   node.append(queue); // inside the banner, whatever the height of the title bar above it
 }
