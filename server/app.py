@@ -15,6 +15,7 @@ from .config import CenterConfig, load_center
 from .devices import DeviceRegistry
 from .engine import Engine
 from .pages import register_pages
+from .pairing import Pairing
 from .realtime import register_realtime
 from .settings import ServerSettings
 from .store import Store
@@ -42,6 +43,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False
     app.extensions["qms"] = Services(engine=engine, auth=auth, settings=settings)
+    app.extensions["qms_pairing"] = Pairing(auth, clock)
     register_api(app)
 
     socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=[], logger=False, engineio_logger=False)

@@ -83,3 +83,29 @@ def test_recalls_do_not_push_new_calls_off_the_list(browser, srv):  # noqa: F811
         expect(page.locator(f"#calls li[data-code='{code}']")).to_have_count(1)
     expect(page.locator(f"#calls li[data-code='{held['code']}'] .recall")).to_be_visible()
     page.context.close()
+
+
+def test_a_new_screen_is_paired_from_the_dashboard_by_its_code(browser, srv):  # noqa: F811
+    screen = new_page(browser, WALL)
+    screen.goto(f"{srv.url}/display")
+    code = screen.locator("#pairing-code")
+    expect(code).to_have_text(__import__("re").compile(r"^\d{3} \d{3}$"), timeout=T)
+    assert "Bảng điều hành" in screen.locator("#pairing").inner_text()  # it says where the code goes
+    dashboard = new_page(browser, {"width": 1440, "height": 900})
+    srv.add_user("giamdoc", "director")
+    dashboard.goto(srv.url + "/dashboard")
+    dashboard.fill("#username", "giamdoc")
+    dashboard.fill("#password", "matkhau-123")
+    dashboard.click("#login-form button[type=submit]")
+    dashboard.fill("#pair-code", code.inner_text())
+    dashboard.fill("#pair-name", "Sảnh chờ tầng 1")
+    dashboard.click("#pair-form button[type=submit]")
+    expect(dashboard.locator("#pair-result")).to_contain_text("Đã ghép nối", timeout=T)
+    expect(screen.locator("#pairing")).to_be_hidden(timeout=T)  # the screen took its token by itself
+    expect(screen.locator(".card[data-counter='5']")).to_be_visible(timeout=T)
+    expect(screen.locator("#link")).to_have_text("● Trực tuyến", timeout=T)
+    screen.reload()  # and keeps it
+    expect(screen.locator(".card[data-counter='5']")).to_be_visible(timeout=T)
+    assert screen.locator("#pairing").is_hidden()
+    screen.context.close()
+    dashboard.context.close()

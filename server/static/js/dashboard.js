@@ -96,6 +96,22 @@ function renderDevices() {
     }))));
 }
 
+$("#pair-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const out = $("#pair-result");
+  try {
+    const paired = await api("POST", "/pairing/approve", { code: $("#pair-code").value.trim(), name: $("#pair-name").value.trim(),
+                                                           site: $("#pair-site").value || null });
+    out.className = "pair-result ok";
+    out.textContent = `Đã ghép nối màn hình «${paired.name}» (${paired.device}); màn hình sẽ tự kết nối trong vài giây. · Paired.`;
+    $("#pair-code").value = "";
+    $("#pair-name").value = "";
+  } catch (err) {
+    out.className = "pair-result bad";
+    out.textContent = err.message;
+  }
+});
+
 async function resolveAlert(alert) {
   try { await api("POST", `/handover-alerts/${alert.id}/resolve`); } catch (err) { showError(err.message || String(err)); }
 }

@@ -204,10 +204,54 @@ function tick() {
 }
 
 // --- pairing --------------------------------------------------------------------------
+// A screen without a token shows a code; the director enters it on the dashboard; the screen
+// asks every few seconds and receives its own device token (server/pairing.py).
+const PAIR_POLL_MS = 3000;
+let pairingRun = null;
+
+async function pairingCall(path, body) {
+  const r = await fetch(`/api/v1${path}`, { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+                                            body: JSON.stringify(body || {}) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw Object.assign(new Error(data.message || `HTTP ${r.status}`), { status: r.status });
+  return data;
+}
+
+async function pairByCode() {
+  const run = pairingRun = {};
+  while (pairingRun === run) {
+    let req;
+    try {
+      req = await pairingCall("/pairing");
+    } catch (err) {
+      $("#pairing-message").textContent = err.message;
+      await new Promise((ok) => setTimeout(ok, 10 * PAIR_POLL_MS));
+      continue;
+    }
+    $("#pairing-code").textContent = `${req.code.slice(0, 3)} ${req.code.slice(3)}`;
+    while (pairingRun === run) {
+      await new Promise((ok) => setTimeout(ok, PAIR_POLL_MS));
+      let out;
+      try { out = await pairingCall(`/pairing/${req.id}/poll`, { secret: req.secret }); } catch (err) {
+        if (err.status === 404) break; // expired: show a new code
+        continue; // the server did not answer: ask again
+      }
+      if (out.state === "paired") {
+        localStorage.setItem(TOKEN_KEY, out.token);
+        pairingRun = null;
+        $("#pairing").hidden = true;
+        live.socket.connect();
+        return;
+      }
+    }
+  }
+}
+
 function showPairing(message) {
   const box = $("#pairing");
   box.hidden = false;
   $("#pairing-message").textContent = message || "";
+  if (!pairingRun) pairByCode();
 }
 
 $("#pairing-form").addEventListener("submit", (e) => {
@@ -215,6 +259,7 @@ $("#pairing-form").addEventListener("submit", (e) => {
   const token = $("#pairing-token").value.trim();
   if (!token) return;
   localStorage.setItem(TOKEN_KEY, token);
+  pairingRun = null;
   $("#pairing").hidden = true;
   live.socket.connect();
 });
@@ -234,7 +279,10 @@ const live = connectLive({
   onSnapshot,
   onEvent,
   onLink: (ok, message) => { linkBadge($("#link"), ok, message); document.body.classList.toggle("offline", !ok); },
-  onRefused: (message) => { linkBadge($("#link"), false, "● Chưa ghép nối · Not paired"); showPairing(message); },
+  onRefused: (message) => {
+    linkBadge($("#link"), false, "● Chưa ghép nối · Not paired");
+    showPairing(localStorage.getItem(TOKEN_KEY) ? message : ""); // a stored token refused: say why
+  },
 });
 window.qmsDisplay = { model, live, banner }; // for diagnostics and tests
 tick();
