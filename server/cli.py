@@ -174,7 +174,7 @@ def cmd_serve(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
     return run_demo(port=args.port, speed=args.speed, state_dir=args.state_dir, scenario=args.scenario,
-                    duration_s=args.duration)
+                    duration_s=args.duration, kiosk_port=args.kiosk_port, broker_port=args.broker_port)
 
 
 def cmd_simulate(args) -> int:
@@ -236,8 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.set_defaults(fn=cmd_serve)
 
     dm = sub.add_parser("demo", help="the whole center on loopback with simulated citizens")
-    dm.add_argument("--port", type=int, default=8000)
-    dm.add_argument("--speed", type=float, default=20.0, help="simulated seconds per real second")
+    dm.add_argument("--port", type=int, default=8000,
+                    help="the server's port; the kiosk's page takes the next one and the broker the one after")
+    dm.add_argument("--kiosk-port", type=int, help="the kiosk's page (default: --port + 1)")
+    dm.add_argument("--broker-port", type=int, help="the demo's MQTT broker (default: --port + 2)")
+    dm.add_argument("--speed", type=float, default=20.0,
+                    help="how much faster than real time the simulated citizens arrive and are served")
     dm.add_argument("--scenario", help="scenario folder (default: the bundled ward-weekday)")
     dm.add_argument("--duration", type=float, default=None, help="stop after this many real seconds")
     dm.set_defaults(fn=cmd_demo)

@@ -3,7 +3,10 @@
 Starts, each as its own process as on the real Pis: a Mosquitto broker, the center server
 (gunicorn), a kiosk (mock GPIO pins, a virtual printer), the voice announcer, the robot
 greeter; then a stream of citizens pressing the kiosk's buttons and clerk bots serving them.
-Prints the URLs of the screens. Everything lives in ``var/demo`` and is started afresh.
+Prints the URLs of the screens. Everything lives in a fresh folder of its own (a new temporary
+folder each run, or ``--state-dir``), never inside the checkout, so two demos, or a demo and a
+test run, cannot clobber each other. The terminal shows only the banner and short Vietnamese
+notices; the detail goes to ``demo.log`` and each process's log in that folder.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -38,15 +42,22 @@ DEMO_PASSWORD = "demo1234"
 BOT_COUNTERS = [1, 2, 3, 4, 5, 6, 7, 8, 21]  # 9 and 22 stay free for you
 
 
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise OSError("no free port")
+MARKER = ".qms-demo"  # a folder the demo made: it may wipe it and start afresh
+
+
+class PortBusy(OSError):
+    pass
+
+
+def _check_port(port: int, what: str, option: str) -> int:
+    """A busy port is said, never silently swapped for another."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            raise PortBusy(f"cổng {port} ({what}) đang được dùng: chọn cổng khác bằng {option}; port {port} "
+                           f"({what}) is busy: choose another with {option}") from None
+    return port
 
 
 def _wait_port(port: int, proc: subprocess.Popen, name: str, log_path: Path, timeout: float = 30) -> None:
@@ -63,13 +74,15 @@ def _wait_port(port: int, proc: subprocess.Popen, name: str, log_path: Path, tim
 
 
 class Demo:
-    def __init__(self, port: int, speed: float, state_dir: str | None, scenario: str | None) -> None:
-        self.dir = Path(state_dir or ROOT / "var" / "demo").resolve()
+    def __init__(self, port: int, speed: float, state_dir: str | None, scenario: str | None,
+                 kiosk_port: int | None = None, broker_port: int | None = None) -> None:
+        self.given_dir = state_dir is not None
+        self.dir = Path(state_dir).resolve() if state_dir else Path(tempfile.mkdtemp(prefix="qms-demo-"))
         self.speed = speed
-        self.port = _free_port(port)
+        self.port = _check_port(port, "máy chủ / server", "--port")
         self.url = f"http://127.0.0.1:{self.port}"
-        self.broker_port = _free_port(1883)
-        self.kiosk_port = _free_port(8088)
+        self.kiosk_port = _check_port(kiosk_port or port + 1, "trang ki-ốt / kiosk page", "--kiosk-port")
+        self.broker_port = _check_port(broker_port or port + 2, "MQTT broker", "--broker-port")
         self.scenario = load_scenario(scenario or "ward-weekday")
         self.procs: list[tuple[str, subprocess.Popen]] = []
         self.stop = threading.Event()
@@ -77,9 +90,13 @@ class Demo:
 
     # set-up -------------------------------------------------------------------------------
     def prepare(self) -> None:
-        if self.dir.exists():
+        if self.given_dir and self.dir.exists() and any(self.dir.iterdir()):
+            if not (self.dir / MARKER).exists():
+                raise RuntimeError(f"{self.dir} đã có dữ liệu không phải của bản chạy thử: chọn thư mục khác; "
+                                   f"{self.dir} holds data the demo did not make: choose another --state-dir")
             shutil.rmtree(self.dir)
-        self.dir.mkdir(parents=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        (self.dir / MARKER).write_text("made by qms demo: it may wipe this folder at its next start\n")
         (self.dir / "center.toml").write_text(sample_center_text(public_url=self.url, enforce_hours=False),
                                               encoding="utf-8")
         self.center = load_center(self.dir / "center.toml")
@@ -100,7 +117,6 @@ class Demo:
         auth.add_user("quantri", "Quản trị", "admin", DEMO_PASSWORD)
         for n in BOT_COUNTERS:
             auth.add_user(f"bot{n}", f"Cán bộ quầy {n}", "clerk", DEMO_PASSWORD)
-        self.display_token = auth.add_device("display-1", "display")
         (self.dir / "kiosk.token").write_text(auth.add_device("kiosk-1", "kiosk") + "\n")
         (self.dir / "robot.token").write_text(auth.add_device("robot-1", "robot") + "\n")
         self._write_kiosk_config()
@@ -248,19 +264,39 @@ port = {self.broker_port}
         for t in self.threads:
             t.start()
 
-    def banner(self) -> str:
-        return f"""
-Trung tâm mẫu đang chạy / the demo center is running ({self.speed:g}x speed):
+    def first_status_link(self, timeout_s: float = 15.0) -> str | None:
+        """A citizen's page, to open in one click: the first ticket the simulated citizens took."""
+        token = requests.post(self.url + "/api/v1/auth/login", json={"username": "giamdoc", "password": DEMO_PASSWORD},
+                              timeout=10).json()["token"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.stop.is_set():
+            tickets = requests.get(self.url + "/api/v1/tickets?state=waiting&limit=5",
+                                   headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["tickets"]
+            if tickets:
+                t = tickets[-1]
+                return f"{t['status_url']}   (vé {t['code']})"
+            self.stop.wait(0.5)
+        return None
 
-  Màn hình chờ / wall display     {self.url}/display?token={self.display_token}
-  Quầy cán bộ / clerk console     {self.url}/console     (canbo / {DEMO_PASSWORD}; counters 9 and 22 are free)
+    def banner(self, status_link: str | None = None) -> str:
+        citizen = status_link or f"{self.url}/s/<mã trên phiếu>  (quét mã QR trên phiếu)"
+        return f"""
+Trung tâm mẫu đang chạy / the demo center is running.
+Công dân ảo đến và được phục vụ nhanh gấp {self.speed:g} lần thời gian thực (--speed); đồng hồ, thời gian chờ
+trên các màn hình vẫn là thời gian thực. Simulated citizens arrive and are served {self.speed:g}x faster than real
+time; clocks and waits on the screens are real time.
+
   Giám đốc / director dashboard   {self.url}/dashboard   (giamdoc / {DEMO_PASSWORD})
-  Kiosk (bấm số / press a button) http://127.0.0.1:{self.kiosk_port}/
+  Màn hình gọi số / wall display  {self.url}/display     (mở sau khi đăng nhập bảng điều hành, hoặc ghép nối
+                                  bằng mã hiện trên màn hình: Bảng điều hành → Ghép nối màn hình)
+  Quầy cán bộ / clerk console     {self.url}/console     (canbo / {DEMO_PASSWORD}; quầy 9 và 22 đang trống)
+  Ki-ốt lấy số / kiosk            http://127.0.0.1:{self.kiosk_port}/   (bấm nút để lấy số)
+  Trang của công dân / citizen    {citizen}
   API (OpenAPI)                   {self.url}/api/v1/openapi.json
   Lời gọi số / announcements      {self.announcements}
-  Logs and data                   {self.dir}
+  Nhật ký, dữ liệu / logs, data   {self.dir}
 
-Ctrl-C stops everything.
+Ctrl-C để dừng tất cả / stops everything.
 """
 
     def shutdown(self) -> None:
@@ -278,31 +314,65 @@ Ctrl-C stops everything.
 
     def watch(self, duration_s: float | None) -> int:
         end = time.monotonic() + duration_s if duration_s else None
+        answering, last_check = True, 0.0
         while not self.stop.wait(1.0):
             for name, proc in self.procs:
                 if proc.poll() is not None:
-                    print(f"qms demo: {name} stopped ({proc.returncode}); see {self.dir / (name + '.log')}",
+                    print(f"qms demo: {name} đã dừng ({proc.returncode}); xem {self.dir / (name + '.log')}",
                           file=sys.stderr)
                     return 1
+            if time.monotonic() - last_check >= 5:  # one short line when the server stalls or comes back
+                last_check = time.monotonic()
+                ok = _answers(self.url + "/healthz")
+                if ok != answering:
+                    answering = ok
+                    print("qms demo: máy chủ hoạt động trở lại / the server answers again" if ok else
+                          f"qms demo: máy chủ không trả lời / the server is not answering (xem {self.dir}/server.log)",
+                          file=sys.stderr, flush=True)
             if end and time.monotonic() > end:
                 return 0
         return 0
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=3).ok
+    except requests.RequestException:
+        return False
+
+
+def _quiet_terminal(log_file: Path) -> None:
+    """Detail to the log file; the terminal shows only errors (and the demo's own lines)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            handler.setLevel(logging.ERROR)
+    file_handler = logging.FileHandler(log_file, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(file_handler)
+    root.setLevel(logging.INFO)
+
+
 def run_demo(*, port: int = 8000, speed: float = 20.0, state_dir: str | None = None, scenario: str | None = None,
-             duration_s: float | None = None) -> int:
+             duration_s: float | None = None, kiosk_port: int | None = None, broker_port: int | None = None) -> int:
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         print("qms demo: mosquitto is not installed (apt install mosquitto); ./scripts/demo installs it",
               file=sys.stderr)
         return 2
-    demo = Demo(port, speed, state_dir, scenario)
+    try:
+        demo = Demo(port, speed, state_dir, scenario, kiosk_port=kiosk_port, broker_port=broker_port)
+    except PortBusy as exc:
+        print(f"qms demo: {exc}", file=sys.stderr)
+        return 2
     for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C, or systemd/kill: stop everything cleanly
         signal.signal(sig, lambda *_: demo.stop.set())
     try:
         demo.prepare()
+        _quiet_terminal(demo.dir / "demo.log")
+        print(f"qms demo: đang khởi động trong {demo.dir} … / starting", flush=True)
         demo.start()
         demo.stream()
-        print(demo.banner(), flush=True)
+        print(demo.banner(demo.first_status_link()), flush=True)
         return demo.watch(duration_s)
     except KeyboardInterrupt:
         return 0

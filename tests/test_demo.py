@@ -49,13 +49,40 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
             os.killpg(proc.pid, signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert "/display?token=" in out and "canbo / demo1234" in out  # the banner with the addresses
+    # the banner: every address, no device secret in any of them, a citizen's page in one click
+    assert "/display " in out and "canbo / demo1234" in out and "token=" not in out
+    assert "/s/" in out and "Trang của công dân" in out
+    assert "nhanh gấp 120 lần thời gian thực" in out  # says what runs faster
+    assert " INFO " not in out  # the terminal stays readable: the detail is in the log files
     with sqlite3.connect(state / "qms.db") as conn:
         sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM tickets")}
     assert "kiosk" in sources  # citizens pressed the kiosk's buttons, not the API directly
     for log in state.glob("*.log"):
         assert "Traceback" not in log.read_text(errors="replace"), log.name
     assert _processes_mentioning(str(state)) == []
+
+
+def test_demo_says_which_port_is_busy_instead_of_swapping_it(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([sys.executable, "-m", "server.cli", "--state-dir", str(tmp_path / "d"), "demo",
+                              "--port", str(free_port()), "--kiosk-port", str(port), "--duration", "1"],
+                             cwd=ROOT, capture_output=True, text=True,
+                             timeout=60)
+    assert out.returncode == 2
+    assert f"cổng {port}" in out.stderr and "--kiosk-port" in out.stderr
+
+
+def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine.txt").write_text("not the demo's")
+    out = subprocess.run([sys.executable, "-m", "server.cli", "--state-dir", str(tmp_path), "demo",
+                          "--port", str(free_port()), "--duration", "1"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1 and "không phải của bản chạy thử" in out.stderr
+    assert (tmp_path / "mine.txt").exists()
 
 
 def _processes_mentioning(text: str) -> list[str]:
