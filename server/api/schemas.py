@@ -1,14 +1,57 @@
-"""Request and response models of the REST API (validated by flask-openapi3 through
-pydantic; unknown fields are refused)."""
+"""Request models of the REST API (validated by flask-openapi3 through pydantic).
+
+Bodies are strict: unknown fields are refused and nothing is coerced (``"priority": "yes"``
+or ``"counter": "2"`` is a 400 naming the field). Query strings are text by nature: their
+numbers must be plain digits and their days ``YYYY-MM-DD``, nothing else (no ``to=0`` read
+as 1970-01-01). Every integer is bounded (SQLite holds 64 bits).
+"""
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+SQLITE_MAX_INT = 2**63 - 1
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DIGITS = re.compile(r"^\d{1,40}$")  # longer is refused; the bounds then say "too large"
+
+
+def _iso_day(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and _DAY.match(value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass  # 2026-02-30
+    raise PydanticCustomError("day_format", "expected a real day written YYYY-MM-DD")
+
+
+def _digits(value: object) -> object:
+    if isinstance(value, str) and not _DIGITS.match(value):
+        raise PydanticCustomError("digits_format", "expected a whole number written in digits")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+"""A day as ``YYYY-MM-DD`` only (in a body or a query string)."""
+
+QueryInt = Annotated[int, BeforeValidator(_digits)]
+"""A whole number in a query string: digits only (no sign, decimal point, space or underscore)."""
 
 
 class In(BaseModel):
+    """A request body or path: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+
+
+class Query(BaseModel):
+    """A query string: values arrive as text and are parsed, strictly on format."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -79,20 +122,20 @@ class TransferIn(In):
     to_counter: int | None = Field(default=None, ge=1, le=999)
 
 
-class TicketsQuery(In):
+class TicketsQuery(Query):
     state: Literal["waiting", "called", "serving", "parked", "done", "no_show", "cancelled", "abandoned"] | None = None
     service: str | None = Field(default=None, max_length=8)
     site: str | None = Field(default=None, max_length=40)
-    day: date | None = Field(default=None, description="YYYY-MM-DD, the center's local day (default today)")
-    limit: int = Field(default=200, ge=1, le=2000)
+    day: Day | None = Field(default=None, description="YYYY-MM-DD, the center's local day (default today)")
+    limit: QueryInt = Field(default=200, ge=1, le=2000)
 
 
-class EventsQuery(In):
-    after: int = Field(default=0, ge=0)
-    limit: int = Field(default=500, ge=1, le=5000)
+class EventsQuery(Query):
+    after: QueryInt = Field(default=0, ge=0, le=SQLITE_MAX_INT, description="events after this sequence number")
+    limit: QueryInt = Field(default=500, ge=1, le=5000)
 
 
-class SiteQuery(In):
+class SiteQuery(Query):
     site: str | None = Field(default=None, max_length=40)
 
 
@@ -105,7 +148,7 @@ class OfflineTicketIn(In):
     client_ref: str = Field(min_length=8, max_length=64)
     service: str = Field(min_length=1, max_length=8)
     number: int = Field(ge=1, le=99999)
-    day: date = Field(description="the day the kiosk issued it (YYYY-MM-DD, center time)")
+    day: Day = Field(description="the day the kiosk issued it (YYYY-MM-DD, center time)")
     issued_at: float = Field(ge=0, le=4_102_444_800)
     priority: bool = False
     printed: bool = True
@@ -117,6 +160,6 @@ class PrintResultIn(In):
     fault: str | None = Field(default=None, max_length=80)
 
 
-class ReportQuery(In):
-    since: date | None = Field(default=None, alias="from", description="first day (default: the last day)")
-    to: date | None = Field(default=None, description="last day (default: today, center time)")
+class ReportQuery(Query):
+    since: Day | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD (default: the last day)")
+    to: Day | None = Field(default=None, description="last day, YYYY-MM-DD (default: today, center time)")

@@ -41,15 +41,17 @@ def _actor_for(counter: int | None) -> str:
     return who.id if who.role == "clerk" else None
 
 
-@bp.post("/tickets", responses={201: Ticket}, summary="Issue a ticket")
+@bp.post("/tickets", responses={201: Ticket, 200: Ticket, 429: Error},
+         summary="Issue a ticket (201); the same client_ref again: the first ticket (200), or 409 if the "
+                 "request differs")
 @require(*ISSUERS)
 def issue_ticket(body: IssueIn):
     who = principal()
     site = body.site or (who.site if who.kind == "device" else None)
-    t = services().engine.issue(body.service, priority=body.priority, site=site, client_ref=body.client_ref,
-                                source=who.role, device=who.id if who.kind == "device" else None,
-                                actor=who.id if who.kind == "user" else None)
-    return public_ticket(t), 201
+    t, created = services().engine.issue_once(
+        body.service, priority=body.priority, site=site, client_ref=body.client_ref, source=who.role,
+        device=who.id if who.kind == "device" else None, actor=who.id if who.kind == "user" else None)
+    return public_ticket(t), 201 if created else 200
 
 
 @bp.get("/tickets", summary="List today's tickets (or a day's)")

@@ -20,6 +20,7 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
+from .idempotency import check_replay
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
@@ -157,6 +158,15 @@ class Engine:
               client_ref: str | None = None, source: str = "console", device: str | None = None,
               actor: str | None = None) -> dict:
         """Issue a ticket. The same ``client_ref`` always returns the same ticket."""
+        return self.issue_once(service, priority=priority, site=site, client_ref=client_ref, source=source,
+                               device=device, actor=actor)[0]
+
+    def issue_once(self, service: str, *, priority: bool = False, site: str | None = None,
+                   client_ref: str | None = None, source: str = "console", device: str | None = None,
+                   actor: str | None = None) -> tuple[dict, bool]:
+        """Issue a ticket; answer ``(ticket, created)``. A replay of the same request (same
+        ``client_ref``, service, priority, site and device) is ``(the first ticket, False)``;
+        the same ``client_ref`` with a different request raises :class:`Conflict`."""
         svc = self.config.service(service)
         if svc is None:
             raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}",
@@ -167,7 +177,8 @@ class Engine:
         if client_ref:
             existing = self._by_client_ref(client_ref)
             if existing:
-                return self._with_position(existing)
+                check_replay(existing, service=svc.code, priority=priority, site=site, device=device)
+                return self._with_position(existing), False
         now = self.clock.now()
         self._check_open(now)
         self._roll_day()
@@ -205,9 +216,10 @@ class Engine:
             existing = self._by_client_ref(client_ref) if client_ref else None
             if existing is None:
                 raise
-            return self._with_position(existing)
+            check_replay(existing, service=svc.code, priority=priority, site=site, device=device)
+            return self._with_position(existing), False
         self._emit(events)
-        return ticket
+        return ticket, True
 
     def _by_client_ref(self, client_ref: str) -> dict | None:
         row = self.store.conn().execute("SELECT * FROM tickets WHERE client_ref = ?", (client_ref,)).fetchone()

@@ -1,0 +1,72 @@
+"""What every request body goes through before a route sees it.
+
+- at most ``MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``: 413, also for chunked bodies);
+- a body that cannot be read (an invalid chunk size, a client that hangs up mid-body) is a 400,
+  not a server error;
+- JSON is parsed once, here: malformed JSON or JSON nested deeper than ``MAX_JSON_DEPTH`` is a
+  400 before Python's recursive parser runs (1,000 levels raised RecursionError: a 500).
+
+Our bodies are flat objects (depth 1); 32 leaves room and stops a hostile document early.
+"""
+from __future__ import annotations
+
+import re
+
+from flask import Flask, abort, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+_STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest, without parsing it (strings,
+    which may hold brackets, are skipped first)."""
+    depth = deepest = 0
+    for match in _BRACKETS.finditer(_STRINGS.sub(b'""', raw)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _bad_request(code: str, message: str, status: int = 400):
+    response = jsonify({"error": code, "message": message})
+    response.status_code = status
+    abort(response)
+
+
+def _has_body() -> bool:
+    return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def check_body() -> None:
+    if not _has_body():
+        return
+    try:
+        raw = request.get_data(cache=True)
+    except HTTPException:
+        raise  # 413 from MAX_CONTENT_LENGTH
+    except Exception:  # noqa: BLE001 - whatever the server's reader raised, the body is unreadable
+        _bad_request("unreadable_body",
+                     "Không đọc được nội dung yêu cầu (mã hoá chunked sai hoặc bị ngắt giữa chừng); "
+                     "the request body could not be read (bad chunked encoding or cut short)")
+    if not request.is_json or not raw:
+        return
+    depth = json_depth(raw)
+    if depth > MAX_JSON_DEPTH:
+        _bad_request("json_too_deep", f"Dữ liệu JSON lồng quá sâu ({depth} tầng, tối đa {MAX_JSON_DEPTH}); "
+                                      f"JSON nested {depth} levels deep (at most {MAX_JSON_DEPTH})")
+    try:
+        request.get_json()  # parsed once and cached: the routes' get_json() answers from the cache
+    except BadRequest as exc:
+        _bad_request("invalid_json", f"Dữ liệu JSON không hợp lệ; malformed JSON: {exc.description}")
+
+
+def register_guard(app: Flask) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(check_body)
