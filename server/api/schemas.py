@@ -11,7 +11,7 @@ import re
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 SQLITE_MAX_INT = 2**63 - 1
@@ -36,11 +36,24 @@ def _digits(value: object) -> object:
     return value
 
 
+def _whole(value: object) -> object:
+    # JSON Schema (and so the OpenAPI document) counts 74.0 as an integer; a string or a bool is not
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 Day = Annotated[date, BeforeValidator(_iso_day)]
 """A day as ``YYYY-MM-DD`` only (in a body or a query string)."""
 
 QueryInt = Annotated[int, BeforeValidator(_digits)]
 """A whole number in a query string: digits only (no sign, decimal point, space or underscore)."""
+
+Int = Annotated[int, BeforeValidator(_whole)]
+"""A whole number in a body: a JSON number without a fraction (2 or 2.0), never "2" or true."""
+
+CounterNo = Annotated[int, Field(ge=1, le=999), BeforeValidator(_whole)]
+"""A counter number (bounds inside the type, so that ``CounterNo | None`` documents them)."""
 
 
 class In(BaseModel):
@@ -59,6 +72,11 @@ class Error(BaseModel):
     error: str = Field(description="machine-readable code, e.g. invalid_transition")
     message: str = Field(description="what was wrong, Vietnamese first then English")
     details: dict | None = None
+
+
+#: refusals any operation may answer (each body as Error): invalid input, not signed in, role not
+#: allowed, no such thing, a state that forbids it, a body over the size limit
+ERRORS = {400: Error, 401: Error, 403: Error, 404: Error, 409: Error, 413: Error}
 
 
 class LoginIn(In):
@@ -100,7 +118,7 @@ class TicketPath(In):
 
 
 class CounterPath(In):
-    number: int = Field(ge=1, le=999)
+    number: Int = Field(ge=1, le=999)
 
 
 class TokenPath(In):
@@ -108,18 +126,29 @@ class TokenPath(In):
 
 
 class CounterAction(In):
-    counter: int = Field(ge=1, le=999, description="the counter acting (the clerk must be signed in there)")
+    counter: Int = Field(ge=1, le=999, description="the counter acting (the clerk must be signed in there)")
 
 
 class OptionalCounterAction(In):
-    counter: int | None = Field(default=None, ge=1, le=999)
+    counter: CounterNo | None = None
     reason: str = Field(default="", max_length=200)
 
 
 class TransferIn(In):
-    counter: int | None = Field(default=None, ge=1, le=999, description="the counter handing the ticket over")
-    service: str | None = Field(default=None, min_length=1, max_length=8)
-    to_counter: int | None = Field(default=None, ge=1, le=999)
+    # where to: a service, a counter, or both (stated in the document too, so clients can know)
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["service"], "properties": {"service": {"type": "string"}}},
+        {"required": ["to_counter"], "properties": {"to_counter": {"type": "integer"}}}]})
+
+    counter: CounterNo | None = Field(default=None, description="the counter handing the ticket over")
+    service: str | None = Field(default=None, min_length=1, max_length=8, description="the service to send it to")
+    to_counter: CounterNo | None = Field(default=None, description="the counter to send it to")
+
+    @model_validator(mode="after")
+    def _somewhere(self):
+        if self.service is None and self.to_counter is None:
+            raise PydanticCustomError("transfer_target", "give service or to_counter (where the ticket goes)")
+        return self
 
 
 class TicketsQuery(Query):
@@ -141,13 +170,13 @@ class SiteQuery(Query):
 
 class BlockIn(In):
     service: str = Field(min_length=1, max_length=8)
-    size: int = Field(default=10, ge=1, le=200)
+    size: Int = Field(default=10, ge=1, le=200)
 
 
 class OfflineTicketIn(In):
     client_ref: str = Field(min_length=8, max_length=64)
     service: str = Field(min_length=1, max_length=8)
-    number: int = Field(ge=1, le=99999)
+    number: Int = Field(ge=1, le=99999)
     day: Day = Field(description="the day the kiosk issued it (YYYY-MM-DD, center time)")
     issued_at: float = Field(ge=0, le=4_102_444_800)
     priority: bool = False

@@ -6,14 +6,15 @@ from flask_openapi3 import APIBlueprint, Tag
 from qms_common.errors import Forbidden
 
 from .context import MANAGERS, STAFF, principal, require, services
+from .responses import Tickets
 from .schemas import (
-    CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
+    ERRORS, CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
     TransferIn,
 )
 
 bp = APIBlueprint("tickets", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="tickets")],
                   abp_security=[{"bearer": []}],
-                  abp_responses={401: Error, 403: Error, 404: Error, 409: Error, 422: Error})
+                  abp_responses=ERRORS)
 
 ISSUERS = ("kiosk", "robot", "clerk", "director", "admin")
 
@@ -54,7 +55,7 @@ def issue_ticket(body: IssueIn):
     return public_ticket(t), 201 if created else 200
 
 
-@bp.get("/tickets", summary="List today's tickets (or a day's)")
+@bp.get("/tickets", responses={200: Tickets}, summary="List today's tickets (or a day's)")
 @require(*STAFF)
 def list_tickets(query: TicketsQuery):
     rows = services().engine.tickets(day=query.day, state=query.state, service=query.service, site=query.site,
