@@ -126,6 +126,9 @@ def test_transfer_needs_a_destination(client, tokens):
     ("/api/v1/tickets?limit=%2B5", "limit"),
     ("/api/v1/tickets?limit=%205", "limit"),
     ("/api/v1/tickets?limit=1_0", "limit"),
+    ("/api/v1/tickets?limit=5%0A", "limit"),
+    ("/api/v1/tickets?limit=%D9%A5", "limit"),  # an Arabic-Indic five
+    ("/api/v1/tickets?day=2026-11-23%0A", "day"),
     ("/api/v1/events?after=-1", "after"),
 ])
 def test_query_values_must_be_written_plainly(client, tokens, path, field):

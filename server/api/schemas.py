@@ -15,14 +15,14 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic_core import PydanticCustomError
 
 SQLITE_MAX_INT = 2**63 - 1
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DIGITS = re.compile(r"^\d{1,40}$")  # longer is refused; the bounds then say "too large"
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]{1,40}")  # longer is refused; the bounds then say "too large"
 
 
 def _iso_day(value: object) -> object:
     if isinstance(value, date):
         return value
-    if isinstance(value, str) and _DAY.match(value):
+    if isinstance(value, str) and _DAY.fullmatch(value):
         try:
             return date.fromisoformat(value)
         except ValueError:
@@ -31,7 +31,7 @@ def _iso_day(value: object) -> object:
 
 
 def _digits(value: object) -> object:
-    if isinstance(value, str) and not _DIGITS.match(value):
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
         raise PydanticCustomError("digits_format", "expected a whole number written in digits")
     return value
 
