@@ -137,6 +137,18 @@ def test_query_values_must_be_written_plainly(client, tokens, path, field):
     assert r.json["details"]["fields"] == [field] and r.json["message"].startswith(f"Dữ liệu không hợp lệ: {field}: ")
 
 
+@pytest.mark.parametrize("query, field, said", [
+    ("site=main&site=diem-1", "site", "site: chỉ được ghi một lần"),
+    ("site=main&colour=red", "colour", "colour: tham số không được phép"),
+])
+def test_a_query_holds_its_parameters_once_each(client, tokens, query, field, said):
+    r = client.get(f"/api/v1/snapshot?{query}", headers=h(tokens["lan"]))
+    assert r.status_code == 400 and r.json["details"]["fields"] == [field]
+    assert r.json["message"].startswith(f"Dữ liệu không hợp lệ: {said}")
+    r = client.get(f"/api/v1/center?{query}")  # a route without parameters
+    assert r.status_code == 400 and set(r.json["details"]["fields"]) == {p.split("=")[0] for p in query.split("&")}
+
+
 def test_plain_query_values_are_read(client, tokens):
     client.post("/api/v1/tickets", json={"service": "HT"}, headers=h(tokens["kiosk"]))
     r = client.get("/api/v1/tickets?day=2026-11-23&limit=5", headers=h(tokens["giamdoc"]))

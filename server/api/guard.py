@@ -1,6 +1,7 @@
-"""What every request body goes through before a route sees it.
+"""What every request goes through before a route sees it.
 
-- at most ``MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``: 413, also for chunked bodies);
+- an API query string holds only the route's parameters, each at most once;
+- a body is at most ``MAX_BODY_BYTES`` (Flask's ``MAX_CONTENT_LENGTH``: 413, also for chunked bodies);
 - a body that cannot be read (an invalid chunk size, a client that hangs up mid-body) is a 400,
   not a server error;
 - JSON is parsed once, here: malformed JSON or JSON nested deeper than ``MAX_JSON_DEPTH`` is a
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, abort, jsonify, request
+from flask import Flask, abort, current_app, jsonify, request
+from flask_openapi3.utils import parse_parameters
 from werkzeug.exceptions import BadRequest, HTTPException
 
 MAX_BODY_BYTES = 64 * 1024
@@ -34,14 +36,45 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
-def _bad_request(code: str, message: str, status: int = 400):
-    response = jsonify({"error": code, "message": message})
+def _bad_request(code: str, message: str, status: int = 400, details: dict | None = None):
+    body: dict = {"error": code, "message": message}
+    if details:
+        body["details"] = details
+    response = jsonify(body)
     response.status_code = status
     abort(response)
 
 
 def _has_body() -> bool:
     return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _known_query(view) -> set[str]:
+    query = parse_parameters(view)[3]
+    if query is None:
+        return set()
+    return {field.alias or name for name, field in query.model_fields.items()}
+
+
+def check_query() -> None:
+    """An API route's query string holds only its documented parameters, each at most once
+    (none of ours is a list): ``?site=a&site=b`` or ``?colour=red`` is refused, not ignored."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None or not request.path.startswith("/api/v1/") or not request.args:
+        return
+    known = _known_query(view)
+    unknown = sorted(k for k in request.args if k not in known)
+    if unknown:
+        names = ", ".join(unknown)
+        _bad_request("validation_error", f"Dữ liệu không hợp lệ: {names}: tham số không được phép / "
+                                         f"invalid request: {names}: unknown query parameter",
+                     details={"fields": unknown})
+    repeated = sorted(k for k in request.args if len(request.args.getlist(k)) > 1)
+    if repeated:
+        names = ", ".join(repeated)
+        _bad_request("validation_error", f"Dữ liệu không hợp lệ: {names}: chỉ được ghi một lần / "
+                                         f"invalid request: {names}: query parameter given more than once",
+                     details={"fields": repeated})
 
 
 def check_body() -> None:
@@ -69,4 +102,5 @@ def check_body() -> None:
 
 def register_guard(app: Flask) -> None:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.before_request(check_query)
     app.before_request(check_body)
