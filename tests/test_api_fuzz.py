@@ -72,3 +72,16 @@ def _headers_made_invalid(case) -> bool:
     components = getattr(case.meta, "components", None) or {}
     return any(getattr(where, "value", where) == "header" and info.mode.value == "negative"
                for where, info in components.items())
+
+
+def test_every_operation_documents_its_success_and_its_refusals():
+    doc = APP.test_client().get("/api/v1/openapi.json").json
+    operations = [(m.upper(), p, op) for p, item in doc["paths"].items() for m, op in item.items()]
+    assert len(operations) >= 34
+    for method, path, op in operations:
+        statuses = set(op["responses"])
+        assert statuses & {"200", "201"}, f"{method} {path} documents no success answer"
+        assert {"400", "401", "403", "404", "413"} <= statuses, f"{method} {path}: {sorted(statuses)}"
+        assert "422" not in statuses  # validation answers 400, and only 400
+        refusal = op["responses"]["400"]["content"]["application/json"]["schema"]
+        assert refusal == {"$ref": "#/components/schemas/Error"}, f"{method} {path}: {refusal}"
