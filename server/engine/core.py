@@ -20,8 +20,8 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
-from .idempotency import check_replay
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
+from .idempotency import check_replay
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
