@@ -54,6 +54,8 @@ def describe_validation_error(exc: ValidationError, source: str) -> str:
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown field (a typo?)"
+        elif err["type"] == "value_error" and "error" in err.get("ctx", {}):
+            msg = str(err["ctx"]["error"])  # our own message, without pydantic's "Value error, "
         lines.append(f"{source}: {where}: {msg}")
     return "\n".join(lines)
 

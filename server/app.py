@@ -9,6 +9,7 @@ from flask_socketio import SocketIO
 from qms_common.clock import Clock, SystemClock
 
 from .api import register_api
+from .api.routes import VALIDATION_STATUS
 from .api.context import Services
 from .auth import Auth
 from .config import CenterConfig, load_center
@@ -38,6 +39,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
                   description="Queue management for a public administrative service center"),
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         doc_ui=False,
+        validation_error_status=VALIDATION_STATUS,
     )
     app.config["SECRET_KEY"] = settings.secret_key()
     app.config["JSON_AS_ASCII"] = False

@@ -162,8 +162,12 @@ def cmd_report(args) -> int:
 
 
 def cmd_serve(args) -> int:
+    from .config import load_center
     from .serve import serve
     settings = _settings(args)
+    # checked here, before any worker starts: a broken file is the same one-line message as
+    # `qms config check`, not a worker's traceback and "Worker failed to boot"
+    load_center(settings.center_file)
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
     if args.port:

@@ -30,8 +30,24 @@ class Hours(StrictModel):
     opens: str = Field(default="07:30", pattern=_HHMM)
     closes: str = Field(default="17:00", pattern=_HHMM, description="the kiosk stops issuing tickets")
     lunch: tuple[str, str] | None = Field(default=("11:30", "13:30"))
-    work_days: list[int] = Field(default=[1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday")
+    work_days: list[int] = Field(default=[1, 2, 3, 4, 5],
+                                 description="ISO weekdays: 1 = Monday ... 6 = Saturday, 7 = Sunday")
     enforce: bool = Field(default=True, description="refuse tickets outside opening hours")
+
+    @field_validator("work_days")
+    @classmethod
+    def _work_days(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("cần ít nhất một ngày làm việc; give at least one working day "
+                             "(ISO weekdays: 1 = Monday ... 7 = Sunday)")
+        wrong = [d for d in value if not 1 <= d <= 7]
+        if wrong:
+            raise ValueError(f"ngày {', '.join(map(str, wrong))} không phải thứ trong tuần (1 = thứ Hai … "
+                             f"7 = Chủ nhật); {', '.join(map(str, wrong))} is not an ISO weekday "
+                             f"(1 = Monday ... 7 = Sunday)")
+        if len(set(value)) != len(value):
+            raise ValueError("một ngày được ghi hai lần; a day is listed twice")
+        return value
 
     @field_validator("lunch")
     @classmethod

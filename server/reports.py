@@ -120,9 +120,10 @@ def report_for(engine, since: date | None, to: date | None, *,
     last = to or engine.today()
     first = since or last
     if first > last:
-        raise QmsError(f"'from' ({first}) is after 'to' ({last})")
+        raise QmsError(f"Ngày đầu ({first}) sau ngày cuối ({last}); 'from' ({first}) is after 'to' ({last})",
+                       field="from")
     if max_days is not None and (last - first).days > max_days:
-        raise QmsError("a report covers at most a year")
+        raise QmsError(f"Báo cáo tối đa {max_days} ngày; a report covers at most {max_days} days", field="from")
     return first, last, daily_report(engine.events_of_days(first, last), engine.config, first, last)
 
 

@@ -80,21 +80,21 @@ def test_a_clerk_cannot_work_another_clerks_counter(client, tokens):
     ({"service": "HT", "client_ref": "x"}, "client_ref"),
     ([1, 2, 3], "body"),
 ])
-def test_bad_bodies_get_422_naming_the_field(client, tokens, body, field):
+def test_bad_bodies_get_400_naming_the_field(client, tokens, body, field):
     r = client.post("/api/v1/tickets", json=body, headers=h(tokens["kiosk"]))
-    assert r.status_code == 422
+    assert r.status_code == 400
     assert r.json["error"] == "validation_error" and field in r.json["message"]
 
 
 def test_malformed_json_and_wrong_types(client, tokens):
     r = client.post("/api/v1/tickets", data=b"{not json", headers={**h(tokens["kiosk"]), "Content-Type": "application/json"})
-    assert r.status_code == 422
+    assert r.status_code == 400
     r = client.post("/api/v1/counters/abc/sign-in", headers=h(tokens["lan"]))
     assert r.status_code == 404 and r.is_json
     r = client.post("/api/v1/counters/0/sign-in", headers=h(tokens["lan"]))
-    assert r.status_code == 422 and "number" in r.json["message"]
+    assert r.status_code == 400 and "number" in r.json["message"]
     r = client.get("/api/v1/tickets", query_string={"state": "flying"}, headers=h(tokens["lan"]))
-    assert r.status_code == 422 and "state" in r.json["message"]
+    assert r.status_code == 400 and "state" in r.json["message"]
     r = client.delete("/api/v1/tickets", headers=h(tokens["lan"]))
     assert r.status_code == 405 and r.is_json
 
@@ -215,7 +215,7 @@ def test_refused_hand_over_is_an_alert_staff_can_resolve(client, tokens, clock):
     listed = client.get("/api/v1/handover-alerts", headers=h(tokens["lan"])).json["alerts"]
     assert [a["id"] for a in listed] == [alert["id"]]
     # bad input: a clear 4xx, never a 500; kiosks and displays may not resolve
-    assert client.post("/api/v1/handover-alerts/0/resolve", headers=h(tokens["lan"])).status_code == 422
+    assert client.post("/api/v1/handover-alerts/0/resolve", headers=h(tokens["lan"])).status_code == 400
     assert client.post("/api/v1/handover-alerts/abc/resolve", headers=h(tokens["lan"])).status_code == 404
     assert client.post("/api/v1/handover-alerts/999999/resolve", headers=h(tokens["lan"])).status_code == 404
     assert client.post(f"/api/v1/handover-alerts/{alert['id']}/resolve",

@@ -157,11 +157,11 @@ def base(tmp_path) -> dict:
 
 @pytest.mark.parametrize(("mutate", "field"), [
     (lambda d: d.update(devcie="x"), "devcie: unknown field"),
-    (lambda d: d["buttons"]["services"][1].update(pin=17), "buttons: Value error, GPIO pin(s) [17]"),
+    (lambda d: d["buttons"]["services"][1].update(pin=17), "buttons: GPIO pin(s) [17]"),
     (lambda d: d["server"].update(online_timeout_s=0), "server.online_timeout_s"),
     (lambda d: d["printer"].update(paper="57mm"), "printer.paper"),
-    (lambda d: d.update(timezone="Mars/Olympus"), "timezone: Value error, unknown timezone"),
-    (lambda d: d["indicators"].update(ready_led=17), "(top level): Value error, indicators.ready_led: GPIO 17 is already used"),
+    (lambda d: d.update(timezone="Mars/Olympus"), "timezone: unknown timezone"),
+    (lambda d: d["indicators"].update(ready_led=17), "(top level): indicators.ready_led: GPIO 17 is already used"),
     (lambda d: d["buttons"].update(per_minute=0), "buttons.per_minute"),
 ])
 def test_bad_config_names_the_field(tmp_path, mutate, field) -> None:

@@ -9,11 +9,10 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from .context import STAFF, principal, require, services
-from .schemas import Error, In
+from .schemas import ERRORS, In
 
 bp = APIBlueprint("handover", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="kiosk")],
-                  abp_security=[{"bearer": []}],
-                  abp_responses={401: Error, 403: Error, 404: Error, 422: Error})
+                  abp_security=[{"bearer": []}], abp_responses=ERRORS)
 
 
 class AlertPath(In):
@@ -28,7 +27,12 @@ class HandoverAlert(BaseModel):
     resolved: bool = False
 
 
-@bp.get("/handover-alerts", summary="Printed tickets the hand-over could not place, not yet resolved")
+class HandoverAlerts(BaseModel):
+    alerts: list[HandoverAlert]
+
+
+@bp.get("/handover-alerts", responses={200: HandoverAlerts},
+        summary="Printed tickets the hand-over could not place, not yet resolved")
 @require(*STAFF)
 def list_alerts():
     return {"alerts": services().engine.handover_alerts()}

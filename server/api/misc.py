@@ -9,18 +9,20 @@ from flask_openapi3 import APIBlueprint, Tag
 from qms_common.errors import NotFound
 
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
-from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
+from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
+from .schemas import ERRORS, BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
 
 bp = APIBlueprint("misc", __name__, url_prefix="/api/v1",
-                  abp_responses={401: Error, 403: Error, 404: Error, 409: Error, 422: Error})
+                  abp_responses=ERRORS)
 AUTH = [Tag(name="auth")]
 LIVE = [Tag(name="live")]
 KIOSK = [Tag(name="kiosk")]
 BEARER = [{"bearer": []}]
+OPTIONAL_BEARER = [{"bearer": []}, {}]  # signing out without a session is fine
 
 
-@bp.post("/auth/login", tags=AUTH, responses={200: LoginOut}, summary="Sign in (clerk, director, admin)")
+@bp.post("/auth/login", tags=AUTH, responses={200: LoginOut, 429: Error}, summary="Sign in (clerk, director, admin)")
 def login(body: LoginIn):
     token, who, expires = services().auth.login(body.username, body.password)
     response = make_response({"token": token, "role": who.role, "name": who.name, "expires_at": expires})
@@ -29,7 +31,7 @@ def login(body: LoginIn):
     return response
 
 
-@bp.post("/auth/logout", tags=AUTH, security=BEARER, summary="Sign out")
+@bp.post("/auth/logout", tags=AUTH, security=OPTIONAL_BEARER, responses={200: Ok}, summary="Sign out")
 def logout():
     token = request_token()
     if token:
@@ -39,14 +41,14 @@ def logout():
     return response
 
 
-@bp.get("/auth/me", tags=AUTH, security=BEARER, summary="Who am I")
+@bp.get("/auth/me", tags=AUTH, security=BEARER, responses={200: Me}, summary="Who am I")
 @require(*SCREENS)
 def me():
     who = principal()
     return {"kind": who.kind, "id": who.id, "role": who.role, "name": who.name, "site": who.site}
 
 
-@bp.get("/center", tags=LIVE, summary="The center: name, timezone, hours, sites, services, counters")
+@bp.get("/center", tags=LIVE, responses={200: Center}, summary="The center: name, timezone, hours, sites, services, counters")
 def center():
     cfg = services().engine.config
     return {
@@ -58,20 +60,20 @@ def center():
     }
 
 
-@bp.get("/snapshot", tags=LIVE, security=BEARER, summary="Everything a screen shows, with its event sequence")
+@bp.get("/snapshot", tags=LIVE, security=BEARER, responses={200: Snapshot}, summary="Everything a screen shows, with its event sequence")
 @require(*SCREENS)
 def snapshot(query: SiteQuery):
     return services().engine.snapshot(query.site)
 
 
-@bp.get("/services/stats", tags=LIVE, security=BEARER,
+@bp.get("/services/stats", tags=LIVE, security=BEARER, responses={200: ServiceStats},
         summary="Per service: waiting, longest wait, estimate, served today, share within target")
 @require(*SCREENS)
 def service_stats(query: SiteQuery):
     return {"services": services().engine.service_stats(query.site)}
 
 
-@bp.get("/status/<token>", tags=LIVE, summary="A citizen's ticket (the QR code); no sign-in, nothing else shown")
+@bp.get("/status/<token>", tags=LIVE, responses={200: CitizenStatus}, summary="A citizen's ticket (the QR code); no sign-in, nothing else shown")
 def status(path: TokenPath):
     engine = services().engine
     t = engine.ticket_by_token(path.token)
@@ -90,13 +92,13 @@ def status(path: TokenPath):
             "called_at": t["called_at"]}
 
 
-@bp.post("/kiosk/blocks", tags=KIOSK, security=BEARER, summary="Reserve numbers to issue while offline")
+@bp.post("/kiosk/blocks", tags=KIOSK, security=BEARER, responses={201: Block, 429: Error}, summary="Reserve numbers to issue while offline")
 @require("kiosk")
 def reserve_block(body: BlockIn):
     return services().engine.reserve_block(principal().id, body.service, body.size), 201
 
 
-@bp.post("/kiosk/offline-tickets", tags=KIOSK, security=BEARER,
+@bp.post("/kiosk/offline-tickets", tags=KIOSK, security=BEARER, responses={201: Ticket},
          summary="Hand over a ticket issued offline (idempotent by client_ref)")
 @require("kiosk")
 def offline_ticket(body: OfflineTicketIn):
@@ -107,7 +109,7 @@ def offline_ticket(body: OfflineTicketIn):
     return public_ticket(t), 201
 
 
-@bp.get("/events", tags=LIVE, security=BEARER, summary="The append-only event log")
+@bp.get("/events", tags=LIVE, security=BEARER, responses={200: Events}, summary="The append-only event log")
 @require(*MANAGERS)
 def events(query: EventsQuery):
     return {"events": services().engine.events_after(query.after, query.limit)}
@@ -118,7 +120,7 @@ def _report_rows(query: ReportQuery) -> tuple[date, date, list[dict]]:
     return report_for(services().engine, query.since, query.to, max_days=366)
 
 
-@bp.get("/reports/daily", tags=LIVE, security=BEARER,
+@bp.get("/reports/daily", tags=LIVE, security=BEARER, responses={200: Report},
         summary="Per day and service: waits, share within 15 min, service times, ratings (from the event log)")
 @require(*MANAGERS)
 def daily_report_route(query: ReportQuery):
@@ -126,7 +128,7 @@ def daily_report_route(query: ReportQuery):
     return {"from": first.isoformat(), "to": last.isoformat(), "rows": rows}
 
 
-@bp.get("/reports/daily.csv", tags=LIVE, security=BEARER, summary="The same report as CSV (UTF-8, for a spreadsheet)")
+@bp.get("/reports/daily.csv", tags=LIVE, security=BEARER, responses={200: CSV}, summary="The same report as CSV (UTF-8, for a spreadsheet)")
 @require(*MANAGERS)
 def daily_report_csv(query: ReportQuery):
     import io

@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 from qms_common.errors import NotFound
 
 from .context import MANAGERS, principal, require, services
-from .schemas import Error, In
+from .schemas import ERRORS, Error, In
 
 bp = APIBlueprint("pairing", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="pairing")],
-                  abp_responses={404: Error, 422: Error, 429: Error})
+                  abp_responses={**ERRORS, 429: Error})
 
 
 class PairingPath(In):

@@ -6,14 +6,15 @@ from flask_openapi3 import APIBlueprint, Tag
 from qms_common.errors import Forbidden
 
 from .context import MANAGERS, STAFF, principal, require, services
+from .responses import Tickets
 from .schemas import (
-    CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
+    ERRORS, CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
     TransferIn,
 )
 
 bp = APIBlueprint("tickets", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="tickets")],
                   abp_security=[{"bearer": []}],
-                  abp_responses={401: Error, 403: Error, 404: Error, 409: Error, 422: Error})
+                  abp_responses=ERRORS)
 
 ISSUERS = ("kiosk", "robot", "clerk", "director", "admin")
 
@@ -41,18 +42,20 @@ def _actor_for(counter: int | None) -> str:
     return who.id if who.role == "clerk" else None
 
 
-@bp.post("/tickets", responses={201: Ticket}, summary="Issue a ticket")
+@bp.post("/tickets", responses={201: Ticket, 200: Ticket, 429: Error},
+         summary="Issue a ticket (201); the same client_ref again: the first ticket (200), or 409 if the "
+                 "request differs")
 @require(*ISSUERS)
 def issue_ticket(body: IssueIn):
     who = principal()
     site = body.site or (who.site if who.kind == "device" else None)
-    t = services().engine.issue(body.service, priority=body.priority, site=site, client_ref=body.client_ref,
-                                source=who.role, device=who.id if who.kind == "device" else None,
-                                actor=who.id if who.kind == "user" else None)
-    return public_ticket(t), 201
+    t, created = services().engine.issue_once(
+        body.service, priority=body.priority, site=site, client_ref=body.client_ref, source=who.role,
+        device=who.id if who.kind == "device" else None, actor=who.id if who.kind == "user" else None)
+    return public_ticket(t), 201 if created else 200
 
 
-@bp.get("/tickets", summary="List today's tickets (or a day's)")
+@bp.get("/tickets", responses={200: Tickets}, summary="List today's tickets (or a day's)")
 @require(*STAFF)
 def list_tickets(query: TicketsQuery):
     rows = services().engine.tickets(day=query.day, state=query.state, service=query.service, site=query.site,

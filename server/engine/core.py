@@ -22,6 +22,7 @@ from ..store import Store
 from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
+from .idempotency import check_replay
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -151,6 +152,15 @@ class Engine(OfflineHandover):
               client_ref: str | None = None, source: str = "console", device: str | None = None,
               actor: str | None = None) -> dict:
         """Issue a ticket. The same ``client_ref`` always returns the same ticket."""
+        return self.issue_once(service, priority=priority, site=site, client_ref=client_ref, source=source,
+                               device=device, actor=actor)[0]
+
+    def issue_once(self, service: str, *, priority: bool = False, site: str | None = None,
+                   client_ref: str | None = None, source: str = "console", device: str | None = None,
+                   actor: str | None = None) -> tuple[dict, bool]:
+        """Issue a ticket; answer ``(ticket, created)``. A replay of the same request (same
+        ``client_ref``, service, priority, site and device) is ``(the first ticket, False)``;
+        the same ``client_ref`` with a different request raises :class:`Conflict`."""
         svc = self.config.service(service)
         if svc is None:
             raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}",
@@ -161,7 +171,8 @@ class Engine(OfflineHandover):
         if client_ref:
             existing = self._by_client_ref(client_ref)
             if existing:
-                return self._with_position(existing)
+                check_replay(existing, service=svc.code, priority=priority, site=site, device=device)
+                return self._with_position(existing), False
         now = self.clock.now()
         self._check_open(now)
         self._roll_day()
@@ -199,9 +210,10 @@ class Engine(OfflineHandover):
             existing = self._by_client_ref(client_ref) if client_ref else None
             if existing is None:
                 raise
-            return self._with_position(existing)
+            check_replay(existing, service=svc.code, priority=priority, site=site, device=device)
+            return self._with_position(existing), False
         self._emit(events)
-        return ticket
+        return ticket, True
 
     def _by_client_ref(self, client_ref: str) -> dict | None:
         row = self.store.conn().execute("SELECT * FROM tickets WHERE client_ref = ?", (client_ref,)).fetchone()
