@@ -164,6 +164,7 @@ def test_print_failure_and_reprint(client, tokens):
     r = client.post(f"/api/v1/tickets/{t['id']}/print-result", json={"printed": False, "fault": "no_paper"},
                     headers=h(tokens["kiosk"]))
     assert r.json["printed"] == 0 and r.json["print_fault"] == "no_paper"
+    client.post("/api/v1/counters/4/sign-in", headers=h(tokens["lan"]))  # counter 4 serves HT
     r = client.post(f"/api/v1/tickets/{t['id']}/reprint", headers=h(tokens["lan"]))
     assert r.status_code == 200
     events = client.get("/api/v1/events", headers=h(tokens["giamdoc"])).json["events"]

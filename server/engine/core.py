@@ -21,6 +21,7 @@ from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
+from .permissions import MANAGERS, check_ticket_action
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -346,11 +347,12 @@ class Engine:
         return result
 
     def _counter_state(self, number: int, clerk: str, *, allowed: set[str], new_state: str, event: str,
-                       device: str | None = None) -> dict:
+                       device: str | None = None, role: str | None = None) -> dict:
         events: list[dict] = []
         with self.store.write() as conn:
             counter = self._counter(conn, number)
-            self._check_clerk(counter, clerk)
+            if role not in MANAGERS:  # a director may close a counter a clerk left open
+                self._check_clerk(counter, clerk)
             if counter["state"] not in allowed:
                 raise Conflict(f"Quầy {number} đang '{counter['state']}'; counter {number} is {counter['state']}",
                                counter=number, state=counter["state"])
@@ -362,22 +364,23 @@ class Engine:
             conn.execute("UPDATE counters SET state = ?, since = ?, clerk = ?, priority_in_row = "
                          "CASE WHEN ? = 'closed' THEN 0 ELSE priority_in_row END WHERE number = ?",
                          (new_state, self.clock.now(), clerk_value, new_state, number))
-            self._event(conn, events, event, counter=number, actor=clerk, device=device)
+            self._event(conn, events, event, counter=number, actor=clerk, device=device,
+                        **({"role": role} if role in MANAGERS else {}))
             result = self._counter(conn, number)
         self._emit(events)
         return result
 
-    def pause(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def pause(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"open"}, new_state="paused",
-                                   event="counter_paused", device=device)
+                                   event="counter_paused", device=device, role=role)
 
-    def resume_counter(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def resume_counter(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"paused"}, new_state="open",
-                                   event="counter_resumed", device=device)
+                                   event="counter_resumed", device=device, role=role)
 
-    def sign_out(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def sign_out(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"open", "paused"}, new_state="closed",
-                                   event="counter_signed_out", device=device)
+                                   event="counter_signed_out", device=device, role=role)
 
     @staticmethod
     def _check_clerk(counter: dict, clerk: str | None) -> None:
@@ -386,7 +389,8 @@ class Engine:
                             f"{clerk} is not signed in at counter {counter['number']}", counter=counter["number"])
 
     # --- calling --------------------------------------------------------------------------
-    def call_next(self, number: int, clerk: str | None = None, device: str | None = None) -> dict | None:
+    def call_next(self, number: int, clerk: str | None = None, device: str | None = None, *,
+                  role: str | None = None) -> dict | None:
         """Call the next ticket to counter ``number``; finishes the ticket being served first.
 
         Returns None when nobody waits for this counter's services.
@@ -397,14 +401,15 @@ class Engine:
         def work(conn: sqlite3.Connection) -> dict | None:
             events.clear()
             counter = self._counter(conn, number)
-            self._check_clerk(counter, clerk)
+            if role not in MANAGERS:
+                self._check_clerk(counter, clerk)
             if counter["state"] != "open":
                 raise Conflict(f"Quầy {number} chưa mở (đang '{counter['state']}'); counter {number} is "
                                f"{counter['state']}: sign in or resume first", counter=number, state=counter["state"])
             if counter["ticket_id"]:
                 current = self._ticket_row(conn, counter["ticket_id"])
                 if current["state"] == State.SERVING:
-                    self._apply(conn, events, current, "finish", number, clerk, device)
+                    self._apply(conn, events, current, "finish", number, clerk, device, role=role)
                 else:
                     raise Conflict(
                         f"Quầy {number} đang gọi {current['code']}: hãy bắt đầu phục vụ, gọi lại hoặc đánh dấu "
@@ -420,7 +425,7 @@ class Engine:
             if chosen is None:
                 return None
             ticket = self._ticket_row(conn, chosen.id)
-            result = self._apply(conn, events, ticket, "call", number, clerk, device)
+            result = self._apply(conn, events, ticket, "call", number, clerk, device, role=role)
             in_row = counter["priority_in_row"] + 1 if chosen.priority else 0
             conn.execute("UPDATE counters SET priority_in_row = ? WHERE number = ?", (in_row, number))
             return result
@@ -447,39 +452,50 @@ class Engine:
                     rows.append(row)
         return rows
 
-    def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+    def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+            role: str | None = None) -> dict:
         """Call one particular ticket (e.g. picked from the list) to counter ``number``."""
-        return self._act(ticket_id, "call", number, clerk, device)
+        return self._act(ticket_id, "call", number, clerk, device, role=role)
 
-    def recall(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "recall", number, clerk, device)
+    def recall(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "recall", number, clerk, device, role=role)
 
-    def start(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "start", number, clerk, device)
+    def start(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+             role: str | None = None) -> dict:
+        return self._act(ticket_id, "start", number, clerk, device, role=role)
 
-    def finish(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "finish", number, clerk, device)
+    def finish(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "finish", number, clerk, device, role=role)
 
-    def no_show(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "no_show", number, clerk, device)
+    def no_show(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+               role: str | None = None) -> dict:
+        return self._act(ticket_id, "no_show", number, clerk, device, role=role)
 
-    def park(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "park", number, clerk, device)
+    def park(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+            role: str | None = None) -> dict:
+        return self._act(ticket_id, "park", number, clerk, device, role=role)
 
-    def resume(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "resume", number, clerk, device)
+    def resume(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "resume", number, clerk, device, role=role)
 
-    def requeue(self, ticket_id: str, actor: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "requeue", None, actor, device)
+    def requeue(self, ticket_id: str, actor: str | None = None, device: str | None = None, *,
+                counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "requeue", counter, actor, device, role=role)
 
-    def cancel(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
-        return self._act(ticket_id, "cancel", None, actor, device, reason=reason)
+    def cancel(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None, *,
+               counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "cancel", counter, actor, device, role=role, reason=reason)
 
-    def abandon(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
-        return self._act(ticket_id, "abandon", None, actor, device, reason=reason)
+    def abandon(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None, *,
+                counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "abandon", counter, actor, device, role=role, reason=reason)
 
     def transfer(self, ticket_id: str, *, service: str | None = None, to_counter: int | None = None,
-                 counter: int | None = None, actor: str | None = None, device: str | None = None) -> dict:
+                 counter: int | None = None, actor: str | None = None, device: str | None = None,
+                 role: str | None = None) -> dict:
         """Send a ticket to another service's queue and/or to one counter.
 
         It lands back in ``waiting`` and keeps its original place in line (``queue_key`` stays
@@ -488,16 +504,17 @@ class Engine:
         """
         if service is None and to_counter is None:
             raise QmsError("Cần chọn dịch vụ hoặc quầy để chuyển; give a service or a counter to transfer to")
-        return self._act(ticket_id, "transfer", counter, actor, device, service=service, to_counter=to_counter)
+        return self._act(ticket_id, "transfer", counter, actor, device, role=role, service=service,
+                         to_counter=to_counter)
 
     def _act(self, ticket_id: str, action: str, number: int | None, actor: str | None, device: str | None,
-             **extra: Any) -> dict:
+             role: str | None = None, **extra: Any) -> dict:
         events: list[dict] = []
 
         def work(conn: sqlite3.Connection) -> dict:
             events.clear()
             ticket = self._ticket_row(conn, ticket_id)
-            return self._apply(conn, events, ticket, action, number, actor, device, **extra)
+            return self._apply(conn, events, ticket, action, number, actor, device, role=role, **extra)
 
         result = self.store.transact(work)
         self._emit(events)
@@ -505,14 +522,16 @@ class Engine:
 
     def _apply(self, conn: sqlite3.Connection, events: list[dict], ticket: dict, action: str, number: int | None,
                actor: str | None, device: str | None, *, service: str | None = None,
-               to_counter: int | None = None, reason: str = "") -> dict:
+               to_counter: int | None = None, reason: str = "", role: str | None = None) -> dict:
+        self._check_allowed(conn, action, ticket, number, actor, role)  # before the state: tell no outsider
         new = next_state(action, ticket["code"], ticket["state"])
         now = self.clock.now()
         tid = ticket["id"]
-        held_by = ticket["counter"] if ticket["state"] in IN_HAND or ticket["state"] == State.PARKED else None
+        held_by = self._held_by(ticket)
         if number is not None:
             counter = self._counter(conn, number)
-            self._check_clerk(counter, actor if counter["clerk"] else None)
+            if role is None:  # the engine's own callers: the counter's clerk, when it has one
+                self._check_clerk(counter, actor if counter["clerk"] else None)
             if action in ("call", "resume"):
                 if counter["state"] != "open":
                     raise Conflict(f"Quầy {number} chưa mở; counter {number} is {counter['state']}", counter=number)
@@ -532,6 +551,8 @@ class Engine:
                                 f"{ticket['code']} is at counter {held_by}", ticket=ticket["code"])
         sets: dict[str, Any] = {"state": new.value}
         data: dict[str, Any] = {"code": ticket["code"], "from": ticket["state"], "to": new.value}
+        if role in MANAGERS:
+            data["role"] = role  # a director acted, perhaps at someone else's counter: on the record
         if action in ("call", "recall", "resume"):
             sets.update(called_at=now, counter=number, clerk=actor)
             if ticket["first_called_at"] is None:
@@ -577,11 +598,32 @@ class Engine:
                     counter=event_counter, actor=actor, device=device, **data)
         return self._ticket_row(conn, tid)
 
+    @staticmethod
+    def _held_by(ticket: dict) -> int | None:
+        return ticket["counter"] if ticket["state"] in IN_HAND or ticket["state"] == State.PARKED else None
+
+    def _check_allowed(self, conn: sqlite3.Connection, action: str, ticket: dict, number: int | None,
+                       actor: str | None, role: str | None) -> None:
+        """The counter rule (server/engine/permissions.py) for a person or a counter device."""
+        if role is None or role in MANAGERS:
+            return
+        if role == "counter":
+            home = number
+        else:
+            row = conn.execute("SELECT number FROM counters WHERE clerk = ? AND state != 'closed' "
+                               "ORDER BY number LIMIT 1", (actor,)).fetchone()
+            home = row[0] if row else None
+        check_ticket_action(action=action, role=role, actor=actor, home=home, number=number, ticket=ticket,
+                            held_by=self._held_by(ticket), config=self.config)
+
     # --- printing and kiosk offline numbers ----------------------------------------------
     def mark_printed(self, ticket_id: str, printed: bool, fault: str | None = None, device: str | None = None) -> dict:
         events: list[dict] = []
         with self.store.write() as conn:
             ticket = self._ticket_row(conn, ticket_id)
+            if device is not None and ticket["device"] != device:
+                raise Forbidden(f"Vé {ticket['code']} không do thiết bị {device} phát; {ticket['code']} was not "
+                                f"issued by {device}: a kiosk reports only its own prints", ticket=ticket["code"])
             conn.execute("UPDATE tickets SET printed = ?, print_fault = ? WHERE id = ?",
                          (int(printed), None if printed else (fault or "error"), ticket_id))
             self._event(conn, events, "ticket_print_result", ticket_id=ticket_id, device=device,
@@ -590,11 +632,12 @@ class Engine:
         self._emit(events)
         return result
 
-    def request_reprint(self, ticket_id: str, actor: str | None = None) -> dict:
+    def request_reprint(self, ticket_id: str, actor: str | None = None, *, role: str | None = None) -> dict:
         """Ask the kiosk that issued a ticket to print it again (the MQTT side delivers it)."""
         events: list[dict] = []
         with self.store.write() as conn:
             ticket = self._ticket_row(conn, ticket_id)
+            self._check_allowed(conn, "reprint", ticket, None, actor, role)
             if ticket["state"] in FINAL:
                 raise InvalidTransition(f"Vé {ticket['code']} đã kết thúc, không in lại; "
                                         f"{ticket['code']} is {ticket['state']}", ticket=ticket["code"])
@@ -681,7 +724,7 @@ class Engine:
                 existing = dict(existing)
                 if existing["prefix"] == svc.prefix and existing["number"] == number and existing["day"] == day:
                     return existing  # already merged: a retry
-                if existing["state"] == State.WAITING:
+                if existing["state"] == State.WAITING and existing["device"] == device:
                     conn.execute("UPDATE tickets SET state = 'cancelled', client_ref = NULL, reason = ?, "
                                  "finished_at = ? WHERE id = ?",
                                  (f"superseded by offline {format_code(svc.prefix, number)}", now, existing["id"]))
