@@ -9,9 +9,10 @@ from flask_socketio import SocketIO
 from qms_common.clock import Clock, SystemClock
 
 from .api import register_api
-from .api.context import Services
+from .api.context import TOKEN_COOKIE, Services
 from .auth import Auth
 from .config import CenterConfig, load_center
+from .csrf import register_csrf
 from .devices import DeviceRegistry
 from .engine import Engine
 from .pages import register_pages
@@ -43,6 +44,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.json.ensure_ascii = False
     app.extensions["qms"] = Services(engine=engine, auth=auth, settings=settings)
     register_api(app)
+    register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
 
     socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=[], logger=False, engineio_logger=False)
     app.extensions["qms_socketio"] = socketio

@@ -53,6 +53,10 @@ class ServerSettings(StrictModel):
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     password_profile: Literal["standard", "cheapest-for-tests"] = Field(
         default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")
+    trusted_origins: list[str] = Field(
+        default_factory=list,
+        description="other origins whose pages may send signed-in writes (e.g. 'https://qms.phuong.gov.vn' "
+                    "behind a TLS proxy); the request's own origin and the center's public_url always are")
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
 

@@ -22,9 +22,9 @@ def client(app):
 def tokens(app):
     auth = app.extensions["qms"].auth
     out = {}
-    login = app.test_client()  # its cookies must not leak into the client under test
     for user, role in (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
         auth.add_user(user, user.title(), role, "matkhau-123")
+        login = app.test_client()  # a fresh cookie jar each: one browser per person
         out[user] = login.post("/api/v1/auth/login", json={"username": user, "password": "matkhau-123"}).json["token"]
     out["kiosk"] = auth.add_device("kiosk-1", "kiosk")
     out["display"] = auth.add_device("display-1", "display")

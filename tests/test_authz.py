@@ -28,9 +28,9 @@ def client(app):
 def tokens(app):
     auth = app.extensions["qms"].auth
     out = {}
-    login = app.test_client()
     for user, role in (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director")):
         auth.add_user(user, user.title(), role, "matkhau-123")
+        login = app.test_client()  # a fresh cookie jar each: one browser per person
         out[user] = login.post("/api/v1/auth/login", json={"username": user, "password": "matkhau-123"}).json["token"]
     out["kiosk-1"] = auth.add_device("kiosk-1", "kiosk")
     out["kiosk-2"] = auth.add_device("kiosk-2", "kiosk")
