@@ -15,12 +15,25 @@ from .config import CenterConfig, load_center
 from .csrf import register_csrf
 from .devices import DeviceRegistry
 from .engine import Engine
+from .login_throttle import LoginThrottle, ThrottlePolicy
+from .passwords import Passwords
 from .pages import register_pages
 from .realtime import register_realtime
 from .settings import ServerSettings
 from .store import Store
 
 log = logging.getLogger(__name__)
+
+
+def build_auth(settings: ServerSettings, store: Store, clock: Clock) -> Auth:
+    login = settings.login
+    return Auth(store, clock, settings.session_hours,
+                passwords=Passwords.for_profile(settings.password_profile, concurrency=login.hash_concurrency,
+                                                wait_s=login.hash_wait_s),
+                throttle=LoginThrottle(clock, ThrottlePolicy(
+                    free_per_user=login.free_failures_per_user, free_per_address=login.free_failures_per_address,
+                    first_delay_s=login.first_delay_s, max_delay_s=login.max_delay_s,
+                    forget_after_s=login.forget_after_s)))
 
 
 def create_app(settings: ServerSettings | None = None, *, center: CenterConfig | None = None,
@@ -30,7 +43,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     center = center or load_center(settings.center_file)
     store = store or Store(settings.database_path)
     engine = Engine(store, center, clock)
-    auth = Auth(store, clock, settings.session_hours, password_profile=settings.password_profile)
+    auth = build_auth(settings, store, clock)
 
     app = OpenAPI(
         __name__,

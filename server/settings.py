@@ -42,6 +42,22 @@ class RobotPolicy(StrictModel):
     history: int = Field(default=500, ge=10, description="ended tasks kept for the dashboard")
 
 
+class LoginSettings(StrictModel):
+    """``[login]``: throttling wrong passwords, and the cost of checking them (docs/deploy.md)."""
+
+    free_failures_per_user: int = Field(default=5, ge=1, le=100,
+                                        description="wrong passwords for one user name before the first delay")
+    free_failures_per_address: int = Field(default=20, ge=1, le=1000,
+                                           description="wrong passwords from one address before the first delay")
+    first_delay_s: float = Field(default=1, gt=0, le=60, description="the first delay; it doubles with each failure")
+    max_delay_s: float = Field(default=900, gt=0, le=86400, description="the delay never grows beyond this")
+    forget_after_s: float = Field(default=3600, gt=0, description="failures older than this are forgotten")
+    hash_concurrency: int = Field(default=2, ge=1, le=16,
+                                  description="password checks computed at once (each takes 19 MiB, old hashes 64)")
+    hash_wait_s: float = Field(default=10, gt=0, le=60,
+                               description="a sign-in waits this long for a free check, then gets 'busy' (503)")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -57,6 +73,7 @@ class ServerSettings(StrictModel):
         default_factory=list,
         description="other origins whose pages may send signed-in writes (e.g. 'https://qms.phuong.gov.vn' "
                     "behind a TLS proxy); the request's own origin and the center's public_url always are")
+    login: LoginSettings = LoginSettings()
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
 

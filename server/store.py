@@ -122,10 +122,28 @@ _M002_QUEUE_INDEX = """
         CREATE INDEX tickets_targeted ON tickets (target_counter) WHERE target_counter IS NOT NULL;
 """
 
+# security events (failed and throttled sign-ins): kept apart from the queue's events, which
+# screens receive and replay rebuilds the live state from
+_M003_AUDIT = """
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            type TEXT NOT NULL,
+            username TEXT,
+            address TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+        CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"""
+
 # Migrations are named SQL scripts, each applied once, in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
     ("002_queue_index", _M002_QUEUE_INDEX),
+    ("003_audit", _M003_AUDIT),
 ]
 
 

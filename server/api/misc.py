@@ -22,7 +22,7 @@ BEARER = [{"bearer": []}]
 
 @bp.post("/auth/login", tags=AUTH, responses={200: LoginOut}, summary="Sign in (clerk, director, admin)")
 def login(body: LoginIn):
-    token, who, expires = services().auth.login(body.username, body.password)
+    token, who, expires = services().auth.login(body.username, body.password, address=request.remote_addr)
     response = make_response({"token": token, "role": who.role, "name": who.name, "expires_at": expires})
     response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, max_age=int(expires - services().engine.clock.now()))
