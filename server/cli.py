@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from qms_common.errors import QmsError
+from qms_common.private_files import write_private
 
 from .settings import ServerSettings, load_settings
 
@@ -89,11 +90,7 @@ def cmd_device_add(args) -> int:
             raise QmsError(f"unknown site {args.site!r} (sites: {', '.join(sites)})")
     token = Auth(_store(settings), SystemClock()).add_device(args.device_id, args.kind, args.name or "", args.site)
     if args.token_file:
-        path = Path(args.token_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
+        path = write_private(args.token_file, token + "\n")
         print(f"device {args.device_id} ({args.kind}) saved; token written to {path}")
     else:
         print(f"device {args.device_id} ({args.kind}) saved; its token (shown once):\n{token}")

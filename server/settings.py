@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from qms_common.config import StrictModel, load_model
+from qms_common.private_files import write_private
 
 
 class MqttSettings(StrictModel):
@@ -87,10 +88,10 @@ class ServerSettings(StrictModel):
             return env
         path = Path(self.state_dir) / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+            try:
+                write_private(path, secrets.token_hex(32), exclusive=True)
+            except FileExistsError:
+                pass  # another process made it a moment ago
         return path.read_text().strip()
 
 

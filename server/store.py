@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 import sqlite_utils
 
+from qms_common.private_files import private_sqlite
+
 _M001_CORE = """
         CREATE TABLE daily_sequence (
             day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL,
@@ -152,8 +154,8 @@ class Store:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            private_sqlite(self.path)  # 0600: sessions, hashes and citizens' tickets live here
         self._synchronous = synchronous
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
