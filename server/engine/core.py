@@ -195,9 +195,13 @@ class Engine:
                     number = block[0] + 1
                 conn.execute("UPDATE daily_sequence SET last = ? WHERE day = ? AND prefix = ?",
                              (number, day, svc.prefix))
+            # a wall clock stepped back (NTP) must not put a newcomer ahead of those already waiting
+            latest = conn.execute("SELECT max(queue_key) FROM tickets WHERE day = ? AND source != 'offline'",
+                                  (day,)).fetchone()[0]
             return self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                        number=number, priority=priority, site=site, issued_at=now,
-                                       source=source, device=device, client_ref=client_ref, actor=actor)
+                                       source=source, device=device, client_ref=client_ref, actor=actor,
+                                       queue_key=max(now, latest or now))
 
         try:
             ticket = self.store.transact(work)
@@ -217,10 +221,12 @@ class Engine:
     def _insert_ticket(self, conn: sqlite3.Connection, events: list[dict], *, day: str, service: str,
                        prefix: str, number: int, priority: bool, site: str, issued_at: float, source: str,
                        device: str | None, client_ref: str | None, actor: str | None,
-                       printed: bool | None = None, status_token: str | None = None) -> dict:
+                       printed: bool | None = None, status_token: str | None = None,
+                       queue_key: float | None = None) -> dict:
         code = format_code(prefix, number)
         ticket_id = f"{day.replace('-', '')}-{code}"
-        ahead = self._people_ahead(conn, service, site, priority, issued_at)
+        queue_key = issued_at if queue_key is None else queue_key
+        ahead = self._people_ahead(conn, service, site, priority, queue_key)
         predicted = self._estimate(conn, service, site, ahead)
         token = status_token or secrets.token_urlsafe(16)
         conn.execute(
@@ -228,7 +234,7 @@ class Engine:
             " queue_key, wait_from, source, device, client_ref, status_token, predicted_wait_s, people_ahead,"
             " printed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (ticket_id, day, service, prefix, number, code, int(priority), site, State.WAITING.value, issued_at,
-             issued_at, issued_at, source, device, client_ref, token, predicted, ahead,
+             queue_key, issued_at, source, device, client_ref, token, predicted, ahead,
              None if printed is None else int(printed)))
         self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
                     code=code, service=service, priority=bool(priority), site=site, number=number,
@@ -262,6 +268,7 @@ class Engine:
 
     def position(self, ticket_id: str) -> dict:
         """The ticket with its current place in line and estimated wait."""
+        self._roll_day()
         return self._with_position(self.ticket(ticket_id))
 
     # --- wait estimates -------------------------------------------------------------------
@@ -273,15 +280,18 @@ class Engine:
             if self._durations_day != day:
                 self._durations_day = day
                 self._durations = {}
-                rows = self.store.conn().execute(
+                rows = self.store.conn().execute(  # a clock stepped back between start and finish: no time
                     "SELECT service, finished_at - started_at FROM tickets WHERE day = ? AND state = 'done' "
-                    "AND started_at IS NOT NULL ORDER BY finished_at", (day,)).fetchall()
+                    "AND started_at IS NOT NULL AND finished_at > started_at ORDER BY finished_at",
+                    (day,)).fetchall()
                 for s, d in rows:
                     self._durations.setdefault(s, []).append(d)
             observed = self._durations.get(service, [])[-30:]
         return blended_mean(prior, observed)
 
     def _record_duration(self, service: str, seconds: float) -> None:
+        if seconds <= 0:  # the wall clock stepped back during the service: no measurement
+            return
         with self._means_lock:
             if self._durations_day == self.today().isoformat():
                 self._durations.setdefault(service, []).append(seconds)
@@ -551,6 +561,10 @@ class Engine:
                                 f"{ticket['code']} is at counter {held_by}", ticket=ticket["code"])
         sets: dict[str, Any] = {"state": new.value}
         data: dict[str, Any] = {"code": ticket["code"], "from": ticket["state"], "to": new.value}
+        if action == "requeue" and ticket["day"] < self.today().isoformat():
+            raise InvalidTransition(f"Vé {ticket['code']} là của ngày hôm trước ({ticket['day']}): không thể xếp lại "
+                                    f"hàng hôm nay; {ticket['code']} is of an earlier day and cannot be put back "
+                                    f"in today's line", ticket=ticket["code"], day=ticket["day"])
         if role in MANAGERS:
             data["role"] = role  # a director acted, perhaps at someone else's counter: on the record
         if action in ("call", "recall", "resume"):
@@ -559,7 +573,7 @@ class Engine:
                 sets["first_called_at"] = now
             if action == "recall":
                 sets["recalls"] = ticket["recalls"] + 1
-            data.update(service=ticket["service"], wait_s=round(now - ticket["wait_from"], 1))
+            data.update(service=ticket["service"], wait_s=round(max(0.0, now - ticket["wait_from"]), 1))
         elif action == "start":
             sets["started_at"] = now
         elif action == "finish":
@@ -797,6 +811,7 @@ class Engine:
 
     def tickets(self, *, day: date | None = None, state: str | None = None, service: str | None = None,
                 site: str | None = None, limit: int = 500) -> list[dict]:
+        self._roll_day()
         sql = "SELECT * FROM tickets WHERE day = ?"
         args: list[Any] = [(day or self.today()).isoformat()]
         for col, val in (("state", state), ("service", service), ("site", site)):
@@ -810,6 +825,7 @@ class Engine:
     def service_stats(self, site: str | None = None) -> list[dict]:
         """Per service: waiting now, longest wait, estimate for a new ticket, served today,
         share of today's calls that came within the wait target."""
+        self._roll_day()  # a screen may be the first to look after midnight
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -831,7 +847,7 @@ class Engine:
             called, within = served.get(svc.code, (0, 0))
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
-                "longest_wait_s": round(now - oldest, 1) if oldest else 0.0,
+                "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
                 "estimated_wait_s": self.estimate_new(svc.code, site),
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
@@ -851,6 +867,7 @@ class Engine:
                  "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
 
     def counters_view(self) -> list[dict]:
+        self._roll_day()
         now = self.clock.now()
         conn = self.store.conn()
         out = []
@@ -864,8 +881,8 @@ class Engine:
                     "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
                     "state": ticket["state"], "called_at": ticket["called_at"],
                     "started_at": ticket["started_at"], "priority": bool(ticket["priority"]),
-                    "waited_s": round((ticket["first_called_at"] or now) - ticket["wait_from"], 1),
-                    "in_hand_s": round(now - (ticket["called_at"] or now), 1),
+                    "waited_s": round(max(0.0, (ticket["first_called_at"] or now) - ticket["wait_from"]), 1),
+                    "in_hand_s": round(max(0.0, now - (ticket["called_at"] or now)), 1),
                 },
             })
         return out
