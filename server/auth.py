@@ -61,8 +61,8 @@ class Auth:
         self.clock = clock
         self.session_s = session_hours * 3600
         # bounded Argon2id (server/passwords.py): 19 MiB per check, at most two at once
-        self.passwords = passwords or Passwords.for_profile(password_profile)
-        self.throttle = throttle or LoginThrottle(clock, ThrottlePolicy())
+        self.passwords = passwords if passwords is not None else Passwords.for_profile(password_profile)
+        self.throttle = throttle if throttle is not None else LoginThrottle(clock, ThrottlePolicy())
 
     # users ----------------------------------------------------------------------------
     def add_user(self, username: str, full_name: str, role: str, password: str) -> None:

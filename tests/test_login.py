@@ -81,6 +81,7 @@ class CountingHasher(PasswordHasher):
         super().__init__(time_cost=p.time_cost, memory_cost=p.memory_cost, parallelism=p.parallelism,
                          hash_len=p.hash_len, salt_len=p.salt_len)
         self.verified = 0
+        self.threads: set[str] = set()
         self.inside = 0
         self.max_inside = 0
         self.gate = threading.Event()
@@ -90,6 +91,7 @@ class CountingHasher(PasswordHasher):
     def verify(self, hash, password):  # noqa: A002 - the library's parameter name
         with self._lock:
             self.verified += 1
+            self.threads.add(threading.current_thread().name)
             self.inside += 1
             self.max_inside = max(self.max_inside, self.inside)
         try:
@@ -137,6 +139,9 @@ def test_at_most_two_password_checks_run_at_once(counted):
     for t in threads:
         t.join(30)
     assert results == ["lan"] * 16 and hasher.max_inside == 2
+    # computed on two dedicated threads, never on the 16 request threads: at most two malloc
+    # arenas ever hold Argon2's memory (server/passwords.py)
+    assert len(hasher.threads) == 2 and all(n.startswith("qms-argon2") for n in hasher.threads)
 
 
 def test_a_sign_in_that_finds_no_free_check_gets_a_clear_busy_answer(store, clock):
@@ -193,3 +198,15 @@ def test_throttle_memory_is_bounded(clock):
 def test_login_throttled_message(clock):
     exc = LoginThrottled(2.2)
     assert exc.http_status == 429 and exc.details["retry_after_s"] == 3 and "3 giây" in exc.message
+
+
+def test_the_login_settings_apply(tmp_path, clock, center):
+    from server.settings import LoginSettings
+    app = create_app(ServerSettings(state_dir=str(tmp_path), password_profile="cheapest-for-tests",
+                                    login=LoginSettings(free_failures_per_user=2, first_delay_s=30,
+                                                        hash_concurrency=3)), center=center, clock=clock)
+    app.extensions["qms"].auth.add_user("lan", "Lan", "clerk", GOOD)
+    assert [_login(app, "lan", "x").status_code for _ in range(3)] == [401, 401, 401]
+    r = _login(app, "lan", GOOD)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "30"
+    assert app.extensions["qms"].auth.passwords.slots.size == 3
