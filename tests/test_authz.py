@@ -172,3 +172,11 @@ def test_a_kiosk_cannot_supersede_another_kiosks_ticket(engine, clock):
         engine.merge_offline("kiosk-2", client_ref="press-kiosk1-000001", service="HT", number=block["first"],
                              day=block["day"], issued_at=clock.now())
     assert engine.ticket(online["id"])["state"] == "waiting"
+
+
+def test_a_device_registered_to_a_site_issues_only_there(app, client):
+    token = app.extensions["qms"].auth.add_device("kiosk-diem", "kiosk", site="diem-1")
+    r = client.post("/api/v1/tickets", json={"service": "HT", "site": "main"}, headers=h(token))
+    assert r.status_code == 403 and "diem-1" in r.json["message"]
+    r = client.post("/api/v1/tickets", json={"service": "HT"}, headers=h(token))
+    assert r.status_code == 201 and r.json["site"] == "diem-1"

@@ -8,7 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import NotFound
 
-from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
+from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, principal, request_token, require, services
 from .schemas import BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
 
@@ -97,7 +97,7 @@ def offline_ticket(body: OfflineTicketIn):
     who = principal()
     t = services().engine.merge_offline(who.id, client_ref=body.client_ref, service=body.service,
                                         number=body.number, day=body.day.isoformat(), issued_at=body.issued_at,
-                                        priority=body.priority, printed=body.printed, site=body.site or who.site)
+                                        priority=body.priority, printed=body.printed, site=device_site(body.site))
     return public_ticket(t), 201
 
 

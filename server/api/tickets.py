@@ -5,7 +5,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import Forbidden
 
-from .context import MANAGERS, STAFF, principal, require, services
+from .context import MANAGERS, STAFF, device_site, principal, require, services
 from .schemas import (
     CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
     TransferIn,
@@ -46,7 +46,7 @@ def _person() -> tuple[str, str]:
 @require(*ISSUERS)
 def issue_ticket(body: IssueIn):
     who = principal()
-    site = body.site or (who.site if who.kind == "device" else None)
+    site = device_site(body.site)
     t = services().engine.issue(body.service, priority=body.priority, site=site, client_ref=body.client_ref,
                                 source=who.role, device=who.id if who.kind == "device" else None,
                                 actor=who.id if who.kind == "user" else None)
