@@ -120,6 +120,10 @@ def test_a_clerk_works_the_ticket_at_their_own_counter(client, tokens, in_hand):
         assert _post(client, tokens["lan"], held["id"], action, 4).status_code == 200, action
     r = _post(client, tokens["lan"], held["id"], "transfer", 4)  # without 'counter' it is the clerk's own
     assert r.status_code == 200 and r.json["state"] == "waiting" and r.json["service"] == "CT"
+    nxt = client.post("/api/v1/counters/4/call-next", headers=h(tokens["lan"])).json["ticket"]
+    assert _post(client, tokens["lan"], nxt["id"], "no-show", 4).status_code == 200
+    r = _post(client, tokens["lan"], nxt["id"], "requeue")  # the citizen came back to counter 4
+    assert r.status_code == 200 and r.json["state"] == "waiting"
 
 
 def test_a_director_acts_anywhere_and_it_is_on_the_record(client, tokens, in_hand):
