@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -75,11 +75,15 @@ class Slots:
 
 
 class Passwords:
-    def __init__(self, hasher: PasswordHasher | None = None, *, concurrency: int = 2, wait_s: float = 10.0) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, *, concurrency: int = 2, wait_s: float = 10.0,
+                 executor: Executor | None = None) -> None:
+        """``executor``: where hashes are computed (default: ``concurrency`` threads of their own).
+        Under an event loop that patches ``threading`` (gevent) pass one made of real OS threads
+        (``gevent.threadpool.ThreadPoolExecutor``), or each check would stall every connection."""
         self.hasher = hasher or PasswordHasher(**STANDARD)
         self.slots = Slots(concurrency)
         self.wait_s = wait_s
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="qms-argon2")
+        self._pool = executor or ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="qms-argon2")
         self._dummy: str | None = None
 
     @classmethod
