@@ -32,6 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qms_common.private_files import private_sqlite
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocks (
     day TEXT NOT NULL, service TEXT NOT NULL, prefix TEXT NOT NULL,
@@ -118,7 +120,8 @@ class Outbox:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            private_sqlite(self.path)  # 0600: it holds the tickets' status tokens
         self._conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=True)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")

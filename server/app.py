@@ -10,11 +10,14 @@ from qms_common.clock import Clock, SystemClock
 
 from .api import register_api
 from .api.routes import VALIDATION_STATUS
-from .api.context import Services
+from .api.context import TOKEN_COOKIE, Services
 from .auth import Auth
 from .config import CenterConfig, load_center
+from .csrf import register_csrf
 from .devices import DeviceRegistry
 from .engine import Engine
+from .login_throttle import LoginThrottle, ThrottlePolicy
+from .passwords import Passwords
 from .pages import register_pages
 from .pairing import Pairing
 from .realtime import register_realtime
@@ -24,6 +27,17 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 
+def build_auth(settings: ServerSettings, store: Store, clock: Clock) -> Auth:
+    login = settings.login
+    return Auth(store, clock, settings.session_hours,
+                passwords=Passwords.for_profile(settings.password_profile, concurrency=login.hash_concurrency,
+                                                wait_s=login.hash_wait_s),
+                throttle=LoginThrottle(clock, ThrottlePolicy(
+                    free_per_user=login.free_failures_per_user, free_per_address=login.free_failures_per_address,
+                    first_delay_s=login.first_delay_s, max_delay_s=login.max_delay_s,
+                    forget_after_s=login.forget_after_s)))
+
+
 def create_app(settings: ServerSettings | None = None, *, center: CenterConfig | None = None,
                clock: Clock | None = None, store: Store | None = None) -> OpenAPI:
     settings = settings or ServerSettings()
@@ -31,7 +45,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     center = center or load_center(settings.center_file)
     store = store or Store(settings.database_path)
     engine = Engine(store, center, clock)
-    auth = Auth(store, clock, settings.session_hours, password_profile=settings.password_profile)
+    auth = build_auth(settings, store, clock)
 
     app = OpenAPI(
         __name__,
@@ -47,6 +61,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.extensions["qms"] = Services(engine=engine, auth=auth, settings=settings)
     app.extensions["qms_pairing"] = Pairing(auth, clock)
     register_api(app)
+    register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
 
     socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=[], logger=False, engineio_logger=False)
     app.extensions["qms_socketio"] = socketio

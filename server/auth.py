@@ -6,17 +6,21 @@ credential. Sessions expire (``session_hours``)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import math
 import re
 import secrets
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher, profiles
-from argon2.exceptions import InvalidHashError, VerificationError
-
 from qms_common.clock import Clock
-from qms_common.errors import Conflict, NotFound, QmsError, Unauthorized
+from qms_common.errors import Conflict, LimitReached, NotFound, QmsError, Unauthorized
 
+from .login_throttle import LoginThrottle, ThrottlePolicy
+from .passwords import Passwords
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 USER_ROLES = ("clerk", "director", "admin")
 DEVICE_KINDS = ("kiosk", "display", "robot", "counter", "announcer")
@@ -40,15 +44,25 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class LoginThrottled(LimitReached):
+    code = "login_throttled"
+
+    def __init__(self, wait_s: float) -> None:
+        seconds = max(1, math.ceil(wait_s))
+        super().__init__(f"Đăng nhập sai quá nhiều lần: vui lòng thử lại sau {seconds} giây; too many failed "
+                         f"sign-ins: try again in {seconds} s", retry_after_s=seconds)
+
+
 class Auth:
     def __init__(self, store: Store, clock: Clock, session_hours: float = 12, *,
-                 password_profile: str = "standard") -> None:
+                 password_profile: str = "standard", passwords: Passwords | None = None,
+                 throttle: LoginThrottle | None = None) -> None:
         self.store = store
         self.clock = clock
         self.session_s = session_hours * 3600
-        # RFC 9106 low-memory profile (64 MiB, 3 passes): about 0.1-0.3 s on a Pi 4, once per sign-in
-        self._hasher = (PasswordHasher.from_parameters(profiles.CHEAPEST)
-                        if password_profile == "cheapest-for-tests" else PasswordHasher())
+        # bounded Argon2id (server/passwords.py): 19 MiB per check, at most two at once
+        self.passwords = passwords if passwords is not None else Passwords.for_profile(password_profile)
+        self.throttle = throttle if throttle is not None else LoginThrottle(clock, ThrottlePolicy())
 
     # users ----------------------------------------------------------------------------
     def add_user(self, username: str, full_name: str, role: str, password: str) -> None:
@@ -58,30 +72,52 @@ class Auth:
             raise QmsError(f"invalid role {role!r}: one of {', '.join(USER_ROLES)}")
         if len(password) < 8:
             raise QmsError("password too short: at least 8 characters")
+        hashed = self.passwords.hash(password)  # outside the write lock: it takes a while
         with self.store.write() as conn:
             if conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone():
                 conn.execute("UPDATE users SET full_name = ?, role = ?, password_hash = ?, active = 1 "
-                             "WHERE username = ?", (full_name, role, self._hasher.hash(password), username))
+                             "WHERE username = ?", (full_name, role, hashed, username))
             else:
                 conn.execute("INSERT INTO users VALUES (?,?,?,?,1,?)",
-                             (username, full_name, role, self._hasher.hash(password), self.clock.now()))
+                             (username, full_name, role, hashed, self.clock.now()))
 
-    def login(self, username: str, password: str) -> tuple[str, Principal, float]:
+    def login(self, username: str, password: str, address: str | None = None) -> tuple[str, Principal, float]:
+        """Sign in. Wrong passwords are throttled per user name and per source address
+        (server/login_throttle.py) and recorded in the audit table; an unknown or inactive user
+        name costs the same hash check as a known one."""
+        wait = self.throttle.wait_s(username, address)
+        if wait > 0:
+            raise LoginThrottled(wait)
         row = self.store.conn().execute("SELECT * FROM users WHERE username = ? AND active = 1",
                                         (username,)).fetchone()
-        bad = Unauthorized("Sai tên đăng nhập hoặc mật khẩu; wrong username or password")
-        if row is None:
-            raise bad
-        try:
-            self._hasher.verify(row["password_hash"], password)
-        except (VerificationError, InvalidHashError):
-            raise bad from None
+        if not self.passwords.verify(row["password_hash"] if row else None, password):
+            imposed = self.throttle.failed(username, address)
+            self.audit("login_failed", username, address, known=row is not None)
+            if imposed > 0:
+                self.audit("login_throttled", username, address, wait_s=imposed)
+                log.warning("sign-in for %r from %s throttled for %.0f s after repeated failures",
+                            username[:40], address, imposed)
+            raise Unauthorized("Sai tên đăng nhập hoặc mật khẩu; wrong username or password")
+        self.throttle.succeeded(username)
         token = secrets.token_urlsafe(32)
         expires = self.clock.now() + self.session_s
+        rehashed = self.passwords.hash(password) if self.passwords.needs_rehash(row["password_hash"]) else None
         with self.store.write() as conn:
             conn.execute("INSERT INTO sessions VALUES (?,?,?,?)", (_digest(token), username, self.clock.now(), expires))
             conn.execute("DELETE FROM sessions WHERE expires_at < ?", (self.clock.now(),))
+            if rehashed:  # an old hash (older parameters): brought up to date now that we know the password
+                conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (rehashed, username))
         return token, Principal("user", username, row["role"], row["full_name"]), expires
+
+    def audit(self, type_: str, username: str | None, address: str | None, **data) -> None:
+        with self.store.write() as conn:
+            conn.execute("INSERT INTO audit (at, type, username, address, data) VALUES (?,?,?,?,?)",
+                         (self.clock.now(), type_, (username or "")[:40] or None, address,
+                          json.dumps(data, ensure_ascii=False, sort_keys=True)))
+
+    def audit_log(self, limit: int = 100) -> list[dict]:
+        rows = self.store.conn().execute("SELECT * FROM audit ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+        return [{**dict(r), "data": json.loads(r["data"])} for r in reversed(rows)]
 
     def logout(self, token: str) -> None:
         with self.store.write() as conn:

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from qms_common.errors import QmsError
+from qms_common.private_files import write_private
 
 from .settings import ServerSettings, load_settings
 
@@ -89,11 +90,7 @@ def cmd_device_add(args) -> int:
             raise QmsError(f"unknown site {args.site!r} (sites: {', '.join(sites)})")
     token = Auth(_store(settings), SystemClock()).add_device(args.device_id, args.kind, args.name or "", args.site)
     if args.token_file:
-        path = Path(args.token_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
+        path = write_private(args.token_file, token + "\n")
         print(f"device {args.device_id} ({args.kind}) saved; token written to {path}")
     else:
         print(f"device {args.device_id} ({args.kind}) saved; its token (shown once):\n{token}")
@@ -158,6 +155,41 @@ def cmd_report(args) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
+    return 0
+
+
+def cmd_replay(args) -> int:
+    """Rebuild the live state from the events; with --check compare it with the live tables
+    (exit 1 when they differ)."""
+    from .config import load_center
+    from .engine.replay_check import check
+    settings = _settings(args)
+    if not settings.database_path.exists():
+        raise QmsError(f"Không có cơ sở dữ liệu {settings.database_path}; no database at {settings.database_path}")
+    center = load_center(settings.center_file)
+    store = _store(settings)
+    try:
+        result = check(store.conn(), [c.number for c in center.counters])
+    finally:
+        store.close()
+    if not args.check:
+        print(f"{result.events} sự kiện, {result.tickets} vé, {result.counters} quầy; "
+              f"{result.events} events, {result.tickets} tickets, {result.counters} counters (use --check to compare)")
+        return 0
+    for diff in result.differences[:args.max_shown]:
+        print(diff.message())
+    if len(result.differences) > args.max_shown:
+        print(f"... và {len(result.differences) - args.max_shown} khác biệt nữa; "
+              f"and {len(result.differences) - args.max_shown} more")
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def cmd_audit(args) -> int:
+    from .auth import Auth
+    from qms_common.clock import SystemClock
+    for row in Auth(_store(_settings(args)), SystemClock()).audit_log(args.limit):
+        print(json.dumps(row, ensure_ascii=False))
     return 0
 
 
@@ -232,6 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=["table", "csv"], default="table")
     rp.add_argument("--out", default="-", help="file (default: standard output)")
     rp.set_defaults(fn=cmd_report)
+
+    rl = sub.add_parser("replay", help="rebuild the live state from the event log (--check: compare, exit 1 "
+                                       "on any difference)")
+    rl.add_argument("--check", action="store_true", help="compare with the live tables and list every difference")
+    rl.add_argument("--max-shown", type=int, default=200, help="list at most this many differences")
+    rl.set_defaults(fn=cmd_replay)
+
+    au = sub.add_parser("audit", help="failed and throttled sign-ins (the audit log), oldest first")
+    au.add_argument("--limit", type=int, default=100, help="the last N entries")
+    au.set_defaults(fn=cmd_audit)
 
     sv = sub.add_parser("serve", help="run the server (gunicorn, threads)")
     sv.add_argument("--host")

@@ -42,7 +42,9 @@ def _page(template: str, http_status: int = 200, **context):
                                                           **context), http_status))
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin: the status page's token never leaves in a Referer to another site, and the
+    # pages' own requests keep their Origin (with no-referrer Chromium sends "Origin: null")
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
     return response
 

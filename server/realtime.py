@@ -147,6 +147,15 @@ class Realtime:
         return self
 
     # --- connect / disconnect -------------------------------------------------------------
+    def _own_page(self) -> bool:
+        """A handshake that borrows the session cookie must come from this center's own pages
+        (browsers always send Origin on websockets and cross-origin requests)."""
+        from .csrf import normalize_origin, own_origins
+        origin = request.headers.get("Origin")
+        if origin is None:
+            return True
+        return normalize_origin(origin) in {normalize_origin(o) for o in own_origins(self.app)}
+
     def _refuse_connect(self, why: str, message: str) -> None:
         self.refused += 1
         log.warning("socket connect refused (%s) from %s", why, request.remote_addr)
@@ -191,6 +200,9 @@ class Realtime:
         token = auth.get("token")
         if token is not None and not isinstance(token, str):
             self._refuse_connect("bad token type", "Dữ liệu xác thực không hợp lệ; invalid auth payload")
+        if not token and request.cookies.get(TOKEN_COOKIE) and not self._own_page():
+            self._refuse_connect("cookie from a foreign page", "Trang khác không được dùng phiên đăng nhập; "
+                                 "a page of another site may not use this sign-in")
         who = self.auth.authenticate(token or request.cookies.get(TOKEN_COOKIE))
         if who is None:
             self._refuse_connect("no valid token", "Cần đăng nhập hoặc mã thiết bị; sign in or pair this screen")

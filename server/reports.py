@@ -97,8 +97,11 @@ def daily_report(events: Iterable[dict], config: CenterConfig, first: date, last
             ts = groups.get((day, svc.code), [])
             if not ts:
                 continue
-            waits = [t.first_call - t.issued_at for t in ts if t.first_call is not None]
-            services = [t.finished - t.started for t in ts if t.outcome == "served" and t.started is not None]
+            # a wall clock stepped back (NTP) can make a wait look negative: it was no wait; a
+            # service time it makes negative is unknown and left out
+            waits = [max(0.0, t.first_call - t.issued_at) for t in ts if t.first_call is not None]
+            services = [t.finished - t.started for t in ts if t.outcome == "served" and t.started is not None
+                        and t.finished > t.started]
             ratings = [r for t in ts for r in t.ratings]
             count = {k: sum(t.outcome == k for t in ts) for k in ("served", "no_show", "abandoned", "cancelled", "open")}
             rows.append({

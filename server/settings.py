@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field
 
 from qms_common.config import StrictModel, load_model
+from qms_common.private_files import write_private
 
 
 class MqttSettings(StrictModel):
@@ -42,6 +43,22 @@ class RobotPolicy(StrictModel):
     history: int = Field(default=500, ge=10, description="ended tasks kept for the dashboard")
 
 
+class LoginSettings(StrictModel):
+    """``[login]``: throttling wrong passwords, and the cost of checking them (docs/deploy.md)."""
+
+    free_failures_per_user: int = Field(default=5, ge=1, le=100,
+                                        description="wrong passwords for one user name before the first delay")
+    free_failures_per_address: int = Field(default=20, ge=1, le=1000,
+                                           description="wrong passwords from one address before the first delay")
+    first_delay_s: float = Field(default=1, gt=0, le=60, description="the first delay; it doubles with each failure")
+    max_delay_s: float = Field(default=900, gt=0, le=86400, description="the delay never grows beyond this")
+    forget_after_s: float = Field(default=3600, gt=0, description="failures older than this are forgotten")
+    hash_concurrency: int = Field(default=2, ge=1, le=16,
+                                  description="password checks computed at once (each takes 19 MiB, old hashes 64)")
+    hash_wait_s: float = Field(default=10, gt=0, le=60,
+                               description="a sign-in waits this long for a free check, then gets 'busy' (503)")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -53,6 +70,11 @@ class ServerSettings(StrictModel):
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     password_profile: Literal["standard", "cheapest-for-tests"] = Field(
         default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")
+    trusted_origins: list[str] = Field(
+        default_factory=list,
+        description="other origins whose pages may send signed-in writes (e.g. 'https://qms.phuong.gov.vn' "
+                    "behind a TLS proxy); the request's own origin and the center's public_url always are")
+    login: LoginSettings = LoginSettings()
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
 
@@ -66,10 +88,10 @@ class ServerSettings(StrictModel):
             return env
         path = Path(self.state_dir) / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
+            try:
+                write_private(path, secrets.token_hex(32), exclusive=True)
+            except FileExistsError:
+                pass  # another process made it a moment ago
         return path.read_text().strip()
 
 

@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 import sqlite_utils
 
+from qms_common.private_files import private_sqlite
+
 _M001_CORE = """
         CREATE TABLE daily_sequence (
             day TEXT NOT NULL, prefix TEXT NOT NULL, last INTEGER NOT NULL,
@@ -136,11 +138,29 @@ _M003_OFFLINE_TOKENS = """
         );
 """
 
+# security events (failed and throttled sign-ins): kept apart from the queue's events, which
+# screens receive and replay rebuilds the live state from
+_M003_AUDIT = """
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            type TEXT NOT NULL,
+            username TEXT,
+            address TEXT,
+            data TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE TRIGGER audit_append_only_u BEFORE UPDATE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+        CREATE TRIGGER audit_append_only_d BEFORE DELETE ON audit
+            BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+"""
+
 # Migrations are named SQL scripts, each applied once, in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
     ("002_queue_index", _M002_QUEUE_INDEX),
     ("003_offline_tokens", _M003_OFFLINE_TOKENS),
+    ("003_audit", _M003_AUDIT),
 ]
 
 
@@ -149,8 +169,8 @@ class Store:
 
     def __init__(self, path: str | Path, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:" and not self.path.startswith("file:"):
+            private_sqlite(self.path)  # 0600: sessions, hashes and citizens' tickets live here
         self._synchronous = synchronous
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []

@@ -22,9 +22,9 @@ def client(app):
 def tokens(app):
     auth = app.extensions["qms"].auth
     out = {}
-    login = app.test_client()  # its cookies must not leak into the client under test
     for user, role in (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
         auth.add_user(user, user.title(), role, "matkhau-123")
+        login = app.test_client()  # a fresh cookie jar each: one browser per person
         out[user] = login.post("/api/v1/auth/login", json={"username": user, "password": "matkhau-123"}).json["token"]
     out["kiosk"] = auth.add_device("kiosk-1", "kiosk")
     out["display"] = auth.add_device("display-1", "display")
@@ -164,6 +164,7 @@ def test_print_failure_and_reprint(client, tokens):
     r = client.post(f"/api/v1/tickets/{t['id']}/print-result", json={"printed": False, "fault": "no_paper"},
                     headers=h(tokens["kiosk"]))
     assert r.json["printed"] == 0 and r.json["print_fault"] == "no_paper"
+    client.post("/api/v1/counters/4/sign-in", headers=h(tokens["lan"]))  # counter 4 serves HT
     r = client.post(f"/api/v1/tickets/{t['id']}/reprint", headers=h(tokens["lan"]))
     assert r.status_code == 200
     events = client.get("/api/v1/events", headers=h(tokens["giamdoc"])).json["events"]

@@ -395,3 +395,33 @@ def test_create_app_starts_and_stops_the_link_only_when_enabled(tmp_path, port, 
     finally:
         link.stop()
     assert not link.alive()
+
+
+def test_devices_act_only_on_their_own_tickets(engine, link, port):
+    """A keypad rates only its own counter's citizens; a kiosk reports prints only of the
+    tickets it issued (not another kiosk's, not one issued at a desk)."""
+    engine.sign_in(4, "clerk-4")
+    served = engine.issue("HT")
+    engine.call_next(4, "clerk-4")
+    engine.start(served["id"], 4, "clerk-4")
+    engine.finish(served["id"], 4, "clerk-4")
+    at_desk = engine.issue("HT", source="clerk", actor="clerk-4")
+    pad = MqttProbe.connect(port, client_id="counter-3")
+    try:
+        resp = wire.RESPONSE.topic(center=CENTER, cls="counter", device="counter-3")
+        pad.subscribe(resp)
+        request(pad, wire.RATING.topic(center=CENTER, device="counter-3"),
+                wire.Rating(ticket=served["code"], score=1, at=0), response_topic=resp, correlation=b"r1")
+        r = response(pad, resp, b"r1")
+        assert r.status == "error" and r.data["reason"] == "forbidden" and served["code"] in r.error
+        kiosk_resp = wire.RESPONSE.topic(center=CENTER, cls="kiosk", device="k2")
+        pad.subscribe(kiosk_resp)
+        request(pad, wire.PRINT_RESULT.topic(center=CENTER, device="k2"),
+                wire.PrintResult(ticket_id=at_desk["id"], printed=False, fault="printer_no_paper"),
+                response_topic=kiosk_resp, correlation=b"p1")
+        r = response(pad, kiosk_resp, b"p1")
+        assert r.status == "error" and r.data["reason"] == "forbidden"
+    finally:
+        pad.close()
+    assert not [e for e in engine.events_after(0) if e["type"] in ("ticket_rated", "ticket_print_result")]
+    assert engine.ticket(at_desk["id"])["printed"] is None

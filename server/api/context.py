@@ -58,6 +58,17 @@ def require(*roles: str) -> Callable:
     return decorate
 
 
+def device_site(requested: str | None) -> str | None:
+    """The site a request acts for: a device registered to a site acts only there."""
+    who = principal()
+    if who.kind == "device" and who.site:
+        if requested and requested != who.site:
+            raise Forbidden(f"Thiết bị {who.id} thuộc điểm {who.site}, không phải {requested}; {who.id} belongs "
+                            f"to site {who.site!r}, not {requested!r}", device=who.id, site=who.site)
+        return who.site
+    return requested
+
+
 STAFF = ("clerk", "director", "admin")
 MANAGERS = ("director", "admin")
 SCREENS = ("clerk", "director", "admin", "display", "kiosk", "robot", "counter", "announcer")

@@ -18,8 +18,12 @@ bp = APIBlueprint("counters", __name__, url_prefix="/api/v1", abp_tags=[Tag(name
 def _clerk() -> str:
     who = principal()
     if who.kind != "user":
-        raise Forbidden("only a signed-in person can work a counter")
+        raise Forbidden("Chỉ người đã đăng nhập mới làm việc tại quầy; only a signed-in person can work a counter")
     return who.id
+
+
+def _role() -> str:
+    return principal().role
 
 
 @bp.get("/counters", responses={200: Counters}, summary="Every counter: state, clerk, ticket in hand")
@@ -37,24 +41,24 @@ def sign_in(path: CounterPath):
 @bp.post("/counters/<int:number>/pause", responses={200: CounterState}, summary="Pause (break)")
 @require("clerk", "director", "admin")
 def pause(path: CounterPath):
-    return services().engine.pause(path.number, _clerk())
+    return services().engine.pause(path.number, _clerk(), role=_role())
 
 
 @bp.post("/counters/<int:number>/resume", responses={200: CounterState}, summary="Back from a break")
 @require("clerk", "director", "admin")
 def resume(path: CounterPath):
-    return services().engine.resume_counter(path.number, _clerk())
+    return services().engine.resume_counter(path.number, _clerk(), role=_role())
 
 
 @bp.post("/counters/<int:number>/sign-out", responses={200: CounterState}, summary="Close the counter")
 @require("clerk", "director", "admin")
 def sign_out(path: CounterPath):
-    return services().engine.sign_out(path.number, _clerk())
+    return services().engine.sign_out(path.number, _clerk(), role=_role())
 
 
 @bp.post("/counters/<int:number>/call-next", responses={200: CallNext},
          summary="Call the next citizen (finishes the ticket being served first); null when nobody waits")
 @require("clerk", "director", "admin")
 def call_next(path: CounterPath):
-    t = services().engine.call_next(path.number, _clerk())
+    t = services().engine.call_next(path.number, _clerk(), role=_role())
     return {"ticket": public_ticket(t) if t else None}

@@ -8,7 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import NotFound
 
-from .context import MANAGERS, SCREENS, TOKEN_COOKIE, principal, request_token, require, services
+from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, principal, request_token, require, services
 from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
 from .schemas import ERRORS, BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
@@ -24,7 +24,7 @@ OPTIONAL_BEARER = [{"bearer": []}, {}]  # signing out without a session is fine
 
 @bp.post("/auth/login", tags=AUTH, responses={200: LoginOut, 429: Error}, summary="Sign in (clerk, director, admin)")
 def login(body: LoginIn):
-    token, who, expires = services().auth.login(body.username, body.password)
+    token, who, expires = services().auth.login(body.username, body.password, address=request.remote_addr)
     response = make_response({"token": token, "role": who.role, "name": who.name, "expires_at": expires})
     response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict",
                         secure=request.is_secure, max_age=int(expires - services().engine.clock.now()))
@@ -105,7 +105,7 @@ def offline_ticket(body: OfflineTicketIn):
     who = principal()
     t = services().engine.merge_offline(who.id, client_ref=body.client_ref, service=body.service,
                                         number=body.number, day=body.day.isoformat(), issued_at=body.issued_at,
-                                        priority=body.priority, printed=body.printed, site=body.site or who.site)
+                                        priority=body.priority, printed=body.printed, site=device_site(body.site))
     return public_ticket(t), 201
 
 

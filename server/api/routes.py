@@ -76,6 +76,8 @@ def register_api(app: OpenAPI) -> None:
     def _qms_error(exc: QmsError):
         response = jsonify(exc.to_dict())
         response.status_code = exc.http_status
+        if "retry_after_s" in exc.details:
+            response.headers["Retry-After"] = str(exc.details["retry_after_s"])
         return response
 
     @app.errorhandler(HTTPException)

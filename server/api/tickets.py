@@ -5,7 +5,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import Forbidden
 
-from .context import MANAGERS, STAFF, principal, require, services
+from .context import MANAGERS, STAFF, device_site, principal, require, services
 from .responses import Tickets
 from .schemas import (
     ERRORS, CounterAction, Error, IssueIn, OptionalCounterAction, PrintResultIn, Ticket, TicketPath, TicketsQuery,
@@ -34,12 +34,13 @@ def public_ticket(t: dict) -> dict:
     return out
 
 
-def _actor_for(counter: int | None) -> str:
+def _person() -> tuple[str, str]:
+    """The signed-in person and their role: the engine applies the counter rule to clerks
+    (server/engine/permissions.py) and records directors' and admins' actions anywhere."""
     who = principal()
-    if who.role == "clerk" and counter is None:
-        raise Forbidden("Nhân viên phải ghi rõ quầy; a clerk acts from a counter: give 'counter'")
-    # directors and admins may act on any counter; the engine checks clerks against the counter
-    return who.id if who.role == "clerk" else None
+    if who.kind != "user":
+        raise Forbidden("Chỉ người đã đăng nhập mới thao tác trên vé; only a signed-in person acts on tickets")
+    return who.id, who.role
 
 
 @bp.post("/tickets", responses={201: Ticket, 200: Ticket, 429: Error},
@@ -48,7 +49,7 @@ def _actor_for(counter: int | None) -> str:
 @require(*ISSUERS)
 def issue_ticket(body: IssueIn):
     who = principal()
-    site = body.site or (who.site if who.kind == "device" else None)
+    site = device_site(body.site)
     t, created = services().engine.issue_once(
         body.service, priority=body.priority, site=site, client_ref=body.client_ref, source=who.role,
         device=who.id if who.kind == "device" else None, actor=who.id if who.kind == "user" else None)
@@ -75,8 +76,8 @@ def _counter_action(name: str, summary: str):
     @require(*STAFF)
     def action(path: TicketPath, body: CounterAction):
         engine = services().engine
-        actor = _actor_for(body.counter)
-        t = getattr(engine, name)(path.ticket_id, body.counter, actor)
+        actor, role = _person()
+        t = getattr(engine, name)(path.ticket_id, body.counter, actor, role=role)
         return public_ticket(t)
 
     return action
@@ -93,29 +94,33 @@ for _name, _summary in (("call", "Call this ticket to a counter"), ("recall", "C
          summary="Send to another service or counter; keeps its original place in line")
 @require(*STAFF)
 def transfer_ticket(path: TicketPath, body: TransferIn):
-    who = principal()
-    actor = _actor_for(body.counter)
+    actor, role = _person()
     t = services().engine.transfer(path.ticket_id, service=body.service, to_counter=body.to_counter,
-                                   counter=body.counter, actor=actor or who.id)
+                                   counter=body.counter, actor=actor, role=role)
     return public_ticket(t)
 
 
 @bp.post("/tickets/<ticket_id>/requeue", responses={200: Ticket}, summary="Put a no-show back in line")
 @require(*STAFF)
 def requeue_ticket(path: TicketPath, body: OptionalCounterAction):
-    return public_ticket(services().engine.requeue(path.ticket_id, actor=principal().id))
+    actor, role = _person()
+    return public_ticket(services().engine.requeue(path.ticket_id, actor=actor, counter=body.counter, role=role))
 
 
 @bp.post("/tickets/<ticket_id>/cancel", responses={200: Ticket}, summary="Cancel a ticket")
 @require(*MANAGERS, "clerk")
 def cancel_ticket(path: TicketPath, body: OptionalCounterAction):
-    return public_ticket(services().engine.cancel(path.ticket_id, actor=principal().id, reason=body.reason))
+    actor, role = _person()
+    return public_ticket(services().engine.cancel(path.ticket_id, actor=actor, reason=body.reason,
+                                                  counter=body.counter, role=role))
 
 
 @bp.post("/tickets/<ticket_id>/abandon", responses={200: Ticket}, summary="The citizen left without being served")
 @require(*MANAGERS, "clerk")
 def abandon_ticket(path: TicketPath, body: OptionalCounterAction):
-    return public_ticket(services().engine.abandon(path.ticket_id, actor=principal().id, reason=body.reason))
+    actor, role = _person()
+    return public_ticket(services().engine.abandon(path.ticket_id, actor=actor, reason=body.reason,
+                                                   counter=body.counter, role=role))
 
 
 @bp.post("/tickets/<ticket_id>/print-result", responses={200: Ticket},
@@ -130,4 +135,5 @@ def print_result(path: TicketPath, body: PrintResultIn):
          summary="Ask the issuing kiosk to print the ticket again")
 @require(*STAFF)
 def reprint_ticket(path: TicketPath):
-    return public_ticket(services().engine.request_reprint(path.ticket_id, actor=principal().id))
+    actor, role = _person()
+    return public_ticket(services().engine.request_reprint(path.ticket_id, actor=actor, role=role))

@@ -23,6 +23,7 @@ from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
+from .permissions import MANAGERS, check_ticket_action
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -199,9 +200,13 @@ class Engine(OfflineHandover):
                     number = block[0] + 1
                 conn.execute("UPDATE daily_sequence SET last = ? WHERE day = ? AND prefix = ?",
                              (number, day, svc.prefix))
+            # a wall clock stepped back (NTP) must not put a newcomer ahead of those already waiting
+            latest = conn.execute("SELECT max(queue_key) FROM tickets WHERE day = ? AND source != 'offline'",
+                                  (day,)).fetchone()[0]
             return self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                        number=number, priority=priority, site=site, issued_at=now,
-                                       source=source, device=device, client_ref=client_ref, actor=actor)
+                                       source=source, device=device, client_ref=client_ref, actor=actor,
+                                       queue_key=max(now, latest or now))
 
         try:
             ticket = self.store.transact(work)
@@ -222,10 +227,12 @@ class Engine(OfflineHandover):
     def _insert_ticket(self, conn: sqlite3.Connection, events: list[dict], *, day: str, service: str,
                        prefix: str, number: int, priority: bool, site: str, issued_at: float, source: str,
                        device: str | None, client_ref: str | None, actor: str | None,
-                       printed: bool | None = None, status_token: str | None = None) -> dict:
+                       printed: bool | None = None, status_token: str | None = None,
+                       queue_key: float | None = None) -> dict:
         code = format_code(prefix, number)
         ticket_id = f"{day.replace('-', '')}-{code}"
-        ahead = self._people_ahead(conn, service, site, priority, issued_at)
+        queue_key = issued_at if queue_key is None else queue_key
+        ahead = self._people_ahead(conn, service, site, priority, queue_key)
         predicted = self._estimate(conn, service, site, ahead)
         token = status_token or secrets.token_urlsafe(16)
         conn.execute(
@@ -233,7 +240,7 @@ class Engine(OfflineHandover):
             " queue_key, wait_from, source, device, client_ref, status_token, predicted_wait_s, people_ahead,"
             " printed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (ticket_id, day, service, prefix, number, code, int(priority), site, State.WAITING.value, issued_at,
-             issued_at, issued_at, source, device, client_ref, token, predicted, ahead,
+             queue_key, issued_at, source, device, client_ref, token, predicted, ahead,
              None if printed is None else int(printed)))
         self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
                     code=code, service=service, priority=bool(priority), site=site, number=number,
@@ -267,6 +274,7 @@ class Engine(OfflineHandover):
 
     def position(self, ticket_id: str) -> dict:
         """The ticket with its current place in line and estimated wait."""
+        self._roll_day()
         return self._with_position(self.ticket(ticket_id))
 
     # --- wait estimates -------------------------------------------------------------------
@@ -278,15 +286,18 @@ class Engine(OfflineHandover):
             if self._durations_day != day:
                 self._durations_day = day
                 self._durations = {}
-                rows = self.store.conn().execute(
+                rows = self.store.conn().execute(  # a clock stepped back between start and finish: no time
                     "SELECT service, finished_at - started_at FROM tickets WHERE day = ? AND state = 'done' "
-                    "AND started_at IS NOT NULL ORDER BY finished_at", (day,)).fetchall()
+                    "AND started_at IS NOT NULL AND finished_at > started_at ORDER BY finished_at",
+                    (day,)).fetchall()
                 for s, d in rows:
                     self._durations.setdefault(s, []).append(d)
             observed = self._durations.get(service, [])[-30:]
         return blended_mean(prior, observed)
 
     def _record_duration(self, service: str, seconds: float) -> None:
+        if seconds <= 0:  # the wall clock stepped back during the service: no measurement
+            return
         with self._means_lock:
             if self._durations_day == self.today().isoformat():
                 self._durations.setdefault(service, []).append(seconds)
@@ -352,11 +363,12 @@ class Engine(OfflineHandover):
         return result
 
     def _counter_state(self, number: int, clerk: str, *, allowed: set[str], new_state: str, event: str,
-                       device: str | None = None) -> dict:
+                       device: str | None = None, role: str | None = None) -> dict:
         events: list[dict] = []
         with self.store.write() as conn:
             counter = self._counter(conn, number)
-            self._check_clerk(counter, clerk)
+            if role not in MANAGERS:  # a director may close a counter a clerk left open
+                self._check_clerk(counter, clerk)
             if counter["state"] not in allowed:
                 raise Conflict(f"Quầy {number} đang '{counter['state']}'; counter {number} is {counter['state']}",
                                counter=number, state=counter["state"])
@@ -368,22 +380,23 @@ class Engine(OfflineHandover):
             conn.execute("UPDATE counters SET state = ?, since = ?, clerk = ?, priority_in_row = "
                          "CASE WHEN ? = 'closed' THEN 0 ELSE priority_in_row END WHERE number = ?",
                          (new_state, self.clock.now(), clerk_value, new_state, number))
-            self._event(conn, events, event, counter=number, actor=clerk, device=device)
+            self._event(conn, events, event, counter=number, actor=clerk, device=device,
+                        **({"role": role} if role in MANAGERS else {}))
             result = self._counter(conn, number)
         self._emit(events)
         return result
 
-    def pause(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def pause(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"open"}, new_state="paused",
-                                   event="counter_paused", device=device)
+                                   event="counter_paused", device=device, role=role)
 
-    def resume_counter(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def resume_counter(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"paused"}, new_state="open",
-                                   event="counter_resumed", device=device)
+                                   event="counter_resumed", device=device, role=role)
 
-    def sign_out(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def sign_out(self, number: int, clerk: str, device: str | None = None, *, role: str | None = None) -> dict:
         return self._counter_state(number, clerk, allowed={"open", "paused"}, new_state="closed",
-                                   event="counter_signed_out", device=device)
+                                   event="counter_signed_out", device=device, role=role)
 
     @staticmethod
     def _check_clerk(counter: dict, clerk: str | None) -> None:
@@ -392,7 +405,8 @@ class Engine(OfflineHandover):
                             f"{clerk} is not signed in at counter {counter['number']}", counter=counter["number"])
 
     # --- calling --------------------------------------------------------------------------
-    def call_next(self, number: int, clerk: str | None = None, device: str | None = None) -> dict | None:
+    def call_next(self, number: int, clerk: str | None = None, device: str | None = None, *,
+                  role: str | None = None) -> dict | None:
         """Call the next ticket to counter ``number``; finishes the ticket being served first.
 
         Returns None when nobody waits for this counter's services.
@@ -403,14 +417,15 @@ class Engine(OfflineHandover):
         def work(conn: sqlite3.Connection) -> dict | None:
             events.clear()
             counter = self._counter(conn, number)
-            self._check_clerk(counter, clerk)
+            if role not in MANAGERS:
+                self._check_clerk(counter, clerk)
             if counter["state"] != "open":
                 raise Conflict(f"Quầy {number} chưa mở (đang '{counter['state']}'); counter {number} is "
                                f"{counter['state']}: sign in or resume first", counter=number, state=counter["state"])
             if counter["ticket_id"]:
                 current = self._ticket_row(conn, counter["ticket_id"])
                 if current["state"] == State.SERVING:
-                    self._apply(conn, events, current, "finish", number, clerk, device)
+                    self._apply(conn, events, current, "finish", number, clerk, device, role=role)
                 else:
                     raise Conflict(
                         f"Quầy {number} đang gọi {current['code']}: hãy bắt đầu phục vụ, gọi lại hoặc đánh dấu "
@@ -426,7 +441,7 @@ class Engine(OfflineHandover):
             if chosen is None:
                 return None
             ticket = self._ticket_row(conn, chosen.id)
-            result = self._apply(conn, events, ticket, "call", number, clerk, device)
+            result = self._apply(conn, events, ticket, "call", number, clerk, device, role=role)
             in_row = counter["priority_in_row"] + 1 if chosen.priority else 0
             conn.execute("UPDATE counters SET priority_in_row = ? WHERE number = ?", (in_row, number))
             return result
@@ -453,39 +468,50 @@ class Engine(OfflineHandover):
                     rows.append(row)
         return rows
 
-    def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
+    def call(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+            role: str | None = None) -> dict:
         """Call one particular ticket (e.g. picked from the list) to counter ``number``."""
-        return self._act(ticket_id, "call", number, clerk, device)
+        return self._act(ticket_id, "call", number, clerk, device, role=role)
 
-    def recall(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "recall", number, clerk, device)
+    def recall(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "recall", number, clerk, device, role=role)
 
-    def start(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "start", number, clerk, device)
+    def start(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+             role: str | None = None) -> dict:
+        return self._act(ticket_id, "start", number, clerk, device, role=role)
 
-    def finish(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "finish", number, clerk, device)
+    def finish(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "finish", number, clerk, device, role=role)
 
-    def no_show(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "no_show", number, clerk, device)
+    def no_show(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+               role: str | None = None) -> dict:
+        return self._act(ticket_id, "no_show", number, clerk, device, role=role)
 
-    def park(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "park", number, clerk, device)
+    def park(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+            role: str | None = None) -> dict:
+        return self._act(ticket_id, "park", number, clerk, device, role=role)
 
-    def resume(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "resume", number, clerk, device)
+    def resume(self, ticket_id: str, number: int, clerk: str | None = None, device: str | None = None, *,
+              role: str | None = None) -> dict:
+        return self._act(ticket_id, "resume", number, clerk, device, role=role)
 
-    def requeue(self, ticket_id: str, actor: str | None = None, device: str | None = None) -> dict:
-        return self._act(ticket_id, "requeue", None, actor, device)
+    def requeue(self, ticket_id: str, actor: str | None = None, device: str | None = None, *,
+                counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "requeue", counter, actor, device, role=role)
 
-    def cancel(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
-        return self._act(ticket_id, "cancel", None, actor, device, reason=reason)
+    def cancel(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None, *,
+               counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "cancel", counter, actor, device, role=role, reason=reason)
 
-    def abandon(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None) -> dict:
-        return self._act(ticket_id, "abandon", None, actor, device, reason=reason)
+    def abandon(self, ticket_id: str, actor: str | None = None, reason: str = "", device: str | None = None, *,
+                counter: int | None = None, role: str | None = None) -> dict:
+        return self._act(ticket_id, "abandon", counter, actor, device, role=role, reason=reason)
 
     def transfer(self, ticket_id: str, *, service: str | None = None, to_counter: int | None = None,
-                 counter: int | None = None, actor: str | None = None, device: str | None = None) -> dict:
+                 counter: int | None = None, actor: str | None = None, device: str | None = None,
+                 role: str | None = None) -> dict:
         """Send a ticket to another service's queue and/or to one counter.
 
         It lands back in ``waiting`` and keeps its original place in line (``queue_key`` stays
@@ -494,16 +520,17 @@ class Engine(OfflineHandover):
         """
         if service is None and to_counter is None:
             raise QmsError("Cần chọn dịch vụ hoặc quầy để chuyển; give a service or a counter to transfer to")
-        return self._act(ticket_id, "transfer", counter, actor, device, service=service, to_counter=to_counter)
+        return self._act(ticket_id, "transfer", counter, actor, device, role=role, service=service,
+                         to_counter=to_counter)
 
     def _act(self, ticket_id: str, action: str, number: int | None, actor: str | None, device: str | None,
-             **extra: Any) -> dict:
+             role: str | None = None, **extra: Any) -> dict:
         events: list[dict] = []
 
         def work(conn: sqlite3.Connection) -> dict:
             events.clear()
             ticket = self._ticket_row(conn, ticket_id)
-            return self._apply(conn, events, ticket, action, number, actor, device, **extra)
+            return self._apply(conn, events, ticket, action, number, actor, device, role=role, **extra)
 
         result = self.store.transact(work)
         self._emit(events)
@@ -511,14 +538,16 @@ class Engine(OfflineHandover):
 
     def _apply(self, conn: sqlite3.Connection, events: list[dict], ticket: dict, action: str, number: int | None,
                actor: str | None, device: str | None, *, service: str | None = None,
-               to_counter: int | None = None, reason: str = "") -> dict:
+               to_counter: int | None = None, reason: str = "", role: str | None = None) -> dict:
+        self._check_allowed(conn, action, ticket, number, actor, role)  # before the state: tell no outsider
         new = next_state(action, ticket["code"], ticket["state"])
         now = self.clock.now()
         tid = ticket["id"]
-        held_by = ticket["counter"] if ticket["state"] in IN_HAND or ticket["state"] == State.PARKED else None
+        held_by = self._held_by(ticket)
         if number is not None:
             counter = self._counter(conn, number)
-            self._check_clerk(counter, actor if counter["clerk"] else None)
+            if role is None:  # the engine's own callers: the counter's clerk, when it has one
+                self._check_clerk(counter, actor if counter["clerk"] else None)
             if action in ("call", "resume"):
                 if counter["state"] != "open":
                     raise Conflict(f"Quầy {number} chưa mở; counter {number} is {counter['state']}", counter=number)
@@ -538,13 +567,19 @@ class Engine(OfflineHandover):
                                 f"{ticket['code']} is at counter {held_by}", ticket=ticket["code"])
         sets: dict[str, Any] = {"state": new.value}
         data: dict[str, Any] = {"code": ticket["code"], "from": ticket["state"], "to": new.value}
+        if action == "requeue" and ticket["day"] < self.today().isoformat():
+            raise InvalidTransition(f"Vé {ticket['code']} là của ngày hôm trước ({ticket['day']}): không thể xếp lại "
+                                    f"hàng hôm nay; {ticket['code']} is of an earlier day and cannot be put back "
+                                    f"in today's line", ticket=ticket["code"], day=ticket["day"])
+        if role in MANAGERS:
+            data["role"] = role  # a director acted, perhaps at someone else's counter: on the record
         if action in ("call", "recall", "resume"):
             sets.update(called_at=now, counter=number, clerk=actor)
             if ticket["first_called_at"] is None:
                 sets["first_called_at"] = now
             if action == "recall":
                 sets["recalls"] = ticket["recalls"] + 1
-            data.update(service=ticket["service"], wait_s=round(now - ticket["wait_from"], 1))
+            data.update(service=ticket["service"], wait_s=round(max(0.0, now - ticket["wait_from"]), 1))
         elif action == "start":
             sets["started_at"] = now
         elif action == "finish":
@@ -583,11 +618,32 @@ class Engine(OfflineHandover):
                     counter=event_counter, actor=actor, device=device, **data)
         return self._ticket_row(conn, tid)
 
+    @staticmethod
+    def _held_by(ticket: dict) -> int | None:
+        return ticket["counter"] if ticket["state"] in IN_HAND or ticket["state"] == State.PARKED else None
+
+    def _check_allowed(self, conn: sqlite3.Connection, action: str, ticket: dict, number: int | None,
+                       actor: str | None, role: str | None) -> None:
+        """The counter rule (server/engine/permissions.py) for a person or a counter device."""
+        if role is None or role in MANAGERS:
+            return
+        if role == "counter":
+            home = number
+        else:
+            row = conn.execute("SELECT number FROM counters WHERE clerk = ? AND state != 'closed' "
+                               "ORDER BY number LIMIT 1", (actor,)).fetchone()
+            home = row[0] if row else None
+        check_ticket_action(action=action, role=role, actor=actor, home=home, number=number, ticket=ticket,
+                            held_by=self._held_by(ticket), config=self.config)
+
     # --- printing and kiosk offline numbers ----------------------------------------------
     def mark_printed(self, ticket_id: str, printed: bool, fault: str | None = None, device: str | None = None) -> dict:
         events: list[dict] = []
         with self.store.write() as conn:
             ticket = self._ticket_row(conn, ticket_id)
+            if device is not None and ticket["device"] != device:
+                raise Forbidden(f"Vé {ticket['code']} không do thiết bị {device} phát; {ticket['code']} was not "
+                                f"issued by {device}: a kiosk reports only its own prints", ticket=ticket["code"])
             conn.execute("UPDATE tickets SET printed = ?, print_fault = ? WHERE id = ?",
                          (int(printed), None if printed else (fault or "error"), ticket_id))
             self._event(conn, events, "ticket_print_result", ticket_id=ticket_id, device=device,
@@ -596,11 +652,12 @@ class Engine(OfflineHandover):
         self._emit(events)
         return result
 
-    def request_reprint(self, ticket_id: str, actor: str | None = None) -> dict:
+    def request_reprint(self, ticket_id: str, actor: str | None = None, *, role: str | None = None) -> dict:
         """Ask the kiosk that issued a ticket to print it again (the MQTT side delivers it)."""
         events: list[dict] = []
         with self.store.write() as conn:
             ticket = self._ticket_row(conn, ticket_id)
+            self._check_allowed(conn, "reprint", ticket, None, actor, role)
             if ticket["state"] in FINAL:
                 raise InvalidTransition(f"Vé {ticket['code']} đã kết thúc, không in lại; "
                                         f"{ticket['code']} is {ticket['state']}", ticket=ticket["code"])
@@ -670,6 +727,7 @@ class Engine(OfflineHandover):
 
     def tickets(self, *, day: date | None = None, state: str | None = None, service: str | None = None,
                 site: str | None = None, limit: int = 500) -> list[dict]:
+        self._roll_day()
         sql = "SELECT * FROM tickets WHERE day = ?"
         args: list[Any] = [(day or self.today()).isoformat()]
         for col, val in (("state", state), ("service", service), ("site", site)):
@@ -683,6 +741,7 @@ class Engine(OfflineHandover):
     def service_stats(self, site: str | None = None) -> list[dict]:
         """Per service: waiting now, longest wait, estimate for a new ticket, served today,
         share of today's calls that came within the wait target."""
+        self._roll_day()  # a screen may be the first to look after midnight
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -704,7 +763,7 @@ class Engine(OfflineHandover):
             called, within = served.get(svc.code, (0, 0))
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
-                "longest_wait_s": round(now - oldest, 1) if oldest else 0.0,
+                "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
                 "estimated_wait_s": self.estimate_new(svc.code, site),
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
@@ -724,6 +783,7 @@ class Engine(OfflineHandover):
                  "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
 
     def counters_view(self) -> list[dict]:
+        self._roll_day()
         now = self.clock.now()
         conn = self.store.conn()
         out = []
@@ -737,8 +797,8 @@ class Engine(OfflineHandover):
                     "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
                     "state": ticket["state"], "called_at": ticket["called_at"],
                     "started_at": ticket["started_at"], "priority": bool(ticket["priority"]),
-                    "waited_s": round((ticket["first_called_at"] or now) - ticket["wait_from"], 1),
-                    "in_hand_s": round(now - (ticket["called_at"] or now), 1),
+                    "waited_s": round(max(0.0, (ticket["first_called_at"] or now) - ticket["wait_from"]), 1),
+                    "in_hand_s": round(max(0.0, now - (ticket["called_at"] or now)), 1),
                 },
             })
         return out

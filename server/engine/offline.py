@@ -127,6 +127,9 @@ class OfflineHandover:
         existing = dict(existing) if existing else None
         if existing and (existing["prefix"], existing["number"], existing["day"]) == (svc.prefix, number, day):
             return existing["id"]  # already handed over: a retry
+        if existing and existing["device"] != device:  # a kiosk acts only on its own tickets
+            raise Conflict(f"Mã client_ref đã thuộc vé {existing['code']} của thiết bị khác; client_ref already "
+                           f"belongs to {existing['code']}, issued by another device", ticket=code)
         block = conn.execute("SELECT * FROM offline_blocks WHERE device = ? AND day = ? AND prefix = ? "
                              "AND ? BETWEEN first AND last", (device, day, svc.prefix, number)).fetchone()
         if block is None:

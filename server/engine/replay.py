@@ -1,7 +1,8 @@
 """Rebuild the live state from the event log alone.
 
 The live tables are a cache of the events: this proves it (tests compare the two after
-random operation sequences) and lets an operator recover a damaged live table.
+random operation sequences) and lets an operator check a database after a crash:
+``qms replay --check`` (server/engine/replay_check.py) compares the two.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Iterable
 
 @dataclass
 class ReplayedState:
-    tickets: dict[str, dict] = field(default_factory=dict)   # id -> {code, service, state, counter}
+    tickets: dict[str, dict] = field(default_factory=dict)   # id -> {code, service, state, counter, ...}
     counters: dict[int, dict] = field(default_factory=dict)  # number -> {state, clerk, ticket_id}
 
 
@@ -20,12 +21,19 @@ def replay(events: Iterable[dict]) -> ReplayedState:
     for e in events:
         kind, data, tid, n = e["type"], e["data"], e.get("ticket_id"), e.get("counter")
         if kind == "ticket_issued":
-            st.tickets[tid] = {"code": data["code"], "service": data["service"], "state": "waiting", "counter": None}
+            st.tickets[tid] = {"code": data["code"], "service": data["service"], "state": "waiting", "counter": None,
+                               "priority": bool(data.get("priority")), "target_counter": None, "recalls": 0,
+                               "transfers": 0}
         elif kind.startswith("ticket_") and "to" in data and tid in st.tickets:
             t = st.tickets[tid]
             t["state"] = data["to"]
             if kind == "ticket_transfer":
-                t["service"] = data["service"]
+                t.update(service=data["service"], target_counter=data.get("to_counter"), counter=None,
+                         transfers=t["transfers"] + 1)
+            elif kind == "ticket_requeue":
+                t["counter"] = None
+            elif kind == "ticket_recall":
+                t["recalls"] += 1
             if kind in ("ticket_call", "ticket_recall", "ticket_resume"):
                 t["counter"] = n
                 st.counters.setdefault(n, {"state": "open", "clerk": e.get("actor"), "ticket_id": None})["ticket_id"] = tid

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from qms_common import wire
-from qms_common.errors import NotFound, QmsError
+from qms_common.errors import Forbidden, NotFound, QmsError
 
 from ..devices import DeviceRegistry
 from ..robot_dispatch import RobotDispatcher
@@ -219,11 +219,7 @@ class Inbound:
     def _print_result(self, parts: dict[str, str], r: wire.PrintResult, msg: Incoming) -> wire.Response:
         device = parts["device"]
         self.registry.seen("kiosk", device)
-        ticket = self.engine.ticket(r.ticket_id)
-        if ticket["device"] and ticket["device"] != device:
-            raise QmsError(f"ticket {ticket['code']} was issued by {ticket['device']}, not {device}",
-                           ticket=ticket["code"])
-        self.engine.mark_printed(r.ticket_id, r.printed, r.fault, device=device)
+        ticket = self.engine.mark_printed(r.ticket_id, r.printed, r.fault, device=device)  # its own tickets only
         return wire.Response(status="ok", data={"ticket": ticket["code"], "printed": r.printed})
 
     def _counter_request(self, parts: dict[str, str], req: wire.CounterRequest, msg: Incoming) -> wire.Response:
@@ -232,7 +228,7 @@ class Inbound:
         number = self._counter_of(device)
         clerk = self.engine.counter(number)["clerk"]
         if req.action == "next":
-            ticket = self.engine.call_next(number, clerk, device=device)
+            ticket = self.engine.call_next(number, clerk, device=device, role="counter")
             if ticket is None:
                 return wire.Response(status="ok", data={"action": "next", "counter": number, "ticket": None})
         else:
@@ -240,7 +236,7 @@ class Inbound:
             if not current:
                 raise QmsError(f"Quầy {number} không có vé đang xử lý; counter {number} has no ticket to "
                                f"{req.action}", counter=number, action=req.action)
-            ticket = getattr(self.engine, req.action)(current, number, clerk, device=device)
+            ticket = getattr(self.engine, req.action)(current, number, clerk, device=device, role="counter")
         return wire.Response(status="ok", data={"action": req.action, "counter": number, "ticket": ticket["code"],
                                                 "ticket_id": ticket["id"], "state": ticket["state"]})
 
@@ -249,6 +245,12 @@ class Inbound:
         self.registry.seen("counter", device)
         number = self._counter_of(device)
         ticket_id = self._ticket_id(r.ticket) if r.ticket else None
+        if ticket_id is not None:
+            rated = self.engine.ticket(ticket_id)
+            if rated["counter"] != number:
+                raise Forbidden(f"Vé {rated['code']} không được phục vụ ở quầy {number}; {rated['code']} was not "
+                                f"served at counter {number}: a keypad rates only its own counter's tickets",
+                                ticket=rated["code"], counter=number)
         event = self.engine.rate(r.score, ticket_id=ticket_id, counter=number, device=device)
         return wire.Response(status="ok", data={"ticket": event["data"].get("code"), "score": r.score})
 
