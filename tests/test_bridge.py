@@ -44,7 +44,10 @@ def satellite_broker(tmp_path, center) -> tuple[Broker, dict[str, str]]:
         "persistence_location": f"{workdir / 'data'}/",
         "password_file": str(workdir / "passwd"),
         "acl_file": str(workdir / "acl"),
-        "address": f"localhost:{center.broker.port(8883)}",  # the name in the certificate
+        # The address the test listener is bound to, which the certificate names (IP:127.0.0.1).
+        # Not the host name: it may resolve to ::1 first, and Mosquitto 2.0's bridge does not
+        # fall back to 127.0.0.1 (tests/test_addresses.py).
+        "address": f"127.0.0.1:{center.broker.port(8883)}",
         "bridge_cafile": str(center.certdir / "ca.crt"),
         "remote_password": bridge_password,
         "restart_timeout": "1",
@@ -156,7 +159,7 @@ def test_province_bridge_is_read_only(tmp_path):
     center = center_setup(tmp_path, [("kiosk", "k1")])
     (center.workdir / "conf.d" / "province.conf").write_text(render_conf(
         (CONF_DIR / "province.conf").read_text(encoding="utf-8"), ports={}, fragment=True, options={
-            "address": f"localhost:{pports[8883]}",
+            "address": f"127.0.0.1:{pports[8883]}",  # as the listener is bound (see satellite_broker)
             "bridge_cafile": str(certs / "ca.crt"),
             "remote_password": province_passwords["center-phuong-mau"],
             "restart_timeout": "1",
@@ -164,7 +167,7 @@ def test_province_bridge_is_read_only(tmp_path):
     probes = []
     with province, center.broker:
         dash = MqttProbe.connect(pports[8883], "dashboard", province_passwords["dashboard"],
-                                 tls_ca=str(certs / "ca.crt"), host="localhost")
+                                 tls_ca=str(certs / "ca.crt"), host="127.0.0.1")
         probes.append(dash)
         dash.subscribe("qms/#")
         server = MqttProbe.connect(center.broker.port(1883), "server", center.passwords["server"])

@@ -29,7 +29,8 @@ UNIT_DIR = REPO / "systemd"
 ROLE_UNITS = ["qms-server", "qms-kiosk", "qms-display-agent", "qms-announcer", "qms-robot", "qms-counter"]
 HARDWARE_UNITS = {"qms-kiosk", "qms-counter", "qms-robot", "qms-announcer", "qms-display-agent"}
 INSTALL = REPO / "firmware_config" / "install.sh"
-SHELL_SCRIPTS = [INSTALL, REPO / "firmware_config" / "mosquitto" / "make-certs"]
+SHELL_SCRIPTS = [INSTALL, REPO / "firmware_config" / "mosquitto" / "make-certs", REPO / ".ci" / "run",
+                 *(REPO / "scripts" / name for name in ("bootstrap", "test", "demo", "fresh-debian-check"))]
 
 
 def parse(path: Path) -> dict[str, dict[str, list[str]]]:
