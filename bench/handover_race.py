@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         director = server.add_user("giamdoc", "director")
         clerks = Clerks(server, sign_in_clerks(server, director))
         data = config_dict(Path(tmp) / "kiosk", server.url, server.add_device("kiosk-1", "kiosk"))
-        data["buttons"].update(cooldown_s=0, per_minute=120)
+        data["buttons"].update(cooldown_s=0, per_minute=120, debounce_s=0)
         data["server"]["retry_interval_s"] = 0.2
         data["offline"].update(block_size=50, min_spare=20)
         kiosk = KioskApp(config_from_dict(data, "bench"), clock=SystemClock(), connect=RecordingPrinters())

@@ -49,6 +49,10 @@ class PortBusy(OSError):
     pass
 
 
+class FolderNotOurs(OSError):
+    pass
+
+
 def _check_port(port: int, what: str, option: str) -> int:
     """A busy port is said, never silently swapped for another."""
     with socket.socket() as s:
@@ -78,6 +82,9 @@ class Demo:
                  kiosk_port: int | None = None, broker_port: int | None = None) -> None:
         self.given_dir = state_dir is not None
         self.dir = Path(state_dir).resolve() if state_dir else Path(tempfile.mkdtemp(prefix="qms-demo-"))
+        if self.given_dir and self.dir.exists() and any(self.dir.iterdir()) and not (self.dir / MARKER).exists():
+            raise FolderNotOurs(f"{self.dir} đã có dữ liệu không phải của bản chạy thử: chọn thư mục khác; "
+                                f"{self.dir} holds data the demo did not make: choose another --state-dir")
         self.speed = speed
         self.port = _check_port(port, "máy chủ / server", "--port")
         self.url = f"http://127.0.0.1:{self.port}"
@@ -91,10 +98,7 @@ class Demo:
     # set-up -------------------------------------------------------------------------------
     def prepare(self) -> None:
         if self.given_dir and self.dir.exists() and any(self.dir.iterdir()):
-            if not (self.dir / MARKER).exists():
-                raise RuntimeError(f"{self.dir} đã có dữ liệu không phải của bản chạy thử: chọn thư mục khác; "
-                                   f"{self.dir} holds data the demo did not make: choose another --state-dir")
-            shutil.rmtree(self.dir)
+            shutil.rmtree(self.dir)  # a folder an earlier demo made (checked when the demo was set up)
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / MARKER).write_text("made by qms demo: it may wipe this folder at its next start\n")
         (self.dir / "center.toml").write_text(sample_center_text(public_url=self.url, enforce_hours=False),
@@ -361,7 +365,7 @@ def run_demo(*, port: int = 8000, speed: float = 20.0, state_dir: str | None = N
         return 2
     try:
         demo = Demo(port, speed, state_dir, scenario, kiosk_port=kiosk_port, broker_port=broker_port)
-    except PortBusy as exc:
+    except (PortBusy, FolderNotOurs) as exc:
         print(f"qms demo: {exc}", file=sys.stderr)
         return 2
     for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C, or systemd/kill: stop everything cleanly

@@ -81,7 +81,7 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
     out = subprocess.run([sys.executable, "-m", "server.cli", "--state-dir", str(tmp_path), "demo",
                           "--port", str(free_port()), "--duration", "1"], cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
-    assert out.returncode == 1 and "không phải của bản chạy thử" in out.stderr
+    assert out.returncode == 2 and "không phải của bản chạy thử" in out.stderr
     assert (tmp_path / "mine.txt").exists()
 
 

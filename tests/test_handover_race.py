@@ -28,7 +28,7 @@ def rig(tmp_path):
         director = server.add_user("giamdoc", "director")
         clerks = Clerks(server, sign_in_clerks(server, director))
         data = config_dict(tmp_path / "kiosk", server.url, server.add_device("kiosk-1", "kiosk"))
-        data["buttons"].update(cooldown_s=0, per_minute=120)
+        data["buttons"].update(cooldown_s=0, per_minute=120, debounce_s=0)
         data["server"]["retry_interval_s"] = 0.2
         kiosk = KioskApp(config_from_dict(data, "test"), clock=SystemClock(), connect=RecordingPrinters())
         kiosk.start()
