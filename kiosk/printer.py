@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -41,7 +40,11 @@ from escpos.exceptions import DeviceNotFoundError
 from escpos.printer import Dummy
 from PIL import Image
 
+from qms_common.clock import Clock, SystemClock
+
+from .devfile import NonBlockingFile
 from .fonts import FontSet, default_fonts
+from .print_guard import JobAbandoned, JobGuard, Progress
 from .printer_config import (
     DummyConnection,
     FileConnection,
@@ -55,7 +58,8 @@ from .ticket_image import TicketView, render_ticket
 
 log = logging.getLogger(__name__)
 
-FaultCode = Literal["offline", "no_paper", "paper_low", "cover_open", "error"]
+#: ``stuck``: the printer accepted nothing for ``job_timeout_s`` (open or a write blocked).
+FaultCode = Literal["offline", "no_paper", "paper_low", "cover_open", "error", "stuck"]
 
 #: What the kiosk screen shows for each fault. Short, plain, and says who to ask.
 MESSAGES_VI: dict[str, str] = {
@@ -64,10 +68,11 @@ MESSAGES_VI: dict[str, str] = {
     "paper_low": "Máy in sắp hết giấy.",
     "cover_open": "Nắp máy in đang mở. Vui lòng báo cán bộ hướng dẫn.",
     "error": "Máy in đang gặp lỗi. Vui lòng báo cán bộ hướng dẫn.",
+    "stuck": "Máy in không nhận lệnh in (có thể kẹt giấy). Vui lòng báo cán bộ hướng dẫn.",
 }
 
 #: Faults that stop a job before anything is sent. ``paper_low`` prints and warns.
-BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error"})
+BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error", "stuck"})
 
 #: ``DLE EOT 2``: why the printer is offline (cover, paper end, error).
 RT_STATUS_OFFLINE_CAUSE = RT_STATUS + b"\x02"
@@ -107,11 +112,25 @@ class PrinterStatus:
     detail: str = ""
 
     @property
-    def health(self) -> Literal["ok", "no_paper", "paper_low", "cover_open", "offline"]:
-        """The value for :attr:`qms_common.wire.Health.printer` (which has no "error")."""
-        if self.fault is None:
-            return "ok"
-        return "offline" if self.fault == "error" else self.fault
+    def health(self) -> HealthValue:
+        """The value for :attr:`qms_common.wire.Health.printer`."""
+        return health_value(self.fault)
+
+
+HealthValue = Literal["ok", "no_paper", "paper_low", "cover_open", "offline", "error"]
+
+
+def health_value(fault: FaultCode | None) -> HealthValue:
+    """A fault as :attr:`qms_common.wire.Health.printer` says it: an unknown ``error`` has
+    always been reported as ``offline`` (staff check the cable first); a ``stuck`` printer
+    is ``error``, with ``printer_stuck`` in the health's faults."""
+    if fault is None:
+        return "ok"
+    if fault == "error":
+        return "offline"
+    if fault == "stuck":
+        return "error"
+    return fault
 
 
 class DriverMissing(RuntimeError):
@@ -190,9 +209,7 @@ def open_printer(config: PrinterConfig, simulate: SimulatedFault | None = None) 
 
         printer = Network(conn.host, port=conn.port, timeout=conn.timeout, profile=config.profile)
     elif isinstance(conn, FileConnection):
-        from escpos.printer import File
-
-        printer = File(conn.devfile, profile=config.profile)
+        printer = NonBlockingFile(conn.devfile, profile=config.profile)
     elif isinstance(conn, DummyConnection):
         printer = FaultInjectingDummy(simulate or conn.simulate, profile=config.profile)
     else:  # pragma: no cover - the config union is closed
@@ -293,10 +310,14 @@ def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
 # --- the printer -------------------------------------------------------------------------------
 
 class TicketPrinter:
-    """The kiosk's ticket printer. Thread-safe; one job at a time.
+    """The kiosk's ticket printer: one job at a time, each with a deadline.
 
+    Every job (a print, a status probe) opens a new printer object and runs under a
+    :class:`~kiosk.print_guard.JobGuard`: a device that takes nothing for
+    ``config.job_timeout_s`` makes the job end as ``stuck`` instead of blocking the caller.
     ``connect`` replaces how a printer object is made (tests pass python-escpos' plain
-    ``Dummy``); by default it follows the configuration.
+    ``Dummy`` or ``File``); by default it follows the configuration. ``on_release`` is
+    called (on the job's thread) when an abandoned job's blocked call finally returns.
     """
 
     def __init__(
@@ -304,14 +325,18 @@ class TicketPrinter:
         config: PrinterConfig,
         fonts: FontSet | None = None,
         connect: Callable[[], Escpos] | None = None,
+        *,
+        clock: Clock | None = None,
+        on_release: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.fonts = fonts
         self.width_px = media_width_px(config)
         self._connect = connect
         self._simulate: SimulatedFault | None = None
-        self._lock = threading.Lock()
+        self.guard = JobGuard(clock or SystemClock(), config.job_timeout_s, on_release=on_release)
         self.last_device: Escpos | None = None
+        self._last_stuck = False
 
     # -- simulation (dummy connection only) --
     def simulate(self, fault: SimulatedFault) -> None:
@@ -326,6 +351,11 @@ class TicketPrinter:
         output = getattr(self.last_device, "output", None)
         return output if isinstance(output, bytes) else None
 
+    @property
+    def blocked(self) -> bool:
+        """An abandoned job is still blocked in the device (no new job is started meanwhile)."""
+        return self.guard.blocked
+
     # -- jobs --
     def print_view(self, view: TicketView) -> PrintOutcome:
         """Render ``view`` for this printer's width and print it."""
@@ -337,63 +367,86 @@ class TicketPrinter:
         return self.print_ticket(image)
 
     def print_ticket(self, image: Image.Image) -> PrintOutcome:
-        """Print one rendered ticket and cut. Never raises for a device fault."""
-        with self._lock:
-            outcome = self._job(image)
+        """Print one rendered ticket and cut. Never raises for a device fault, never blocks
+        longer than the deadline."""
+        result = self.guard.run(lambda progress: self._job(image, progress), "print")
+        if result.stuck:
+            outcome = PrintOutcome.failed("stuck", _stuck_detail(result.quarantined, self.config.job_timeout_s))
+        elif result.error is not None:
+            outcome = PrintOutcome.failed(*_classify(result.error))
+        else:
+            assert result.value is not None
+            outcome = result.value
+        self._last_stuck = outcome.fault == "stuck"
         if outcome.fault:
             log.warning("print job: %s (%s)", outcome.fault, outcome.detail)
         return outcome
 
     def status(self) -> PrinterStatus:
-        """Open the printer, ask its state, close it. For health reports."""
-        with self._lock:
-            try:
-                printer = self._open()
-            except Exception as exc:
-                fault, detail = _classify(exc)
-                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
-            try:
-                fault, answered = self._probe(printer)
-            except Exception as exc:
-                fault, detail = _classify(exc)
-                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
-            finally:
-                _close_quietly(printer)
-            return PrinterStatus(fault, checked=answered, message=MESSAGES_VI[fault] if fault else "")
+        """Open the printer, ask its state, close it. For health reports; same deadline."""
+        result = self.guard.run(self._status, "status")
+        if result.stuck:
+            detail = _stuck_detail(result.quarantined, self.config.job_timeout_s)
+            return PrinterStatus("stuck", checked=True, message=MESSAGES_VI["stuck"], detail=detail)
+        if result.error is not None:
+            fault, detail = _classify(result.error)
+            return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
+        assert result.value is not None
+        self._last_stuck = result.value.fault == "stuck"
+        return result.value
 
-    # -- internals --
-    def _open(self) -> Escpos:
+    # -- internals (on the guard's job thread) --
+    def _open(self, progress: Progress) -> Escpos:
         if self._connect is not None:
             printer = self._connect()
             printer.open()
         else:
             printer = open_printer(self.config, simulate=self._simulate)
+        progress.tick()  # raises if the open blocked past the deadline: send nothing
         _set_media_width(printer, self.width_px)
+        if isinstance(printer, NonBlockingFile):
+            printer.progress = progress
+        raw = printer._raw
+
+        def guarded_raw(msg: bytes) -> None:
+            progress.tick()  # an abandoned job sends nothing more
+            raw(msg)
+            progress.tick()
+
+        printer._raw = guarded_raw  # type: ignore[method-assign]
         self.last_device = printer
         return printer
 
+    def _status(self, progress: Progress) -> PrinterStatus:
+        printer = self._open(progress)
+        try:
+            fault, answered = self._probe(printer)
+        finally:
+            _close_quietly(printer)
+        return PrinterStatus(fault, checked=answered, message=MESSAGES_VI[fault] if fault else "")
+
     def _probe(self, printer: Escpos) -> tuple[FaultCode | None, bool]:
+        if isinstance(printer, NonBlockingFile):
+            # a device file has no status, but it can say it would not take a byte now
+            return (None, True) if printer.writable() else ("stuck", True)
         if not self.config.status_check:
             return None, False
         if not can_read(printer):
-            return None, False  # File and plain Dummy: opening it is all we can know
+            return None, False  # plain File and Dummy: opening it is all we can know
         return read_status(printer)
 
-    def _job(self, image: Image.Image) -> PrintOutcome:
-        try:
-            printer = self._open()
-        except Exception as exc:
-            return PrintOutcome.failed(*_classify(exc))
+    def _job(self, image: Image.Image, progress: Progress) -> PrintOutcome:
+        printer = self._open(progress)
         try:
             fault, _ = self._probe(printer)
+            if fault == "stuck" and not self._last_stuck:
+                fault = None  # a busy device file: worth a try, the deadline guards the job
             if fault in BLOCKING_FAULTS:
                 return PrintOutcome.failed(fault, "printer reported it before printing")
             self._send(printer, image)
             if fault == "paper_low":
                 return PrintOutcome.failed("paper_low", "printed; paper near end", printed=True)
             return PrintOutcome.ok()
-        except Exception as exc:
-            return PrintOutcome.failed(*_classify(exc))
         finally:
             _close_quietly(printer)
 
@@ -408,6 +461,12 @@ class TicketPrinter:
             flush()
 
 
+def _stuck_detail(quarantined: bool, timeout_s: float) -> str:
+    if quarantined:
+        return "an earlier job is still blocked in the printer device; nothing sent"
+    return f"the printer took nothing for {timeout_s:g} s; job abandoned"
+
+
 def _is_timeout(exc: OSError) -> bool:
     # pyusb's USBTimeoutError is an IOError with errno ETIMEDOUT; sockets raise TimeoutError.
     return isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT or type(exc).__name__ == "USBTimeoutError"
@@ -419,6 +478,8 @@ def _classify(exc: BaseException) -> tuple[FaultCode, str]:
     # USBError, USBTimeoutError, SerialException, socket errors and timeouts are OSErrors.
     if isinstance(exc, (DeviceNotFoundError, OSError, AssertionError)):
         return "offline", detail
+    if isinstance(exc, JobAbandoned):
+        return "stuck", detail
     if isinstance(exc, DriverMissing):
         return "error", detail
     log.error("unexpected printer failure", exc_info=exc)
