@@ -73,13 +73,15 @@ class GuardResult(Generic[T]):
 class JobGuard:
     """Runs one job at a time with a progress deadline; see the module docstring."""
 
-    def __init__(self, clock: Clock, timeout_s: float, *, poll_s: float = 0.05,
+    def __init__(self, clock: Clock, timeout_s: float, *, poll_s: float = 0.05, grace_s: float = 0.5,
                  on_release: Callable[[], None] | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.clock = clock
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        #: real time an abandoned job gets to notice and return (a non-blocking writer does)
+        self.grace_s = grace_s
         self.on_release = on_release
         self.abandoned_jobs = 0
         self._lock = threading.Lock()
@@ -108,7 +110,7 @@ class JobGuard:
                     box["error"] = exc
                 finally:
                     done.set()
-                    if progress.abandoned.is_set():
+                    if self._blocked is threading.current_thread():
                         log.warning("an abandoned print job returned after all (%s)",
                                     type(box.get("error")).__name__ if "error" in box else "finished")
                         self._released()
@@ -118,12 +120,13 @@ class JobGuard:
             while not done.wait(self.poll_s):
                 if self.clock.monotonic() - progress.at >= self.timeout_s:
                     progress.abandoned.set()
-                    if done.is_set():  # it returned just now: not stuck after all
-                        break
-                    self._blocked = thread
                     self.abandoned_jobs += 1
-                    log.error("printer %s made no progress for %.1f s: abandoned (thread left blocked)",
-                              name, self.timeout_s)
+                    if done.wait(self.grace_s):  # it noticed (or returned just now): nothing left blocked
+                        log.error("printer %s took nothing for %.1f s: job abandoned", name, self.timeout_s)
+                    else:
+                        self._blocked = thread
+                        log.error("printer %s made no progress for %.1f s: abandoned, its thread is still "
+                                  "blocked in the device", name, self.timeout_s)
                     return GuardResult(stuck=True, waited_s=self.clock.monotonic() - started)
             return GuardResult(value=box.get("value"), error=box.get("error"),
                                waited_s=self.clock.monotonic() - started)

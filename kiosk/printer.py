@@ -402,7 +402,11 @@ class TicketPrinter:
             printer.open()
         else:
             printer = open_printer(self.config, simulate=self._simulate)
-        progress.tick()  # raises if the open blocked past the deadline: send nothing
+        try:
+            progress.tick()  # raises if the open blocked past the deadline: send nothing
+        except JobAbandoned:
+            _close_quietly(printer)
+            raise
         _set_media_width(printer, self.width_px)
         if isinstance(printer, NonBlockingFile):
             printer.progress = progress
