@@ -60,7 +60,9 @@ def notify(state: str) -> bool:
     if notifier is None:
         return False
     try:
-        notifier.notify(state)
+        # sdnotify encodes with latin-1; systemd reads UTF-8 (a Vietnamese STATUS= line):
+        # hand it the UTF-8 bytes as latin-1 characters, which it encodes back unchanged
+        notifier.notify(state.encode("utf-8").decode("latin-1"))
         return True
     except OSError as exc:
         log.warning("sd_notify %r failed: %s", state.split("=", 1)[0], exc)

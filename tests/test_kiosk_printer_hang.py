@@ -31,7 +31,7 @@ from qms_common import wire
 from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 from tests.mosquitto_fixture import CENTER, MqttProbe, center_setup
-from tests.test_printer_hang import drain, fifo, idle_reader, unread
+from tests.test_printer_hang import drain, fifo, fill, idle_reader, unread
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -212,3 +212,43 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
         web.stop()
         app.stop()
         os.close(reader)
+
+
+def test_offline_ticket_with_a_hung_printer_is_handed_over_as_not_printed(tmp_path, pins):
+    """The server is down and the printer hangs: the offline number is shown, kept in the
+    outbox as not printed, and reaches the server that way when it is back."""
+    from kiosk.outbox import Outbox
+
+    device = fifo(tmp_path)
+    reader = idle_reader(device)
+    with LiveServer(tmp_path / "server") as srv:
+        director = srv.add_user("giamdoc", "director")
+        token = srv.add_device("kiosk-off", "kiosk")
+        data = config_dict(tmp_path / "kiosk", srv.url, token, device="kiosk-off")
+        data["printer"] = {"connection": {"type": "file", "devfile": str(device)}, "job_timeout_s": 1.0}
+        app = KioskApp(config_from_dict(data, "test"))
+        app.start()
+        try:
+            assert app.sender.wait_rounds(1, 15)  # blocks reserved
+            srv.stop()
+            fill(device)  # a short offline ticket would fit in the pipe: the printer's buffer is full
+            result = app.press("1")
+            assert (result["verdict"], result["offline"], result["printed"], result["fault"]) == \
+                ("issue", True, False, "stuck"), result
+            screen = app.screen.get()
+            assert screen.ticket.code == result["code"] and screen.ticket.offline and screen.ticket.printed is False
+            outbox = Outbox(data["outbox_path"])
+            try:
+                item = outbox.next_item()
+                assert item is not None and item.kind == "ticket" and item.payload["printed"] is False
+            finally:
+                outbox.close()
+            srv.start()
+            app.screen.wait_for(lambda s: s.outbox == 0 and s.mode == "online", 30)
+            got = requests.get(f"{srv.url}/api/v1/tickets?limit=100", headers=srv.bearer(director),
+                               timeout=10).json()["tickets"]
+            mine = next(t for t in got if t["code"] == result["code"])
+            assert (mine["source"], mine["printed"]) == ("offline", 0)
+        finally:
+            app.stop()
+            os.close(reader)

@@ -44,6 +44,20 @@ def idle_reader(path: Path) -> int:
     return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
 
 
+def fill(path: Path) -> int:
+    """Fill the FIFO's buffer (the printer stopped taking bytes after earlier jobs); bytes written."""
+    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    written = 0
+    try:
+        while True:
+            try:
+                written += os.write(fd, b"\0" * 4096)
+            except BlockingIOError:
+                return written
+    finally:
+        os.close(fd)
+
+
 def unread(fd: int) -> int:
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
 
