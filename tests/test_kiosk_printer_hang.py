@@ -54,6 +54,7 @@ def rig(tmp_path_factory):
                  f'password_file = "{tmp / "server-password"}"\n')
         with LiveServer(tmp / "srv", settings_extra=extra) as srv:
             srv.director = srv.add_user("giamdoc", "director")
+            srv.add_user("minh.tran", "clerk", name="Trần Văn Minh")
             srv.kiosk_token = srv.add_device(DEVICE, "kiosk", site="main", name=NAME)
             probe = MqttProbe.connect(port, "server", setup.passwords["server"], client_id="hang-probe")
             probe.subscribe(wire.HEALTH.topic(center=CENTER, cls="kiosk", device=DEVICE))
@@ -189,10 +190,23 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
         expect(row.locator(".pill")).to_have_text("Trực tuyến · Online", timeout=T)
         assert requests.get(web.url + "/healthz", timeout=5).json()["status"] == "ok"
 
-        # "In lại" from the console: the kiosk prints it now
+        # "In lại" on the clerk's console: the kiosk prints it now
         before = len(printed)
-        r = requests.post(f"{srv.url}/api/v1/tickets/{tickets[code1]['id']}/reprint", headers=headers, timeout=10)
-        assert r.status_code == 200, r.text
+        console = new_page(browser, DESK)
+        try:
+            console.goto(srv.url + "/console")
+            console.fill("#username", "minh.tran")
+            console.fill("#password", "matkhau-123")
+            console.click("#login-form button[type=submit]")
+            console.click(".pick[data-counter='2']", timeout=T)  # counter 2 serves CT, then HT
+            expect(console.locator("#unprinted li", has_text=code4)).to_be_visible(timeout=T)
+            item = console.locator("#unprinted li", has_text=code1)
+            expect(item).to_be_visible(timeout=T)
+            item.get_by_role("button").click()
+            expect(console.locator("body")).to_contain_text("Đã gửi lệnh in lại", timeout=T)
+            assert not console.errors
+        finally:
+            console.context.close()
         app.screen.wait_for(lambda s: len(app.jobs) == 3 and not s.busy, 15)
         assert app.jobs[-1][0] == code1 and app.jobs[-1][1].printed
         app.screen.wait_for(lambda s: s.outbox == 0, 15)

@@ -228,3 +228,40 @@ def test_abandoned_progress_refuses_further_writes() -> None:
     progress.abandoned.set()
     with pytest.raises(JobAbandoned):
         progress.tick()
+
+
+# --- the watchdog's view ------------------------------------------------------------------------
+
+def test_watchdog_sees_a_stuck_worker_not_a_faulted_printer(tmp_path) -> None:
+    """A faulted printer leaves the kiosk healthy (it still issues and shows numbers; systemd
+    would not fix a jam by restarting); a worker that stops coming back to its queue is not."""
+    from kiosk.app import KioskApp
+    from kiosk.config import config_from_dict
+    from kiosk.testing import config_dict
+
+    clock = FakeClock(time.time())
+    data = config_dict(tmp_path / "k", "http://127.0.0.1:9", "token")  # no server: refused at once
+    data["printer"] = {"connection": {"type": "file", "devfile": str(fifo(tmp_path))}, "job_timeout_s": 1.0}
+    app = KioskApp(config_from_dict(data, "test"), clock=clock, gpio=False)
+    app.start()
+    try:
+        app.screen.wait_for(lambda s: s.printer == "offline")  # nobody reads the FIFO: ENXIO
+        assert app.healthy() and app.health_report()["status"] == "degraded"
+        assert "máy in: mất kết nối" in app.status_line()
+        # stand-in for a worker stuck in anything: it blocks on the screen's lock, held here
+        with app.screen._cond:
+            app.press("1", wait=False)
+            deadline = time.monotonic() + 10
+            while app.events.qsize():  # the worker took the press; polled with a deadline
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            clock.advance(app.max_busy_s - 0.5)
+            assert app.healthy()  # still within what one press may take
+            clock.advance(1.0)
+            assert not app.healthy() and app.health_report()["status"] == "down"
+        deadline = time.monotonic() + 10
+        while not app.healthy():  # the worker is back at its queue: pings resume
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    finally:
+        app.stop()
