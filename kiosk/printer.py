@@ -12,37 +12,31 @@ Rules this module keeps, each learnt the hard way:
   in bands of ``band_rows`` rows. ``impl="graphics"`` writes a wrong length for images
   over 64 KiB and garbles the rest of the ticket.
 - Status is asked with ``DLE EOT`` where the connection can read (USB, serial,
-  network). A printer that answers nothing (or whose read times out) is treated as
-  "unknown, try to print", as python-escpos' own ``paper_status()`` does;
-  ``is_online()`` would call it offline and block printers that never answer.
+  network; ``kiosk/escpos_status.py``); a silent printer is "unknown, try to print".
+- Every job has a deadline (``job_timeout_s``) and runs on its own thread
+  (``kiosk/print_guard.py``): a printer that hangs in ``open()`` or ``write()`` ends the
+  job as ``stuck`` instead of freezing the kiosk. Device files are written without
+  blocking (``kiosk/devfile.py``).
 
 Importing this module imports python-escpos, which calls ``logging.basicConfig()`` at
 import time: the kiosk application should configure logging with ``force=True``.
 """
 from __future__ import annotations
 
-import errno
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from escpos.constants import (
-    RT_MASK_LOWPAPER,
-    RT_MASK_NOPAPER,
-    RT_MASK_ONLINE,
-    RT_STATUS,
-    RT_STATUS_ONLINE,
-    RT_STATUS_PAPER,
-)
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Dummy
 from PIL import Image
 
 from qms_common.clock import Clock, SystemClock
 
 from .devfile import NonBlockingFile
+from .dummy_printer import FaultInjectingDummy
+from .escpos_status import FaultCode, can_read, read_status
 from .fonts import FontSet, default_fonts
 from .print_guard import JobAbandoned, JobGuard, Progress
 from .printer_config import (
@@ -58,9 +52,6 @@ from .ticket_image import TicketView, render_ticket
 
 log = logging.getLogger(__name__)
 
-#: ``stuck``: the printer accepted nothing for ``job_timeout_s`` (open or a write blocked).
-FaultCode = Literal["offline", "no_paper", "paper_low", "cover_open", "error", "stuck"]
-
 #: What the kiosk screen shows for each fault. Short, plain, and says who to ask.
 MESSAGES_VI: dict[str, str] = {
     "offline": "Máy in chưa kết nối. Vui lòng báo cán bộ hướng dẫn.",
@@ -73,12 +64,6 @@ MESSAGES_VI: dict[str, str] = {
 
 #: Faults that stop a job before anything is sent. ``paper_low`` prints and warns.
 BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error", "stuck"})
-
-#: ``DLE EOT 2``: why the printer is offline (cover, paper end, error).
-RT_STATUS_OFFLINE_CAUSE = RT_STATUS + b"\x02"
-_CAUSE_COVER_OPEN = 0x04
-_CAUSE_PAPER_END = 0x20
-_CAUSE_ERROR = 0x40
 
 @dataclass(frozen=True)
 class PrintOutcome:
@@ -135,54 +120,6 @@ def health_value(fault: FaultCode | None) -> HealthValue:
 
 class DriverMissing(RuntimeError):
     """The Python library for this connection type (pyusb, pyserial) is not installed."""
-
-
-# --- the fault-injecting dummy -----------------------------------------------------------
-
-class FaultInjectingDummy(Dummy):
-    """python-escpos' ``Dummy`` that answers status queries like a real printer and can fail.
-
-    Like OctoPrint's virtual printer: chosen by configuration (``type = "dummy"``,
-    ``simulate = "no_paper"``), it lets tests and demos drive every fault path through
-    the same code that talks to real hardware. ``silent`` is a printer that never
-    answers status queries (a read timeout) but prints. Status answers are the bytes an Epson-
-    compatible printer sends for ``DLE EOT 1/2/4``, so python-escpos' own parsing runs.
-    """
-
-    #: (DLE EOT 1 printer status, DLE EOT 2 offline cause, DLE EOT 4 paper sensor)
-    _ANSWERS: dict[str, tuple[int, int, int]] = {
-        "none": (0x12, 0x12, 0x12),
-        "paper_low": (0x12, 0x12, 0x1E),
-        "no_paper": (0x1A, 0x32, 0x72),
-        "cover_open": (0x1A, 0x16, 0x12),
-        "error": (0x1A, 0x52, 0x12),
-    }
-
-    def __init__(self, fault: SimulatedFault = "none", **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.fault = fault
-        self._last_query = b""
-
-    def open(self, raise_not_found: bool = True) -> None:
-        if self.fault == "unplugged":
-            raise DeviceNotFoundError("Unable to open USB printer: simulated unplugged cable")
-
-    def _raw(self, msg: bytes) -> None:
-        if self.fault == "timeout":
-            raise TimeoutError("simulated write timeout (pyusb raises USBTimeoutError)")
-        if msg.startswith(RT_STATUS):
-            self._last_query = msg
-            return  # a query is not part of the printed output
-        super()._raw(msg)
-
-    def _read(self) -> bytes:
-        if self.fault == "silent":
-            raise TimeoutError("simulated read timeout: this printer never answers status queries")
-        answers = self._ANSWERS.get(self.fault, self._ANSWERS["none"])
-        which = {b"\x01": 0, b"\x02": 1, b"\x04": 2}.get(self._last_query[2:3])
-        if which is None:
-            return b""
-        return bytes((answers[which],))
 
 
 # --- opening printers ----------------------------------------------------------------------
@@ -248,63 +185,6 @@ def _close_quietly(printer: Escpos) -> None:
         printer.close()
     except Exception:  # closing a dead device fails; the job's outcome is already decided
         log.debug("closing the printer failed", exc_info=True)
-
-
-# --- status ------------------------------------------------------------------------------------
-
-def can_read(printer: Escpos) -> bool:
-    """Whether this connection can read answers (USB, serial, network: yes; File, Dummy: no).
-
-    Decided before sending a query, so a File printer never gets status bytes it
-    cannot answer through the device file.
-    """
-    return type(printer)._read is not Escpos._read
-
-
-def _query(printer: Escpos, command: bytes) -> bytes:
-    """Send one ``DLE EOT`` query and read the answer; a read timeout is "no answer".
-
-    Like ``Escpos.query_status`` but it tells a silent printer (the read times out:
-    many cheap printers never answer) from a gone one (the write fails).
-    """
-    printer._raw(command)  # errors here mean the printer is gone: let them propagate
-    try:
-        return printer._read()
-    except OSError as exc:
-        if _is_timeout(exc):
-            log.info("printer did not answer %r (%s)", command, exc)
-            return b""
-        raise
-
-
-def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
-    """Ask the printer about itself: (fault or None, whether it answered).
-
-    Raises device errors (OSError, USBError) when it is gone. Bits as in the ESC/POS
-    reference for ``DLE EOT 1/2/4``; the paper masks are python-escpos' own.
-    """
-    answer = _query(printer, RT_STATUS_ONLINE)
-    if not answer:
-        return None, False  # silent: print and let the job tell (as paper_status() does)
-    offline = bool(answer[0] & RT_MASK_ONLINE)
-    if offline:
-        cause = _query(printer, RT_STATUS_OFFLINE_CAUSE)
-        bits = cause[0] if cause else 0
-        if bits & _CAUSE_COVER_OPEN:
-            return "cover_open", True
-        if bits & _CAUSE_PAPER_END:
-            return "no_paper", True
-        if bits & _CAUSE_ERROR:
-            return "error", True
-    paper = _query(printer, RT_STATUS_PAPER)
-    if paper:
-        if paper[0] & RT_MASK_NOPAPER == RT_MASK_NOPAPER:
-            return "no_paper", True
-        if paper[0] & RT_MASK_LOWPAPER == RT_MASK_LOWPAPER:
-            return "paper_low", True
-    if offline:
-        return "error", True  # offline for a reason it did not give (e.g. feed button held)
-    return None, True
 
 
 # --- the printer -------------------------------------------------------------------------------
@@ -469,11 +349,6 @@ def _stuck_detail(quarantined: bool, timeout_s: float) -> str:
     if quarantined:
         return "an earlier job is still blocked in the printer device; nothing sent"
     return f"the printer took nothing for {timeout_s:g} s; job abandoned"
-
-
-def _is_timeout(exc: OSError) -> bool:
-    # pyusb's USBTimeoutError is an IOError with errno ETIMEDOUT; sockets raise TimeoutError.
-    return isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT or type(exc).__name__ == "USBTimeoutError"
 
 
 def _classify(exc: BaseException) -> tuple[FaultCode, str]:
