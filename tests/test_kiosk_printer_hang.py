@@ -202,6 +202,7 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
             expect(console.locator("#unprinted li", has_text=code4)).to_be_visible(timeout=T)
             item = console.locator("#unprinted li", has_text=code1)
             expect(item).to_be_visible(timeout=T)
+            expect(item).to_contain_text("máy in bị treo")
             item.get_by_role("button").click()
             expect(console.locator("body")).to_contain_text("Đã gửi lệnh in lại", timeout=T)
             assert not console.errors
