@@ -238,7 +238,7 @@ class KioskApp:
         if depth != self._outbox_depth:
             self._outbox_depth = depth
             self.screen.update(outbox=depth)
-        if self.printer_state.check_due(now, self.config.mqtt.health_interval_s):
+        if self.printer_state.check_due(now, self.config.printer.status_interval_s):
             status = self.printer.status()
             self._printer_changed(status.fault, status.detail)
 

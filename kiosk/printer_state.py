@@ -7,7 +7,8 @@ says whether anything a director would see changed, so the kiosk publishes its h
 
 While the printer is faulted it is probed every ``FAULT_RECHECK_S`` seconds (a refilled or
 unjammed printer is seen as recovered within that time), otherwise every
-``health_interval_s``.
+``printer.status_interval_s`` (a printer unplugged or emptied between tickets is seen within
+that time).
 """
 from __future__ import annotations
 

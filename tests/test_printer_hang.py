@@ -265,3 +265,36 @@ def test_watchdog_sees_a_stuck_worker_not_a_faulted_printer(tmp_path) -> None:
             time.sleep(0.01)
     finally:
         app.stop()
+
+
+def test_idle_printer_fault_and_recovery_are_seen_at_the_next_probe(tmp_path) -> None:
+    """Unplugged between tickets: seen at the next idle probe (``status_interval_s`` on the
+    injected clock), and back every 2 s while faulted; each change reported as it happens."""
+    from kiosk.app import KioskApp
+    from kiosk.config import config_from_dict
+    from kiosk.testing import RecordingPrinters, config_dict
+
+    clock = FakeClock(time.time())
+    printers = RecordingPrinters()
+    data = config_dict(tmp_path / "k", "http://127.0.0.1:9", "token")
+    data["printer"]["status_interval_s"] = 4.0
+    app = KioskApp(config_from_dict(data, "test"), clock=clock, gpio=False, connect=printers)
+    app.start()
+    try:
+        app.screen.wait_for(lambda s: s.printer == "ok")
+        probes = len(printers.devices)
+        printers.fault = "unplugged"
+        clock.advance(3.5)  # not due yet: the worker idles, nobody opens the printer
+        with pytest.raises(TimeoutError):
+            app.screen.wait_for(lambda s: s.printer != "ok", timeout=1.5)
+        assert len(printers.devices) == probes
+        clock.advance(0.5)
+        screen = app.screen.wait_for(lambda s: s.printer == "offline")
+        assert "Máy in chưa kết nối" in screen.printer_message
+        assert app.health().faults[:1] == ["printer_offline"] and app.health().printer == "offline"
+        printers.fault = "none"  # plugged back
+        clock.advance(2.0)
+        app.screen.wait_for(lambda s: s.printer == "ok")
+        assert [state for _at, state in app.printer_state.changes] == ["ok", "offline", "ok"]
+    finally:
+        app.stop()
