@@ -12,7 +12,11 @@ for it with ``poll()`` in short slices, so it notices its job being abandoned
   slice; the job's guard gives up after its deadline and the next write raises
   :class:`~kiosk.print_guard.JobAbandoned`;
 - :meth:`writable` answers without waiting whether the device would take bytes now, which
-  is the only status a device file has (no ``DLE EOT`` answers come back through it).
+  is the only status a device file has (no ``DLE EOT`` answers come back through it);
+- :meth:`flush` waits (in slices, under the same deadline) until the device took the last
+  block: with ``O_NONBLOCK``, ``usblp`` accepts a write, submits it and returns, and its
+  ``release`` kills a write still pending, so closing at once would lose the end of the
+  ticket and its cut (see the comment above ``usblp_wwait`` in ``drivers/usb/class/usblp.c``).
 """
 from __future__ import annotations
 
@@ -87,7 +91,19 @@ class NonBlockingFile(File):
                 self.progress.tick()  # raises JobAbandoned: stop sending this ticket
 
     def flush(self) -> None:
-        """Nothing is buffered in the process: every byte went to ``os.write``."""
+        """Wait until the device took the last block (it is writable again)."""
+        if self.fd is None:
+            return
+        poller = select.poll()
+        poller.register(self.fd, select.POLLOUT)
+        while True:
+            events = poller.poll(int(POLL_SLICE_S * 1000))
+            if any(mask & (select.POLLERR | select.POLLHUP) for _fd, mask in events):
+                raise OSError(errno.EPIPE, f"printer device {self.devfile} went away")
+            if any(mask & select.POLLOUT for _fd, mask in events):
+                return
+            if self.progress is not None and self.progress.abandoned.is_set():
+                self.progress.tick()  # raises JobAbandoned
 
     def close(self) -> None:
         fd, self.fd = self.fd, None
