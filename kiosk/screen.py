@@ -17,8 +17,8 @@ PRIORITY_ARMED_VI = "Ưu tiên: mời chọn dịch vụ"
 RATE_LIMITED_VI = "Nút này vừa được bấm nhiều lần. Vui lòng chờ {s} giây hoặc báo cán bộ hướng dẫn."
 NO_NUMBERS_VI = "Không cấp được số: mất kết nối và hết số dự phòng. Vui lòng báo cán bộ hướng dẫn."
 NOT_PRINTED_VI = "Phiếu chưa in được. Xin ghi nhớ số của bạn: {code}. Cán bộ sẽ in lại cho bạn."
-IGNORED_PRESS_VI = ("Lượt bấm lúc máy đang cấp số không được tính: số {code} là của lượt bấm trước. "
-                    "Nếu bạn chưa có số, xin bấm lại.")
+IGNORED_PRESS_VI = ("Lượt bấm vừa rồi không được tính (máy đang cấp số cho lượt trước): số {code} là của "
+                    "lượt bấm trước. Nếu bạn chưa có số, xin bấm lại.")
 
 
 @dataclass(frozen=True)
