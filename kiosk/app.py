@@ -8,7 +8,9 @@ time stamp. The worker owns the SQLite connection it issues with; the sender thr
 its own.
 
 Threads: worker (this module), sender (outbox → server), MQTT network and health
-(optional), speech (optional), the local web server (optional), gpiozero's own.
+(optional), speech (optional), the local web server (optional), gpiozero's own, and one
+short-lived thread per print job (``kiosk/print_guard.py``): a printer that hangs is
+abandoned after ``printer.job_timeout_s`` and never blocks the worker longer than that.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from qms_common import wire
+from qms_common import sd, wire
 from qms_common.clock import Clock, SystemClock, local_day
 
 from .config import KioskConfig
@@ -31,9 +33,10 @@ from .link import Command, KioskLink, read_temperature
 from .outbox import LocalTicket, Outbox
 from .presses import PRIORITY, Decision, Press, PressFilter
 from .printer import PrintOutcome, TicketPrinter
+from .printer_state import STATE_VI, PrinterState
 from .screen import (
-    NO_NUMBERS_VI, NOT_PRINTED_VI, OFFLINE_VI, PRINTING_VI, PRIORITY_ARMED_VI, RATE_LIMITED_VI, READY_VI, Screen,
-    ScreenState, ServiceKey, ShownTicket,
+    IGNORED_PRESS_VI, NO_NUMBERS_VI, NOT_PRINTED_VI, OFFLINE_VI, PRINTING_VI, PRIORITY_ARMED_VI, RATE_LIMITED_VI,
+    READY_VI, Screen, ScreenState, ServiceKey, ShownTicket,
 )
 from .sender import Sender
 from .server_client import ServerClient
@@ -43,6 +46,7 @@ from .voice import KioskVoice
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_PRINTER_RELEASED = object()  # an abandoned print job's blocked call returned: look at the printer again
 
 
 @dataclass
@@ -65,7 +69,8 @@ class KioskApp:
         self.token = token if token is not None else config.server.read_token()
         self.events: queue.Queue[Any] = queue.Queue()
         self.fonts = fonts or default_fonts(config.printer.font_path)
-        self.printer = TicketPrinter(config.printer, fonts=self.fonts, connect=connect)
+        self.printer = TicketPrinter(config.printer, fonts=self.fonts, connect=connect, clock=self.clock,
+                                     on_release=lambda: self.events.put(_PRINTER_RELEASED))
         self.filter = PressFilter(frozenset(b.service for b in config.buttons.services),
                                   debounce_s=config.buttons.debounce_s, cooldown_s=config.buttons.cooldown_s,
                                   per_minute=config.buttons.per_minute,
@@ -93,11 +98,13 @@ class KioskApp:
         #: the last print jobs (code, outcome, bytes when the connection keeps them): tests, bench
         self.jobs: deque[tuple[str, PrintOutcome, bytes | None]] = deque(maxlen=50)
         self._started = self.clock.monotonic()
-        self._printer_status = "unknown"
-        self._faults: list[str] = []
+        self.printer_state = PrinterState(self._started)
+        #: the worker's last sign of life; the systemd watchdog looks at its age
+        self._beat = self._started
+        #: longest a healthy worker spends on one event: issue (online deadline) + print (its deadline)
+        self.max_busy_s = 2 * (config.server.online_timeout_s + config.printer.job_timeout_s) + 10.0
         self._outbox_depth = 0
         self._seen_requests: deque[str] = deque(maxlen=200)
-        self._last_status_check = float("-inf")
         self._worker = threading.Thread(target=self._run, name="kiosk-worker", daemon=True)
         self._ready = threading.Event()
 
@@ -131,7 +138,29 @@ class KioskApp:
         self.indicators.close()
 
     def healthy(self) -> bool:
-        return self._worker.is_alive() and self.sender.alive()
+        """The kiosk serves presses: its threads live and the worker is not stuck (the
+        watchdog's test). A faulted printer is *degraded*, not unhealthy: numbers are still
+        issued and shown; see :meth:`health_report`."""
+        worker_fresh = self.clock.monotonic() - self._beat <= self.max_busy_s
+        return self._worker.is_alive() and self.sender.alive() and worker_fresh
+
+    def health_report(self) -> dict[str, Any]:
+        """``/healthz``: ok (serving), degraded (serving, with faults) or down, and why."""
+        health = self.health()
+        ok = self.healthy()
+        printer = self.printer_state.get()
+        return {"ok": ok, "status": "down" if not ok else "degraded" if health.faults else "ok",
+                "printer": printer.state, "printer_message": printer.message, "faults": health.faults,
+                "printer_since_s": round(max(0.0, self.clock.monotonic() - printer.since), 3),
+                "mode": health.detail.get("mode"), "outbox": health.outbox,
+                "worker_idle_s": round(max(0.0, self.clock.monotonic() - self._beat), 3)}
+
+    def status_line(self) -> str:
+        """One line for ``systemctl status`` (sd_notify STATUS=), in Vietnamese first."""
+        printer = self.printer_state.get()
+        screen = self.screen.get()
+        text = f"máy in: {STATE_VI.get(printer.state, printer.state)}; chờ gửi: {screen.outbox}; {screen.mode}"
+        return f"{text}; printer {printer.state}" + (f" ({printer.detail})" if printer.faulted else "")
 
     # --- input from other threads ----------------------------------------------------------
     def press(self, button: str, source: str = "web", wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
@@ -165,6 +194,7 @@ class KioskApp:
         self._ready.set()
         try:
             while True:
+                self._beat = self.clock.monotonic()
                 try:
                     event = self.events.get(timeout=1.0)
                 except queue.Empty:
@@ -172,6 +202,10 @@ class KioskApp:
                     continue
                 if event is _STOP:
                     return
+                if event is _PRINTER_RELEASED:
+                    self.printer_state.recheck_soon()
+                    self._idle(outbox)
+                    continue
                 try:
                     self._handle(event, issuer, outbox)
                 except Exception:  # one bad event must not stop the kiosk
@@ -204,12 +238,9 @@ class KioskApp:
         if depth != self._outbox_depth:
             self._outbox_depth = depth
             self.screen.update(outbox=depth)
-        if now - self._last_status_check >= self.config.mqtt.health_interval_s:
-            self._last_status_check = now
+        if self.printer_state.check_due(now, self.config.printer.status_interval_s):
             status = self.printer.status()
-            self._printer_status = status.health
-            if self.screen.get().printer != status.health:
-                self.screen.update(printer=status.health, printer_message=status.message)
+            self._printer_changed(status.fault, status.detail)
 
     # --- presses -----------------------------------------------------------------------------
     def _on_press(self, press: Press, issuer: Issuer, outbox: Outbox) -> dict[str, Any]:
@@ -225,12 +256,17 @@ class KioskApp:
             return {"verdict": decision.verdict, "retry_in_s": decision.retry_in_s}
         if not decision.issue:
             log.debug("press %s ignored: %s", press.button, decision.verdict)
+            last = self.screen.get().ticket
+            if decision.verdict in ("busy", "cooldown") and last is not None:
+                # never silent: the number on the screen belongs to the press before this one
+                self.screen.update(notice=IGNORED_PRESS_VI.format(code=last.code))
+                return {"verdict": decision.verdict, "message": IGNORED_PRESS_VI.format(code=last.code)}
             return {"verdict": decision.verdict}
         return self._issue_and_print(decision, issuer, outbox)
 
     def _issue_and_print(self, decision: Decision, issuer: Issuer, outbox: Outbox) -> dict[str, Any]:
         assert decision.service is not None
-        self.screen.update(busy=True, message=PRINTING_VI, level="info", priority_armed=False)
+        self.screen.update(busy=True, message=PRINTING_VI, level="info", priority_armed=False, notice="")
         self.indicators.show("printing")
         try:
             result = issuer.issue(decision.service, decision.priority)
@@ -267,11 +303,19 @@ class KioskApp:
     def _print(self, ticket: LocalTicket) -> PrintOutcome:
         outcome = self.printer.print_view(self._view(ticket))
         self.jobs.append((ticket.code, outcome, self.printer.last_output))  # same thread: this job's bytes
-        self._printer_status = "ok" if outcome.fault is None else (
-            "offline" if outcome.fault == "error" else outcome.fault)
-        self._faults = [f"printer_{outcome.fault}"] if outcome.fault else []
-        self.screen.update(printer=self._printer_status, printer_message=outcome.message)
+        self._printer_changed(outcome.fault, outcome.detail)
         return outcome
+
+    def _printer_changed(self, fault: Any, detail: str) -> None:
+        """A job or probe ended: on a fault or a recovery, tell the screen and MQTT at once."""
+        if not self.printer_state.update(fault, detail, self.clock.monotonic()):
+            return
+        view = self.printer_state.get()
+        log.warning("printer: %s%s", view.state, f" ({view.detail})" if view.detail else "")
+        self.screen.update(printer=view.state, printer_message=view.message)
+        sd.notify_status(self.status_line())  # systemctl status; a no-op outside systemd
+        if self.link:
+            self.link.publish_health()  # on change, not only every health_interval_s
 
     def _after_print(self, ticket: LocalTicket, outcome: PrintOutcome) -> None:
         shown = self._shown(ticket, outcome.printed)
@@ -310,7 +354,7 @@ class KioskApp:
             people_ahead=info.people_ahead, estimated_wait_s=info.estimated_wait_s,
             status_url=info.status_url or None)
         log.info("reprinting %s (request %s)", info.code, command.request_id)
-        self.screen.update(busy=True, message=PRINTING_VI, level="info")
+        self.screen.update(busy=True, message=PRINTING_VI, level="info", notice="")
         self.indicators.show("printing")
         try:
             outcome = self._print(ticket)
@@ -336,14 +380,16 @@ class KioskApp:
 
     def health(self) -> wire.Health:
         screen = self.screen.get()
-        faults = list(self._faults)
+        printer = self.printer_state.get()
+        faults = list(printer.faults)
         if self.sender.reachable is False:
             faults.append("server_unreachable")
         if self.sender.rejected:
             faults.append("outbox_rejected")
-        printer = self._printer_status if self._printer_status != "unknown" else None
         return wire.Health(
             at=self.clock.now(), uptime_s=max(0.0, self.clock.monotonic() - self._started), faults=faults,
-            printer=printer, outbox=screen.outbox, temperature_c=read_temperature(),
+            printer=printer.health, outbox=screen.outbox, temperature_c=read_temperature(),
             detail={"mode": screen.mode, "last_ticket": screen.ticket.code if screen.ticket else None,
-                    "sent": self.sender.sent, "mqtt_dropped": self.link.dropped if self.link else 0})
+                    "sent": self.sender.sent, "mqtt_dropped": self.link.dropped if self.link else 0,
+                    "printer_detail": printer.detail if printer.faults else None,
+                    "printer_blocked": self.printer.blocked})

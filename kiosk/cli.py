@@ -91,7 +91,8 @@ def _run(config: KioskConfig) -> int:
     app.start()
     if web:
         web.start()
-    watchdog = Watchdog(app.healthy)
+    # pings while the worker serves presses; the printer's state goes to STATUS= (systemctl status)
+    watchdog = Watchdog(app.healthy, status=app.status_line)
     watchdog.start()
     notify_ready()
     log.info("kiosk %s ready%s", config.device, f"; page on {web.url}" if web else "")

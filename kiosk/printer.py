@@ -12,36 +12,33 @@ Rules this module keeps, each learnt the hard way:
   in bands of ``band_rows`` rows. ``impl="graphics"`` writes a wrong length for images
   over 64 KiB and garbles the rest of the ticket.
 - Status is asked with ``DLE EOT`` where the connection can read (USB, serial,
-  network). A printer that answers nothing (or whose read times out) is treated as
-  "unknown, try to print", as python-escpos' own ``paper_status()`` does;
-  ``is_online()`` would call it offline and block printers that never answer.
+  network; ``kiosk/escpos_status.py``); a silent printer is "unknown, try to print".
+- Every job has a deadline (``job_timeout_s``) and runs on its own thread
+  (``kiosk/print_guard.py``): a printer that hangs in ``open()`` or ``write()`` ends the
+  job as ``stuck`` instead of freezing the kiosk. Device files are written without
+  blocking (``kiosk/devfile.py``).
 
 Importing this module imports python-escpos, which calls ``logging.basicConfig()`` at
 import time: the kiosk application should configure logging with ``force=True``.
 """
 from __future__ import annotations
 
-import errno
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from escpos.constants import (
-    RT_MASK_LOWPAPER,
-    RT_MASK_NOPAPER,
-    RT_MASK_ONLINE,
-    RT_STATUS,
-    RT_STATUS_ONLINE,
-    RT_STATUS_PAPER,
-)
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
-from escpos.printer import Dummy
 from PIL import Image
 
+from qms_common.clock import Clock, SystemClock
+
+from .devfile import NonBlockingFile
+from .dummy_printer import FaultInjectingDummy
+from .escpos_status import FaultCode, can_read, read_status
 from .fonts import FontSet, default_fonts
+from .print_guard import JobAbandoned, JobGuard, Progress
 from .printer_config import (
     DummyConnection,
     FileConnection,
@@ -55,8 +52,6 @@ from .ticket_image import TicketView, render_ticket
 
 log = logging.getLogger(__name__)
 
-FaultCode = Literal["offline", "no_paper", "paper_low", "cover_open", "error"]
-
 #: What the kiosk screen shows for each fault. Short, plain, and says who to ask.
 MESSAGES_VI: dict[str, str] = {
     "offline": "Máy in chưa kết nối. Vui lòng báo cán bộ hướng dẫn.",
@@ -64,16 +59,11 @@ MESSAGES_VI: dict[str, str] = {
     "paper_low": "Máy in sắp hết giấy.",
     "cover_open": "Nắp máy in đang mở. Vui lòng báo cán bộ hướng dẫn.",
     "error": "Máy in đang gặp lỗi. Vui lòng báo cán bộ hướng dẫn.",
+    "stuck": "Máy in không nhận lệnh in (có thể kẹt giấy). Vui lòng báo cán bộ hướng dẫn.",
 }
 
 #: Faults that stop a job before anything is sent. ``paper_low`` prints and warns.
-BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error"})
-
-#: ``DLE EOT 2``: why the printer is offline (cover, paper end, error).
-RT_STATUS_OFFLINE_CAUSE = RT_STATUS + b"\x02"
-_CAUSE_COVER_OPEN = 0x04
-_CAUSE_PAPER_END = 0x20
-_CAUSE_ERROR = 0x40
+BLOCKING_FAULTS: frozenset[str] = frozenset({"offline", "no_paper", "cover_open", "error", "stuck"})
 
 @dataclass(frozen=True)
 class PrintOutcome:
@@ -107,63 +97,29 @@ class PrinterStatus:
     detail: str = ""
 
     @property
-    def health(self) -> Literal["ok", "no_paper", "paper_low", "cover_open", "offline"]:
-        """The value for :attr:`qms_common.wire.Health.printer` (which has no "error")."""
-        if self.fault is None:
-            return "ok"
-        return "offline" if self.fault == "error" else self.fault
+    def health(self) -> HealthValue:
+        """The value for :attr:`qms_common.wire.Health.printer`."""
+        return health_value(self.fault)
+
+
+HealthValue = Literal["ok", "no_paper", "paper_low", "cover_open", "offline", "error"]
+
+
+def health_value(fault: FaultCode | None) -> HealthValue:
+    """A fault as :attr:`qms_common.wire.Health.printer` says it: an unknown ``error`` has
+    always been reported as ``offline`` (staff check the cable first); a ``stuck`` printer
+    is ``error``, with ``printer_stuck`` in the health's faults."""
+    if fault is None:
+        return "ok"
+    if fault == "error":
+        return "offline"
+    if fault == "stuck":
+        return "error"
+    return fault
 
 
 class DriverMissing(RuntimeError):
     """The Python library for this connection type (pyusb, pyserial) is not installed."""
-
-
-# --- the fault-injecting dummy -----------------------------------------------------------
-
-class FaultInjectingDummy(Dummy):
-    """python-escpos' ``Dummy`` that answers status queries like a real printer and can fail.
-
-    Like OctoPrint's virtual printer: chosen by configuration (``type = "dummy"``,
-    ``simulate = "no_paper"``), it lets tests and demos drive every fault path through
-    the same code that talks to real hardware. ``silent`` is a printer that never
-    answers status queries (a read timeout) but prints. Status answers are the bytes an Epson-
-    compatible printer sends for ``DLE EOT 1/2/4``, so python-escpos' own parsing runs.
-    """
-
-    #: (DLE EOT 1 printer status, DLE EOT 2 offline cause, DLE EOT 4 paper sensor)
-    _ANSWERS: dict[str, tuple[int, int, int]] = {
-        "none": (0x12, 0x12, 0x12),
-        "paper_low": (0x12, 0x12, 0x1E),
-        "no_paper": (0x1A, 0x32, 0x72),
-        "cover_open": (0x1A, 0x16, 0x12),
-        "error": (0x1A, 0x52, 0x12),
-    }
-
-    def __init__(self, fault: SimulatedFault = "none", **kwargs: object) -> None:
-        super().__init__(**kwargs)
-        self.fault = fault
-        self._last_query = b""
-
-    def open(self, raise_not_found: bool = True) -> None:
-        if self.fault == "unplugged":
-            raise DeviceNotFoundError("Unable to open USB printer: simulated unplugged cable")
-
-    def _raw(self, msg: bytes) -> None:
-        if self.fault == "timeout":
-            raise TimeoutError("simulated write timeout (pyusb raises USBTimeoutError)")
-        if msg.startswith(RT_STATUS):
-            self._last_query = msg
-            return  # a query is not part of the printed output
-        super()._raw(msg)
-
-    def _read(self) -> bytes:
-        if self.fault == "silent":
-            raise TimeoutError("simulated read timeout: this printer never answers status queries")
-        answers = self._ANSWERS.get(self.fault, self._ANSWERS["none"])
-        which = {b"\x01": 0, b"\x02": 1, b"\x04": 2}.get(self._last_query[2:3])
-        if which is None:
-            return b""
-        return bytes((answers[which],))
 
 
 # --- opening printers ----------------------------------------------------------------------
@@ -190,9 +146,7 @@ def open_printer(config: PrinterConfig, simulate: SimulatedFault | None = None) 
 
         printer = Network(conn.host, port=conn.port, timeout=conn.timeout, profile=config.profile)
     elif isinstance(conn, FileConnection):
-        from escpos.printer import File
-
-        printer = File(conn.devfile, profile=config.profile)
+        printer = NonBlockingFile(conn.devfile, profile=config.profile)
     elif isinstance(conn, DummyConnection):
         printer = FaultInjectingDummy(simulate or conn.simulate, profile=config.profile)
     else:  # pragma: no cover - the config union is closed
@@ -233,70 +187,17 @@ def _close_quietly(printer: Escpos) -> None:
         log.debug("closing the printer failed", exc_info=True)
 
 
-# --- status ------------------------------------------------------------------------------------
-
-def can_read(printer: Escpos) -> bool:
-    """Whether this connection can read answers (USB, serial, network: yes; File, Dummy: no).
-
-    Decided before sending a query, so a File printer never gets status bytes it
-    cannot answer through the device file.
-    """
-    return type(printer)._read is not Escpos._read
-
-
-def _query(printer: Escpos, command: bytes) -> bytes:
-    """Send one ``DLE EOT`` query and read the answer; a read timeout is "no answer".
-
-    Like ``Escpos.query_status`` but it tells a silent printer (the read times out:
-    many cheap printers never answer) from a gone one (the write fails).
-    """
-    printer._raw(command)  # errors here mean the printer is gone: let them propagate
-    try:
-        return printer._read()
-    except OSError as exc:
-        if _is_timeout(exc):
-            log.info("printer did not answer %r (%s)", command, exc)
-            return b""
-        raise
-
-
-def read_status(printer: Escpos) -> tuple[FaultCode | None, bool]:
-    """Ask the printer about itself: (fault or None, whether it answered).
-
-    Raises device errors (OSError, USBError) when it is gone. Bits as in the ESC/POS
-    reference for ``DLE EOT 1/2/4``; the paper masks are python-escpos' own.
-    """
-    answer = _query(printer, RT_STATUS_ONLINE)
-    if not answer:
-        return None, False  # silent: print and let the job tell (as paper_status() does)
-    offline = bool(answer[0] & RT_MASK_ONLINE)
-    if offline:
-        cause = _query(printer, RT_STATUS_OFFLINE_CAUSE)
-        bits = cause[0] if cause else 0
-        if bits & _CAUSE_COVER_OPEN:
-            return "cover_open", True
-        if bits & _CAUSE_PAPER_END:
-            return "no_paper", True
-        if bits & _CAUSE_ERROR:
-            return "error", True
-    paper = _query(printer, RT_STATUS_PAPER)
-    if paper:
-        if paper[0] & RT_MASK_NOPAPER == RT_MASK_NOPAPER:
-            return "no_paper", True
-        if paper[0] & RT_MASK_LOWPAPER == RT_MASK_LOWPAPER:
-            return "paper_low", True
-    if offline:
-        return "error", True  # offline for a reason it did not give (e.g. feed button held)
-    return None, True
-
-
 # --- the printer -------------------------------------------------------------------------------
 
 class TicketPrinter:
-    """The kiosk's ticket printer. Thread-safe; one job at a time.
+    """The kiosk's ticket printer: one job at a time, each with a deadline.
 
+    Every job (a print, a status probe) opens a new printer object and runs under a
+    :class:`~kiosk.print_guard.JobGuard`: a device that takes nothing for
+    ``config.job_timeout_s`` makes the job end as ``stuck`` instead of blocking the caller.
     ``connect`` replaces how a printer object is made (tests pass python-escpos' plain
-    ``Dummy``); by default it follows the configuration.
+    ``Dummy`` or ``File``); by default it follows the configuration. ``on_release`` is
+    called (on the job's thread) when an abandoned job's blocked call finally returns.
     """
 
     def __init__(
@@ -304,14 +205,18 @@ class TicketPrinter:
         config: PrinterConfig,
         fonts: FontSet | None = None,
         connect: Callable[[], Escpos] | None = None,
+        *,
+        clock: Clock | None = None,
+        on_release: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self.fonts = fonts
         self.width_px = media_width_px(config)
         self._connect = connect
         self._simulate: SimulatedFault | None = None
-        self._lock = threading.Lock()
+        self.guard = JobGuard(clock or SystemClock(), config.job_timeout_s, on_release=on_release)
         self.last_device: Escpos | None = None
+        self._last_stuck = False
 
     # -- simulation (dummy connection only) --
     def simulate(self, fault: SimulatedFault) -> None:
@@ -326,6 +231,11 @@ class TicketPrinter:
         output = getattr(self.last_device, "output", None)
         return output if isinstance(output, bytes) else None
 
+    @property
+    def blocked(self) -> bool:
+        """An abandoned job is still blocked in the device (no new job is started meanwhile)."""
+        return self.guard.blocked
+
     # -- jobs --
     def print_view(self, view: TicketView) -> PrintOutcome:
         """Render ``view`` for this printer's width and print it."""
@@ -337,63 +247,90 @@ class TicketPrinter:
         return self.print_ticket(image)
 
     def print_ticket(self, image: Image.Image) -> PrintOutcome:
-        """Print one rendered ticket and cut. Never raises for a device fault."""
-        with self._lock:
-            outcome = self._job(image)
+        """Print one rendered ticket and cut. Never raises for a device fault, never blocks
+        longer than the deadline."""
+        result = self.guard.run(lambda progress: self._job(image, progress), "print")
+        if result.stuck:
+            outcome = PrintOutcome.failed("stuck", _stuck_detail(result.quarantined, self.config.job_timeout_s))
+        elif result.error is not None:
+            outcome = PrintOutcome.failed(*_classify(result.error))
+        else:
+            assert result.value is not None
+            outcome = result.value
+        self._last_stuck = outcome.fault == "stuck"
         if outcome.fault:
             log.warning("print job: %s (%s)", outcome.fault, outcome.detail)
         return outcome
 
     def status(self) -> PrinterStatus:
-        """Open the printer, ask its state, close it. For health reports."""
-        with self._lock:
-            try:
-                printer = self._open()
-            except Exception as exc:
-                fault, detail = _classify(exc)
-                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
-            try:
-                fault, answered = self._probe(printer)
-            except Exception as exc:
-                fault, detail = _classify(exc)
-                return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
-            finally:
-                _close_quietly(printer)
-            return PrinterStatus(fault, checked=answered, message=MESSAGES_VI[fault] if fault else "")
+        """Open the printer, ask its state, close it. For health reports; same deadline."""
+        result = self.guard.run(self._status, "status")
+        if result.stuck:
+            detail = _stuck_detail(result.quarantined, self.config.job_timeout_s)
+            return PrinterStatus("stuck", checked=True, message=MESSAGES_VI["stuck"], detail=detail)
+        if result.error is not None:
+            fault, detail = _classify(result.error)
+            return PrinterStatus(fault, checked=True, message=MESSAGES_VI[fault], detail=detail)
+        assert result.value is not None
+        self._last_stuck = result.value.fault == "stuck"
+        return result.value
 
-    # -- internals --
-    def _open(self) -> Escpos:
+    # -- internals (on the guard's job thread) --
+    def _open(self, progress: Progress) -> Escpos:
         if self._connect is not None:
             printer = self._connect()
             printer.open()
         else:
             printer = open_printer(self.config, simulate=self._simulate)
+        try:
+            progress.tick()  # raises if the open blocked past the deadline: send nothing
+        except JobAbandoned:
+            _close_quietly(printer)
+            raise
         _set_media_width(printer, self.width_px)
+        if isinstance(printer, NonBlockingFile):
+            printer.progress = progress
+        raw = printer._raw
+
+        def guarded_raw(msg: bytes) -> None:
+            progress.tick()  # an abandoned job sends nothing more
+            raw(msg)
+            progress.tick()
+
+        printer._raw = guarded_raw  # type: ignore[method-assign]
         self.last_device = printer
         return printer
 
+    def _status(self, progress: Progress) -> PrinterStatus:
+        printer = self._open(progress)
+        try:
+            fault, answered = self._probe(printer)
+        finally:
+            _close_quietly(printer)
+        return PrinterStatus(fault, checked=answered, message=MESSAGES_VI[fault] if fault else "")
+
     def _probe(self, printer: Escpos) -> tuple[FaultCode | None, bool]:
+        if isinstance(printer, NonBlockingFile):
+            # a device file has no status, but it can say it would not take a byte now
+            return (None, True) if printer.writable() else ("stuck", True)
         if not self.config.status_check:
             return None, False
         if not can_read(printer):
-            return None, False  # File and plain Dummy: opening it is all we can know
+            return None, False  # plain File and Dummy: opening it is all we can know
         return read_status(printer)
 
-    def _job(self, image: Image.Image) -> PrintOutcome:
-        try:
-            printer = self._open()
-        except Exception as exc:
-            return PrintOutcome.failed(*_classify(exc))
+    def _job(self, image: Image.Image, progress: Progress) -> PrintOutcome:
+        printer = self._open(progress)
         try:
             fault, _ = self._probe(printer)
+            if fault == "stuck" and not self._last_stuck:
+                fault = None  # a busy device file: worth a try, the deadline guards the job
             if fault in BLOCKING_FAULTS:
                 return PrintOutcome.failed(fault, "printer reported it before printing")
             self._send(printer, image)
             if fault == "paper_low":
                 return PrintOutcome.failed("paper_low", "printed; paper near end", printed=True)
             return PrintOutcome.ok()
-        except Exception as exc:
-            return PrintOutcome.failed(*_classify(exc))
         finally:
             _close_quietly(printer)
 
@@ -408,9 +345,10 @@ class TicketPrinter:
             flush()
 
 
-def _is_timeout(exc: OSError) -> bool:
-    # pyusb's USBTimeoutError is an IOError with errno ETIMEDOUT; sockets raise TimeoutError.
-    return isinstance(exc, TimeoutError) or exc.errno == errno.ETIMEDOUT or type(exc).__name__ == "USBTimeoutError"
+def _stuck_detail(quarantined: bool, timeout_s: float) -> str:
+    if quarantined:
+        return "an earlier job is still blocked in the printer device; nothing sent"
+    return f"the printer took nothing for {timeout_s:g} s; job abandoned"
 
 
 def _classify(exc: BaseException) -> tuple[FaultCode, str]:
@@ -419,6 +357,8 @@ def _classify(exc: BaseException) -> tuple[FaultCode, str]:
     # USBError, USBTimeoutError, SerialException, socket errors and timeouts are OSErrors.
     if isinstance(exc, (DeviceNotFoundError, OSError, AssertionError)):
         return "offline", detail
+    if isinstance(exc, JobAbandoned):
+        return "stuck", detail
     if isinstance(exc, DriverMissing):
         return "error", detail
     log.error("unexpected printer failure", exc_info=exc)

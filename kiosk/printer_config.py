@@ -99,6 +99,14 @@ class PrinterConfig(StrictModel):
     status_check: bool = Field(True, description="ask the printer for paper/cover state before each job")
     band_rows: int = Field(256, ge=24, le=2048, description="rows per GS v 0 raster block")
     cut: Literal["full", "partial"] = "full"
+    job_timeout_s: float = Field(
+        4.0, ge=0.5, le=60,
+        description="a printer that takes nothing for this long (open, one write) is stuck: the job is "
+        "abandoned, the ticket recorded as not printed; keep it under 5 s for health to say so within 5 s")
+    status_interval_s: float = Field(
+        4.0, ge=1, le=600,
+        description="how often the idle printer is asked its state: a printer unplugged or emptied between "
+        "tickets is reported within this time (a faulted one is asked every 2 s)")
 
     @field_validator("profile")
     @classmethod

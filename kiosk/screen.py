@@ -17,6 +17,8 @@ PRIORITY_ARMED_VI = "Ưu tiên: mời chọn dịch vụ"
 RATE_LIMITED_VI = "Nút này vừa được bấm nhiều lần. Vui lòng chờ {s} giây hoặc báo cán bộ hướng dẫn."
 NO_NUMBERS_VI = "Không cấp được số: mất kết nối và hết số dự phòng. Vui lòng báo cán bộ hướng dẫn."
 NOT_PRINTED_VI = "Phiếu chưa in được. Xin ghi nhớ số của bạn: {code}. Cán bộ sẽ in lại cho bạn."
+IGNORED_PRESS_VI = ("Lượt bấm vừa rồi không được tính (máy đang cấp số cho lượt trước): số {code} là của "
+                    "lượt bấm trước. Nếu bạn chưa có số, xin bấm lại.")
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Screen:
     busy: bool = False
     message: str = READY_VI
     level: str = "info"  # info, warn, error
+    #: a second line: why the last press gave no ticket (pressed while a ticket was being issued)
+    notice: str = ""
     ticket: ShownTicket | None = None
     priority_armed: bool = False
     printer: str = "unknown"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import KioskConfig, config_from_dict
-from .printer import FaultInjectingDummy
+from .dummy_printer import FaultInjectingDummy
 from .printer_config import SimulatedFault
 
 SERVICES = [

@@ -6,7 +6,10 @@ anyone who reaches it can take tickets). Routes:
 - ``GET /``: the page (Vietnamese; keys 1..9 press services, P the priority button);
 - ``GET /api/state?after=<version>``: the screen as JSON; with ``after``, waits up to 10 s
   for a newer version (long poll: a change shows at once, no polling every few seconds);
-- ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome.
+- ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome;
+- ``GET /healthz``: 200 while the kiosk serves presses, with ``status`` ``ok`` or
+  ``degraded`` (a printer fault, the server unreachable: numbers are still issued) and the
+  ``printer`` state and ``faults``; 503 ``down`` when a thread died or the worker is stuck.
 """
 from __future__ import annotations
 
@@ -79,8 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
                 screen = self.app.screen.wait_change(int(after), timeout=10.0)
             self._json(HTTPStatus.OK, screen.to_dict())
         elif url.path == "/healthz":
-            self._json(HTTPStatus.OK if self.app.healthy() else HTTPStatus.SERVICE_UNAVAILABLE,
-                       {"ok": self.app.healthy()})
+            report = self.app.health_report()
+            self._json(HTTPStatus.OK if report["ok"] else HTTPStatus.SERVICE_UNAVAILABLE, report)
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": "not_found"})
 

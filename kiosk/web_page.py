@@ -22,6 +22,7 @@ PAGE = """<!doctype html>
   #ticket { background: #fff; border-radius: 10px; padding: 16px; text-align: center; min-height: 200px; }
   #code { font-size: 4.2rem; font-weight: bold; letter-spacing: 2px; }
   #msg { margin: 0 18px; padding: 14px 18px; border-radius: 8px; font-size: 1.2rem; background: #e6f1fb; }
+  #notice { margin: 8px 18px 0; padding: 10px 18px; border-radius: 8px; font-size: 1.1rem; background: #fff3cd; }
   #msg.warn { background: #fff3cd; } #msg.error { background: #f8d7da; color: #6b0000; font-weight: bold; }
   footer { padding: 8px 20px; color: #555; font-size: .85rem; }
   .badge { display: inline-block; padding: 2px 8px; border-radius: 4px; background: #ddd; margin-right: 6px; }
@@ -31,6 +32,7 @@ PAGE = """<!doctype html>
 <body>
 <header><span id="center">…</span><small>Mời chọn dịch vụ · Choose a service (phím 1–9, P: ưu tiên)</small></header>
 <p id="msg">…</p>
+<p id="notice" hidden></p>
 <main>
   <section id="services"></section>
   <section id="ticket"><div>Số vừa cấp · Last number</div><div id="code">—</div><div id="tinfo"></div></section>
@@ -39,6 +41,8 @@ PAGE = """<!doctype html>
 <span id="outbox" class="badge">…</span></footer>
 <script>
 let version = -1, screen = null, keys = {};
+const PRINTER_VI = {unknown: 'chưa rõ', ok: 'tốt', no_paper: 'hết giấy', paper_low: 'sắp hết giấy', cover_open: 'mở nắp',
+                    offline: 'mất kết nối', error: 'lỗi', stuck: 'bị treo'};
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text; return e; }
 async function press(button) {
@@ -62,6 +66,7 @@ function render(s) {
   document.getElementById('prio').classList.toggle('armed', s.priority_armed);
   for (const b of box.querySelectorAll('button')) b.disabled = s.busy;
   const msg = document.getElementById('msg'); msg.textContent = s.message; msg.className = s.level;
+  const notice = document.getElementById('notice'); notice.textContent = s.notice; notice.hidden = !s.notice;
   const t = s.ticket;
   document.getElementById('code').textContent = t ? t.code : '—';
   let info = '';
@@ -75,7 +80,7 @@ function render(s) {
   const mode = document.getElementById('mode');
   mode.textContent = s.mode === 'online' ? 'Trực tuyến' : s.mode === 'offline' ? 'Mất kết nối' : 'Đang khởi động';
   mode.className = 'badge ' + s.mode;
-  document.getElementById('printer').textContent = 'Máy in: ' + s.printer;
+  document.getElementById('printer').textContent = 'Máy in: ' + (PRINTER_VI[s.printer] || s.printer);
   document.getElementById('outbox').textContent = 'Chờ gửi: ' + s.outbox;
 }
 async function poll() {

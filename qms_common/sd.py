@@ -14,7 +14,9 @@ The watchdog thread pings only while ``healthy()`` returns True (an exception co
 False). A process that is stuck or unhealthy for longer than ``WatchdogSec`` is then killed
 and restarted by systemd (``Restart=on-failure``). Pinging from a thread alone would hide a
 deadlocked main loop, so ``healthy`` should look at something the main loop updates (e.g. a
-heartbeat timestamp, see :class:`Heartbeat`).
+heartbeat timestamp, see :class:`Heartbeat`). ``status=`` (a callable returning one line)
+is sent as ``STATUS=`` whenever it changes, so ``systemctl status`` shows a degraded part
+(the kiosk: a stuck printer) that is not worth a restart.
 
 Outside systemd (``NOTIFY_SOCKET`` unset: tests, a developer's shell) every call is a no-op.
 ``WATCHDOG_PID`` is deliberately not checked: under gunicorn the worker process, not the
@@ -58,7 +60,9 @@ def notify(state: str) -> bool:
     if notifier is None:
         return False
     try:
-        notifier.notify(state)
+        # sdnotify encodes with latin-1; systemd reads UTF-8 (a Vietnamese STATUS= line):
+        # hand it the UTF-8 bytes as latin-1 characters, which it encodes back unchanged
+        notifier.notify(state.encode("utf-8").decode("latin-1"))
         return True
     except OSError as exc:
         log.warning("sd_notify %r failed: %s", state.split("=", 1)[0], exc)
@@ -112,8 +116,12 @@ class Watchdog:
     NOTIFY_SOCKET or no watchdog interval.
     """
 
-    def __init__(self, healthy: Callable[[], bool] | None = None, *, interval_s: float | None = None) -> None:
+    def __init__(self, healthy: Callable[[], bool] | None = None, *, interval_s: float | None = None,
+                 status: Callable[[], str] | None = None) -> None:
         self.healthy = healthy or (lambda: True)
+        #: an optional one-line state (``systemctl status`` shows it), sent when it changes
+        self.status = status
+        self.last_status: str | None = None
         watchdog = interval_s if interval_s is not None else watchdog_interval()
         self.interval = watchdog / 2 if watchdog else 0.0
         self.pings = 0
@@ -140,10 +148,23 @@ class Watchdog:
             log.exception("health check failed; not pinging the watchdog")
             return False
 
+    def _report_status(self) -> None:
+        if self.status is None:
+            return
+        try:
+            text = self.status()
+        except Exception:
+            log.exception("status line failed")
+            return
+        if text != self.last_status and notify_status(text):
+            self.last_status = text
+
     def _run(self) -> None:
         was_healthy = True
         while not self._stop.wait(self.interval):
             healthy = self._check()
+            if healthy:
+                self._report_status()
             if healthy:
                 if notify_watchdog():
                     self.pings += 1

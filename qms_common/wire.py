@@ -226,7 +226,8 @@ class Topic:
 AVAILABILITY = Topic("availability", "qms/{center}/{cls}/{device}/availability", None, "every device",
                      True, 1, "`online` after connect, `offline` as the last will (retained)")
 HEALTH = Topic("health", "qms/{center}/{cls}/{device}/health", Health, "every device", True, 1,
-               "periodic health, at least every `health_interval_s` (retained)")
+               "periodic health, at least every `health_interval_s`, and at once when a fault appears or "
+               "clears (retained)")
 TICKET_OFFLINE = Topic("ticket_offline", "qms/{center}/kiosk/{device}/ticket/offline", OfflineTicket,
                        "kiosk", False, 1, "hand over a ticket issued while the server was unreachable "
                        "(through a satellite broker bridged to the center); answered on `response`")

@@ -14,7 +14,7 @@ from .api.context import TOKEN_COOKIE, Services
 from .auth import Auth
 from .config import CenterConfig, load_center
 from .csrf import register_csrf
-from .devices import DeviceRegistry
+from .devices import DeviceRegistry, Registrations
 from .engine import Engine
 from .login_throttle import LoginThrottle, ThrottlePolicy
 from .passwords import Passwords
@@ -78,7 +78,8 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
         return {"ok": True, "center": center.center.id, "seq": engine.last_seq()}
 
     engine.close_day()
-    app.extensions["qms_devices"] = DeviceRegistry(clock, settings.mqtt.device_silent_after_s)
+    app.extensions["qms_devices"] = DeviceRegistry(clock, settings.mqtt.device_silent_after_s,
+                                                   describe=Registrations(auth.devices, clock))
     if settings.mqtt.enabled:  # the MQTT link: docs/server-mqtt.md
         from .mqtt.wiring import start_link
         app.extensions["qms_mqtt"] = start_link(app, engine, settings, clock, app.extensions["qms_devices"], auth)

@@ -12,6 +12,10 @@ not silent). Silence is measured on the injected clock's monotonic time, checked
 
 Whenever what :meth:`list` would show changes (anything but ``last_seen``), ``on_change``
 is called with no arguments; the link turns that into one socket.io ``devices`` event.
+
+Each listed device carries the ``name`` and ``site`` it was registered with (``qms device
+add --name "Ki-ốt sảnh chính" --site main``) when a ``describe`` lookup is given
+(:class:`Registrations`), so the dashboard says which kiosk has the fault.
 """
 from __future__ import annotations
 
@@ -26,6 +30,37 @@ from qms_common.clock import Clock
 log = logging.getLogger(__name__)
 
 ChangeHook = Callable[[], None]
+Describe = Callable[[str, str], "dict[str, Any] | None"]
+
+
+class Registrations:
+    """Registered names and sites of devices, from ``load()`` (the auth store), cached.
+
+    Reloaded after ``ttl_s``, or at once (at most every ``miss_s``) when asked about a device
+    it does not know (registered a moment ago).
+    """
+
+    def __init__(self, load: Callable[[], list[dict]], clock: Clock, ttl_s: float = 30.0,
+                 miss_s: float = 1.0) -> None:
+        self.load = load
+        self.clock = clock
+        self.ttl_s = ttl_s
+        self.miss_s = miss_s
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}
+        self._loaded = float("-inf")
+        self._lock = threading.Lock()
+
+    def __call__(self, kind: str, device: str) -> dict[str, Any] | None:
+        with self._lock:
+            age = self.clock.monotonic() - self._loaded
+            if age > self.ttl_s or ((kind, device) not in self._rows and age > self.miss_s):
+                try:
+                    self._rows = {(r["kind"], r["id"]): {"name": r.get("name"), "site": r.get("site")}
+                                  for r in self.load()}
+                except Exception:  # a registry lookup must never break the device list
+                    log.exception("loading device registrations failed")
+                self._loaded = self.clock.monotonic()
+            return self._rows.get((kind, device))
 
 
 @dataclass
@@ -58,8 +93,10 @@ def _health_dict(health: wire.Health) -> dict[str, Any]:
 class DeviceRegistry:
     """Presence and health of every device, keyed by (kind, id)."""
 
-    def __init__(self, clock: Clock, silent_after_s: float = 120.0, on_change: ChangeHook | None = None) -> None:
+    def __init__(self, clock: Clock, silent_after_s: float = 120.0, on_change: ChangeHook | None = None,
+                 describe: Describe | None = None) -> None:
         self.clock = clock
+        self.describe = describe
         self.silent_after_s = silent_after_s
         self.on_change = on_change
         self._devices: dict[tuple[str, str], _Device] = {}
@@ -128,16 +165,24 @@ class DeviceRegistry:
 
     # --- reads --------------------------------------------------------------------------------
     def list(self) -> list[dict[str, Any]]:
-        """Every known device: {id, kind, online, last_seen, faults, health, silent}."""
+        """Every known device: {id, kind, name, site, online, last_seen, faults, health, silent}."""
         self.check_silent()
         with self._lock:
-            return [self._devices[k].view() for k in sorted(self._devices)]
+            views = [self._devices[k].view() for k in sorted(self._devices)]
+        return [self._named(v) for v in views]
 
     def get(self, kind: str, device: str) -> dict[str, Any] | None:
         self.check_silent()
         with self._lock:
             d = self._devices.get((kind, device))
-            return None if d is None else d.view()
+            view = None if d is None else d.view()
+        return None if view is None else self._named(view)
+
+    def _named(self, view: dict[str, Any]) -> dict[str, Any]:
+        registered = self.describe(view["kind"], view["id"]) if self.describe else None
+        view["name"] = (registered or {}).get("name") or view["id"]
+        view["site"] = (registered or {}).get("site")
+        return view
 
     def forget(self, kind: str, device: str) -> bool:
         with self._lock:

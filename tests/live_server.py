@@ -119,8 +119,8 @@ class LiveServer:
         r.raise_for_status()
         return r.json()["token"]
 
-    def add_device(self, device_id: str, kind: str, site: str | None = None) -> str:
-        return self._auth().add_device(device_id, kind, site=site)
+    def add_device(self, device_id: str, kind: str, site: str | None = None, name: str = "") -> str:
+        return self._auth().add_device(device_id, kind, name=name, site=site)
 
     @staticmethod
     def bearer(token: str) -> dict:

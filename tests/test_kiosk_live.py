@@ -140,9 +140,12 @@ def test_debounce_five_fast_presses_one_ticket(server, kiosks, pins) -> None:
     screen = settle(app, 5)
     assert screen.counters.get("issue") == 1 and len(app.jobs) == 1
     assert screen.counters.get("cooldown", 0) + screen.counters.get("busy", 0) == 4
+    # the ignored presses are not silent: whoever pressed is told whose number is on the screen
+    assert f"số {screen.ticket.code} là của lượt bấm trước" in screen.notice
     clock.advance(3)
     push(pins, HT_PIN)
-    assert settle(app, 6).counters["issue"] == 2
+    second = settle(app, 6)
+    assert second.counters["issue"] == 2 and second.notice == ""  # a new ticket clears it
 
 
 def test_rate_limit_refuses_and_says_so(server, kiosks, pins) -> None:

@@ -75,6 +75,10 @@ def test_plain_escpos_dummy_without_status_still_prints(view: TicketView, fonts:
 def test_file_printer_writes_the_job(view: TicketView, fonts: FontSet, tmp_path) -> None:
     devfile = tmp_path / "lp0"
     printer = TicketPrinter(printer_config({"connection": {"type": "file", "devfile": str(devfile)}}), fonts=fonts)
+    # an unplugged usblp printer has no /dev/usb/lp0: offline, and no regular file is made there
+    missing = printer.print_view(view)
+    assert (missing.printed, missing.fault) == (False, "offline") and not devfile.exists()
+    devfile.touch()
     assert printer.print_view(view).printed
     job = decode(devfile.read_bytes())
     assert job.count("status_query") == 0  # a device file cannot answer: never ask

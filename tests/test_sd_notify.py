@@ -54,6 +54,8 @@ def test_ready_watchdog_status(notify_socket):
     assert recv(notify_socket) == "READY=1\nSTATUS=serving 3 counters"
     assert sd.notify_watchdog()
     assert recv(notify_socket) == "WATCHDOG=1"
+    assert sd.notify_status("máy in: bị treo; printer stuck")  # systemd reads STATUS= as UTF-8
+    assert notify_socket.recv(4096).decode("utf-8") == "STATUS=máy in: bị treo; printer stuck"
     assert sd.notify_stopping()
     assert recv(notify_socket) == "STOPPING=1"
 

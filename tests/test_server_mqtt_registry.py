@@ -7,12 +7,35 @@ import requests
 
 from qms_common import wire
 from qms_common.clock import FakeClock
-from server.devices import DeviceRegistry
+from server.devices import DeviceRegistry, Registrations
 from tests.conftest import MONDAY_9AM
 
 
 def health(**kw) -> wire.Health:
     return wire.Health(at=MONDAY_9AM, uptime_s=1, **kw)
+
+
+def test_registry_names_devices_as_registered():
+    clock = FakeClock(MONDAY_9AM)
+    rows = [{"id": "kiosk-hall", "kind": "kiosk", "name": "Ki-ốt sảnh chính", "site": "main"}]
+    loads: list[int] = []
+
+    def load() -> list[dict]:
+        loads.append(1)
+        return list(rows)
+
+    reg = DeviceRegistry(clock, describe=Registrations(load, clock, ttl_s=30))
+    reg.health("kiosk", "kiosk-hall", health(faults=["printer_stuck"], printer="error"))
+    assert (reg.get("kiosk", "kiosk-hall")["name"], reg.get("kiosk", "kiosk-hall")["site"]) == ("Ki-ốt sảnh chính", "main")
+    # a device registered a moment ago is looked up again (at most once a second), not after the TTL
+    rows.append({"id": "kiosk-2", "kind": "kiosk", "name": "Ki-ốt tầng 2", "site": None})
+    reg.presence("kiosk", "kiosk-2", True)
+    assert reg.get("kiosk", "kiosk-2")["name"] == "kiosk-2" and len(loads) == 1
+    clock.advance(1.5)
+    assert reg.get("kiosk", "kiosk-2")["name"] == "Ki-ốt tầng 2" and len(loads) == 2
+    # an unregistered device is listed by its id
+    reg.presence("display", "d9", True)
+    assert reg.get("display", "d9")["name"] == "d9"
 
 
 def test_registry_presence_health_silence_and_change_notifications():
@@ -23,7 +46,7 @@ def test_registry_presence_health_silence_and_change_notifications():
     reg.health("kiosk", "k1", health(faults=["printer_no_paper"], printer="no_paper", outbox=2, battery_pct=None))
     assert len(changes) == 2
     [k1] = reg.list()
-    assert k1 == {"id": "k1", "kind": "kiosk", "online": True, "last_seen": MONDAY_9AM,
+    assert k1 == {"id": "k1", "kind": "kiosk", "name": "k1", "site": None, "online": True, "last_seen": MONDAY_9AM,
                   "faults": ["printer_no_paper"], "silent": False,
                   "health": {"at": MONDAY_9AM, "uptime_s": 1.0, "printer": "no_paper", "outbox": 2}}
     # the same health again (only its clock moved): no change to announce

@@ -207,3 +207,12 @@ def test_install_script_refuses_bad_usage():
                        ("announcer", "qms-announcer"), ("counter", "qms-counter"), ("robot", "qms-robot")]:
         assert (UNIT_DIR / f"{unit}.service").exists()
         assert re.search(rf"^\s+{role}\)\s+unit={unit};", INSTALL.read_text(), re.M), role
+
+
+def test_kiosk_doc_states_the_units_restart_policy():
+    """docs/kiosk.md once said Restart=always while the unit said on-failure."""
+    unit = parse(UNIT_DIR / "qms-kiosk.service")
+    policy = one(unit, "Service", "Restart")
+    for doc in ("kiosk.md", "deploy.md"):
+        text = (REPO / "docs" / doc).read_text(encoding="utf-8")
+        assert set(re.findall(r"Restart=([a-z-]+)", text)) == {policy}, doc

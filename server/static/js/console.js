@@ -218,7 +218,9 @@ function renderWork() {
     [el("li", { class: "empty" }, "Không có · None")]));
   renderHandover();
   $("#unprinted").replaceChildren(...(model.unprinted.length ? model.unprinted.map((t) => el("li", {},
-    el("span", { class: "code" }, t.code), el("button", { type: "button", onclick: () => reprint(t) }, "In lại · Reprint"))) :
+    el("span", { class: "code" }, t.code),
+    t.print_fault ? el("span", { class: "en" }, ` ${PRINT_FAULT_VI[t.print_fault] || t.print_fault} `) : null,
+    el("button", { type: "button", onclick: () => reprint(t) }, "In lại · Reprint"))) :
     [el("li", { class: "empty" }, "Không có · None")]));
 }
 
@@ -238,6 +240,10 @@ function renderHandover() {
 function resolveHandover(alert) {
   return run(async () => { await api("POST", `/handover-alerts/${alert.id}/resolve`); });
 }
+
+// why the kiosk could not print a ticket (its print-result fault), shown next to "In lại"
+const PRINT_FAULT_VI = { stuck: "máy in bị treo", no_paper: "máy in hết giấy", cover_open: "nắp máy in mở",
+  offline: "máy in mất kết nối", error: "máy in lỗi", paper_low: "máy in sắp hết giấy" };
 
 // --- lists fetched when an event says they changed (never on a timer) ---------------------------
 let listsTimer = null;

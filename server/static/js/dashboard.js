@@ -56,6 +56,19 @@ function renderCounters() {
 
 const PRINTER_VI = { ok: "tốt", no_paper: "hết giấy", paper_low: "sắp hết giấy", cover_open: "mở nắp",
   offline: "mất kết nối", error: "lỗi", absent: "không có" };
+// Health fault codes (docs/mqtt.md), as a director reads them; an unknown code is shown as sent.
+const FAULT_VI = {
+  printer_stuck: "Máy in bị treo: không nhận lệnh in (kẹt giấy?), phiếu chưa in được",
+  printer_no_paper: "Máy in hết giấy", printer_paper_low: "Máy in sắp hết giấy",
+  printer_cover_open: "Nắp máy in đang mở", printer_offline: "Máy in mất kết nối",
+  printer_error: "Máy in báo lỗi", server_unreachable: "Mất kết nối máy chủ",
+  outbox_rejected: "Máy chủ từ chối phiếu gửi bù", robot_fault: "Robot báo lỗi" };
+
+function faultList(faults) {
+  if (!faults || !faults.length) return "—";
+  return el("ul", { class: "faults" }, ...faults.map((f) => el("li", { dataset: { fault: f } },
+    FAULT_VI[f] || f, FAULT_VI[f] ? el("span", { class: "en" }, ` ${f}`) : null)));
+}
 
 function duration(seconds) {
   const m = Math.floor(seconds / 60), h = Math.floor(m / 60);
@@ -89,10 +102,11 @@ function renderDevices() {
       const state = d.faults && d.faults.length ? "fault" : d.silent ? "silent" : d.online === false ? "offline" : d.online ? "online" : "silent";
       const label = { fault: "Có lỗi · Fault", silent: "Im lặng · Silent", offline: "Ngoại tuyến · Offline", online: "Trực tuyến · Online" }[state];
       const health = healthText(d.health || {});
-      return el("tr", { dataset: { device: d.id } }, el("td", {}, el("b", {}, d.id)), el("td", {}, DEVICE_KIND[d.kind] || d.kind),
+      const name = d.name && d.name !== d.id ? [el("b", {}, d.name), el("span", { class: "en" }, ` ${d.id}`)] : [el("b", {}, d.id)];
+      return el("tr", { dataset: { device: d.id } }, el("td", {}, ...name), el("td", {}, DEVICE_KIND[d.kind] || d.kind),
         el("td", {}, el("span", { class: `pill ${state}` }, label)),
         el("td", {}, d.last_seen ? `${fmt.hm(d.last_seen)} ${fmt.date(d.last_seen)}` : "—"),
-        el("td", {}, (d.faults || []).join(", ") || "—"), el("td", { class: "en" }, health || "—"));
+        el("td", {}, faultList(d.faults)), el("td", { class: "en" }, health || "—"));
     }))));
 }
 
