@@ -9,11 +9,11 @@ import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-READY_VI = "Mời chọn dịch vụ để lấy số thứ tự"
+READY_VI = "Mời chọn lĩnh vực để lấy số thứ tự"
 READY_EN = "Choose a service to take a number"
 PRINTING_VI = "Đang in phiếu, xin chờ trong giây lát…"
 OFFLINE_VI = "Mất kết nối máy chủ: phiếu vẫn được cấp và có giá trị"
-PRIORITY_ARMED_VI = "Ưu tiên: mời chọn dịch vụ"
+PRIORITY_ARMED_VI = "Ưu tiên: mời chọn lĩnh vực"
 RATE_LIMITED_VI = "Nút này vừa được bấm nhiều lần. Vui lòng chờ {s} giây hoặc báo cán bộ hướng dẫn."
 NO_NUMBERS_VI = "Không cấp được số: mất kết nối và hết số dự phòng. Vui lòng báo cán bộ hướng dẫn."
 NOT_PRINTED_VI = "Phiếu chưa in được. Xin ghi nhớ số của bạn: {code}. Cán bộ sẽ in lại cho bạn."

@@ -30,7 +30,7 @@ PAGE = """<!doctype html>
 </style>
 </head>
 <body>
-<header><span id="center">…</span><small>Mời chọn dịch vụ · Choose a service (phím 1–9, P: ưu tiên)</small></header>
+<header><span id="center">…</span><small>Mời chọn lĩnh vực · Choose a field (phím 1–9, P: ưu tiên)</small></header>
 <p id="msg">…</p>
 <p id="notice" hidden></p>
 <main>

@@ -222,7 +222,7 @@ def test_rating_keys_publish_scores_four_to_one(broker, pins, server) -> None:
             server.wait(lambda i=i: len(ratings_seen(server)) == i, 10, f"rating {i}")
         assert [(r.ticket, r.score) for r in ratings_seen(server)] == [
             ("HT-001", 4), ("HT-002", 3), ("HT-003", 2), ("HT-004", 1)]
-        screen.wait(lambda v: v.status == "Cảm ơn quý khách đã đánh giá: Không hài lòng", "thanks")
+        screen.wait(lambda v: v.status == "Cảm ơn ông/bà đã đánh giá: Không hài lòng", "thanks")
         device.clock.advance(1)
         press(pins, "very_satisfied")  # the same citizen again: one rating per ticket
         screen.wait(lambda v: v.status == "Số HT-004 đã được đánh giá. Xin cảm ơn!", "already rated")

@@ -154,7 +154,7 @@ def test_guide_moves_speaks_and_reports_done(start_robot, server) -> None:
     files = spoken(service)
     assert len(files) == 2
     assert_says(service, files[0], "Mời công dân có số thứ tự H T 0 4 2 đi theo tôi đến quầy số 5.")
-    assert_says(service, files[1], "Đây là quầy số 5. Xin mời quý khách.")
+    assert_says(service, files[1], "Đây là quầy số 5. Xin mời ông bà.")
     health = service.health()
     assert health.detail["spot"] == "counter-5" and (health.detail["x"], health.detail["y"]) == (6, 8)
     # bring water to the citizen at counter 5, then go home
@@ -214,7 +214,7 @@ def test_issue_ticket_against_the_real_server(start_robot, server, tmp_path: Pat
         assert code.startswith("HT-") and result.ticket == code  # the server learns the number
         spelled = " ".join(["H", "T", *code.split("-")[1]])
         assert_says(service, spoken(service)[0],
-                    f"Số thứ tự của quý khách là {spelled}. Xin mời quý khách ngồi chờ đến lượt.")
+                    f"Số thứ tự của ông bà là {spelled}. Xin mời ông bà ngồi chờ đến lượt.")
         # the same task again (client_ref from the task id) returns the same ticket, not a new one
         api = TicketApi(srv.url, token)
         again = api.issue("HT", False, client_ref_for(DEVICE, "t-ticket"))

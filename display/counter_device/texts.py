@@ -37,7 +37,7 @@ TIMEOUT = "Máy chủ không phản hồi, vui lòng thử lại"
 OFFLINE = "Mất kết nối máy chủ, vui lòng thử lại sau"
 BUSY = "Đang chờ máy chủ trả lời…"
 RECALLED = "Gọi lại số {ticket}"
-THANKS = "Cảm ơn quý khách đã đánh giá: {label}"
+THANKS = "Cảm ơn ông/bà đã đánh giá: {label}"
 ALREADY_RATED = "Số {ticket} đã được đánh giá. Xin cảm ơn!"
 RATING_WAIT = "Xin cảm ơn! Vui lòng chờ giây lát trước khi đánh giá tiếp"
 

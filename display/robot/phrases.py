@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from display.announcer.phrase import spell_ticket
 
-GREETING = ("Xin chào quý khách! Chào mừng quý khách đến Trung tâm Phục vụ hành chính công. "
-            "Tôi có thể giúp gì cho quý khách?")
+GREETING = ("Xin chào ông bà! Chào mừng công dân đến Trung tâm Phục vụ hành chính công. "
+            "Tôi có thể giúp gì cho ông bà?")
 
 
 def ticket_issued(code: str) -> str:
-    return f"Số thứ tự của quý khách là {spell_ticket(code)}. Xin mời quý khách ngồi chờ đến lượt."
+    return f"Số thứ tự của ông bà là {spell_ticket(code)}. Xin mời ông bà ngồi chờ đến lượt."
 
 
 def ticket_not_issued() -> str:
-    return "Xin lỗi quý khách, tôi chưa lấy được số thứ tự. Mời quý khách lấy số tại ki-ốt."
+    return "Xin lỗi ông bà, tôi chưa lấy được số thứ tự. Mời ông bà lấy số tại máy phát số."
 
 
 def follow_me(ticket: str, counter: int) -> str:
@@ -22,7 +22,7 @@ def follow_me(ticket: str, counter: int) -> str:
 
 
 def arrived(counter: int) -> str:
-    return f"Đây là quầy số {counter}. Xin mời quý khách."
+    return f"Đây là quầy số {counter}. Xin mời ông bà."
 
 
 def water(ticket: str) -> str:

@@ -167,7 +167,7 @@ class Robot:
     def _do_issue_ticket(self, command: wire.RobotCommand) -> str:
         """Take a ticket for the citizen in front of the robot; its number goes back in the result."""
         if not command.service:
-            raise TaskFailed(phrases.missing("mã dịch vụ", "service"))
+            raise TaskFailed(phrases.missing("mã lĩnh vực", "service"))
         self._set_state("busy")
         try:
             ticket = self.api.issue(command.service, command.priority,

@@ -162,7 +162,7 @@ function renderInHand() {
       el("div", { class: `clock-box ${clockClass(waited, config.targets.max_wait_s)}` },
         el("span", { class: "label" }, "Thời gian chờ ", el("span", { class: "en" }, "Waited")), el("b", { id: "wait-clock" }, fmt.clock(waited))),
       el("div", { class: `clock-box ${t.started_at ? clockClass(inService, config.targets.max_service_s) : "ok"}` },
-        el("span", { class: "label" }, t.started_at ? "Thời gian phục vụ " : "Đã mời được ",
+        el("span", { class: "label" }, t.started_at ? "Thời gian giải quyết " : "Từ lúc mời ",
           el("span", { class: "en" }, t.started_at ? "Service" : "Since call")), el("b", { id: "service-clock" }, fmt.clock(inService)))),
     model.detail && model.detail.id === t.id && model.detail.printed === 0
       ? el("div", { class: "print-warn" }, "Vé này in lỗi — bấm ", el("kbd", {}, "I"), " để in lại. ", el("span", { class: "en" }, "This ticket did not print."))
@@ -430,7 +430,7 @@ $("#transfer-form").addEventListener("submit", (e) => {
   const body = { counter: model.counter };
   if (service !== dialog.dataset.service) body.service = service;
   if (toCounter) body.to_counter = Number(toCounter);
-  if (!body.service && !body.to_counter) { showError("Hãy chọn dịch vụ khác hoặc một quầy; pick another service or a counter"); return; }
+  if (!body.service && !body.to_counter) { showError("Hãy chọn lĩnh vực khác hoặc một quầy; pick another field or a counter"); return; }
   dialog.close();
   run(() => api("POST", `/tickets/${dialog.dataset.ticket}/transfer`, body));
 });
