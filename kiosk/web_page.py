@@ -24,9 +24,10 @@ PAGE = """<!doctype html>
   #msg { margin: 0 18px; padding: 14px 18px; border-radius: 8px; font-size: 1.2rem; background: #e6f1fb; }
   #notice { margin: 8px 18px 0; padding: 10px 18px; border-radius: 8px; font-size: 1.1rem; background: #fff3cd; }
   #msg.warn { background: #fff3cd; } #msg.error { background: #f8d7da; color: #6b0000; font-weight: bold; }
-  footer { padding: 8px 20px; color: #555; font-size: .85rem; }
-  .badge { display: inline-block; padding: 2px 8px; border-radius: 4px; background: #ddd; margin-right: 6px; }
-  .badge.offline { background: #f0ad4e; } .badge.online { background: #5cb85c; color: #fff; }
+  #status { margin: 0 18px 18px; padding: 12px 18px; border-radius: 8px; font-size: 1.15rem; background: #fff3cd; }
+  #status.bad { background: #f8d7da; color: #6b0000; }
+  #unprinted { margin: 10px 0 0; padding: 10px; border-radius: 8px; background: #f8d7da; color: #6b0000;
+               font-weight: bold; font-size: 1.15rem; }
 </style>
 </head>
 <body>
@@ -35,14 +36,15 @@ PAGE = """<!doctype html>
 <p id="notice" hidden></p>
 <main>
   <section id="services"></section>
-  <section id="ticket"><div>Số vừa cấp · Last number</div><div id="code">—</div><div id="tinfo"></div></section>
+  <section id="ticket"><div>Số vừa cấp · Last number</div><div id="code">—</div><div id="tinfo"></div>
+    <p id="unprinted" hidden></p></section>
 </main>
-<footer><span id="mode" class="badge">…</span><span id="printer" class="badge">…</span>
-<span id="outbox" class="badge">…</span></footer>
+<p id="status" role="status" hidden></p>
 <script>
 let version = -1, screen = null, keys = {};
-const PRINTER_VI = {unknown: 'chưa rõ', ok: 'tốt', no_paper: 'hết giấy', paper_low: 'sắp hết giấy', cover_open: 'mở nắp',
-                    offline: 'mất kết nối', error: 'lỗi', stuck: 'bị treo'};
+// what a citizen reads about the machine: nothing when all is well, plain words when not
+const PRINTER_VI = {no_paper: 'máy in hết giấy', paper_low: 'máy in sắp hết giấy', cover_open: 'nắp máy in đang mở',
+                    offline: 'máy in chưa được kết nối', error: 'máy in bị lỗi', stuck: 'máy in bị treo (có thể kẹt giấy)'};
 function el(tag, cls, text) { const e = document.createElement(tag); if (cls) e.className = cls;
   if (text !== undefined) e.textContent = text; return e; }
 async function press(button) {
@@ -74,14 +76,20 @@ function render(s) {
     info = t.service_label + (t.priority ? ' · ƯU TIÊN' : '');
     if (t.people_ahead !== null) info += ' · Trước bạn: ' + t.people_ahead + ' người';
     if (t.offline) info += ' · Phiếu phát khi mất kết nối';
-    if (t.printed === false) info += ' · CHƯA IN ĐƯỢC: xin ghi nhớ số này';
   }
   document.getElementById('tinfo').textContent = info;
-  const mode = document.getElementById('mode');
-  mode.textContent = s.mode === 'online' ? 'Trực tuyến' : s.mode === 'offline' ? 'Mất kết nối' : 'Đang khởi động';
-  mode.className = 'badge ' + s.mode;
-  document.getElementById('printer').textContent = 'Máy in: ' + (PRINTER_VI[s.printer] || s.printer);
-  document.getElementById('outbox').textContent = 'Chờ gửi: ' + s.outbox;
+  const unprinted = document.getElementById('unprinted');
+  unprinted.hidden = !(t && t.printed === false);
+  if (t && t.printed === false) unprinted.textContent = 'Không in được phiếu số ' + t.code + '. Xin ghi nhớ số ' + t.code +
+    ' và báo cán bộ tại quầy để được in lại; số của bạn vẫn được gọi. · The ticket could not be printed: remember ' + t.code + '.';
+  const said = [];
+  if (PRINTER_VI[s.printer]) said.push('Máy phát số đang có sự cố: ' + PRINTER_VI[s.printer] +
+    '. Số vẫn được cấp trên màn hình; xin ghi nhớ số và báo cán bộ.');
+  if (s.mode === 'offline') said.push('Đang mất kết nối với hệ thống: phiếu vẫn được cấp và có giá trị.');
+  const status = document.getElementById('status');
+  status.textContent = said.join(' ');
+  status.hidden = !said.length;
+  status.className = PRINTER_VI[s.printer] ? 'bad' : '';
 }
 async function poll() {
   for (;;) {
