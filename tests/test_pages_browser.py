@@ -344,10 +344,28 @@ def test_documentation_screenshots(browser, srv, display):  # noqa: F811
     expect(console.locator(".ticket-state")).to_contain_text("Đang phục vụ", timeout=T)
     console.keyboard.press("n")
     expect(console.locator(".ticket-state")).to_contain_text("Đang mời", timeout=T)
+    console.keyboard.press("v")  # a no-show waits a few seconds, with its undo
+    expect(console.locator("#undo")).to_be_visible(timeout=T)
+    console.screenshot(path=str(out / "console-no-show-undo.png"), full_page=True)
+    console.keyboard.press("z")
+    expect(console.locator("#undo")).to_be_hidden(timeout=T)
     srv.tokens["clerk4"] = srv.add_user("tuan.le", "clerk", name="Lê Anh Tuấn")
     _post(srv, "/counters/9/sign-in", "clerk4")
     _post(srv, f"/tickets/{waiting['id']}/call", "clerk4", {"counter": 9})
     expect(phone.locator("#state")).to_contain_text("Mời đến quầy 9", timeout=T)
     phone.screenshot(path=str(out / "status-called.png"), full_page=True)
-    for page in (phone, console, dash, portrait):
+    late = _issue(srv, "NC")  # a citizen past the 15 minutes: the page apologises
+    import sqlite3
+    with sqlite3.connect(srv.state_dir / "qms.db") as db:
+        db.execute("UPDATE tickets SET wait_from = wait_from - 1150 WHERE id = ?", (late["id"],))
+    sorry = new_page(browser, PHONE)
+    sorry.goto(late["status_url"])
+    expect(sorry.locator("#sorry")).to_be_visible(timeout=T)
+    sorry.screenshot(path=str(out / "status-late.png"), full_page=True)
+    block = _post(srv, "/kiosk/blocks", "kiosk", {"service": "HT", "size": 1})
+    pending = new_page(browser, PHONE)
+    pending.goto(f"{srv.url}/s/{block['tokens'][0]}")
+    expect(pending.locator("#state")).to_contain_text("Phiếu hợp lệ", timeout=T)
+    pending.screenshot(path=str(out / "status-offline-pending.png"), full_page=True)
+    for page in (phone, console, dash, portrait, sorry, pending):
         page.context.close()
