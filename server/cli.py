@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default="-", help="file (default: standard output)")
     rp.set_defaults(fn=cmd_report)
 
-    sv = sub.add_parser("serve", help="run the server (gunicorn, threads)")
+    sv = sub.add_parser("serve", help="run the server (gunicorn, one gevent worker)")
     sv.add_argument("--host")
     sv.add_argument("--port", type=int)
     sv.add_argument("--dev", action="store_true", help="Flask's development server, for debugging only")

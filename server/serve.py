@@ -1,9 +1,13 @@
-"""Running the server: gunicorn with one worker and many threads (Flask-SocketIO's
-threading mode with simple-websocket needs one process: socket rooms live in memory),
-or Flask's development server with ``--dev``.
+"""Running the server: gunicorn, one gevent worker (``server/worker.py``), or Flask's
+development server with ``--dev``.
 
-The app is created inside the worker (``load()``), never in the gunicorn master, so no
-SQLite connection crosses a fork.
+One process, because Socket.IO rooms live in memory; gevent, because every open screen,
+phone and keep-alive connection then costs a greenlet (tens of kilobytes) instead of an OS
+thread: docs/deploy.md ("Connections") has the measurements behind the choice. gunicorn's
+gevent worker monkey-patches the standard library in the worker before the app is loaded;
+the app is created inside the worker (``load()``), never in the gunicorn master, so no
+SQLite connection crosses a fork and no lock is made before the patch. Blocking C calls
+(the fsync'd commit, Argon2) go to a small pool of real threads (``server/blocking.py``).
 """
 from __future__ import annotations
 
@@ -31,12 +35,14 @@ class _Gunicorn(BaseApplication):
         for key, value in {
             "bind": f"{s.host}:{s.port}",
             "workers": 1,
-            "worker_class": "gthread",
-            "threads": s.threads,
+            "worker_class": "server.worker.QmsGeventWorker",
+            "worker_connections": s.connections.max,
             "timeout": 60,
-            # open websockets hold their threads: give them a moment, not ten seconds, on restart
+            # open websockets never finish by themselves: give them a moment, not ten seconds, on restart
             "graceful_timeout": 3,
-            "keepalive": 30,
+            # idle keep-alive connections and request headers that do not arrive in time are closed
+            "keepalive": s.connections.idle_timeout_s,
+            "backlog": 2048,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
@@ -45,7 +51,12 @@ class _Gunicorn(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return build_app(self.settings)
+        from .blocking import configure
+        from .worker import exempt_websockets
+        configure(self.settings.threads)
+        app = build_app(self.settings)
+        app.wsgi_app = exempt_websockets(app.wsgi_app)
+        return app
 
 
 def _worker_ready(worker) -> None:
