@@ -49,6 +49,8 @@ class _Gunicorn(BaseApplication):
             "post_worker_init": _worker_ready,
         }.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24 would open ~/.gunicorn/*.ctl
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
         from .blocking import configure

@@ -53,7 +53,7 @@ class ConnectionLimits(StrictModel):
                      description="connections held at once (screens, phones, kiosks, consoles, idle keep-alive)")
     per_address: int = Field(default=200, ge=2, le=20000,
                              description="connections one source address may hold; more are answered 503 and closed")
-    idle_timeout_s: float = Field(default=10, ge=1, le=300,
+    idle_timeout_s: int = Field(default=10, ge=1, le=300,
                                   description="an idle keep-alive connection, or request headers not complete, "
                                               "is closed after this")
     io_timeout_s: float = Field(default=30, ge=1, le=600,

@@ -60,6 +60,7 @@ class QmsGeventWorker(GeventWorker):
         self._connections: set = set()  # connection greenlets
         self._in_request: set = set()  # ... of those, serving a plain HTTP request now
         self._closing = False
+        _raise_open_files(limits.max + 256)
         super().init_process()
 
     def notify(self) -> None:
@@ -118,6 +119,17 @@ class QmsGeventWorker(GeventWorker):
             pass
         finally:
             client.close()
+
+
+def _raise_open_files(want: int) -> None:
+    """A connection is a file descriptor: lift the soft limit (often 1,024) towards ``want``."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < want:
+        log.warning("open files limited to %d by the system: fewer than the %d connections configured", target, want)
 
 
 def exempt_websockets(wsgi_app):
