@@ -78,6 +78,25 @@ def rss_mib(pid: int) -> float:
     return total / 1024
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its children."""
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
 def source(i: int, base: int = 2) -> str:
     """The i-th client's address: 127.0.<b>.<c>, PER_ADDRESS connections each."""
     n = base + i // PER_ADDRESS
@@ -239,6 +258,7 @@ def screens_phase(center: Center, n: int, rounds: int, gap_s: float) -> dict:
         rep = clients.wait_open({"screen": n})
         samples = center.calls(clients, n, rounds, gap_s) if rep["open"].get("screen", 0) else []
         return {"what": f"call to {n} screens", "connected": rep["open"].get("screen", 0),
+                "load_average": load_average(),
                 "samples": len(samples), "p50": percentile(samples, 50), "p99": percentile(samples, 99),
                 "max": max(samples) if samples else float("nan")}
     finally:
@@ -261,7 +281,8 @@ def idle_phase(center: Center, total: int, mix: dict, rate: float, seconds: floa
         rep = clients.wait_open(counts, timeout=90)
         out["open_before"] = rep["open"]
         health = [healthz_probe(center.srv.port, "127.0.1.250")]
-        t_end = time.monotonic() + seconds
+        cpu0, t0 = cpu_s(center.srv.proc.pid), time.monotonic()
+        t_end = t0 + seconds
         import threading
         result: dict = {}
         th = threading.Thread(target=lambda: result.update(
@@ -271,6 +292,8 @@ def idle_phase(center: Center, total: int, mix: dict, rate: float, seconds: floa
             time.sleep(1)
             health.append(healthz_probe(center.srv.port, "127.0.1.250"))
         th.join()
+        out["server_cpu_pct"] = round(100 * (cpu_s(center.srv.proc.pid) - cpu0) / (time.monotonic() - t0), 1)
+        out["load_average"] = load_average()
         rep = clients.report()
         out["open_during"] = rep["open"]
         out["reopened"], out["refused"] = rep["reopened"], rep["refused"]
@@ -296,13 +319,15 @@ def main() -> int:
     ap.add_argument("--calls", type=int, default=30)
     ap.add_argument("--gap-ms", type=float, default=300)
     ap.add_argument("--idle", type=int, default=2000)
-    ap.add_argument("--mix", default="screen=0.25,phone=0.25,keepalive=0.25,halfsent=0.25")
+    ap.add_argument("--mix", default="screen=0.05,phone=0.45,keepalive=0.25,halfsent=0.25",
+                    help="shares of the idle connections (default: 100 screens, 900 phones, 500 + 500 HTTP)")
     ap.add_argument("--rate", type=float, default=20)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--threads", type=int, default=None, help="threads = N in server.toml (the old server)")
     args = ap.parse_args()
     mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
-    citizens = args.calls * (len(args.screens) + 1) + 50 + int(args.idle * mix.get("phone", 0)) // 10
+    # every phone watches its own ticket, as citizens do
+    citizens = args.calls * (len(args.screens) + 1) + 50 + int(args.idle * mix.get("phone", 0))
     with tempfile.TemporaryDirectory() as tmp:
         center = Center(Path(tmp) / "srv", args.threads, citizens).start()
         try:

@@ -23,7 +23,9 @@ T = TypeVar("T")
 
 import sqlite_utils
 
-from .blocking import run_blocking, thread_local_class
+from .blocking import gevent_active, run_blocking, thread_local_class
+
+BUSY_TIMEOUT_MS = 30000
 
 _M001_CORE = """
         CREATE TABLE daily_sequence (
@@ -163,7 +165,7 @@ class Store:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys=ON")
         with self._lock:
             self._all.append(conn)
@@ -187,7 +189,19 @@ class Store:
         return self._writer
 
     def _begin(self, conn: sqlite3.Connection) -> None:
-        # BEGIN IMMEDIATE waits (busy_timeout) while another process writes: not on the loop
+        """BEGIN IMMEDIATE: at once when no other process writes (no disk I/O: try it on the
+        loop, without waiting), else wait for the lock on a pool thread (busy_timeout)."""
+        if not gevent_active():
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError:  # "database is locked": another process is writing
+            pass
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         run_blocking(conn.execute, "BEGIN IMMEDIATE")
 
     @staticmethod

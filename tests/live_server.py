@@ -1,4 +1,4 @@
-"""A real center server in a subprocess (gunicorn, threads), for browser, kiosk, MQTT and
+"""A real center server in a subprocess (gunicorn, one gevent worker), for browser, kiosk, MQTT and
 durability tests. Flask-SocketIO's test client and a live server must not share a process.
 
 Usage::
