@@ -51,6 +51,7 @@ MIN_PUSH_S = 0.5  # ... and during a long burst push at most this often (events 
 PERIODIC_S = 30.0  # waits grow with time: refresh the screens at least this often
 CITIZEN_REFRESH_S = 2.0  # a phone whose ticket no event touched: its place in line, at most this often
 YIELD_EVERY = 50  # emits between two yields of the pusher (under gevent: let requests in)
+STATUS_CHUNK = 100  # phones whose status is computed between two yields
 MAX_GAP_FILL = 500  # a larger gap (another process wrote a lot) is left to the clients' resync
 _AUTH_KEYS = {"token", "status", "site", "counters", "center"}
 
@@ -385,17 +386,19 @@ class Realtime:
         for site in views:
             snap = screen_snapshot(self.engine, site)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
-        ids = watched if full else touched
-        statuses = citizen_statuses(self.engine, sorted(ids)) if ids else {}
-        for n, (ticket_id, status) in enumerate(statuses.items(), 1):
-            mark = status_fingerprint(status)
-            with self._lock:
-                if self._status_sent.get(ticket_id) == mark:
-                    continue
-                self._status_sent[ticket_id] = mark
-            self.socketio.emit("status", status, to=self.rooms.ticket(ticket_id))
-            if n % YIELD_EVERY == 0:
-                time.sleep(0)  # a yield: the requests waiting meanwhile go first
+        ids = sorted(watched if full else touched)
+        for first in range(0, len(ids), STATUS_CHUNK):
+            statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK])
+            for n, (ticket_id, status) in enumerate(statuses.items(), 1):
+                mark = status_fingerprint(status)
+                with self._lock:
+                    if self._status_sent.get(ticket_id) == mark:
+                        continue
+                    self._status_sent[ticket_id] = mark
+                self.socketio.emit("status", status, to=self.rooms.ticket(ticket_id))
+                if n % YIELD_EVERY == 0:
+                    time.sleep(0)
+            time.sleep(0)  # a yield (under gevent): requests waiting meanwhile go first
         with self._lock:
             for ticket_id in set(self._status_sent) - set(self._subs.tickets):
                 del self._status_sent[ticket_id]

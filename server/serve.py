@@ -11,6 +11,7 @@ SQLite connection crosses a fork and no lock is made before the patch. Blocking 
 """
 from __future__ import annotations
 
+import gc
 import logging
 
 from gunicorn.app.base import BaseApplication
@@ -73,6 +74,10 @@ def _worker_ready(worker) -> None:
         except Exception:  # noqa: BLE001 - any failure means: stop feeding the watchdog
             return False
 
+    # what start-up made lives as long as the process: keep it out of the cyclic collector's
+    # full passes, which otherwise walk it all while thousands of connections wait
+    gc.collect()
+    gc.freeze()
     sd.notify_ready()
     worker.qms_watchdog = sd.Watchdog(healthy).start()
 
