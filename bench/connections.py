@@ -93,6 +93,21 @@ def cpu_s(pid: int) -> float:
     return total
 
 
+def renice(pid: int, nice: int) -> None:
+    """Every thread of a process and its children at ``nice`` (the server as a Pi's main process)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            if int(entry) != pid and ppid != pid:
+                continue
+            for tid in os.listdir(f"/proc/{entry}/task"):
+                os.setpriority(os.PRIO_PROCESS, int(tid), nice)
+        except OSError:
+            continue
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
@@ -261,8 +276,9 @@ def screens_phase(center: Center, n: int, rounds: int, gap_s: float) -> dict:
     clients = Clients(center.srv, specs)
     try:
         rep = clients.wait_open({"screen": n})
+        rss = rss_mib(center.srv.proc.pid)
         samples = center.calls(clients, n, rounds, gap_s) if rep["open"].get("screen", 0) else []
-        return {"what": f"call to {n} screens", "connected": rep["open"].get("screen", 0),
+        return {"what": f"call to {n} screens", "connected": rep["open"].get("screen", 0), "rss_mib": rss,
                 "load_average": load_average(),
                 "samples": len(samples), "p50": percentile(samples, 50), "p99": percentile(samples, 99),
                 "max": max(samples) if samples else float("nan")}
@@ -332,6 +348,11 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=20)
     ap.add_argument("--seconds", type=float, default=20)
     ap.add_argument("--threads", type=int, default=None, help="threads = N in server.toml (the old server)")
+    ap.add_argument("--server-log", help="keep the server's log here (e.g. with GEVENT_MAX_BLOCKING_TIME=0.04 "
+                                         "GEVENT_MONITOR_THREAD_ENABLE=true: what held the event loop)")
+    ap.add_argument("--server-nice", type=int, default=None,
+                    help="renice the server's threads (e.g. -10): on a shared machine, the server as the main "
+                         "process of its Pi; the clients keep their priority")
     args = ap.parse_args()
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server and clients on kill
@@ -342,6 +363,8 @@ def main() -> int:
         center = Center(Path(tmp) / "srv", args.threads, citizens).start()
         try:
             time.sleep(2)
+            if args.server_nice is not None:
+                renice(center.srv.proc.pid, args.server_nice)
             idle_rss = rss_mib(center.srv.proc.pid)
             print(f"memory idle: {idle_rss:.0f} MiB", flush=True)
             for n in args.screens:
@@ -352,6 +375,8 @@ def main() -> int:
                 print(json.dumps(row, ensure_ascii=False), flush=True)
         finally:
             center.srv.stop()
+            if args.server_log:
+                Path(args.server_log).write_bytes(center.srv.log_path.read_bytes())
     return 0
 
 

@@ -27,10 +27,13 @@ import socket
 from collections import Counter
 
 import gevent
+from gevent.server import StreamServer
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.ggevent import GeventWorker
 
 log = logging.getLogger(__name__)
+
+ACCEPT_PER_TURN = 1
 
 TOO_MANY = (
     "HTTP/1.1 503 Service Unavailable\r\n"
@@ -61,6 +64,11 @@ class QmsGeventWorker(GeventWorker):
         self._in_request: set = set()  # ... of those, serving a plain HTTP request now
         self._closing = False
         _raise_open_files(limits.max + 256)
+        # gevent accepts up to 100 connections per turn of the loop and runs all of them before
+        # anyone else: a burst of reconnecting clients then holds a kiosk's request ~100 ms.
+        # One per turn interleaves them with the requests already in (gunicorn does the same
+        # with several workers). The attribute is gevent's documented knob, set in this process only.
+        StreamServer.max_accept = ACCEPT_PER_TURN
         super().init_process()
 
     def notify(self) -> None:
