@@ -243,3 +243,25 @@ def test_store_under_gevent_shares_connections_and_commits_on_a_real_thread(tmp_
     assert out.returncode == 0, out.stderr[-2000:]
     issued, distinct, connections, other_thread = out.stdout.split()
     assert (issued, distinct, connections, other_thread) == ("100", "100", "2", "True")
+
+
+def test_the_gevent_worker_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_path, monkeypatch):
+    """Type=notify and WatchdogSec under gevent: the watchdog greenlet pings while the loop runs."""
+    import tempfile
+    short = Path(tempfile.mkdtemp(prefix="qms-sd-", dir="/tmp"))  # AF_UNIX paths are short
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(short / "notify"))
+    sock.settimeout(WAIT)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(short / "notify"))
+    monkeypatch.setenv("WATCHDOG_USEC", "1000000")  # WatchdogSec=1: a ping every half second
+    srv = LiveServer(tmp_path).start()
+    try:
+        got = []
+        while got.count("WATCHDOG=1") < 3:
+            got += sock.recv(4096).decode().split("\n")
+        assert "READY=1" in got and got.index("READY=1") < got.index("WATCHDOG=1")
+    finally:
+        srv.stop()
+        sock.close()
+        (short / "notify").unlink()
+        short.rmdir()
