@@ -1,6 +1,6 @@
 """Time from a call-next HTTP request to the call event arriving at N socket.io clients.
 
-A real server (gunicorn, one worker, threads: as in production) runs in a subprocess; the N
+A real server (gunicorn, one gevent worker: as in production) runs in a subprocess; the N
 python-socketio clients (websocket transport, a display's token) run in another process.
 Both note ``time.monotonic()`` (CLOCK_MONOTONIC: one clock for the whole machine), so
 latency = arrival at a client - the moment just before the HTTP request was sent.
@@ -11,6 +11,7 @@ latency = arrival at a client - the moment just before the HTTP request was sent
 Rounds run one at a time: the next call is made once every client had the previous one and
 ``--gap-ms`` has passed (the screens' snapshot pushes after each call go out meanwhile), so
 each figure is the latency of one call with N screens connected, not a throughput test.
+For hundreds of screens and idle connections see bench/connections.py (light clients).
 ``--gap-ms 0`` shows the saturated case.
 """
 from __future__ import annotations
@@ -60,7 +61,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def run(n: int, rounds: int, workdir: Path, gap_s: float) -> dict:
-    srv = LiveServer(workdir / f"n{n}", threads=max(64, n + 40))  # a thread per open websocket, plus the API's
+    srv = LiveServer(workdir / f"n{n}")
     srv.start()
     try:
         kiosk = srv.add_device("kiosk-bench", "kiosk", site="main")

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import logging
+import socket
 
+from flask import jsonify, request
 from flask_openapi3 import Info, OpenAPI
 from flask_socketio import SocketIO
 
@@ -12,6 +14,7 @@ from .api import register_api
 from .api.routes import VALIDATION_STATUS
 from .api.context import TOKEN_COOKIE, Services
 from .auth import Auth
+from .blocking import gevent_active
 from .config import CenterConfig, load_center
 from .csrf import register_csrf
 from .devices import DeviceRegistry, Registrations
@@ -63,7 +66,10 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     register_api(app)
     register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
 
-    socketio = SocketIO(app, async_mode="threading", cors_allowed_origins=[], logger=False, engineio_logger=False)
+    # gevent under `qms serve` (server/worker.py: a greenlet per socket); threading for the
+    # development server and the tests that build the app in-process
+    async_mode = "gevent" if gevent_active() else "threading"
+    socketio = SocketIO(app, async_mode=async_mode, cors_allowed_origins=[], logger=False, engineio_logger=False)
     app.extensions["qms_socketio"] = socketio
     register_realtime(app)
     register_pages(app)
@@ -72,6 +78,22 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     def openapi_document():
         """The OpenAPI document, generated from the routes and their pydantic models."""
         return app.api_doc
+
+    @app.errorhandler(TimeoutError)
+    def _stalled(exc: TimeoutError):
+        """A request body that stopped arriving for ``connections.io_timeout_s`` (server/worker.py)."""
+        sock = request.environ.get("gunicorn.socket")
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RD)  # nothing more is read from it: the answer, then close
+            except OSError:
+                pass
+        log.warning("request body from %s stalled: cut", request.remote_addr)
+        response = jsonify({"error": "request_timeout",
+                            "message": "Yêu cầu gửi quá chậm nên đã bị ngắt; the request stalled and was cut"})
+        response.status_code = 408
+        response.headers["Connection"] = "close"
+        return response
 
     @app.get("/healthz", doc_ui=False)
     def healthz():

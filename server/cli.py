@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--limit", type=int, default=100, help="the last N entries")
     au.set_defaults(fn=cmd_audit)
 
-    sv = sub.add_parser("serve", help="run the server (gunicorn, threads)")
+    sv = sub.add_parser("serve", help="run the server (gunicorn, one gevent worker)")
     sv.add_argument("--host")
     sv.add_argument("--port", type=int)
     sv.add_argument("--dev", action="store_true", help="Flask's development server, for debugging only")

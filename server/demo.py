@@ -106,7 +106,7 @@ class Demo:
         self.center = load_center(self.dir / "center.toml")
         (self.dir / "server.toml").write_text(
             f'state_dir = "{self.dir}"\ncenter_file = "{self.dir / "center.toml"}"\nhost = "127.0.0.1"\n'
-            f'port = {self.port}\nthreads = 100\n\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\n'
+            f'port = {self.port}\n\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\n'
             f'port = {self.broker_port}\nusername = "server"\n', encoding="utf-8")
         (self.dir / "mosquitto.conf").write_text(
             "# demo broker: loopback only, anonymous (the real one: firmware_config/mosquitto/center.conf)\n"

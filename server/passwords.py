@@ -30,6 +30,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from qms_common.errors import QmsError
 
+from .blocking import gevent_active
+
 #: OWASP Password Storage Cheat Sheet, Argon2id minimum: m=19 MiB, t=2, p=1
 STANDARD = {"time_cost": 2, "memory_cost": 19 * 1024, "parallelism": 1}
 
@@ -85,6 +87,7 @@ class Passwords:
         self.wait_s = wait_s
         self._pool = executor or ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="qms-argon2")
         self._dummy: str | None = None
+        self._gpool = None
 
     @classmethod
     def for_profile(cls, profile: str, **kwargs) -> "Passwords":
@@ -97,9 +100,19 @@ class Passwords:
             raise ServerBusy("Máy chủ đang bận, vui lòng thử lại sau ít giây; the server is busy checking "
                              "other sign-ins, try again in a few seconds")
         try:  # the slots keep the pool's queue empty: a job starts at once
+            if gevent_active():  # real OS threads of their own, or a check would stall every connection
+                return self._gevent_pool().apply(fn, args)
             return self._pool.submit(fn, *args).result()
         finally:
             self.slots.release()
+
+    def _gevent_pool(self):
+        """Under ``qms serve`` (gevent): ``concurrency`` real threads kept for hashing alone, so
+        that only they ever hold Argon2's memory (see the module's docstring)."""
+        if self._gpool is None:
+            from gevent.threadpool import ThreadPool
+            self._gpool = ThreadPool(self.slots.size)
+        return self._gpool
 
     def hash(self, password: str) -> str:
         return self._run(self.hasher.hash, password)

@@ -1,4 +1,4 @@
-"""Live screens over Socket.IO (Flask-SocketIO, threading mode).
+"""Live screens over Socket.IO (Flask-SocketIO: gevent under `qms serve`, threading in-process).
 
 Who may connect (the ``auth`` payload of the socket.io handshake):
 
@@ -21,7 +21,11 @@ sequence order under one lock, filling any gap from the event log, so clients se
 ``seq`` rise by one; a client that sees a gap (it was offline) asks for a ``resync``.
 Every connect sends a full snapshot with its ``seq``; since ``seq`` lives in the database a
 server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
-places in line) follow each burst of events as a coalesced snapshot push.
+places in line) follow each burst of events as a coalesced snapshot push (at most every
+``MIN_PUSH_S`` during a long burst; the events themselves are never held back): the screens' views
+and the phones of the tickets an event touched at once, every other watched phone at most
+every ``CITIZEN_REFRESH_S`` (computed for all of them in one go: ``server/engine/positions.py``),
+so hundreds of phones cost the server a few milliseconds per refresh, not per event.
 """
 from __future__ import annotations
 
@@ -37,7 +41,8 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, le
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
 from .engine import Engine
-from .realtime_views import (citizen_status, device_list, pending_status, screen_event, screen_snapshot,
+from .realtime_views import (citizen_status, citizen_statuses, device_list, pending_status, screen_event,
+                             screen_snapshot,
                              status_fingerprint)
 
 log = logging.getLogger(__name__)
@@ -45,7 +50,11 @@ log = logging.getLogger(__name__)
 MANAGERS = ("director", "admin")
 ALL_SITES = "*"
 COALESCE_S = 0.05  # gather a burst of events into one snapshot push
+MIN_PUSH_S = 0.5  # ... and during a long burst push at most this often (events themselves go at once)
 PERIODIC_S = 30.0  # waits grow with time: refresh the screens at least this often
+CITIZEN_REFRESH_S = 2.0  # a phone whose ticket no event touched: its place in line, at most this often
+YIELD_EVERY = 50  # emits between two yields of the pusher (under gevent: let requests in)
+STATUS_CHUNK = 100  # phones whose status is computed between two yields
 MAX_GAP_FILL = 500  # a larger gap (another process wrote a lot) is left to the clients' resync
 _AUTH_KEYS = {"token", "status", "site", "counters", "center"}
 
@@ -129,6 +138,10 @@ class Realtime:
         self._dirty = threading.Event()
         self._worker: threading.Thread | None = None
         self._status_sent: dict[str, tuple] = {}
+        self._touched: set[str] = set()  # tickets named by events since the last push
+        self._stale = False  # an event may have moved someone's place in line
+        self._last_full = 0.0  # monotonic time of the last refresh of every watched phone
+        self._last_push = 0.0
         self.refused = 0  # refused requests, for tests and health
         self._sites = {s.id for s in self.config.sites}
         self._counters = {c.number: c.site for c in self.config.counters}
@@ -361,6 +374,9 @@ class Realtime:
             for e in batch:
                 self.socketio.emit("event", screen_event(e), to=room)
             self._last_sent = seq
+        with self._lock:
+            self._touched.update(e["ticket_id"] for e in batch if e.get("ticket_id"))
+            self._stale = True
         self._dirty.set()
 
     def emit_devices(self, payload: dict) -> None:
@@ -378,31 +394,47 @@ class Realtime:
 
     def _run(self) -> None:
         while True:
-            self._dirty.wait(PERIODIC_S)
+            timeout = PERIODIC_S
+            if self._stale:
+                timeout = max(0.0, self._last_full + CITIZEN_REFRESH_S - time.monotonic())
+            self._dirty.wait(timeout)
             time.sleep(COALESCE_S)  # let a burst of events settle into one push
+            time.sleep(max(0.0, self._last_push + MIN_PUSH_S - time.monotonic()))
             self._dirty.clear()
             try:
                 self.push_views()
             except Exception:
                 log.exception("pushing live views failed")
 
-    def push_views(self) -> None:
-        """Send every watched view a fresh snapshot and every watched ticket its status."""
+    def push_views(self, full: bool | None = None) -> None:
+        """Send every watched view a fresh snapshot, and watched tickets their status: those an
+        event touched, or all of them when ``full`` (by default: once ``CITIZEN_REFRESH_S`` passed)."""
+        now = self._last_push = time.monotonic()
         self._settle_pending()
         with self._lock:
             views = list(self._subs.views)
-            tickets = list(self._subs.tickets)
+            watched = set(self._subs.tickets)
+            touched, self._touched = self._touched & watched, set()
+            if full is None:
+                full = now - self._last_full >= CITIZEN_REFRESH_S
+            if full:
+                self._last_full, self._stale = now, False
         for site in views:
             snap = screen_snapshot(self.engine, site)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
-        for ticket_id in tickets:
-            status = citizen_status(self.engine, ticket_id)
-            mark = status_fingerprint(status)
-            with self._lock:
-                if self._status_sent.get(ticket_id) == mark:
-                    continue
-                self._status_sent[ticket_id] = mark
-            self.socketio.emit("status", status, to=self.rooms.ticket(ticket_id))
+        ids = sorted(watched if full else touched)
+        for first in range(0, len(ids), STATUS_CHUNK):
+            statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK])
+            for n, (ticket_id, status) in enumerate(statuses.items(), 1):
+                mark = status_fingerprint(status)
+                with self._lock:
+                    if self._status_sent.get(ticket_id) == mark:
+                        continue
+                    self._status_sent[ticket_id] = mark
+                self.socketio.emit("status", status, to=self.rooms.ticket(ticket_id))
+                if n % YIELD_EVERY == 0:
+                    time.sleep(0)
+            time.sleep(0)  # a yield (under gevent): requests waiting meanwhile go first
         with self._lock:
             for ticket_id in set(self._status_sent) - set(self._subs.tickets):
                 del self._status_sent[ticket_id]

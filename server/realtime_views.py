@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from .engine import Engine
+from .engine.positions import positions
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,16 @@ def screen_snapshot(engine: Engine, site: str | None) -> dict:
 def citizen_status(engine: Engine, ticket_id: str) -> dict:
     """One ticket as its holder sees it: place in line, estimate, the counter when called."""
     seq = engine.last_seq()
-    t = engine.position(ticket_id)
+    return _status(engine, engine.position(ticket_id), seq)
+
+
+def citizen_statuses(engine: Engine, ticket_ids: list[str]) -> dict[str, dict]:
+    """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``)."""
+    seq = engine.last_seq()
+    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids).items()}
+
+
+def _status(engine: Engine, t: dict, seq: int) -> dict:
     svc = engine.config.service(t["service"])
     return {
         "seq": seq,

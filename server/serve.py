@@ -1,12 +1,17 @@
-"""Running the server: gunicorn with one worker and many threads (Flask-SocketIO's
-threading mode with simple-websocket needs one process: socket rooms live in memory),
-or Flask's development server with ``--dev``.
+"""Running the server: gunicorn, one gevent worker (``server/worker.py``), or Flask's
+development server with ``--dev``.
 
-The app is created inside the worker (``load()``), never in the gunicorn master, so no
-SQLite connection crosses a fork.
+One process, because Socket.IO rooms live in memory; gevent, because every open screen,
+phone and keep-alive connection then costs a greenlet (tens of kilobytes) instead of an OS
+thread: docs/deploy.md ("Connections") has the measurements behind the choice. gunicorn's
+gevent worker monkey-patches the standard library in the worker before the app is loaded;
+the app is created inside the worker (``load()``), never in the gunicorn master, so no
+SQLite connection crosses a fork and no lock is made before the patch. Blocking C calls
+(the fsync'd commit, Argon2) go to a small pool of real threads (``server/blocking.py``).
 """
 from __future__ import annotations
 
+import gc
 import logging
 
 from gunicorn.app.base import BaseApplication
@@ -31,21 +36,30 @@ class _Gunicorn(BaseApplication):
         for key, value in {
             "bind": f"{s.host}:{s.port}",
             "workers": 1,
-            "worker_class": "gthread",
-            "threads": s.threads,
+            "worker_class": "server.worker.QmsGeventWorker",
+            "worker_connections": s.connections.max,
             "timeout": 60,
-            # open websockets hold their threads: give them a moment, not ten seconds, on restart
+            # open websockets never finish by themselves: give them a moment, not ten seconds, on restart
             "graceful_timeout": 3,
-            "keepalive": 30,
+            # idle keep-alive connections and request headers that do not arrive in time are closed
+            "keepalive": s.connections.idle_timeout_s,
+            "backlog": 2048,
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
             "post_worker_init": _worker_ready,
         }.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24 would open ~/.gunicorn/*.ctl
+            self.cfg.set("control_socket_disable", True)
 
     def load(self):
-        return build_app(self.settings)
+        from .blocking import configure
+        from .worker import exempt_websockets
+        configure(self.settings.threads)
+        app = build_app(self.settings)
+        app.wsgi_app = exempt_websockets(app.wsgi_app)
+        return app
 
 
 def _worker_ready(worker) -> None:
@@ -60,6 +74,10 @@ def _worker_ready(worker) -> None:
         except Exception:  # noqa: BLE001 - any failure means: stop feeding the watchdog
             return False
 
+    # what start-up made lives as long as the process: keep it out of the cyclic collector's
+    # full passes, which otherwise walk it all while thousands of connections wait
+    gc.collect()
+    gc.freeze()
     sd.notify_ready()
     worker.qms_watchdog = sd.Watchdog(healthy).start()
 

@@ -59,14 +59,34 @@ class LoginSettings(StrictModel):
                                description="a sign-in waits this long for a free check, then gets 'busy' (503)")
 
 
+class ConnectionLimits(StrictModel):
+    """``[connections]``: how many connections the server holds and how long it waits for them.
+
+    The server runs one gevent worker (``server/worker.py``): a connection costs a greenlet
+    (tens of kilobytes), not a thread. docs/deploy.md says why and how these were chosen.
+    """
+
+    max: int = Field(default=4000, ge=50, le=20000,
+                     description="connections held at once (screens, phones, kiosks, consoles, idle keep-alive)")
+    per_address: int = Field(default=200, ge=2, le=20000,
+                             description="connections one source address may hold; more are answered 503 and closed")
+    idle_timeout_s: int = Field(default=10, ge=1, le=300,
+                                  description="an idle keep-alive connection, or request headers not complete, "
+                                              "is closed after this")
+    io_timeout_s: float = Field(default=30, ge=1, le=600,
+                                description="a request body or response that stalls this long is cut (408); "
+                                            "not websockets, which Socket.IO pings every 25 s")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
     database: str | None = Field(default=None, description="SQLite file; default <state_dir>/qms.db")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    threads: int = Field(default=200, ge=4, le=1000,
-                         description="gunicorn threads: each open screen, console or status page holds one")
+    threads: int = Field(default=8, ge=2, le=1000,
+                         description="OS threads for blocking work (SQLite commits, password hashing); "
+                                     "connections do not use threads")
     session_hours: float = Field(default=12, gt=0, le=24 * 30)
     password_profile: Literal["standard", "cheapest-for-tests"] = Field(
         default="standard", description="Argon2 cost; 'cheapest-for-tests' only for automated test suites")
@@ -75,6 +95,7 @@ class ServerSettings(StrictModel):
         description="other origins whose pages may send signed-in writes (e.g. 'https://qms.phuong.gov.vn' "
                     "behind a TLS proxy); the request's own origin and the center's public_url always are")
     login: LoginSettings = LoginSettings()
+    connections: ConnectionLimits = ConnectionLimits()
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
 

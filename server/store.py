@@ -1,15 +1,21 @@
 """The SQLite store: one file, WAL mode, every commit fsync'd before we answer.
 
-Connections are per thread (sqlite3 objects must not cross threads) and owned by the
-:class:`Store` instance, never by the module. Writers take the lock up front with
-``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes fails with
-"database is locked" under concurrent writers (checked here, see library notes).
+Connections are owned by the :class:`Store` instance, never by the module. Readers get one
+connection per OS thread (under gevent all greenlets of the loop share the loop thread's:
+a read never yields halfway). Every write transaction runs on one dedicated writer
+connection, held under the write lock; while a transaction is open, ``conn()`` in that
+thread or greenlet returns the writer connection, so code inside a transaction sees its own
+uncommitted rows. Under gevent the ``BEGIN`` and the fsync'd ``COMMIT`` run on a pool thread
+(``server/blocking.py``): the event loop keeps serving while the disk works. Writers take the
+lock up front with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
+fails with "database is locked" under concurrent writers (checked here, see library notes).
 """
 from __future__ import annotations
 
 import sqlite3
 import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
@@ -18,6 +24,9 @@ T = TypeVar("T")
 import sqlite_utils
 
 from qms_common.private_files import private_sqlite
+from .blocking import gevent_active, run_blocking, thread_local_class
+
+BUSY_TIMEOUT_MS = 30000
 
 _M001_CORE = """
         CREATE TABLE daily_sequence (
@@ -172,9 +181,12 @@ class Store:
         if self.path != ":memory:" and not self.path.startswith("file:"):
             private_sqlite(self.path)  # 0600: sessions, hashes and citizens' tickets live here
         self._synchronous = synchronous
-        self._local = threading.local()
+        self._local = thread_local_class()()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        # the connection of the transaction this thread / greenlet is in, if any
+        self._in_txn: ContextVar[sqlite3.Connection | None] = ContextVar(f"qms_txn_{id(self)}", default=None)
         # Writers of this process queue here rather than in SQLite's busy handler, which
         # sleeps in steps of up to 100 ms and turns contention into huge tail latencies.
         self._write_lock = threading.Lock()
@@ -182,19 +194,53 @@ class Store:
         self._pending_lock = threading.Lock()
         self.migrate()
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
     def conn(self) -> sqlite3.Connection:
+        """The connection to use here: the open transaction's, else this thread's reader."""
+        txn = self._in_txn.get()
+        if txn is not None:
+            return txn
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
+            conn = self._local.conn = self._connect()
         return conn
+
+    def _writer_conn(self) -> sqlite3.Connection:
+        """The one connection every write transaction uses; call with the write lock held."""
+        if self._writer is None:
+            # ":memory:" is one database per connection: there, the writer is the reader
+            self._writer = self.conn() if self.path == ":memory:" else self._connect()
+        return self._writer
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE: at once when no other process writes (no disk I/O: try it on the
+        loop, without waiting), else wait for the lock on a pool thread (busy_timeout)."""
+        if not gevent_active():
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError:  # "database is locked": another process is writing
+            pass
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        run_blocking(conn.execute, "BEGIN IMMEDIATE")
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection) -> None:
+        run_blocking(conn.execute, "COMMIT")  # the fsync
 
     def db(self) -> sqlite_utils.Database:
         """sqlite-utils view of this thread's connection (for reports, exports, the CLI)."""
@@ -203,16 +249,19 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the lock from its start (BEGIN IMMEDIATE)."""
-        conn = self.conn()
         with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._writer_conn()
+            self._begin(conn)
+            mark = self._in_txn.set(conn)
             try:
                 yield conn
+                self._commit(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # never leave the shared writer inside a transaction
+                    conn.execute("ROLLBACK")
                 raise
-            else:
-                conn.execute("COMMIT")
+            finally:
+                self._in_txn.reset(mark)
 
     def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` in a durable write transaction, committing together with others.
@@ -236,9 +285,10 @@ class Store:
         return job.outcome()
 
     def _run_batch(self, batch: list["_Job"]) -> None:
-        conn = self.conn()
+        conn = self._writer_conn()
+        mark = self._in_txn.set(conn)
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin(conn)
             for job in batch:
                 conn.execute("SAVEPOINT job")
                 try:
@@ -247,7 +297,7 @@ class Store:
                     conn.execute("ROLLBACK TO job")
                     job.error = exc
                 conn.execute("RELEASE job")
-            conn.execute("COMMIT")
+            self._commit(conn)
         except BaseException as exc:  # the transaction itself failed: nobody's job is durable
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -256,6 +306,8 @@ class Store:
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            self._in_txn.reset(mark)
         for job in batch:
             job.finished = True
 
@@ -288,7 +340,8 @@ class Store:
                 except sqlite3.Error:
                     pass
             self._all.clear()
-        self._local = threading.local()
+        self._writer = None
+        self._local = thread_local_class()()
 
     def __repr__(self) -> str:
         return f"<Store {self.path}>"

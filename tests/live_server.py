@@ -1,4 +1,4 @@
-"""A real center server in a subprocess (gunicorn, threads), for browser, kiosk, MQTT and
+"""A real center server in a subprocess (gunicorn, one gevent worker), for browser, kiosk, MQTT and
 durability tests. Flask-SocketIO's test client and a live server must not share a process.
 
 Usage::
@@ -43,7 +43,7 @@ def write_center(path: Path, *, enforce_hours: bool = False, public_url: str | N
 
 class LiveServer:
     def __init__(self, state_dir: Path, *, port: int | None = None, settings_extra: str = "",
-                 center_file: Path | None = None, threads: int = 64) -> None:
+                 center_file: Path | None = None, threads: int = 8) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()

@@ -1,6 +1,6 @@
 """The live hub over a real server: who may connect, what each gets, bad input refused.
 
-python-socketio clients against tests.live_server.LiveServer (gunicorn, threads); the
+python-socketio clients against tests.live_server.LiveServer (gunicorn, gevent); the
 in-process tests at the end use a separate app instance and Flask-SocketIO's test client.
 """
 from __future__ import annotations
