@@ -82,7 +82,12 @@ def check_body() -> None:
         return
     try:
         raw = request.get_data(cache=True)
-    except HTTPException:
+    except TimeoutError:
+        raise  # a body that stalled: 408 (server/worker.py, the handler in server/app.py)
+    except HTTPException as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, TimeoutError):  # werkzeug reports a read that timed out as a disconnect
+            raise cause from None
         raise  # 413 from MAX_CONTENT_LENGTH
     except Exception:  # noqa: BLE001 - whatever the server's reader raised, the body is unreadable
         _bad_request("unreadable_body",
