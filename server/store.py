@@ -126,6 +126,8 @@ _M002_QUEUE_INDEX = """
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
     ("002_queue_index", _M002_QUEUE_INDEX),
+    # the services the clerk signed in with (JSON list, in order of preference; NULL: the counter's)
+    ("003_counter_services", "ALTER TABLE counters ADD COLUMN services TEXT;"),
 ]
 
 

@@ -508,3 +508,19 @@ def test_predicted_breach_when_the_queue_is_long(engine):
     [alert] = [a for a in engine.snapshot()["alerts"] if a["service"] == "HT"]
     assert alert["kind"] == "predicted_breach"
     assert any("Mở quầy 2" in r or "Mở quầy 3" in r for r in alert["recommendations"])
+
+
+def test_a_clerk_signed_in_with_fewer_services_calls_only_those(engine):
+    engine.issue("HT")
+    ct = engine.issue("CT")
+    with pytest.raises(Forbidden, match="không phục vụ|does not serve"):
+        engine.sign_in(2, "an", services=["DD"])
+    engine.sign_in(2, "an", services=["CT"])  # counter 2 serves CT and HT; this clerk only CT
+    assert [c["services"] for c in engine.counters_view() if c["number"] == 2] == [["CT"]]
+    assert engine.call_next(2, "an")["id"] == ct["id"]
+    engine.start(ct["id"], 2, "an")
+    engine.finish(ct["id"], 2, "an")
+    assert engine.call_next(2, "an") is None  # the HT citizen waits for an HT clerk
+    engine.sign_out(2, "an")
+    engine.sign_in(2, "binh")  # without a list: the counter's own services
+    assert engine.call_next(2, "binh")["service"] == "HT"

@@ -57,6 +57,7 @@ class Engine:
         self._durations: dict[str, list[float]] = {}
         self._durations_day: str | None = None
         self._open_day: date | None = None
+        self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
         self._sync_counters()
 
     # --- plumbing ---------------------------------------------------------------------
@@ -318,6 +319,12 @@ class Engine:
             raise NotFound(f"Không có quầy số {number}; no counter {number}", counter=number)
         return dict(row)
 
+    def active_services(self, counter: dict) -> list[str]:
+        """What a counter serves now: its clerk's services if signed in with some, else its own."""
+        if counter.get("services") and counter["state"] != "closed":
+            return json.loads(counter["services"])
+        return self.config.counter(counter["number"]).services
+
     def counter(self, number: int) -> dict:
         return self._counter(self.store.conn(), number)
 
@@ -326,7 +333,15 @@ class Engine:
         configured = {c.number for c in self.config.counters}
         return [dict(r) for r in rows if r["number"] in configured]
 
-    def sign_in(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def sign_in(self, number: int, clerk: str, device: str | None = None,
+                services: list[str] | None = None) -> dict:
+        """Open the counter for ``clerk``; ``services`` (a subset of the counter's, in the clerk's
+        order of preference) narrows what this clerk serves until signing out."""
+        conf_services = self.config.counter(number).services if self.config.counter(number) else []
+        if services is not None and (not services or not set(services) <= set(conf_services)):
+            raise Forbidden(f"Quầy {number} chỉ phục vụ {', '.join(conf_services)}; counter {number} does not "
+                            f"serve {', '.join(s for s in services if s not in conf_services) or 'nothing'}",
+                            counter=number)
         events: list[dict] = []
         with self.store.write() as conn:
             counter = self._counter(conn, number)
@@ -338,9 +353,10 @@ class Engine:
             if other:
                 raise Conflict(f"{clerk} đang làm việc ở quầy {other[0]}: hãy đăng xuất quầy đó trước; "
                                f"{clerk} is signed in at counter {other[0]}", counter=other[0])
-            conn.execute("UPDATE counters SET state = 'open', clerk = ?, since = ? WHERE number = ?",
-                         (clerk, self.clock.now(), number))
-            self._event(conn, events, "counter_signed_in", counter=number, actor=clerk, device=device)
+            conn.execute("UPDATE counters SET state = 'open', clerk = ?, since = ?, services = ? WHERE number = ?",
+                         (clerk, self.clock.now(), None if services is None else json.dumps(services), number))
+            extra = {} if services is None else {"services": services}
+            self._event(conn, events, "counter_signed_in", counter=number, actor=clerk, device=device, **extra)
             result = self._counter(conn, number)
         self._emit(events)
         return result
@@ -411,11 +427,12 @@ class Engine:
                         f"vắng mặt trước; start, recall or mark {current['code']} no-show first",
                         counter=number, ticket=current["code"])
             conf = self.config.counter(number)
+            services = self.active_services(counter)
             now = self.clock.now()
-            rows = self._candidates(conn, conf.site, conf.services, number)
+            rows = self._candidates(conn, conf.site, services, number)
             chosen = choose_next(
                 (Candidate(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows), counter=number,
-                services=conf.services, calling=self.config.calling, priority=self.config.priority,
+                services=services, calling=self.config.calling, priority=self.config.priority,
                 priority_in_row=counter["priority_in_row"], now=now)
             if chosen is None:
                 return None
@@ -816,7 +833,7 @@ class Engine:
             ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
             out.append({
                 "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
-                "services": conf.services, "since": c["since"],
+                "services": self.active_services(c), "since": c["since"],
                 "ticket": None if ticket is None else {
                     "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
                     "state": ticket["state"], "called_at": ticket["called_at"],
