@@ -20,7 +20,8 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
-from .estimate import CounterLoad, blended_mean, estimate_wait_s
+from .estimate import blended_mean
+from .waits import WaitEstimator
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -58,6 +59,7 @@ class Engine:
         self._durations_day: str | None = None
         self._open_day: date | None = None
         self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
+        self.waits = WaitEstimator(config)
         self._sync_counters()
 
     # --- plumbing ---------------------------------------------------------------------
@@ -221,7 +223,8 @@ class Engine:
         code = format_code(prefix, number)
         ticket_id = f"{day.replace('-', '')}-{code}"
         ahead = self._people_ahead(conn, service, site, priority, issued_at)
-        predicted = self._estimate(conn, service, site, ahead)
+        est = self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
+        predicted, wait_range = round(est.wait_s, 1), [round(est.low_s, 1), round(est.high_s, 1)]
         token = status_token or secrets.token_urlsafe(16)
         conn.execute(
             "INSERT INTO tickets (id, day, service, prefix, number, code, priority, site, state, issued_at,"
@@ -233,9 +236,10 @@ class Engine:
         self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
                     code=code, service=service, priority=bool(priority), site=site, number=number,
                     day=day, source=source, issued_at=issued_at, predicted_wait_s=predicted,
-                    people_ahead=ahead)
+                    predicted_range_s=wait_range, people_ahead=ahead)
         ticket = self._ticket_row(conn, ticket_id)
         ticket["estimated_wait_s"] = predicted
+        ticket["estimated_wait_range_s"] = wait_range
         return ticket
 
     def _people_ahead(self, conn: sqlite3.Connection, service: str, site: str, priority: bool,
@@ -254,10 +258,13 @@ class Engine:
             ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
                                        ticket["queue_key"]) - 1
             ticket["people_ahead_now"] = max(0, ahead)
-            ticket["estimated_wait_s"] = self._estimate(conn, ticket["service"], ticket["site"], max(0, ahead))
+            est = self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())
+            ticket["estimated_wait_s"] = round(est.wait_s, 1)
+            ticket["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)]
         else:
             ticket["people_ahead_now"] = 0
             ticket["estimated_wait_s"] = 0.0
+            ticket["estimated_wait_range_s"] = [0.0, 0.0]
         return ticket
 
     def position(self, ticket_id: str) -> dict:
@@ -286,31 +293,16 @@ class Engine:
             if self._durations_day == self.today().isoformat():
                 self._durations.setdefault(service, []).append(seconds)
 
-    def _loads(self, conn: sqlite3.Connection, site: str) -> tuple[list[CounterLoad], dict[str, int]]:
-        rows = conn.execute("SELECT number, state, ticket_id FROM counters WHERE site = ?", (site,)).fetchall()
-        by_number = {r["number"]: r for r in rows}
-        loads = []
-        for c in self.config.counters:
-            if c.site != site or c.number not in by_number:
-                continue
-            r = by_number[c.number]
-            loads.append(CounterLoad(c.number, c.services, r["state"] == "open", r["ticket_id"] is not None))
-        waiting = {r[0]: r[1] for r in conn.execute(
-            "SELECT service, count(*) FROM tickets WHERE state = 'waiting' AND site = ? GROUP BY service",
-            (site,)).fetchall()}
-        return loads, waiting
-
-    def _estimate(self, conn: sqlite3.Connection, service: str, site: str, ahead: int) -> float:
-        loads, waiting = self._loads(conn, site)
-        return round(estimate_wait_s(service, ahead, loads, waiting, self.mean_service_s(service),
-                                     until_open_s=self.seconds_until_open(self.clock.now())), 1)
-
     def estimate_new(self, service: str, site: str | None = None, priority: bool = False) -> float:
-        """Estimated wait for someone who takes a ticket of ``service`` now."""
-        site = site or self.config.main_site
-        conn = self.store.conn()
-        ahead = self._people_ahead(conn, service, site, priority, self.clock.now())
-        return self._estimate(conn, service, site, ahead)
+        """Estimated wait for someone who takes a ticket of ``service`` now (``engine.waits``)."""
+        return round(self.estimate_new_range(service, site, priority)[0], 1)
+
+    def estimate_new_range(self, service: str, site: str | None = None,
+                           priority: bool = False) -> tuple[float, float, float]:
+        """(estimate, low, high) of the 80% interval, in seconds, for a new ticket of ``service``."""
+        est = self.waits.for_new(self.store.conn(), service, site or self.config.main_site, priority, self.roster,
+                                 self.clock.now(), whole=True)
+        return est.wait_s, est.low_s, est.high_s
 
     # --- counters -------------------------------------------------------------------------
     def _counter(self, conn: sqlite3.Connection, number: int) -> dict:

@@ -1,14 +1,182 @@
-"""Wait estimates (placeholder, filled in below)."""
+"""The engine's wait estimates: reads the state and the event log, asks the pure forecaster.
+
+``WaitEstimator`` is what the engine calls for the ticket being issued, a ticket's status page,
+and the "new ticket" estimate of every service (displays, dashboard, alerts). It builds a
+:class:`~server.engine.forecast.Snapshot` from the live tables (never a citizen's future service
+time: the server does not know it), keeps a :class:`~server.engine.learned.Model` learned from the
+event log (earlier days once a day, today's at most every ``RELEARN_S``), and caches one forecast
+per site and state (event sequence) for ``REUSE_S`` seconds.
+
+When each counter works comes from the day's roster (``Engine.roster``: the simulator sets it from
+the staff file) or, without one, from the configured hours: counters open now work until lunch
+and from the end of lunch to closing; before opening every configured counter is expected.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+import sqlite3
+import threading
+from datetime import date, timedelta
+from typing import Sequence
+
+from qms_common.clock import local_datetime, local_timestamp
+
+from ..config import CenterConfig
+from .forecast import CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
+from .learned import Model, Observations, learn
+
+HISTORY_DAYS = 28
+RELEARN_S = 60.0
+REUSE_S = 20.0
+PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
+AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
+
+__all__ = ["Shift", "WaitEstimator", "Estimate"]
 
 
-@dataclass(frozen=True)
-class Shift:
-    """One row of the day's roster: a clerk at a counter, serving these services, from..to (epoch s)."""
-    counter: int
-    clerk: str
-    services: tuple[str, ...]
-    start: float
-    end: float
+def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
+    obs = Observations()
+    rows = conn.execute(f"SELECT service, clerk, finished_at - started_at, started_at - called_at FROM tickets "
+                        f"WHERE {where} AND state = 'done' AND started_at IS NOT NULL", args).fetchall()
+    obs.durations = [(r[0], r[1], r[2]) for r in rows]
+    obs.walks = [r[3] for r in rows if r[3] is not None]
+    obs.calls = conn.execute(f"SELECT count(*) FROM tickets WHERE {where} AND first_called_at IS NOT NULL",
+                             args).fetchone()[0]
+    holds = conn.execute(f"SELECT e.at - t.called_at FROM events e JOIN tickets t ON t.id = e.ticket_id "
+                         f"WHERE e.type = 'ticket_no_show' AND {where.replace('day', 't.day')}", args).fetchall()
+    obs.holds = [h[0] for h in holds if h[0] is not None]
+    obs.no_shows = len(holds)
+    for state, reason, wait_from, first_called, finished in conn.execute(
+            f"SELECT state, reason, wait_from, first_called_at, finished_at FROM tickets WHERE {where}", args):
+        if first_called is not None:
+            obs.stayed.append(first_called - wait_from)
+        elif state == "abandoned" and reason != "end of day" and finished is not None:
+            obs.left.append(finished - wait_from)
+        elif state in ("waiting", "called", "parked"):
+            obs.stayed.append(now - wait_from)
+        elif finished is not None:
+            obs.stayed.append(finished - wait_from)
+    return obs
+
+
+class WaitEstimator:
+    def __init__(self, config: CenterConfig, *, paths: int | None = None) -> None:
+        self.config = config
+        self.paths = paths
+        self._lock = threading.Lock()
+        self._history: tuple[str, Observations] | None = None
+        self._model: tuple[str, float, Model] | None = None
+        self._cache: dict[str, tuple[int, float, Forecast]] = {}
+
+    # --- what has been learned -------------------------------------------------------------
+    def model(self, conn: sqlite3.Connection, now: float) -> Model:
+        day = local_datetime(now, self.config.tz).date()
+        key = day.isoformat()
+        with self._lock:
+            if self._model and self._model[0] == key and now - self._model[1] < RELEARN_S:
+                return self._model[2]
+            if not self._history or self._history[0] != key:
+                first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+                self._history = (key, _observations(conn, "day >= ? AND day < ?", (first, key), now))
+            today = _observations(conn, "day = ?", (key,), now)
+            priors = {s.code: s.mean_service_min * 60 for s in self.config.services}
+            model = learn(self._history[1].extend(today), priors)
+            self._model = (key, now, model)
+            return model
+
+    # --- the state now ------------------------------------------------------------------------
+    def _windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
+                 now: float, day: date) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
+        if roster is not None:
+            rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
+            out = []
+            for s in rows:
+                start = max(s.start, now)
+                services = s.services
+                if s.start <= now:
+                    services = active if state == "open" else s.services
+                    if state == "paused":
+                        start = now + PAUSE_GUESS_S
+                out.append((start, s.end, services))
+            return tuple(w for w in out if w[0] < w[1])
+        hours = self.config.hours
+        tz = self.config.tz
+        opens = local_timestamp(day, hours.opens, tz)
+        closes = local_timestamp(day, hours.closes, tz) + AFTER_CLOSE_S
+        spans = [(opens, closes)]
+        if hours.lunch:
+            spans = [(opens, local_timestamp(day, hours.lunch[0], tz)), (local_timestamp(day, hours.lunch[1], tz), closes)]
+        if state == "closed" and now >= opens:
+            return ()
+        start_at = now + PAUSE_GUESS_S if state == "paused" else now
+        return tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
+
+    def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
+        day = local_datetime(now, self.config.tz).date()
+        waiting = [WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in conn.execute(
+            "SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
+            "WHERE state = 'waiting' AND site = ?", (site,))]
+        rows = {r["number"]: r for r in conn.execute(
+            "SELECT c.number, c.state, c.clerk, c.priority_in_row, c.services, t.service AS t_service, "
+            "t.state AS t_state, t.called_at, t.started_at FROM counters c LEFT JOIN tickets t ON t.id = c.ticket_id "
+            "WHERE c.site = ?", (site,))}
+        counters = []
+        for conf in self.config.counters:
+            r = rows.get(conf.number)
+            if conf.site != site or r is None:
+                continue
+            active = tuple(json.loads(r["services"])) if r["services"] and r["state"] != "closed" else tuple(conf.services)
+            in_hand = None
+            if r["t_service"] is not None and r["t_state"] in ("called", "serving"):
+                serving = r["t_state"] == "serving"
+                since = r["started_at"] if serving else r["called_at"]
+                in_hand = InHand(r["t_service"], serving, max(0.0, now - (since or now)))
+            counters.append(CounterNow(conf.number, r["clerk"], r["priority_in_row"], in_hand,
+                                       self._windows(conf.number, r["state"], roster, active, now, day)))
+        services = [s.code for s in self.config.services]
+        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services)
+
+    # --- estimates ----------------------------------------------------------------------------
+    def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        cached = self._cache.get(site)
+        if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+            return cached[2]
+        snap = self.snapshot(conn, site, roster, now)
+        kwargs = {"paths": self.paths} if self.paths else {}
+        result = forecast(snap, self.model(conn, now), seed=seq, only=only, **kwargs)
+        if only is None:
+            self._cache[site] = (seq, now, result)
+        return result
+
+    @staticmethod
+    def _shift(est: Estimate, result: Forecast, now: float) -> Estimate:
+        """An estimate of a cached forecast, seen from a few seconds later."""
+        d = now - result.now
+        if d <= 0:
+            return est
+        return Estimate(max(0.0, est.wait_s - d), max(0.0, est.low_s - d), max(0.0, est.high_s - d), est.called_share)
+
+    def for_new(self, conn: sqlite3.Connection, service: str, site: str, priority: bool, roster, now: float,
+                *, whole: bool = False) -> Estimate:
+        """The wait of someone taking a ticket of ``service`` now."""
+        result = self._forecast(conn, site, roster, now, only=None if whole else (service, bool(priority)))
+        est = result.new.get((service, bool(priority)))
+        if est is None:
+            return Estimate(0.0, 0.0, 0.0, 0.0)
+        return self._shift(est, result, now)
+
+    def for_ticket(self, conn: sqlite3.Connection, ticket: dict, roster, now: float) -> Estimate:
+        result = self._forecast(conn, ticket["site"], roster, now, only=ticket["id"])
+        est = result.tickets.get(ticket["id"])
+        if est is None:
+            return Estimate(0.0, 0.0, 0.0, 0.0)
+        return self._shift(est, result, now)
+
+    def all_waiting(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Forecast:
+        return self._forecast(conn, site, roster, now)
+
+
+def is_finite(x: float) -> bool:
+    return not math.isinf(x)

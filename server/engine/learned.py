@@ -1,0 +1,181 @@
+"""What the center has learned from its event log: how long services take, who does not come,
+who gives up waiting. Pure: built from plain rows, no SQLite here.
+
+* **Service times**, per service (and per clerk where there are enough of them): the observed
+  durations (``finished_at - started_at``) of earlier days and today, mixed with the configured
+  prior (``mean_service_min``, a lognormal with a coefficient of variation of 0.8) weighted as
+  ``PRIOR_WEIGHT`` observations, so a cold morning starts from the prior and moves to the data.
+* **No-shows**: the share of calls that end in a no-show, pooled over services (few per day),
+  with a prior of ``NO_SHOW_PRIOR`` weighted as ``NO_SHOW_WEIGHT`` calls; the hold (call to
+  no-show) and the walk (call to start) are learned means.
+* **Patience**: how long citizens wait before leaving, by Kaplan-Meier on one-minute steps: a
+  citizen who left after ``w`` is an event at ``w``; one called (or still waiting) after ``w``
+  says only "patience > w".
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Iterable
+
+PRIOR_WEIGHT = 3.0
+PRIOR_CV = 0.8
+CLERK_WEIGHT = 20.0   # a clerk's own times count fully once they outnumber this
+NO_SHOW_PRIOR, NO_SHOW_WEIGHT = 0.05, 20.0
+STEP_S = 60.0
+HORIZON_S = 6 * 3600.0
+_QUANTILES = 64
+
+
+def _prior_table(mean_s: float) -> list[float]:
+    """Quantiles of a lognormal with this mean and coefficient of variation ``PRIOR_CV``."""
+    s2 = math.log(1 + PRIOR_CV ** 2)
+    mu, sigma = math.log(mean_s) - s2 / 2, math.sqrt(s2)
+    nd = NormalDist()
+    return [math.exp(mu + sigma * nd.inv_cdf((i + 0.5) / _QUANTILES)) for i in range(_QUANTILES)]
+
+
+@dataclass
+class Durations:
+    """One service's (or one clerk's) observed durations with its prior."""
+    prior_s: float
+    samples: list[float] = field(default_factory=list)  # sorted
+    _prior: list[float] = field(default_factory=list, repr=False)
+
+    def __post_init__(self) -> None:
+        self.samples.sort()
+        self._prior = _prior_table(self.prior_s)
+
+    @property
+    def mean(self) -> float:
+        n = len(self.samples)
+        return (self.prior_s * PRIOR_WEIGHT + sum(self.samples)) / (PRIOR_WEIGHT + n)
+
+    def sample(self, u: float) -> float:
+        """The duration at uniform ``u`` of the prior-and-data mixture."""
+        n = len(self.samples)
+        x = u * (n + PRIOR_WEIGHT)
+        if x < PRIOR_WEIGHT or not n:
+            return self._prior[min(_QUANTILES - 1, int(u * _QUANTILES))]
+        return self.samples[min(n - 1, int(x - PRIOR_WEIGHT))]
+
+    def residual(self, elapsed: float, u: float) -> float:
+        """Time still to go for a service already ``elapsed`` long."""
+        table = self.samples if len(self.samples) >= 10 else self._prior
+        i = bisect_right(table, elapsed)
+        m = len(table) - i
+        if m >= 3:
+            return table[i + min(m - 1, int(u * m))] - elapsed
+        # longer than almost all we know: an exponential tail with a third of the mean
+        return -math.log(1.0 - u * 0.999) * self.mean / 3
+
+
+@dataclass
+class Model:
+    services: dict[str, Durations]
+    clerks: dict[tuple[str, str], Durations] = field(default_factory=dict)
+    default_prior_s: float = 480.0
+    p_no_show: float = NO_SHOW_PRIOR
+    hold_s: float = 60.0
+    walk_s: float = 0.0
+    survival: list[float] = field(default_factory=list)  # S(k * STEP_S); empty: nobody leaves
+
+    def durations(self, service: str) -> Durations:
+        d = self.services.get(service)
+        if d is None:
+            d = self.services[service] = Durations(self.default_prior_s)
+        return d
+
+    def service_sample(self, service: str, u: float, clerk: str | None = None, v: float = 1.0) -> float:
+        """A service duration; with enough data of this clerk, theirs (``v`` picks which)."""
+        if clerk is not None:
+            own = self.clerks.get((service, clerk))
+            if own is not None and v * (len(own.samples) + CLERK_WEIGHT) < len(own.samples):
+                return own.sample(u)
+        return self.durations(service).sample(u)
+
+    def mean_service_s(self, service: str) -> float:
+        return self.durations(service).mean
+
+    def leave_after(self, waited: float, u: float) -> float:
+        """Seconds until a citizen who has waited ``waited`` leaves (inf: stays), at uniform ``u``."""
+        s = self.survival
+        if not s:
+            return math.inf
+        k = min(len(s) - 1, int(waited / STEP_S))
+        target = s[k] * u
+        # first step whose survival is below target (s is non-increasing)
+        lo, hi = k, len(s)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if s[mid] > target:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo >= len(s):
+            return math.inf
+        return max(0.0, lo * STEP_S - waited)
+
+
+def kaplan_meier(left: Iterable[float], stayed: Iterable[float]) -> list[float]:
+    """Survival of patience on ``STEP_S`` steps: ``left`` waits ended by leaving, ``stayed``
+    waits that ended otherwise (called, or still waiting). Empty when nobody ever left."""
+    steps = int(HORIZON_S / STEP_S) + 1
+    events = [0] * steps
+    censored = [0] * steps
+    n_left = 0
+    for w in left:
+        events[min(steps - 1, int(max(w, 0.0) / STEP_S))] += 1
+        n_left += 1
+    if not n_left:
+        return []
+    total = n_left
+    for w in stayed:
+        censored[min(steps - 1, int(max(w, 0.0) / STEP_S))] += 1
+        total += 1
+    at_risk, s, out = total, 1.0, []
+    for k in range(steps):
+        out.append(s)  # S at the start of step k
+        if at_risk > 0:
+            s *= 1.0 - events[k] / at_risk
+        at_risk -= events[k] + censored[k]
+    return out
+
+
+@dataclass
+class Observations:
+    """The rows a model is learned from (the glue reads them from the event log)."""
+    durations: list[tuple[str, str | None, float]] = field(default_factory=list)  # service, clerk, seconds
+    calls: int = 0
+    no_shows: int = 0
+    holds: list[float] = field(default_factory=list)
+    walks: list[float] = field(default_factory=list)
+    left: list[float] = field(default_factory=list)
+    stayed: list[float] = field(default_factory=list)
+
+    def extend(self, other: "Observations") -> "Observations":
+        return Observations(self.durations + other.durations, self.calls + other.calls,
+                            self.no_shows + other.no_shows, self.holds + other.holds, self.walks + other.walks,
+                            self.left + other.left, self.stayed + other.stayed)
+
+
+def learn(obs: Observations, priors_s: dict[str, float], default_prior_s: float = 480.0) -> Model:
+    by_service: dict[str, list[float]] = {}
+    by_clerk: dict[tuple[str, str], list[float]] = {}
+    for service, clerk, d in obs.durations:
+        by_service.setdefault(service, []).append(d)
+        if clerk:
+            by_clerk.setdefault((service, clerk), []).append(d)
+    services = {code: Durations(prior, by_service.get(code, [])) for code, prior in priors_s.items()}
+    for code, ds in by_service.items():
+        services.setdefault(code, Durations(default_prior_s, ds))
+    clerks = {k: Durations(services[k[0]].mean, ds) for k, ds in by_clerk.items() if len(ds) >= 10}
+    p = (obs.no_shows + NO_SHOW_PRIOR * NO_SHOW_WEIGHT) / (obs.calls + NO_SHOW_WEIGHT)
+    hold = sum(obs.holds) / len(obs.holds) if obs.holds else 60.0
+    walk = sorted(obs.walks)[len(obs.walks) // 2] if obs.walks else 0.0
+    return Model(services, clerks, default_prior_s, p, hold, walk, kaplan_meier(obs.left, obs.stayed))
+
+
+__all__ = ["Durations", "Model", "Observations", "kaplan_meier", "learn", "bisect_left"]
