@@ -8,8 +8,9 @@ engine's own selection rule (``selection.choose_next``): counters call as their 
 and only inside their working windows (nobody is called after a window ends; a counter on a break
 calls again when its next window starts); each called citizen takes a service time drawn from the
 model, or the no-show hold; citizens ahead may leave, their patience drawn from the model given how
-long they have already waited. Nobody new arrives: later tickets never go before an earlier one
-of the same service and class.
+long they have already waited. Citizens still to come arrive as Poisson streams at the learned
+rates: a later ticket never goes before an earlier one of its own service and class, but a
+priority citizen, or one of a counter's preferred service, may go before you.
 
 The estimate of a ticket is the mean of its call times over the paths in which it was called
 (the wait that counts is that of citizens who are called), with the 10th and 90th percentiles
@@ -77,6 +78,8 @@ class Snapshot:
     calling: Calling
     priority: PriorityPolicy
     new_services: Sequence[str] = ()   # the phantoms: a new ticket of each
+    # citizens still to come: ((service, priority), ((start, end, per second), ...)), Poisson
+    arrivals: Sequence[tuple[tuple[str, bool], Sequence[tuple[float, float, float]]]] = ()
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,25 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     leave_after = model.leave_after
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
     anyone_leaves = bool(model.survival)
+    expo = rng.expovariate
     for _ in range(paths):
         leave = [math.inf] * len(tickets)
         if anyone_leaves:
             for t in tickets:
-                leave[t.index] = t.wait_from + (now - t.wait_from) + leave_after(now - t.wait_from, rng.random())
+                leave[t.index] = now + leave_after(now - t.wait_from, rng.random())
+        coming: dict[tuple[str, bool], list[_T]] = {}
+        for key, pieces in snap.arrivals:
+            out_list = []
+            for a, b, rate in pieces:
+                if rate <= 0:
+                    continue
+                x = a + expo(rate)
+                while x < b:
+                    out_list.append(_T(None, key[0], key[1], x, None, x, -1, False))
+                    x += expo(rate)
+            if out_list:
+                coming[key] = out_list
+        cpos = {k: 0 for k in coming}
         pos = {k: 0 for k in queues}
         tpos = {k: 0 for k in targeted}
         in_row = {n: c.priority_in_row for n, c in counters.items()}
@@ -193,31 +210,46 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
                 tpos[n] = i
                 if i < len(own):
                     cands.append(own[i])
+            wake = math.inf
             for svc in services:
                 for p in (True, False):
-                    q = queues.get((svc, p))
-                    if q is None:
-                        continue
-                    i = pos[(svc, p)]
-                    while i < len(q) and leave[q[i].index] <= t:
-                        i += 1
-                        remaining -= 1
-                    pos[(svc, p)] = i
-                    if i < len(q):
-                        cands.append(q[i])
+                    key = (svc, p)
+                    q = queues.get(key)
+                    if q is not None:
+                        i = pos[key]
+                        while i < len(q) and leave[q[i].index] <= t:
+                            i += 1
+                            remaining -= 1
+                        pos[key] = i
+                        if i < len(q):
+                            cands.append(q[i])
+                            continue
+                    a = coming.get(key)
+                    if a is not None:
+                        j = cpos[key]
+                        if j < len(a):
+                            if a[j].queue_key <= t:
+                                cands.append(a[j])
+                            elif a[j].queue_key < wake:
+                                wake = a[j].queue_key
             if not cands:
-                if wi + 1 < len(win):
+                if wake < _end:
+                    heapq.heappush(heap, (wake, n))
+                elif wi + 1 < len(win):
                     heapq.heappush(heap, (win[wi + 1][0], n))
                 continue
             chosen = cands[0] if len(cands) == 1 else choose_next(
                 cands, counter=n, services=services, calling=calling, priority=prio_policy,
                 priority_in_row=in_row[n], now=t)
-            if chosen.target_counter is not None:
-                tpos[n] += 1
+            if chosen.index < 0:  # someone who came after now
+                cpos[(chosen.service, chosen.priority)] += 1
             else:
-                pos[(chosen.service, chosen.priority)] += 1
-            remaining -= 1
-            calls[chosen.index].append(t)
+                if chosen.target_counter is not None:
+                    tpos[n] += 1
+                else:
+                    pos[(chosen.service, chosen.priority)] += 1
+                remaining -= 1
+                calls[chosen.index].append(t)
             if chosen.index == stop_at:
                 break
             if chosen.phantom:
@@ -235,7 +267,10 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
         ts = sorted(calls[t.index])
         if ts:
             mean = sum(ts) / len(ts) - now
-            est = Estimate(max(0.0, mean), max(0.0, _quantile(ts, 0.1) - now), max(0.0, _quantile(ts, 0.9) - now),
+            at_once = sum(1 for x in ts if x <= now) / len(ts)
+            # with a good chance of being called at once, the 80% interval starts at 0
+            lo, hi = (0.0, 0.8) if at_once >= 0.1 else (0.1, 0.9)
+            est = Estimate(max(0.0, mean), max(0.0, _quantile(ts, lo) - now), max(0.0, _quantile(ts, hi) - now),
                            len(ts) / paths)
         else:  # called in no path: nobody will call it today as things stand
             rest = max(0.0, horizon - now)

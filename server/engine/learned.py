@@ -37,39 +37,84 @@ def _prior_table(mean_s: float) -> list[float]:
     return [math.exp(mu + sigma * nd.inv_cdf((i + 0.5) / _QUANTILES)) for i in range(_QUANTILES)]
 
 
+def redistribute(done: list[float], running: list[float]) -> tuple[list[float], list[float]]:
+    """Kaplan-Meier as weights (Efron's redistribution to the right): each service still running
+    after ``e`` gives its weight to the longer finished ones (or, if none is longer, stands for a
+    duration of 1.5 e). Early in the day the short services are the ones that have finished; this
+    keeps them from pulling the estimate down."""
+    obs = sorted([(d, 0) for d in done] + [(e, 1) for e in running])
+    w = [1.0] * len(obs)
+    for i, (x, cens) in enumerate(obs):
+        if not cens:
+            continue
+        later = len(obs) - i - 1
+        if later:
+            share = w[i] / later
+            for j in range(i + 1, len(obs)):
+                w[j] += share
+            w[i] = 0.0
+    values, weights = [], []
+    for (x, cens), wi in zip(obs, w):
+        if wi > 0:
+            values.append(x * 1.5 if cens else x)
+            weights.append(wi)
+    order = sorted(range(len(values)), key=values.__getitem__)
+    return [values[i] for i in order], [weights[i] for i in order]
+
+
 @dataclass
 class Durations:
     """One service's (or one clerk's) observed durations with its prior."""
     prior_s: float
     samples: list[float] = field(default_factory=list)  # sorted
+    weights: list[float] | None = None                   # None: one each
     _prior: list[float] = field(default_factory=list, repr=False)
+    _cum: list[float] = field(default_factory=list, repr=False)
+    _tail: float | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.samples.sort()
+        if self.weights is None:
+            self.samples.sort()
+            self.weights = [1.0] * len(self.samples)
         self._prior = _prior_table(self.prior_s)
+        total, self._cum = 0.0, []
+        for w in self.weights:
+            total += w
+            self._cum.append(total)
+
+    @property
+    def n(self) -> float:
+        return self._cum[-1] if self._cum else 0.0
 
     @property
     def mean(self) -> float:
-        n = len(self.samples)
-        return (self.prior_s * PRIOR_WEIGHT + sum(self.samples)) / (PRIOR_WEIGHT + n)
+        return (self.prior_s * PRIOR_WEIGHT + sum(x * w for x, w in zip(self.samples, self.weights))) / (
+            PRIOR_WEIGHT + self.n)
 
     def sample(self, u: float) -> float:
         """The duration at uniform ``u`` of the prior-and-data mixture."""
-        n = len(self.samples)
+        n = self.n
         x = u * (n + PRIOR_WEIGHT)
         if x < PRIOR_WEIGHT or not n:
             return self._prior[min(_QUANTILES - 1, int(u * _QUANTILES))]
-        return self.samples[min(n - 1, int(x - PRIOR_WEIGHT))]
+        return self.samples[min(len(self.samples) - 1, bisect_left(self._cum, x - PRIOR_WEIGHT))]
 
     def residual(self, elapsed: float, u: float) -> float:
         """Time still to go for a service already ``elapsed`` long."""
-        table = self.samples if len(self.samples) >= 10 else self._prior
+        table = self.samples if len(self.samples) >= 20 else self._prior
         i = bisect_right(table, elapsed)
         m = len(table) - i
-        if m >= 3:
+        if m >= 10:
             return table[i + min(m - 1, int(u * m))] - elapsed
-        # longer than almost all we know: an exponential tail with a third of the mean
-        return -math.log(1.0 - u * 0.999) * self.mean / 3
+        # longer than almost all we know: an exponential tail with the mean excess of the longest tenth
+        return -math.log(1.0 - u * 0.999) * self.tail_mean(table)
+
+    def tail_mean(self, table: list[float]) -> float:
+        if self._tail is None:
+            k = int(len(table) * 0.9)
+            top = table[k:]
+            self._tail = max(1.0, sum(x - table[k] for x in top) / len(top)) if len(top) >= 2 else self.mean
+        return self._tail
 
 
 @dataclass
@@ -148,6 +193,7 @@ def kaplan_meier(left: Iterable[float], stayed: Iterable[float]) -> list[float]:
 class Observations:
     """The rows a model is learned from (the glue reads them from the event log)."""
     durations: list[tuple[str, str | None, float]] = field(default_factory=list)  # service, clerk, seconds
+    running: list[tuple[str, float]] = field(default_factory=list)  # services in progress: service, elapsed
     calls: int = 0
     no_shows: int = 0
     holds: list[float] = field(default_factory=list)
@@ -156,7 +202,7 @@ class Observations:
     stayed: list[float] = field(default_factory=list)
 
     def extend(self, other: "Observations") -> "Observations":
-        return Observations(self.durations + other.durations, self.calls + other.calls,
+        return Observations(self.durations + other.durations, self.running + other.running, self.calls + other.calls,
                             self.no_shows + other.no_shows, self.holds + other.holds, self.walks + other.walks,
                             self.left + other.left, self.stayed + other.stayed)
 
@@ -168,9 +214,13 @@ def learn(obs: Observations, priors_s: dict[str, float], default_prior_s: float 
         by_service.setdefault(service, []).append(d)
         if clerk:
             by_clerk.setdefault((service, clerk), []).append(d)
-    services = {code: Durations(prior, by_service.get(code, [])) for code, prior in priors_s.items()}
-    for code, ds in by_service.items():
-        services.setdefault(code, Durations(default_prior_s, ds))
+    running: dict[str, list[float]] = {}
+    for service, elapsed in obs.running:
+        running.setdefault(service, []).append(elapsed)
+    services = {}
+    for code in set(priors_s) | set(by_service) | set(running):
+        values, weights = redistribute(by_service.get(code, []), running.get(code, []))
+        services[code] = Durations(priors_s.get(code, default_prior_s), values, weights)
     clerks = {k: Durations(services[k[0]].mean, ds) for k, ds in by_clerk.items() if len(ds) >= 10}
     p = (obs.no_shows + NO_SHOW_PRIOR * NO_SHOW_WEIGHT) / (obs.calls + NO_SHOW_WEIGHT)
     hold = sum(obs.holds) / len(obs.holds) if obs.holds else 60.0
@@ -178,4 +228,4 @@ def learn(obs: Observations, priors_s: dict[str, float], default_prior_s: float 
     return Model(services, clerks, default_prior_s, p, hold, walk, kaplan_meier(obs.left, obs.stayed))
 
 
-__all__ = ["Durations", "Model", "Observations", "kaplan_meier", "learn", "bisect_left"]
+__all__ = ["Durations", "Model", "Observations", "kaplan_meier", "learn", "redistribute"]

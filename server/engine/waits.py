@@ -27,6 +27,9 @@ from .forecast import CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, W
 from .learned import Model, Observations, learn
 
 HISTORY_DAYS = 28
+SLOT_S = 1800.0          # arrival rates by half hour of the day
+AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
+RECENT_S = 3600.0        # without history, today's rate over the last hour
 RELEARN_S = 60.0
 REUSE_S = 20.0
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
@@ -41,6 +44,9 @@ def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: flo
                         f"WHERE {where} AND state = 'done' AND started_at IS NOT NULL", args).fetchall()
     obs.durations = [(r[0], r[1], r[2]) for r in rows]
     obs.walks = [r[3] for r in rows if r[3] is not None]
+    obs.running = [(r[0], now - r[1]) for r in conn.execute(
+        f"SELECT service, started_at FROM tickets WHERE {where} AND state = 'serving' AND started_at IS NOT NULL",
+        args)]
     obs.calls = conn.execute(f"SELECT count(*) FROM tickets WHERE {where} AND first_called_at IS NOT NULL",
                              args).fetchone()[0]
     holds = conn.execute(f"SELECT e.at - t.called_at FROM events e JOIN tickets t ON t.id = e.ticket_id "
@@ -68,6 +74,7 @@ class WaitEstimator:
         self._history: tuple[str, Observations] | None = None
         self._model: tuple[str, float, Model] | None = None
         self._cache: dict[str, tuple[int, float, Forecast]] = {}
+        self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
 
     # --- what has been learned -------------------------------------------------------------
     def model(self, conn: sqlite3.Connection, now: float) -> Model:
@@ -135,7 +142,76 @@ class WaitEstimator:
             counters.append(CounterNow(conf.number, r["clerk"], r["priority_in_row"], in_hand,
                                        self._windows(conf.number, r["state"], roster, active, now, day)))
         services = [s.code for s in self.config.services]
-        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services)
+        arrivals = self._arrivals(conn, site, now, day, counters)
+        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
+
+    # --- citizens still to come ---------------------------------------------------------------
+    def _history_profile(self, conn: sqlite3.Connection, site: str, day: date) -> tuple[int, dict]:
+        """(days of history, {(service, priority): [tickets per half hour of the day]})."""
+        key = day.isoformat()
+        if self._profile is None or self._profile[0] != key:
+            self._profile = (key, {})
+        cache = self._profile[1]
+        if site not in cache:
+            first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+            counts: dict[tuple[str, bool], list[int]] = {}
+            days = set()
+            slots = int(86400 / SLOT_S)
+            for service, prio, issued, d in conn.execute(
+                    "SELECT service, priority, issued_at, day FROM tickets WHERE day >= ? AND day < ? AND site = ?",
+                    (first, key, site)):
+                days.add(d)
+                sod = local_datetime(issued, self.config.tz)
+                k = int((sod.hour * 3600 + sod.minute * 60 + sod.second) / SLOT_S)
+                counts.setdefault((service, bool(prio)), [0] * slots)[min(k, slots - 1)] += 1
+            cache[site] = (len(days), counts)
+        return cache[site]
+
+    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> list:
+        tz = self.config.tz
+        midnight = local_timestamp(day, "00:00", tz)
+        opens = local_timestamp(day, self.config.hours.opens, tz)
+        closes = local_timestamp(day, self.config.hours.closes, tz)
+        end = min(closes, now + AHEAD_S)
+        if end <= now:
+            return []
+        n_days, profile = self._history_profile(conn, site, day)
+        today: dict[tuple[str, bool], list[float]] = {}
+        for service, prio, issued in conn.execute(
+                "SELECT service, priority, issued_at FROM tickets WHERE day = ? AND site = ?", (day.isoformat(), site)):
+            today.setdefault((service, bool(prio)), []).append(issued)
+        edges = [now]
+        k = int((now - midnight) / SLOT_S) + 1
+        while midnight + k * SLOT_S < end:
+            edges.append(midnight + k * SLOT_S)
+            k += 1
+        edges.append(end)
+        out = []
+        if n_days:
+            so_far = sum(len(v) for v in today.values())
+            k_now = int((now - midnight) / SLOT_S)
+            frac = (now - midnight) / SLOT_S - k_now
+            expected = sum(sum(c[:k_now]) + c[k_now] * frac for c in profile.values()) / n_days
+            scale = min(2.0, max(0.5, (so_far + 5) / (expected + 5)))
+            for key, c in profile.items():
+                pieces = [(a, b, c[int((a - midnight) / SLOT_S)] / n_days / SLOT_S * scale)
+                          for a, b in zip(edges, edges[1:])]
+                out.append((key, [p for p in pieces if p[2] > 0]))
+            return out
+        # cold: today's recent rate, while some counter works
+        span = min(RECENT_S, max(now - opens, 900.0))
+        working = [w[:2] for c in counters for w in c.windows]
+        for key, times in today.items():
+            rate = sum(1 for t in times if t > now - span) / span
+            if rate <= 0:
+                continue
+            pieces = []
+            for a, b in zip(edges, edges[1:]):
+                mid = (a + b) / 2
+                if any(s <= mid < e for s, e in working):
+                    pieces.append((a, b, rate))
+            out.append((key, pieces))
+        return out
 
     # --- estimates ----------------------------------------------------------------------------
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
