@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from qms_common.wait_words import wait_range_phrase
+
 from .engine import Engine
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,9 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
         "issued_at": t["issued_at"],
         "people_ahead": t["people_ahead_now"],
         "estimated_wait_s": t["estimated_wait_s"],
+        "estimated_wait_range_s": t["estimated_wait_range_s"],
+        "estimated_wait_text": wait_range_phrase(*t["estimated_wait_range_s"])[0],
+        "estimated_wait_text_en": wait_range_phrase(*t["estimated_wait_range_s"])[1],
         "counter": t["counter"] if t["state"] in ("called", "serving") else None,
         "called_at": t["called_at"],
     }

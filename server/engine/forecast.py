@@ -28,7 +28,7 @@ from typing import Sequence
 
 from ..config import Calling, PriorityPolicy
 from .learned import Model
-from .selection import choose_next
+from .selection import rank_offset
 
 PATHS = 24
 
@@ -97,15 +97,6 @@ class Forecast:
     new: dict[tuple[str, bool], Estimate] = field(default_factory=dict)
 
 
-class _T:
-    """A ticket in the paths (the attributes ``choose_next`` reads)."""
-    __slots__ = ("id", "service", "priority", "queue_key", "target_counter", "wait_from", "index", "phantom")
-
-    def __init__(self, id, service, priority, queue_key, target_counter, wait_from, index, phantom):
-        self.id, self.service, self.priority, self.queue_key = id, service, priority, queue_key
-        self.target_counter, self.wait_from, self.index, self.phantom = target_counter, wait_from, index, phantom
-
-
 def _quantile(sorted_xs: list[float], q: float) -> float:
     if len(sorted_xs) == 1:
         return sorted_xs[0]
@@ -115,156 +106,208 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[i] + (sorted_xs[j] - sorted_xs[i]) * (x - i)
 
 
+def _next_arrival(pieces, i: int, x: float, expo) -> tuple[float, int] | None:
+    """The next Poisson arrival after ``x`` of piecewise-constant rates (memoryless: a piece's
+    end restarts the draw in the next piece)."""
+    while i < len(pieces):
+        a, b, rate = pieces[i]
+        x = max(x, a) + expo(rate)
+        if x < b:
+            return x, i
+        i += 1
+        x = pieces[i][0] if i < len(pieces) else b
+    return None
+
+
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
     phantom ``(service, priority)``), each path stops once that one is called."""
     now = snap.now
-    tickets: list[_T] = []
-    queues: dict[tuple[str, bool], list[_T]] = {}
-    targeted: dict[int, list[_T]] = {}
+    calling, policy = snap.calling, snap.priority
+    # streams: one per (service, priority class), and one per counter for tickets sent to it
+    keys: dict[object, int] = {}
+
+    def kid(key) -> int:
+        if key not in keys:
+            keys[key] = len(keys)
+        return keys[key]
+
+    ids: list = []       # ticket index -> id (phantoms: ("new", service, priority))
+    qks: list[float] = []
+    waited: list[float] = []
+    services_of: list[str] = []
+    prio_of: list[bool] = []
+    phantom: list[bool] = []
+    queue: dict[int, list[int]] = {}
     for w in sorted(snap.waiting, key=lambda w: (w.queue_key, w.id)):
-        t = _T(w.id, w.service, bool(w.priority), w.queue_key, w.target_counter, w.wait_from, len(tickets), False)
-        tickets.append(t)
-        if w.target_counter is not None:
-            targeted.setdefault(w.target_counter, []).append(t)
-        else:
-            queues.setdefault((w.service, t.priority), []).append(t)
-    n_real = len(tickets)
+        k = kid(("to", w.target_counter)) if w.target_counter is not None else kid((w.service, bool(w.priority)))
+        queue.setdefault(k, []).append(len(ids))
+        ids.append(w.id), qks.append(w.queue_key), waited.append(now - w.wait_from)
+        services_of.append(w.service), prio_of.append(bool(w.priority)), phantom.append(False)
     for service in snap.new_services:
         for prio in (False, True):
-            t = _T(("new", service, prio), service, prio, now, None, now, len(tickets), True)
-            tickets.append(t)
-            queues.setdefault((service, prio), []).append(t)
-    stop_at = None
+            queue.setdefault(kid((service, prio)), []).append(len(ids))
+            ids.append(("new", service, prio)), qks.append(now), waited.append(0.0)
+            services_of.append(service), prio_of.append(prio), phantom.append(True)
+    streams = [(kid(key), pieces) for key, pieces in snap.arrivals if pieces]
+    n_keys = len(keys)
+    key_service = [None] * n_keys
+    for key, k in keys.items():
+        key_service[k] = key
+    stop_at = -1
     if only is not None:
-        key = only if isinstance(only, tuple) else None
-        for t in tickets:
-            if (t.phantom and key == (t.service, t.priority)) or (not t.phantom and t.id == only):
-                stop_at = t.index
-    calls: list[list[float]] = [[] for _ in tickets]
+        target = ("new", *only) if isinstance(only, tuple) else only
+        stop_at = ids.index(target) if target in ids else -1
+    # each counter's windows with, per window, the streams it may call from: (kid, offset, priority)
+    counters = []
+    for c in snap.counters:
+        if not c.windows:
+            continue
+        wins = []
+        for start, end, services in c.windows:
+            streams_of = [(keys[("to", c.number)], -math.inf, False)] if ("to", c.number) in keys else []
+            for rank, svc in enumerate(services):
+                off = rank_offset(calling, rank)
+                for prio in (True, False):
+                    if (svc, prio) in keys:
+                        streams_of.append((keys[(svc, prio)], off, prio))
+            wins.append((start, end, streams_of))
+        counters.append((c, wins))
+    n_tickets = len(ids)
+    calls: list[list[float]] = [[] for _ in range(n_tickets)]
     rng = random.Random(seed)
-    calling, prio_policy = snap.calling, snap.priority
-    counters = {c.number: c for c in snap.counters}
+    rand, expo = rng.random, rng.expovariate
     leave_after = model.leave_after
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
-    anyone_leaves = bool(model.survival)
-    expo = rng.expovariate
+    samplers: dict[tuple[str | None, str], object] = {}
+
+    def sampler(clerk, svc):
+        f = samplers.get((clerk, svc))
+        if f is None:
+            f = samplers[(clerk, svc)] = model.sampler(svc, clerk)
+        return f
+    stream_pieces = [None] * n_keys
+    for k, pieces in streams:
+        stream_pieces[k] = pieces
+    max_in_row = policy.max_in_row
+    guard = policy.normal_guard_s
+    use_priority = policy.enabled
+    inf = math.inf
+    leaves = bool(model.survival)
     for _ in range(paths):
-        leave = [math.inf] * len(tickets)
-        if anyone_leaves:
-            for t in tickets:
-                leave[t.index] = now + leave_after(now - t.wait_from, rng.random())
-        coming: dict[tuple[str, bool], list[_T]] = {}
-        for key, pieces in snap.arrivals:
-            out_list = []
-            for a, b, rate in pieces:
-                if rate <= 0:
-                    continue
-                x = a + expo(rate)
-                while x < b:
-                    out_list.append(_T(None, key[0], key[1], x, None, x, -1, False))
-                    x += expo(rate)
-            if out_list:
-                coming[key] = out_list
-        cpos = {k: 0 for k in coming}
-        pos = {k: 0 for k in queues}
-        tpos = {k: 0 for k in targeted}
-        in_row = {n: c.priority_in_row for n, c in counters.items()}
-        wpos = {n: 0 for n in counters}
-        heap: list[tuple[float, int]] = []
-        for c in snap.counters:
-            if not c.windows:
-                continue
+        # when each citizen would leave, drawn the first time they reach the head of a line
+        leave = [None if leaves else inf] * n_tickets
+        pos = [0] * n_keys
+        nxt = [None] * n_keys
+        for k, pieces in streams:
+            nxt[k] = _next_arrival(pieces, 0, max(now, pieces[0][0]), expo)
+        in_row = {}
+        wpos = {}
+        heap = []
+        for c, wins in counters:
             free = now
             h = c.in_hand
             if h is not None:
                 if h.started:
-                    free += model.durations(h.service).residual(h.elapsed_s, rng.random())
+                    free += model.durations(h.service).residual(h.elapsed_s, rand())
                 elif h.elapsed_s < walk:
-                    free += walk - h.elapsed_s + model.service_sample(h.service, rng.random(), c.clerk, rng.random())
+                    free += walk - h.elapsed_s + model.service_sample(h.service, rand(), c.clerk)
                 else:
                     free += max(0.0, hold - h.elapsed_s)
-            heap.append((free, c.number))
+            heap.append((free, c.number, c, wins))
+            in_row[c.number] = c.priority_in_row
+            wpos[c.number] = 0
         heapq.heapify(heap)
-        remaining = len(tickets)
-        while heap and remaining:
-            t, n = heapq.heappop(heap)
-            c = counters[n]
-            win, wi = c.windows, wpos[n]
-            while wi < len(win) and t >= win[wi][1]:
+        remaining = n_tickets
+        while heap and remaining > 0:
+            t, n, c, wins = heapq.heappop(heap)
+            wi = wpos[n]
+            while wi < len(wins) and t >= wins[wi][1]:
                 wi += 1
-            if wi >= len(win):
+            if wi >= len(wins):
                 continue
             wpos[n] = wi
-            start, _end, services = win[wi]
+            start, end, streams_of = wins[wi]
             if t < start:
                 t = start
-            cands = []
-            own = targeted.get(n)
-            if own:
-                i = tpos[n]
-                while i < len(own) and leave[own[i].index] <= t:
-                    i += 1
-                    remaining -= 1
-                tpos[n] = i
-                if i < len(own):
-                    cands.append(own[i])
-            wake = math.inf
-            for svc in services:
-                for p in (True, False):
-                    key = (svc, p)
-                    q = queues.get(key)
-                    if q is not None:
-                        i = pos[key]
-                        while i < len(q) and leave[q[i].index] <= t:
-                            i += 1
-                            remaining -= 1
-                        pos[key] = i
-                        if i < len(q):
-                            cands.append(q[i])
-                            continue
-                    a = coming.get(key)
-                    if a is not None:
-                        j = cpos[key]
-                        if j < len(a):
-                            if a[j].queue_key <= t:
-                                cands.append(a[j])
-                            elif a[j].queue_key < wake:
-                                wake = a[j].queue_key
-            if not cands:
-                if wake < _end:
-                    heapq.heappush(heap, (wake, n))
-                elif wi + 1 < len(win):
-                    heapq.heappush(heap, (win[wi + 1][0], n))
-                continue
-            chosen = cands[0] if len(cands) == 1 else choose_next(
-                cands, counter=n, services=services, calling=calling, priority=prio_policy,
-                priority_in_row=in_row[n], now=t)
-            if chosen.index < 0:  # someone who came after now
-                cpos[(chosen.service, chosen.priority)] += 1
-            else:
-                if chosen.target_counter is not None:
-                    tpos[n] += 1
+            # the best head of each class: (score, queue key, ticket index or -1 for a newcomer, stream)
+            best_p = best_n = None
+            wake = inf
+            for k, off, prio in streams_of:
+                q = queue.get(k)
+                i = pos[k]
+                if q is not None:
+                    while i < len(q):
+                        j = q[i]
+                        lv = leave[j]
+                        if lv is None:
+                            lv = leave[j] = now + leave_after(waited[j], rand())
+                        if lv > t:
+                            break
+                        i += 1
+                        remaining -= 1
+                    pos[k] = i
+                if q is not None and i < len(q):
+                    j = q[i]
+                    head = (qks[j] + off, qks[j], j, k)
                 else:
-                    pos[(chosen.service, chosen.priority)] += 1
-                remaining -= 1
-                calls[chosen.index].append(t)
-            if chosen.index == stop_at:
-                break
-            if chosen.phantom:
-                heapq.heappush(heap, (t, n))
+                    a = nxt[k]
+                    if a is None:
+                        continue
+                    if a[0] > t:
+                        if a[0] < wake:
+                            wake = a[0]
+                        continue
+                    head = (a[0] + off, a[0], -1, k)
+                if off == -inf:  # sent to this counter: before anything else
+                    best_p, best_n = None, head
+                    break
+                if prio and use_priority:
+                    if best_p is None or head < best_p:
+                        best_p = head
+                elif best_n is None or head < best_n:
+                    best_n = head
+            if best_p is None and best_n is None:
+                if wake < end:
+                    heapq.heappush(heap, (wake, n, c, wins))
+                elif wi + 1 < len(wins):
+                    heapq.heappush(heap, (wins[wi + 1][0], n, c, wins))
                 continue
-            in_row[n] = in_row[n] + 1 if chosen.priority else 0
-            if rng.random() < p_ns:
+            if best_p is None:
+                chosen = best_n
+            elif best_n is None:
+                chosen = best_p
+            elif in_row[n] >= max_in_row or (t - best_n[1] > guard and best_n[1] < best_p[1]):
+                chosen = best_n   # selection.normal_goes_first, inlined
+            else:
+                chosen = best_p
+            j, k = chosen[2], chosen[3]
+            if j < 0:  # a newcomer: draw the next of that stream
+                a = nxt[k]
+                nxt[k] = _next_arrival(stream_pieces[k], a[1], a[0], expo)
+                svc, is_prio = key_service[k]
+            else:
+                pos[k] += 1
+                remaining -= 1
+                calls[j].append(t)
+                if j == stop_at:
+                    break
+                if phantom[j]:
+                    heapq.heappush(heap, (t, n, c, wins))
+                    continue
+                svc, is_prio = services_of[j], prio_of[j]
+            in_row[n] = in_row[n] + 1 if is_prio else 0
+            u = rand()
+            if u < p_ns:
                 busy = hold
             else:
-                busy = walk + model.service_sample(chosen.service, rng.random(), c.clerk, rng.random())
-            heapq.heappush(heap, (t + busy, n))
+                busy = walk + sampler(c.clerk, svc)((u - p_ns) / (1.0 - p_ns))
+            heapq.heappush(heap, (t + busy, n, c, wins))
     out = Forecast(now)
     horizon = max((w[1] for c in snap.counters for w in c.windows), default=now)
-    for t in tickets:
-        ts = sorted(calls[t.index])
+    for j in range(n_tickets):
+        ts = sorted(calls[j])
         if ts:
             mean = sum(ts) / len(ts) - now
             at_once = sum(1 for x in ts if x <= now) / len(ts)
@@ -275,8 +318,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
         else:  # called in no path: nobody will call it today as things stand
             rest = max(0.0, horizon - now)
             est = Estimate(rest, rest, rest, 0.0)
-        if t.phantom:
-            out.new[(t.service, t.priority)] = est
-        elif t.index < n_real:
-            out.tickets[t.id] = est
+        if phantom[j]:
+            out.new[(services_of[j], prio_of[j])] = est
+        else:
+            out.tickets[ids[j]] = est
     return out

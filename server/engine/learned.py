@@ -71,6 +71,7 @@ class Durations:
     _prior: list[float] = field(default_factory=list, repr=False)
     _cum: list[float] = field(default_factory=list, repr=False)
     _tail: float | None = field(default=None, repr=False)
+    n: float = field(default=0.0, init=False)  # total weight of the data
 
     def __post_init__(self) -> None:
         if self.weights is None:
@@ -81,10 +82,7 @@ class Durations:
         for w in self.weights:
             total += w
             self._cum.append(total)
-
-    @property
-    def n(self) -> float:
-        return self._cum[-1] if self._cum else 0.0
+        self.n = total
 
     @property
     def mean(self) -> float:
@@ -133,13 +131,22 @@ class Model:
             d = self.services[service] = Durations(self.default_prior_s)
         return d
 
-    def service_sample(self, service: str, u: float, clerk: str | None = None, v: float = 1.0) -> float:
-        """A service duration; with enough data of this clerk, theirs (``v`` picks which)."""
-        if clerk is not None:
-            own = self.clerks.get((service, clerk))
-            if own is not None and v * (len(own.samples) + CLERK_WEIGHT) < len(own.samples):
-                return own.sample(u)
-        return self.durations(service).sample(u)
+    def service_sample(self, service: str, u: float, clerk: str | None = None) -> float:
+        return self.sampler(service, clerk)(u)
+
+    def sampler(self, service: str, clerk: str | None = None):
+        """``f(u)``: a duration of ``service`` at uniform ``u``; with enough data of this clerk,
+        from theirs with weight n / (n + CLERK_WEIGHT), else from the service's."""
+        base = self.durations(service).sample
+        own = self.clerks.get((service, clerk)) if clerk is not None else None
+        if own is None:
+            return base
+        share = own.n / (own.n + CLERK_WEIGHT)
+        own_sample = own.sample
+
+        def f(u: float) -> float:
+            return own_sample(u / share) if u < share else base((u - share) / (1.0 - share))
+        return f
 
     def mean_service_s(self, service: str) -> float:
         return self.durations(service).mean
