@@ -10,7 +10,6 @@ import json
 import logging
 import secrets
 import sqlite3
-import threading
 from datetime import date, timedelta
 from typing import Any, Callable
 
@@ -20,7 +19,6 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
-from .estimate import blended_mean
 from .waits import WaitEstimator
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
@@ -54,9 +52,6 @@ class Engine:
         self.config = config
         self.clock = clock
         self._listeners: list[Listener] = []
-        self._means_lock = threading.Lock()
-        self._durations: dict[str, list[float]] = {}
-        self._durations_day: str | None = None
         self._open_day: date | None = None
         self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
         self.waits = WaitEstimator(config)
@@ -271,28 +266,7 @@ class Engine:
         """The ticket with its current place in line and estimated wait."""
         return self._with_position(self.ticket(ticket_id))
 
-    # --- wait estimates -------------------------------------------------------------------
-    def mean_service_s(self, service: str) -> float:
-        svc = self.config.service(service)
-        prior = (svc.mean_service_min if svc else 8.0) * 60
-        day = self.today().isoformat()
-        with self._means_lock:
-            if self._durations_day != day:
-                self._durations_day = day
-                self._durations = {}
-                rows = self.store.conn().execute(
-                    "SELECT service, finished_at - started_at FROM tickets WHERE day = ? AND state = 'done' "
-                    "AND started_at IS NOT NULL ORDER BY finished_at", (day,)).fetchall()
-                for s, d in rows:
-                    self._durations.setdefault(s, []).append(d)
-            observed = self._durations.get(service, [])[-30:]
-        return blended_mean(prior, observed)
-
-    def _record_duration(self, service: str, seconds: float) -> None:
-        with self._means_lock:
-            if self._durations_day == self.today().isoformat():
-                self._durations.setdefault(service, []).append(seconds)
-
+    # --- wait estimates (engine/waits.py) --------------------------------------------------
     def estimate_new(self, service: str, site: str | None = None, priority: bool = False) -> float:
         """Estimated wait for someone who takes a ticket of ``service`` now (``engine.waits``)."""
         return round(self.estimate_new_range(service, site, priority)[0], 1)
@@ -552,8 +526,6 @@ class Engine:
             sets["started_at"] = now
         elif action == "finish":
             sets["finished_at"] = now
-            if ticket["started_at"] is not None:
-                self._record_duration(ticket["service"], now - ticket["started_at"])
         elif action == "transfer":
             if service is not None and self.config.service(service) is None:
                 raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
