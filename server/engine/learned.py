@@ -4,7 +4,7 @@ who gives up waiting. Pure: built from plain rows, no SQLite here.
 * **Service times**, per service (and per clerk where there are enough of them): the observed
   durations (``finished_at - started_at``) of earlier days and today, mixed with the configured
   prior (``mean_service_min``, a lognormal with a coefficient of variation of 0.8) weighted as
-  ``PRIOR_WEIGHT`` observations, so a cold morning starts from the prior and moves to the data.
+  ``PRIOR_WEIGHT`` observation, so a cold morning starts from the prior and moves to the data.
 * **No-shows**: the share of calls that end in a no-show, pooled over services (few per day),
   with a prior of ``NO_SHOW_PRIOR`` weighted as ``NO_SHOW_WEIGHT`` calls; the hold (call to
   no-show) and the walk (call to start) are learned means.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Iterable
 
-PRIOR_WEIGHT = 3.0
+PRIOR_WEIGHT = 1.0  # the configured mean counts as one service: an untuned default must not hold the morning back
 PRIOR_CV = 0.8
 CLERK_WEIGHT = 20.0   # a clerk's own times count fully once they outnumber this
 NO_SHOW_PRIOR, NO_SHOW_WEIGHT = 0.05, 20.0
