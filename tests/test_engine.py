@@ -524,3 +524,19 @@ def test_a_clerk_signed_in_with_fewer_services_calls_only_those(engine):
     engine.sign_out(2, "an")
     engine.sign_in(2, "binh")  # without a list: the counter's own services
     assert engine.call_next(2, "binh")["service"] == "HT"
+
+
+def test_the_within_target_share_counts_who_is_still_waiting_past_it(engine, clock):
+    engine.sign_in(4, "binh")
+    first = engine.issue("HT")
+    assert engine.call_next(4, "binh")["id"] == first["id"]   # called at once: within the target
+    engine.start(first["id"], 4, "binh")
+    late = engine.issue("HT")
+    clock.advance(16 * 60)                                    # the counter is still busy
+    stats = {s["service"]: s for s in engine.service_stats()}["HT"]
+    assert stats["called_today"] == 1 and stats["waiting_past_target"] == 1
+    assert stats["within_target_share"] == 0.5                # not 100%: someone is past 15 minutes
+    engine.finish(first["id"], 4, "binh")
+    assert engine.call_next(4, "binh")["id"] == late["id"]
+    stats = {s["service"]: s for s in engine.service_stats()}["HT"]
+    assert stats["waiting_past_target"] == 0 and stats["within_target_share"] == 0.5

@@ -55,7 +55,7 @@ def test_nobody_is_called_during_a_break_or_after_the_last_shift():
 def test_priority_and_the_normal_guard_are_the_engines():
     # one counter, 100-second services, free in 50 s: a priority citizen who came last goes first,
     # unless the normal ones have waited past the guard (12 min)
-    model = Model({"CT": Durations(100.0, [100.0] * 500), "HT": Durations(100.0, [100.0] * 500)}, p_no_show=0.0)
+    model = Model({"CT": Durations(100.0, [100.0] * 5000), "HT": Durations(100.0, [100.0] * 5000)}, p_no_show=0.0)
     counters = [CounterNow(1, "c1", 0, InHand("CT", True, 50.0), ((NOW, NOW + DAY, ("CT", "HT")),))]
     fresh = _waiting(3, start=NOW - 30) + [WaitingTicket("P", "CT", True, NOW - 5, NOW - 5)]
     est = forecast(Snapshot(NOW, fresh, counters, Calling(), PriorityPolicy()), model, paths=20).tickets

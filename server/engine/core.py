@@ -746,8 +746,9 @@ class Engine:
         return [dict(r) for r in self.store.conn().execute(sql, args).fetchall()]
 
     def service_stats(self, site: str | None = None) -> list[dict]:
-        """Per service: waiting now, longest wait, estimate for a new ticket, served today,
-        share of today's calls that came within the wait target."""
+        """Per service: waiting now, longest wait, estimate for a new ticket, served today, and
+        the share within the wait target: today's calls that came within it, against those calls
+        and the citizens still waiting who are past it or will be by the estimate."""
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -763,17 +764,24 @@ class Engine:
         done = {r[0]: r[1] for r in conn.execute(
             f"SELECT service, count(*) FROM tickets WHERE day = ? AND state = 'done' {site_sql} GROUP BY service",
             [day, *site_args]).fetchall()}
+        late = self.waits.late_waiting(conn, [site] if site else [s.id for s in self.config.sites], self.roster,
+                                       now, target)
         out = []
         for svc in self.config.services:
             n, oldest = waiting.get(svc.code, (0, None))
             called, within = served.get(svc.code, (0, 0))
+            past, will_be = late.get(svc.code, (0, 0))
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
                 "longest_wait_s": round(now - oldest, 1) if oldest else 0.0,
                 "estimated_wait_s": self.estimate_new(svc.code, site),
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
-                "within_target_share": round(within / called, 3) if called else None,
+                # the headline: who is still waiting past the target, or will be by the estimate,
+                # counts against it before the damage is done
+                "waiting_past_target": past,
+                "waiting_will_pass_target": will_be,
+                "within_target_share": round(within / (called + will_be), 3) if called + will_be else None,
             })
         return out
 

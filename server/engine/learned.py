@@ -84,6 +84,17 @@ class Durations:
             self._cum.append(total)
         self.n = total
 
+    def spread(self) -> float:
+        """How uncertain the mean still is, as the standard deviation of its logarithm: the
+        coefficient of variation over the square root of the data's weight (with the prior's)."""
+        if self.n >= 2:
+            m = sum(x * w for x, w in zip(self.samples, self.weights)) / self.n
+            var = sum(w * (x - m) ** 2 for x, w in zip(self.samples, self.weights)) / self.n
+            cv = math.sqrt(var) / m if m > 0 else PRIOR_CV
+        else:
+            cv = PRIOR_CV
+        return cv / math.sqrt(self.n + PRIOR_WEIGHT)
+
     @property
     def mean(self) -> float:
         return (self.prior_s * PRIOR_WEIGHT + sum(x * w for x, w in zip(self.samples, self.weights))) / (
@@ -131,21 +142,24 @@ class Model:
             d = self.services[service] = Durations(self.default_prior_s)
         return d
 
-    def service_sample(self, service: str, u: float, clerk: str | None = None) -> float:
-        return self.sampler(service, clerk)(u)
+    def service_sample(self, service: str, u: float, clerk: str | None = None, scale: float = 1.0) -> float:
+        return self.sampler(service, clerk, scale)(u)
 
-    def sampler(self, service: str, clerk: str | None = None):
-        """``f(u)``: a duration of ``service`` at uniform ``u``; with enough data of this clerk,
-        from theirs with weight n / (n + CLERK_WEIGHT), else from the service's."""
+    def sampler(self, service: str, clerk: str | None = None, scale: float = 1.0):
+        """``f(u)``: a duration of ``service`` at uniform ``u``, times ``scale`` (a path's draw of
+        how far the true mean may be from the learned one); with enough data of this clerk, from
+        theirs with weight n / (n + CLERK_WEIGHT), else from the service's."""
         base = self.durations(service).sample
         own = self.clerks.get((service, clerk)) if clerk is not None else None
         if own is None:
-            return base
+            if scale == 1.0:
+                return base
+            return lambda u: base(u) * scale
         share = own.n / (own.n + CLERK_WEIGHT)
         own_sample = own.sample
 
         def f(u: float) -> float:
-            return own_sample(u / share) if u < share else base((u - share) / (1.0 - share))
+            return scale * (own_sample(u / share) if u < share else base((u - share) / (1.0 - share)))
         return f
 
     def mean_service_s(self, service: str) -> float:

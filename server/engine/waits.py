@@ -253,6 +253,26 @@ class WaitEstimator:
     def all_waiting(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Forecast:
         return self._forecast(conn, site, roster, now)
 
+    def late_waiting(self, conn: sqlite3.Connection, sites: Sequence[str], roster, now: float,
+                     target_s: float) -> dict[str, tuple[int, int]]:
+        """Per service: (waiting already past ``target_s``, waiting who will pass it by the
+        estimate, those included)."""
+        out: dict[str, list[int]] = {}
+        for site in sites:
+            rows = conn.execute("SELECT id, service, wait_from FROM tickets WHERE state = 'waiting' AND site = ?",
+                                (site,)).fetchall()
+            if not rows:
+                continue
+            result = self._forecast(conn, site, roster, now)
+            for ticket_id, service, wait_from in rows:
+                waited = now - wait_from
+                est = result.tickets.get(ticket_id)
+                ahead = self._shift(est, result, now).wait_s if est else 0.0
+                counts = out.setdefault(service, [0, 0])
+                counts[0] += waited > target_s
+                counts[1] += waited + ahead > target_s
+        return {k: (v[0], v[1]) for k, v in out.items()}
+
 
 def is_finite(x: float) -> bool:
     return not math.isinf(x)
