@@ -93,8 +93,8 @@ def test_citizens_still_to_come_with_priority_go_first():
 def test_services_still_running_count_as_longer_than_so_far():
     values, weights = redistribute([100.0, 200.0], [150.0])
     assert sum(v * w for v, w in zip(values, weights)) / sum(weights) == pytest.approx((100 + 200 * 2) / 3)
-    values, weights = redistribute([100.0], [400.0])   # running past all finished: stands for 1.5 x
-    assert values == [100.0, 600.0]
+    values, weights = redistribute([100.0], [400.0])   # running past all finished: counts as ending now
+    assert values == [100.0, 400.0] and weights == [1.0, 1.0]
 
 
 def test_kaplan_meier_counts_who_stayed_as_censored():

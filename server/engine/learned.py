@@ -4,7 +4,7 @@ who gives up waiting. Pure: built from plain rows, no SQLite here.
 * **Service times**, per service (and per clerk where there are enough of them): the observed
   durations (``finished_at - started_at``) of earlier days and today, mixed with the configured
   prior (``mean_service_min``, a lognormal with a coefficient of variation of 0.8) weighted as
-  ``PRIOR_WEIGHT`` observation, so a cold morning starts from the prior and moves to the data.
+  ``PRIOR_WEIGHT`` observations, so a cold morning starts from the prior and moves to the data.
 * **No-shows**: the share of calls that end in a no-show, pooled over services (few per day),
   with a prior of ``NO_SHOW_PRIOR`` weighted as ``NO_SHOW_WEIGHT`` calls; the hold (call to
   no-show) and the walk (call to start) are learned means.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Iterable
 
-PRIOR_WEIGHT = 1.0  # the configured mean counts as one service: an untuned default must not hold the morning back
+PRIOR_WEIGHT = 3.0  # the configured mean counts as three services (1 and 2 were noisier on cold days)
 PRIOR_CV = 0.8
 CLERK_WEIGHT = 20.0   # a clerk's own times count fully once they outnumber this
 NO_SHOW_PRIOR, NO_SHOW_WEIGHT = 0.05, 20.0
@@ -39,8 +39,8 @@ def _prior_table(mean_s: float) -> list[float]:
 
 def redistribute(done: list[float], running: list[float]) -> tuple[list[float], list[float]]:
     """Kaplan-Meier as weights (Efron's redistribution to the right): each service still running
-    after ``e`` gives its weight to the longer finished ones (or, if none is longer, stands for a
-    duration of 1.5 e). Early in the day the short services are the ones that have finished; this
+    after ``e`` gives its weight to the longer ones (or, if none is longer, stands for a duration
+    of ``e``: Efron's convention, a lower bound that cannot run away). Early in the day the short services are the ones that have finished; this
     keeps them from pulling the estimate down."""
     obs = sorted([(d, 0) for d in done] + [(e, 1) for e in running])
     w = [1.0] * len(obs)
@@ -56,7 +56,7 @@ def redistribute(done: list[float], running: list[float]) -> tuple[list[float], 
     values, weights = [], []
     for (x, cens), wi in zip(obs, w):
         if wi > 0:
-            values.append(x * 1.5 if cens else x)
+            values.append(x)  # Efron's convention: a running service longer than all is taken as ending now
             weights.append(wi)
     order = sorted(range(len(values)), key=values.__getitem__)
     return [values[i] for i in order], [weights[i] for i in order]
@@ -71,6 +71,7 @@ class Durations:
     _prior: list[float] = field(default_factory=list, repr=False)
     _cum: list[float] = field(default_factory=list, repr=False)
     _tail: float | None = field(default=None, repr=False)
+    _scaled: list[float] | None = field(default=None, repr=False)
     n: float = field(default=0.0, init=False)  # total weight of the data
 
     def __post_init__(self) -> None:
@@ -110,13 +111,21 @@ class Durations:
 
     def residual(self, elapsed: float, u: float) -> float:
         """Time still to go for a service already ``elapsed`` long."""
-        table = self.samples if len(self.samples) >= 20 else self._prior
+        table = self.samples if len(self.samples) >= 20 else self._scaled_prior()
         i = bisect_right(table, elapsed)
         m = len(table) - i
         if m >= 10:
             return table[i + min(m - 1, int(u * m))] - elapsed
         # longer than almost all we know: an exponential tail with the mean excess of the longest tenth
         return -math.log(1.0 - u * 0.999) * self.tail_mean(table)
+
+    def _scaled_prior(self) -> list[float]:
+        """Few data yet: the prior's shape at the mean learned so far (a 20-minute service with an
+        8-minute prior must not be expected to end soon because the prior says so)."""
+        if self._scaled is None:
+            k = self.mean / self.prior_s
+            self._scaled = [x * k for x in self._prior]
+        return self._scaled
 
     def tail_mean(self, table: list[float]) -> float:
         if self._tail is None:

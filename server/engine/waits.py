@@ -29,7 +29,7 @@ from .learned import Model, Observations, learn
 HISTORY_DAYS = 28
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
-RECENT_S = 3600.0        # without history, today's rate over the last hour
+RECENT_S = 1800.0        # without history, today's rate over the last half hour
 RELEARN_S = 60.0
 REUSE_S = 20.0
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
