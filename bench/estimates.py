@@ -39,6 +39,7 @@ from server.simulator import Simulation, history_days  # noqa: E402
 
 GENERATE = ROOT / "data" / "scenarios" / "generate.py"
 BASELINES = ("QL", "LES", "HOL", "RA")
+BREACH_S = 900.0  # the 15-minute promise
 
 # name, kind, generate.py arguments for the day, for its history (None: cold)
 GENERATED = [
@@ -72,6 +73,8 @@ class Row:
     high: float | None = None
     base: dict[str, float] = field(default_factory=dict)
     context: str = ""
+    patience: float | None = None
+    breached: bool = False
 
 
 class Baselines:
@@ -106,7 +109,8 @@ class Baselines:
         low, high = ticket.get("estimated_wait_range_s") or (None, None)
         self.rows[ticket["id"]] = Row(svc, arrival.arrival_s, printed=ticket["estimated_wait_s"], low=low, high=high,
                                       base={"QL": ql, "LES": les, "HOL": hol, "RA": ra},
-                                      context=f"{ahead} ahead in {svc}, {on_duty} open for {svc}")
+                                      context=f"{ahead} ahead in {svc}, {on_duty} open for {svc}",
+                                      patience=arrival.patience_s)
 
 
 def metrics(pred: list[float], actual: list[float]) -> dict[str, float]:
@@ -123,12 +127,16 @@ def run_day(name: str, folder: Path, history: list[Path] | None) -> tuple[dict, 
     base = Baselines()
     sim = Simulation(scenario, history=history_days(history or []), observer=base)
     result = sim.run()
-    rows = []
+    rows, everyone = [], []
     for rec in result.records:
         row = base.rows[rec.ticket_id]
+        everyone.append(row)
         if rec.called_s is None:
+            # left unserved after their patience, or still waiting when the last shift ended
+            row.breached = rec.outcome == "unserved" or (row.patience or 0) > BREACH_S
             continue
         row.actual = rec.called_s - rec.arrival_s
+        row.breached = row.actual > BREACH_S
         rows.append(row)
     actual = [r.actual for r in rows]
     out = {"printed": metrics([r.printed for r in rows], actual)}
@@ -141,6 +149,14 @@ def run_day(name: str, folder: Path, history: list[Path] | None) -> tuple[dict, 
     out["printed"]["coverage_unsure"] = sum(unsure) / len(unsure) if unsure else float("nan")
     out["printed"]["unsure_n"] = len(unsure)
     out["n"] = len(rows)
+    # predicted breach, per ticket, at issue (so with 15 minutes of lead): printed > 15 min
+    for name, pred in (("printed", lambda r: r.printed), ("QL", lambda r: r.base["QL"])):
+        flagged = [r for r in everyone if pred(r) > BREACH_S]
+        hits = sum(r.breached for r in flagged)
+        breaches = sum(r.breached for r in everyone)
+        out[name]["precision"] = hits / len(flagged) if flagged else float("nan")
+        out[name]["recall"] = hits / breaches if breaches else float("nan")
+        out[name]["breaches"] = breaches
     return out, rows
 
 
@@ -205,6 +221,12 @@ def main() -> None:
     for name, kind, hist, m, _ in results:
         t = targets(kind, m)
         print(f"  {name}: " + ", ".join(f"{k} {'met' if v else 'MISSED'}" for k, v in t.items()))
+    print("\nPredicted breach per ticket at issue (printed > 15 min; lead ≥ 15 min), against waits > 15 min "
+          "(or leaving/unserved after 15 min):")
+    for name, kind, hist, m, _ in results:
+        p, q = m["printed"], m["QL"]
+        print(f"  {name}: {p['breaches']} breaches; estimate precision {p['precision'] * 100:.0f}% recall "
+              f"{p['recall'] * 100:.0f}%; QL precision {q['precision'] * 100:.0f}% recall {q['recall'] * 100:.0f}%")
     worst = max((r for r in results if r[1] != "mms"), key=lambda r: r[3]["printed"]["mae"])
     print(f"\nWorst day by MAE: {worst[0]}; its {a.worst} worst estimates:")
     for r in sorted(worst[4], key=lambda r: -abs(r.printed - r.actual))[:a.worst]:

@@ -55,6 +55,7 @@ class Engine:
         self._open_day: date | None = None
         self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
         self.waits = WaitEstimator(config)
+        self._held_alerts: dict[str, set[str]] = {}  # per site: services with a predicted breach
         self._sync_counters()
 
     # --- plumbing ---------------------------------------------------------------------
@@ -843,7 +844,7 @@ class Engine:
         for sid in sites:
             stats = services if site and services is not None else self.service_stats(sid)
             own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
-            for alert in promise_alerts(self.config, stats, own, now):
+            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, set())):
                 alert["site"] = sid
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"
