@@ -144,6 +144,7 @@ class Model:
     hold_s: float = 60.0
     walk_s: float = 0.0
     survival: list[float] = field(default_factory=list)  # S(k * STEP_S); empty: nobody leaves
+    _first_below: list[int] | None = field(default=None, repr=False)
 
     def durations(self, service: str) -> Durations:
         d = self.services.get(service)
@@ -179,19 +180,29 @@ class Model:
         s = self.survival
         if not s:
             return math.inf
+        if self._first_below is None:
+            self._first_below = _first_below(s)
         k = min(len(s) - 1, int(waited / STEP_S))
-        target = s[k] * u
-        # first step whose survival is below target (s is non-increasing)
-        lo, hi = k, len(s)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if s[mid] > target:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo >= len(s):
+        # the first step whose survival is at or below S(waited) * u (s is non-increasing)
+        i = self._first_below[int(s[k] * u * _LEVELS)]
+        if i >= len(s):
             return math.inf
-        return max(0.0, lo * STEP_S - waited)
+        return max(0.0, max(i, k) * STEP_S - waited)
+
+
+_LEVELS = 2000
+
+
+def _first_below(s: list[float]) -> list[int]:
+    """For each level p = j / _LEVELS, the first index whose survival is at or below p (len(s) if
+    none): the inverse of the survival curve as a table, so drawing a patience is one look-up."""
+    out, i = [], len(s)
+    for j in range(_LEVELS + 1):  # p going up, the first index at or below it going down
+        p = j / _LEVELS
+        while i > 0 and s[i - 1] <= p:
+            i -= 1
+        out.append(i)
+    return out
 
 
 def kaplan_meier(left: Iterable[float], stayed: Iterable[float]) -> list[float]:

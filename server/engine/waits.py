@@ -23,10 +23,11 @@ from typing import Sequence
 from qms_common.clock import local_datetime, local_timestamp
 
 from ..config import CenterConfig
-from .forecast import CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
+from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
 from .learned import Model, Observations, learn
 
 HISTORY_DAYS = 28
+ONE_PATHS = 12           # one ticket's estimate (the one being issued): 6 antithetic pairs
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
@@ -220,8 +221,8 @@ class WaitEstimator:
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
             return cached[2]
         snap = self.snapshot(conn, site, roster, now)
-        kwargs = {"paths": self.paths} if self.paths else {}
-        result = forecast(snap, self.model(conn, now), seed=seq, only=only, **kwargs)
+        paths = self.paths or (ONE_PATHS if only is not None else PATHS)
+        result = forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths)
         if only is None:
             self._cache[site] = (seq, now, result)
         return result
