@@ -203,6 +203,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             wins.append((start, end, streams_of))
         counters.append((c, wins))
     n_tickets = len(ids)
+    qlist = [queue.get(k, []) for k in range(n_keys)]
+    qlen = [len(q) for q in qlist]
     calls: list[list[float]] = [[] for _ in range(n_tickets)]
     rng = random.Random(seed)
     rand = _Uniforms(rng)
@@ -280,10 +282,11 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             best_p = best_n = None
             wake = inf
             for k, off, prio in streams_of:
-                q = queue.get(k)
                 i = pos[k]
-                if q is not None:
-                    while i < len(q):
+                ql = qlen[k]
+                if i < ql:
+                    q = qlist[k]
+                    while i < ql:
                         j = q[i]
                         lv = leave[j]
                         if lv is None:
@@ -293,8 +296,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
                         i += 1
                         remaining -= 1
                     pos[k] = i
-                if q is not None and i < len(q):
-                    j = q[i]
+                if i < ql:
+                    j = qlist[k][i]
                     head = (qks[j] + off, qks[j], j, k)
                 else:
                     a = nxt[k]
