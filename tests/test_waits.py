@@ -165,3 +165,15 @@ def test_a_predicted_breach_does_not_flicker_around_the_target():
     # someone already waiting who will pass the target raises it even if a new ticket would not
     alerts = promise_alerts(config, stats(300, will_pass=1), [], NOW, set())
     assert [a["kind"] for a in alerts] == ["predicted_breach"] and "dự kiến quá 15 phút" in alerts[0]["message"]
+
+
+def test_a_clerk_with_enough_services_of_their_own_is_expected_at_their_pace():
+    from server.engine.learned import Observations, learn
+    obs = Observations(durations=[("HT", "fast", 200.0)] * 60 + [("HT", "slow", 800.0)] * 60)
+    model = learn(obs, {"HT": 480.0})
+    draws = [i / 400 for i in range(400)]
+    fast = sum(model.sampler("HT", "fast")(u) for u in draws) / 400
+    slow = sum(model.sampler("HT", "slow")(u) for u in draws) / 400
+    anyone = sum(model.sampler("HT", None)(u) for u in draws) / 400
+    assert fast < anyone < slow
+    assert fast == pytest.approx(200 * 0.75 + anyone * 0.25, rel=0.1)  # own share 60 / (60 + 20)
