@@ -177,3 +177,29 @@ def test_a_clerk_with_enough_services_of_their_own_is_expected_at_their_pace():
     anyone = sum(model.sampler("HT", None)(u) for u in draws) / 400
     assert fast < anyone < slow
     assert fast == pytest.approx(200 * 0.75 + anyone * 0.25, rel=0.1)  # own share 60 / (60 + 20)
+
+
+def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_path):
+    from qms_common.clock import FakeClock
+    from server.engine import Engine
+    from server.engine.warmer import EstimateWarmer
+    from server.store import Store
+    sc = load_scenario("ward-weekday")
+    sim = Simulation(sc)
+    engine = Engine(Store(tmp_path / "w.db", synchronous="OFF"), sim.config, FakeClock(sim.t0))
+    warmer = EstimateWarmer(engine).start()
+    try:
+        engine.sign_in(1, "c1", services=["CT"])
+        engine.issue("CT")
+        engine.issue("CT")
+
+        def forecast_of_now():
+            cached = engine.waits._cache.get("main")
+            return cached is not None and cached[0] == engine.last_seq()
+        assert warmer.wait_for(forecast_of_now, timeout=10)
+        cached = engine.waits._cache["main"]
+        # the estimate the next ticket prints is that forecast's (the same number the issue would compute)
+        expected = cached[2].new[("CT", False)].wait_s
+        assert engine.issue("CT")["estimated_wait_s"] == round(expected, 1)
+    finally:
+        warmer.stop()

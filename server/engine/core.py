@@ -272,6 +272,12 @@ class Engine:
         """Estimated wait for someone who takes a ticket of ``service`` now (``engine.waits``)."""
         return round(self.estimate_new_range(service, site, priority)[0], 1)
 
+    def warm_estimates(self) -> None:
+        """Forecast every site's current state now (the background warmer calls this after events)."""
+        conn, now = self.store.conn(), self.clock.now()
+        for site in self.config.sites:
+            self.waits.all_waiting(conn, site.id, self.roster, now)
+
     def estimate_new_range(self, service: str, site: str | None = None,
                            priority: bool = False) -> tuple[float, float, float]:
         """(estimate, low, high) of the 80% interval, in seconds, for a new ticket of ``service``."""
