@@ -538,6 +538,8 @@ def test_the_within_target_share_counts_who_is_still_waiting_past_it(engine, clo
     clock.advance(16 * 60)                                    # the counter is still busy
     stats = {s["service"]: s for s in engine.service_stats()}["HT"]
     assert stats["called_today"] == 1 and stats["waiting_past_target"] == 1
+    low, high = stats["estimated_wait_range_s"]
+    assert low <= high and stats["estimated_wait_text"].startswith(("dưới", "khoảng", "hơn"))
     assert stats["within_target_share"] == 0.5                # not 100%: someone is past 15 minutes
     engine.finish(first["id"], 4, "binh")
     assert engine.call_next(4, "binh")["id"] == late["id"]

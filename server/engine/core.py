@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
+from qms_common.wait_words import wait_range_phrase
 from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
@@ -778,10 +779,13 @@ class Engine:
             n, oldest = waiting.get(svc.code, (0, None))
             called, within = served.get(svc.code, (0, 0))
             past, will_be = late.get(svc.code, (0, 0))
+            est, low, high = self.estimate_new_range(svc.code, site)
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
                 "longest_wait_s": round(now - oldest, 1) if oldest else 0.0,
-                "estimated_wait_s": self.estimate_new(svc.code, site),
+                "estimated_wait_s": round(est, 1),
+                "estimated_wait_range_s": [round(low, 1), round(high, 1)],
+                "estimated_wait_text": wait_range_phrase(low, high)[0],
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
                 # the headline: who is still waiting past the target, or will be by the estimate,
