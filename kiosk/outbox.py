@@ -94,6 +94,7 @@ class LocalTicket:
     status_url: str | None = None
     printed: bool | None = None
     fault: str | None = None
+    estimated_wait_range_s: tuple[float, float] | None = None  # printed as a range; not kept in the outbox
 
 
 @dataclass(frozen=True)

@@ -48,10 +48,19 @@ class IssuedOnline:
     people_ahead: int | None
     estimated_wait_s: float | None
     status_url: str | None
+    estimated_wait_range_s: tuple[float, float] | None = None
 
 
 #: Statuses that mean "this request will never succeed as it is".
 _REFUSALS = {400, 404, 409, 410, 413, 422, 429}
+
+
+def _opt_range(value: Any) -> tuple[float, float] | None:
+    """The estimate's 80% interval, if the server sent a sound one (older servers do not)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value):
+        return float(value[0]), float(value[1])
+    return None
 
 
 class ServerClient:
@@ -104,7 +113,8 @@ class ServerClient:
                 priority=bool(data.get("priority", priority)), issued_at=float(data["issued_at"]),
                 people_ahead=_opt_int(data.get("people_ahead")),
                 estimated_wait_s=_opt_float(data.get("estimated_wait_s")),
-                status_url=data.get("status_url") if isinstance(data.get("status_url"), str) else None)
+                status_url=data.get("status_url") if isinstance(data.get("status_url"), str) else None,
+                estimated_wait_range_s=_opt_range(data.get("estimated_wait_range_s")))
         except (KeyError, TypeError, ValueError) as exc:
             raise Unreachable(f"ticket answer is missing or has a bad field: {exc}") from None
 

@@ -20,6 +20,7 @@ import qrcode.constants
 from PIL import Image, ImageDraw, ImageFont
 
 from qms_common.clock import local_datetime
+from qms_common.wait_words import wait_range_phrase
 
 from .fonts import FontSet, default_fonts
 
@@ -61,6 +62,7 @@ class TicketView:
     offline: bool = False
     timezone: str = DEFAULT_TIMEZONE
     max_wait_target_s: int | None = DEFAULT_MAX_WAIT_S
+    estimated_wait_range_s: tuple[float, float] | None = None  # the 80% interval: printed as a range
 
     @classmethod
     def from_ticket(
@@ -332,8 +334,11 @@ def render_ticket(view: TicketView, width_px: int = WIDTH_80MM, fonts: FontSet |
         c.text(f"Số người đang chờ trước bạn: {view.people_ahead}", info, line_gap=1)
         c.text(f"People ahead of you: {view.people_ahead}", small)
         c.gap(6)
-    if view.estimated_wait_s is not None:
+    if view.estimated_wait_range_s is not None:
+        vi, en = wait_range_phrase(*view.estimated_wait_range_s)
+    elif view.estimated_wait_s is not None:
         vi, en = wait_phrase(view.estimated_wait_s)
+    if view.estimated_wait_s is not None or view.estimated_wait_range_s is not None:
         c.text(f"Thời gian chờ dự kiến: {vi}", info, line_gap=1)
         c.text(f"Estimated wait: {en}", small)
         c.gap(6)

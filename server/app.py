@@ -100,6 +100,8 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
         return {"ok": True, "center": center.center.id, "seq": engine.last_seq()}
 
     engine.close_day()
+    from .engine.warmer import EstimateWarmer
+    app.extensions["qms_estimate_warmer"] = EstimateWarmer(engine).start()  # issuing finds its estimate ready
     app.extensions["qms_devices"] = DeviceRegistry(clock, settings.mqtt.device_silent_after_s,
                                                    describe=Registrations(auth.devices, clock))
     if settings.mqtt.enabled:  # the MQTT link: docs/server-mqtt.md

@@ -215,7 +215,8 @@ def cmd_demo(args) -> int:
 
 def cmd_simulate(args) -> int:
     from .simulator import run_scenario_file
-    return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule)
+    return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule,
+                             history=args.history or ())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("scenario", help="scenario folder (center.json, staff.csv, arrivals.csv)")
     sm.add_argument("--out", default="-", help="CSV report (default: standard output)")
     sm.add_argument("--rule", choices=["longest_wait", "strict_preference"])
+    sm.add_argument("--history", nargs="+", metavar="DIR",
+                    help="earlier days of the same center (day folders, or folders of them) lived first, "
+                         "so that the estimate learns from them; without it the day starts cold")
     sm.set_defaults(fn=cmd_simulate)
     return p
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from qms_common.wait_words import wait_range_phrase
+
 from .engine import Engine
 from .engine.positions import positions
 
@@ -64,6 +66,9 @@ def _status(engine: Engine, t: dict, seq: int) -> dict:
         "issued_at": t["issued_at"],
         "people_ahead": t["people_ahead_now"],
         "estimated_wait_s": t["estimated_wait_s"],
+        "estimated_wait_range_s": t["estimated_wait_range_s"],
+        "estimated_wait_text": wait_range_phrase(*t["estimated_wait_range_s"])[0],
+        "estimated_wait_text_en": wait_range_phrase(*t["estimated_wait_range_s"])[1],
         "counter": t["counter"] if t["state"] in ("called", "serving") else None,
         "called_at": t["called_at"],
         # how long this citizen has waited so far (from the issue, or from a transfer)

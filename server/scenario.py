@@ -6,6 +6,7 @@ not only the bundled ones. Errors name the file, the line and the column.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ class ScenarioCenter(BaseModel):
     open_s: float = 0
     close_s: float = Field(gt=0)
     services: list[ScenarioService] = Field(min_length=1)
+    date: dt.date | None = None
+    walk_s: float = Field(default=0.0, ge=0)
+    no_show_hold_s: float = Field(default=60.0, ge=0)
 
 
 class Shift(BaseModel):
@@ -59,15 +63,27 @@ class Scenario:
     shifts: list[Shift]
     arrivals: list[Arrival]
 
-    def center_config(self, *, rule: str | None = None) -> CenterConfig:
-        """A center configuration for the engine: one site, the scenario's services and the
-        counters of the staff file, with their first listed skills."""
+    def counter_services(self) -> dict[int, list[str]]:
+        """Every service a counter is ever staffed for, over all its shift rows, in the order
+        they first appear (a row's own skills are what its clerk serves during that row)."""
         counters: dict[int, list[str]] = {}
         for shift in self.shifts:
-            counters.setdefault(shift.counter, shift.skills)
+            known = counters.setdefault(shift.counter, [])
+            known.extend(s for s in shift.skills if s not in known)
+        return counters
+
+    def center_config(self, *, rule: str | None = None,
+                      counters: dict[int, list[str]] | None = None) -> CenterConfig:
+        """A center configuration for the engine: one site, the scenario's services and the
+        counters of the staff file (each with every skill it is ever staffed for; the clerk of
+        a shift row signs in with that row's skills). The kiosk closes at ``close_s``; who
+        works when is the staff file's business, not the configured hours'."""
+        counters = counters or self.counter_services()
+        h, m = (int(x) for x in self.center.opens_at.split(":"))
+        closes = min(h * 60 + m + int(self.center.close_s // 60), 23 * 60 + 59)
         data = {
             "center": {"id": "sim", "name": self.center.name, "timezone": self.center.timezone},
-            "hours": {"opens": self.center.opens_at, "closes": "23:59", "lunch": None,
+            "hours": {"opens": self.center.opens_at, "closes": f"{closes // 60:02d}:{closes % 60:02d}", "lunch": None,
                       "work_days": [1, 2, 3, 4, 5, 6, 7], "enforce": False},
             "sites": [{"id": "main", "name": "main", "main": True}],
             "services": [{"code": s.code, "prefix": s.code[:3], "name": s.name} for s in self.center.services],

@@ -1,12 +1,20 @@
 """Replay a scenario day through the real engine in virtual time.
 
-Citizens arrive and take tickets (the engine's estimate at that moment is what the ticket
-would print), clerks sign in and out by their shifts, call the next citizen whenever their
-hands are free, wait ``WALK_S`` for the citizen to reach the counter, serve for the
-scenario's ``service_s`` (which the engine never sees before the service ends), mark
-no-shows after ``NO_SHOW_GRACE_S``, and citizens whose patience runs out leave.
+What the scenario format (``data/scenarios/README.md``) says, and nothing else:
 
-One row per ticket comes out, in the format the scenario README asks for.
+* citizens arrive and take tickets (the engine's estimate at that moment is what the ticket
+  would print); those whose patience runs out before they are called leave;
+* each shift row signs its clerk in at ``start_s`` with that row's skills and out at ``end_s``
+  (after finishing the citizen in hand); the gaps between a clerk's rows are breaks and lunch;
+  nobody is called once a clerk's row has ended, so nobody at all after the last shift;
+* a clerk with free hands calls the next citizen; service starts at the call, or ``walk_s``
+  later if the center has it (the counter held meanwhile); a citizen who does not come is
+  marked no-show ``no_show_hold_s`` after the call; the service lasts the scenario's
+  ``service_s``, which the engine never sees before the service ends.
+
+With history (earlier days of the same center), those days run first through the same engine
+and the same database, as a center with an event log would have lived them; the estimator
+learns from that log. One row per ticket of the day comes out, in the format the README asks.
 """
 from __future__ import annotations
 
@@ -16,22 +24,22 @@ import statistics
 import sys
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from qms_common.clock import FakeClock
+from qms_common.errors import ConfigError
 
 from .engine import Engine
+from .engine.waits import Shift as RosterShift
 from .scenario import Scenario, load_scenario
 from .store import Store
 
-WALK_S = 20.0
-NO_SHOW_GRACE_S = 60.0
-SIM_DAY = (2026, 11, 23)  # a Monday; only the time of day matters
+SIM_DAY = date(2026, 11, 23)  # a Monday: the day of a scenario without a date
 
 REPORT_COLUMNS = ["arrival_s", "service", "priority", "predicted_wait_s", "called_s", "started_s", "finished_s",
-                  "counter", "clerk", "outcome"]
+                  "counter", "clerk", "outcome", "predicted_low_s", "predicted_high_s"]
 
 
 @dataclass
@@ -43,6 +51,8 @@ class TicketRecord:
     ticket_id: str
     service_s: float
     no_show: bool
+    predicted_low_s: float | None = None
+    predicted_high_s: float | None = None
     called_s: float | None = None
     started_s: float | None = None
     finished_s: float | None = None
@@ -79,7 +89,7 @@ class SimulationResult:
         for r in self.records:
             w.writerow([r.arrival_s, r.service, int(r.priority), round(r.predicted_wait_s, 1),
                         _fmt(r.called_s), _fmt(r.started_s), _fmt(r.finished_s), r.counter or "", r.clerk or "",
-                        r.outcome])
+                        r.outcome, _fmt(r.predicted_low_s), _fmt(r.predicted_high_s)])
 
 
 def _fmt(x: float | None) -> str:
@@ -87,41 +97,92 @@ def _fmt(x: float | None) -> str:
 
 
 class Simulation:
-    def __init__(self, scenario: Scenario, *, rule: str | None = None, db_path: str | Path | None = None) -> None:
+    """One scenario day (after its history days, if any) through one engine and one database.
+
+    ``observer(sim, ticket, arrival)``, if given, is called right after each ticket of the day
+    is issued, with the engine in the state of that moment (the benchmark computes its
+    baselines there).
+    """
+
+    def __init__(self, scenario: Scenario, *, rule: str | None = None, db_path: str | Path | None = None,
+                 history: list[Scenario] | tuple = (), observer=None) -> None:
         self.scenario = scenario
-        self.config = scenario.center_config(rule=rule)
-        tz = ZoneInfo(scenario.center.timezone)
-        h, m = (int(x) for x in scenario.center.opens_at.split(":"))
-        self.t0 = datetime(*SIM_DAY, h, m, tzinfo=tz).timestamp()
-        self.clock = FakeClock(self.t0)
+        self.history = list(history)
+        counters: dict[int, list[str]] = {}
+        for sc in [*self.history, scenario]:
+            for number, skills in sc.counter_services().items():
+                known = counters.setdefault(number, [])
+                known.extend(s for s in skills if s not in known)
+        codes = {s.code for s in scenario.center.services}
+        for sc in self.history:
+            unknown = {a.service for a in sc.arrivals} - codes
+            if unknown:
+                raise ConfigError(f"history day {sc.name}: services not in {scenario.name}: {', '.join(sorted(unknown))}")
+        self.config = scenario.center_config(rule=rule, counters=counters)
+        self.tz = ZoneInfo(scenario.center.timezone)
+        self.days = self._dates()
+        self.t0 = self._day_start(scenario, self.days[-1])
+        self.clock = FakeClock(self._day_start(self.history[0], self.days[0]) if self.history else self.t0)
         self._tmp = None
         if db_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="qms-sim-")
             db_path = Path(self._tmp.name) / "sim.db"
         self.store = Store(db_path, synchronous="OFF")
         self.engine = Engine(self.store, self.config, self.clock)
-        self._queue: list[tuple[float, int, str, object]] = []
-        self._n = 0
+        self.observer = observer
         self._now = 0.0
-        self.records: dict[str, TicketRecord] = {}
-        self.on_shift: dict[int, str] = {}      # counter -> clerk
-        self.leaving: set[int] = set()           # counters whose shift ended with a citizen in hand
-        self.closing: set[int] = set()           # last shift over after closing: serve who still waits
-        self.busy: dict[int, str] = {}           # counter -> ticket id in hand
 
-    def _at(self, t: float, kind: str, payload: object = None) -> None:
-        self._n += 1
-        heapq.heappush(self._queue, (t, self._n, kind, payload))
+    def _dates(self) -> list[date]:
+        """The calendar day of each history day and of the day itself, in that order: their own
+        dates when they have them and they come before the day, else the days just before it."""
+        main = self.scenario.center.date or SIM_DAY
+        own = [sc.center.date for sc in self.history]
+        if all(d is not None for d in own) and all(d < main for d in own) and len(set(own)) == len(own):
+            return sorted(own) + [main]
+        n = len(self.history)
+        return [main - timedelta(days=n - i) for i in range(n)] + [main]
+
+    def _day_start(self, sc: Scenario, day: date) -> float:
+        h, m = (int(x) for x in sc.center.opens_at.split(":"))
+        return datetime(day.year, day.month, day.day, h, m, tzinfo=self.tz).timestamp()
 
     def now_s(self) -> float:
         return self._now  # kept exactly: epoch + 207.3 - epoch is not 207.3 in floating point
 
     def run(self) -> SimulationResult:
-        for shift in self.scenario.shifts:
+        order = sorted(zip(self.days[:-1], self.history), key=lambda p: p[0])
+        for day, sc in order:
+            self._run_day(sc, day, observe=False)
+        records = self._run_day(self.scenario, self.days[-1], observe=True)
+        result = SimulationResult(self.scenario.name, self.config.calling.rule,
+                                  sorted(records.values(), key=lambda r: r.arrival_s))
+        self.store.close()
+        if self._tmp:
+            self._tmp.cleanup()
+        return result
+
+    # one day -------------------------------------------------------------------------------
+    def _run_day(self, sc: Scenario, day: date, *, observe: bool) -> dict[str, TicketRecord]:
+        self.day = sc
+        self.t0 = self._day_start(sc, day)
+        self._now = 0.0
+        self.clock.set(max(self.t0, self.clock.now()))
+        self.walk_s, self.hold_s = sc.center.walk_s, sc.center.no_show_hold_s
+        self.engine.roster = [RosterShift(r.counter, r.clerk, tuple(r.skills), self.t0 + r.start_s, self.t0 + r.end_s)
+                              for r in sc.shifts]
+        self._observe = observe
+        self._queue: list[tuple[float, int, str, object]] = []
+        self._n = 0
+        self.records: dict[str, TicketRecord] = {}
+        self.on_shift: dict[int, object] = {}    # counter -> the shift row being worked
+        self.leaving: set[int] = set()           # counters whose row ended with a citizen in hand
+        self.pending: dict[int, object] = {}     # counter -> row waiting for the previous clerk to finish
+        self.busy: dict[int, str] = {}           # counter -> ticket id in hand
+        for shift in sc.shifts:
             self._at(shift.start_s, "shift_start", shift)
             self._at(shift.end_s, "shift_end", shift)
-        for a in self.scenario.arrivals:
-            if a.arrival_s <= self.scenario.center.close_s:
+        for a in sc.arrivals:
+            if a.arrival_s <= sc.center.close_s:
                 self._at(a.arrival_s, "arrival", a)
         while self._queue:
             t, _, kind, payload = heapq.heappop(self._queue)
@@ -134,20 +195,23 @@ class Simulation:
             if rec.outcome == "unserved":
                 state = self.engine.ticket(rec.ticket_id)["state"]
                 rec.outcome = {"abandoned": "abandoned", "no_show": "no_show"}.get(state, "unserved")
-        result = SimulationResult(self.scenario.name, self.config.calling.rule,
-                                  sorted(self.records.values(), key=lambda r: r.arrival_s))
-        self.store.close()
-        if self._tmp:
-            self._tmp.cleanup()
-        return result
+        return self.records
+
+    def _at(self, t: float, kind: str, payload: object = None) -> None:
+        self._n += 1
+        heapq.heappush(self._queue, (t, self._n, kind, payload))
 
     # events --------------------------------------------------------------------------------
     def _on_arrival(self, a) -> None:
         t = self.engine.issue(a.service, priority=a.priority, source="simulator")
-        self.records[t["id"]] = TicketRecord(a.arrival_s, a.service, a.priority, t["estimated_wait_s"], t["id"],
-                                             a.service_s, a.no_show)
+        low, high = t.get("estimated_wait_range_s") or (None, None)
+        rec = TicketRecord(a.arrival_s, a.service, a.priority, t["estimated_wait_s"], t["id"], a.service_s,
+                           a.no_show, predicted_low_s=low, predicted_high_s=high)
+        self.records[t["id"]] = rec
         if a.patience_s is not None:
             self._at(a.arrival_s + a.patience_s, "patience", t["id"])
+        if self._observe and self.observer is not None:
+            self.observer(self, t, a)
 
     def _on_patience(self, ticket_id: str) -> None:
         if self.engine.ticket(ticket_id)["state"] == "waiting":
@@ -155,50 +219,56 @@ class Simulation:
             self.records[ticket_id].outcome = "abandoned"
 
     def _on_shift_start(self, shift) -> None:
-        counter = self.engine.counter(shift.counter)
-        if counter["state"] != "closed":
+        number = shift.counter
+        current = self.on_shift.get(number)
+        if current is not None and current.clerk != shift.clerk:
+            self.pending[number] = shift  # the previous clerk is finishing a citizen
             return
-        self.engine.sign_in(shift.counter, shift.clerk)
-        self.on_shift[shift.counter] = shift.clerk
-        self.leaving.discard(shift.counter)
+        self.engine.sign_in(number, shift.clerk, services=list(shift.skills))
+        self.on_shift[number] = shift
+        self.leaving.discard(number)
 
     def _on_shift_end(self, shift) -> None:
-        if self.on_shift.get(shift.counter) != shift.clerk:
+        number = shift.counter
+        if self.pending.get(number) is shift:
+            del self.pending[number]
             return
-        if shift.end_s >= self.scenario.center.close_s:
-            # the kiosk has stopped issuing; counters serve whoever is still waiting
-            self.closing.add(shift.counter)
-            if shift.counter not in self.busy:
-                self._close_if_idle(shift.counter)
+        if self.on_shift.get(number) is not shift:
             return
-        if shift.counter in self.busy:
-            self.leaving.add(shift.counter)
+        if number in self.busy:
+            self.leaving.add(number)  # finishes the citizen in hand, calls nobody else
         else:
-            self._sign_out(shift.counter)
+            self._sign_out(number)
 
     def _sign_out(self, number: int) -> None:
-        self.engine.sign_out(number, self.on_shift.pop(number))
+        self.engine.sign_out(number, self.on_shift.pop(number).clerk)
         self.leaving.discard(number)
+        nxt = self.pending.pop(number, None)
+        if nxt is not None:
+            self._on_shift_start(nxt)
+
+    def _clerk(self, number: int) -> str:
+        return self.on_shift[number].clerk
 
     def _on_arrive_at_counter(self, payload) -> None:
         number, ticket_id = payload
+        self._start(number, ticket_id)
+
+    def _start(self, number: int, ticket_id: str) -> None:
         rec = self.records[ticket_id]
-        if rec.no_show:
-            self._at(self.now_s() + NO_SHOW_GRACE_S - WALK_S, "no_show", payload)
-            return
-        self.engine.start(ticket_id, number, self.on_shift[number])
+        self.engine.start(ticket_id, number, self._clerk(number))
         rec.started_s = self.now_s()
-        self._at(self.now_s() + rec.service_s, "service_done", payload)
+        self._at(self.now_s() + rec.service_s, "service_done", (number, ticket_id))
 
     def _on_no_show(self, payload) -> None:
         number, ticket_id = payload
-        self.engine.no_show(ticket_id, number, self.on_shift[number])
+        self.engine.no_show(ticket_id, number, self._clerk(number))
         self.records[ticket_id].outcome = "no_show"
         self._free(number)
 
     def _on_service_done(self, payload) -> None:
         number, ticket_id = payload
-        self.engine.finish(ticket_id, number, self.on_shift[number])
+        self.engine.finish(ticket_id, number, self._clerk(number))
         rec = self.records[ticket_id]
         rec.finished_s = self.now_s()
         rec.outcome = "done"
@@ -209,23 +279,14 @@ class Simulation:
         if number in self.leaving:
             self._sign_out(number)
 
-    def _close_if_idle(self, number: int) -> None:
-        if number not in self.busy and not self._call(number):
-            self.closing.discard(number)
-            self._sign_out(number)
-
     def _dispatch(self) -> None:
-        """Every clerk with free hands calls the next citizen."""
+        """Every clerk on shift with free hands calls the next citizen."""
         for number in list(self.on_shift):
-            if number in self.busy or number in self.leaving:
-                continue
-            if number in self.closing:
-                self._close_if_idle(number)
-            else:
+            if number not in self.busy and number not in self.leaving:
                 self._call(number)
 
     def _call(self, number: int) -> bool:
-        clerk = self.on_shift[number]
+        clerk = self._clerk(number)
         t = self.engine.call_next(number, clerk)
         if t is None:
             return False
@@ -234,19 +295,41 @@ class Simulation:
             rec.called_s = self.now_s()
         rec.counter, rec.clerk = number, clerk
         self.busy[number] = t["id"]
-        self._at(self.now_s() + WALK_S, "arrive_at_counter", (number, t["id"]))
+        if rec.no_show:
+            self._at(self.now_s() + self.hold_s, "no_show", (number, t["id"]))
+        elif self.walk_s > 0:
+            self._at(self.now_s() + self.walk_s, "arrive_at_counter", (number, t["id"]))
+        else:
+            self._start(number, t["id"])
         return True
 
 
-def simulate(scenario: Scenario | str | Path, *, rule: str | None = None) -> SimulationResult:
+def history_days(folders) -> list[Scenario]:
+    """Scenario folders given as history: each a day folder, or a folder of day folders (as
+    ``generate.py --date D --days N`` writes them), in date order."""
+    out: list[Scenario] = []
+    for folder in folders:
+        folder = Path(folder)
+        if (folder / "center.json").is_file() or not folder.is_dir():
+            out.append(load_scenario(folder))
+        else:
+            days = sorted(p for p in folder.iterdir() if (p / "center.json").is_file())
+            if not days:
+                raise ConfigError(f"{folder}: no scenario day here (no center.json in it or its folders)")
+            out.extend(load_scenario(p) for p in days)
+    return out
+
+
+def simulate(scenario: Scenario | str | Path, *, rule: str | None = None, history=()) -> SimulationResult:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return Simulation(scenario, rule=rule).run()
+    return Simulation(scenario, rule=rule, history=history_days(history)).run()
 
 
-def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = None, rule: str | None = None) -> int:
+def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = None, rule: str | None = None,
+                      history=()) -> int:
     """``qms simulate``: the per-ticket CSV, then a one-line summary on stderr."""
-    result = simulate(folder, rule=rule)
+    result = simulate(folder, rule=rule, history=history)
     if out == "-":
         result.write_csv(sys.stdout)
     else:

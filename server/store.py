@@ -170,6 +170,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("002_queue_index", _M002_QUEUE_INDEX),
     ("003_offline_tokens", _M003_OFFLINE_TOKENS),
     ("003_audit", _M003_AUDIT),
+    # the services the clerk signed in with (JSON list, in order of preference; NULL: the counter's)
+    ("003_counter_services", "ALTER TABLE counters ADD COLUMN services TEXT;"),
 ]
 
 

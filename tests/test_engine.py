@@ -480,8 +480,11 @@ def test_alerts_warn_breach_and_recommend(engine, clock):
         engine.issue("HT")
     assert [a["kind"] for a in engine.snapshot()["alerts"]] == []
     clock.advance(11 * 60)
+    # 11 minutes in, both counters still busy: someone waiting will pass 15 minutes by the
+    # estimate, which says more than "close to the target"
     [warn] = engine.snapshot()["alerts"]
-    assert (warn["kind"], warn["service"]) == ("wait_warning", "HT")
+    assert (warn["kind"], warn["service"]) == ("predicted_breach", "HT")
+    assert "người đang chờ dự kiến quá 15 phút" in warn["message"]
     clock.advance(5 * 60)               # 16 minutes: the promise is broken
     alerts = engine.snapshot()["alerts"]
     breach = next(a for a in alerts if a["kind"] == "wait_breach")
@@ -500,3 +503,37 @@ def test_predicted_breach_when_the_queue_is_long(engine):
     [alert] = [a for a in engine.snapshot()["alerts"] if a["service"] == "HT"]
     assert alert["kind"] == "predicted_breach"
     assert any("Mở quầy 2" in r or "Mở quầy 3" in r for r in alert["recommendations"])
+
+
+def test_a_clerk_signed_in_with_fewer_services_calls_only_those(engine):
+    engine.issue("HT")
+    ct = engine.issue("CT")
+    with pytest.raises(Forbidden, match="không phục vụ|does not serve"):
+        engine.sign_in(2, "an", services=["DD"])
+    engine.sign_in(2, "an", services=["CT"])  # counter 2 serves CT and HT; this clerk only CT
+    assert [c["services"] for c in engine.counters_view() if c["number"] == 2] == [["CT"]]
+    assert engine.call_next(2, "an")["id"] == ct["id"]
+    engine.start(ct["id"], 2, "an")
+    engine.finish(ct["id"], 2, "an")
+    assert engine.call_next(2, "an") is None  # the HT citizen waits for an HT clerk
+    engine.sign_out(2, "an")
+    engine.sign_in(2, "binh")  # without a list: the counter's own services
+    assert engine.call_next(2, "binh")["service"] == "HT"
+
+
+def test_the_within_target_share_counts_who_is_still_waiting_past_it(engine, clock):
+    engine.sign_in(4, "binh")
+    first = engine.issue("HT")
+    assert engine.call_next(4, "binh")["id"] == first["id"]   # called at once: within the target
+    engine.start(first["id"], 4, "binh")
+    late = engine.issue("HT")
+    clock.advance(16 * 60)                                    # the counter is still busy
+    stats = {s["service"]: s for s in engine.service_stats()}["HT"]
+    assert stats["called_today"] == 1 and stats["waiting_past_target"] == 1
+    low, high = stats["estimated_wait_range_s"]
+    assert low <= high and stats["estimated_wait_text"].startswith(("dưới", "khoảng", "hơn"))
+    assert stats["within_target_share"] == 0.5                # not 100%: someone is past 15 minutes
+    engine.finish(first["id"], 4, "binh")
+    assert engine.call_next(4, "binh")["id"] == late["id"]
+    stats = {s["service"]: s for s in engine.service_stats()}["HT"]
+    assert stats["waiting_past_target"] == 0 and stats["within_target_share"] == 0.5

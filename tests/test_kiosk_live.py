@@ -335,3 +335,17 @@ def test_spoken_confirmation_is_written_as_wav(server, kiosks, pins, tmp_path) -
     assert job.request.text.startswith("Số thứ tự của bạn là C T ")
     with wave.open(job.output, "rb") as wav:
         assert wav.getnframes() / wav.getframerate() > 1.0
+
+
+def test_the_server_sends_the_estimate_as_a_range_for_the_ticket(server) -> None:
+    from kiosk.server_client import ServerClient
+    from qms_common.wait_words import wait_range_phrase
+    token = server.add_device(f"kiosk-range-{time.monotonic_ns() % 10**9}", "kiosk")
+    client = ServerClient(server.url, token, timeout_s=5)
+    try:
+        answer = client.issue("HT", False, f"range-{time.monotonic_ns()}", None)
+    finally:
+        client.close()
+    low, high = answer.estimated_wait_range_s
+    assert 0 <= low <= high and answer.estimated_wait_s >= 0
+    assert wait_range_phrase(low, high)[0].startswith(("dưới", "khoảng", "hơn"))

@@ -157,8 +157,10 @@ def test_citizen_sees_only_its_own_ticket(srv):
         first = phone.next("status")
         assert first["code"] == mine["code"] and first["state"] == "waiting"
         assert set(first) == {"seq", "at", "code", "service", "service_name", "service_name_en", "state", "priority",
-                              "issued_at", "people_ahead", "estimated_wait_s", "counter", "called_at", "waited_s",
+                              "issued_at", "people_ahead", "estimated_wait_s", "estimated_wait_range_s",
+                              "estimated_wait_text", "estimated_wait_text_en", "counter", "called_at", "waited_s",
                               "recalls"}
+        assert first["estimated_wait_text"].startswith(("dưới", "khoảng", "hơn"))
         # it may not watch anything else
         assert phone.call("subscribe", {"site": "main"})["ok"] is False
         assert phone.call("resync", {})["ok"] is True

@@ -110,6 +110,8 @@ class Ticket(BaseModel):
     counter: int | None = None
     people_ahead: int | None = None
     estimated_wait_s: float | None = None
+    estimated_wait_range_s: list[float] | None = Field(
+        default=None, description="the estimate's 80% interval [low, high], seconds")
     status_url: str | None = None
 
 

@@ -28,6 +28,8 @@ def public_ticket(t: dict) -> dict:
     out["priority"] = bool(t.get("priority"))
     if "estimated_wait_s" in t:
         out["estimated_wait_s"] = t["estimated_wait_s"]
+    if "estimated_wait_range_s" in t:
+        out["estimated_wait_range_s"] = t["estimated_wait_range_s"]
     if "people_ahead_now" in t:
         out["people_ahead_now"] = t["people_ahead_now"]
     out["status_url"] = f"{base}/s/{t['status_token']}"

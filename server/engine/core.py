@@ -10,20 +10,20 @@ import json
 import logging
 import secrets
 import sqlite3
-import threading
 from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
+from qms_common.wait_words import wait_range_phrase
 from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
-from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
+from .waits import WaitEstimator
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -49,10 +49,10 @@ class Engine(OfflineHandover):
         self.config = config
         self.clock = clock
         self._listeners: list[Listener] = []
-        self._means_lock = threading.Lock()
-        self._durations: dict[str, list[float]] = {}
-        self._durations_day: str | None = None
         self._open_day: date | None = None
+        self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
+        self.waits = WaitEstimator(config)
+        self._held_alerts: dict[str, set[str]] = {}  # per site: services with a predicted breach
         self._sync_counters()
 
     # --- plumbing ---------------------------------------------------------------------
@@ -233,7 +233,8 @@ class Engine(OfflineHandover):
         ticket_id = f"{day.replace('-', '')}-{code}"
         queue_key = issued_at if queue_key is None else queue_key
         ahead = self._people_ahead(conn, service, site, priority, queue_key)
-        predicted = self._estimate(conn, service, site, ahead)
+        est = self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
+        predicted, wait_range = round(est.wait_s, 1), [round(est.low_s, 1), round(est.high_s, 1)]
         token = status_token or secrets.token_urlsafe(16)
         conn.execute(
             "INSERT INTO tickets (id, day, service, prefix, number, code, priority, site, state, issued_at,"
@@ -245,9 +246,10 @@ class Engine(OfflineHandover):
         self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
                     code=code, service=service, priority=bool(priority), site=site, number=number,
                     day=day, source=source, issued_at=issued_at, predicted_wait_s=predicted,
-                    people_ahead=ahead)
+                    predicted_range_s=wait_range, people_ahead=ahead)
         ticket = self._ticket_row(conn, ticket_id)
         ticket["estimated_wait_s"] = predicted
+        ticket["estimated_wait_range_s"] = wait_range
         return ticket
 
     def _people_ahead(self, conn: sqlite3.Connection, service: str, site: str, priority: bool,
@@ -266,10 +268,13 @@ class Engine(OfflineHandover):
             ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
                                        ticket["queue_key"]) - 1
             ticket["people_ahead_now"] = max(0, ahead)
-            ticket["estimated_wait_s"] = self._estimate(conn, ticket["service"], ticket["site"], max(0, ahead))
+            est = self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())
+            ticket["estimated_wait_s"] = round(est.wait_s, 1)
+            ticket["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)]
         else:
             ticket["people_ahead_now"] = 0
             ticket["estimated_wait_s"] = 0.0
+            ticket["estimated_wait_range_s"] = [0.0, 0.0]
         return ticket
 
     def position(self, ticket_id: str) -> dict:
@@ -277,56 +282,23 @@ class Engine(OfflineHandover):
         self._roll_day()
         return self._with_position(self.ticket(ticket_id))
 
-    # --- wait estimates -------------------------------------------------------------------
-    def mean_service_s(self, service: str) -> float:
-        svc = self.config.service(service)
-        prior = (svc.mean_service_min if svc else 8.0) * 60
-        day = self.today().isoformat()
-        with self._means_lock:
-            if self._durations_day != day:
-                self._durations_day = day
-                self._durations = {}
-                rows = self.store.conn().execute(  # a clock stepped back between start and finish: no time
-                    "SELECT service, finished_at - started_at FROM tickets WHERE day = ? AND state = 'done' "
-                    "AND started_at IS NOT NULL AND finished_at > started_at ORDER BY finished_at",
-                    (day,)).fetchall()
-                for s, d in rows:
-                    self._durations.setdefault(s, []).append(d)
-            observed = self._durations.get(service, [])[-30:]
-        return blended_mean(prior, observed)
-
-    def _record_duration(self, service: str, seconds: float) -> None:
-        if seconds <= 0:  # the wall clock stepped back during the service: no measurement
-            return
-        with self._means_lock:
-            if self._durations_day == self.today().isoformat():
-                self._durations.setdefault(service, []).append(seconds)
-
-    def _loads(self, conn: sqlite3.Connection, site: str) -> tuple[list[CounterLoad], dict[str, int]]:
-        rows = conn.execute("SELECT number, state, ticket_id FROM counters WHERE site = ?", (site,)).fetchall()
-        by_number = {r["number"]: r for r in rows}
-        loads = []
-        for c in self.config.counters:
-            if c.site != site or c.number not in by_number:
-                continue
-            r = by_number[c.number]
-            loads.append(CounterLoad(c.number, c.services, r["state"] == "open", r["ticket_id"] is not None))
-        waiting = {r[0]: r[1] for r in conn.execute(
-            "SELECT service, count(*) FROM tickets WHERE state = 'waiting' AND site = ? GROUP BY service",
-            (site,)).fetchall()}
-        return loads, waiting
-
-    def _estimate(self, conn: sqlite3.Connection, service: str, site: str, ahead: int) -> float:
-        loads, waiting = self._loads(conn, site)
-        return round(estimate_wait_s(service, ahead, loads, waiting, self.mean_service_s(service),
-                                     until_open_s=self.seconds_until_open(self.clock.now())), 1)
-
+    # --- wait estimates (engine/waits.py) --------------------------------------------------
     def estimate_new(self, service: str, site: str | None = None, priority: bool = False) -> float:
-        """Estimated wait for someone who takes a ticket of ``service`` now."""
-        site = site or self.config.main_site
-        conn = self.store.conn()
-        ahead = self._people_ahead(conn, service, site, priority, self.clock.now())
-        return self._estimate(conn, service, site, ahead)
+        """Estimated wait for someone who takes a ticket of ``service`` now (``engine.waits``)."""
+        return round(self.estimate_new_range(service, site, priority)[0], 1)
+
+    def warm_estimates(self) -> None:
+        """Forecast every site's current state now (the background warmer calls this after events)."""
+        conn, now = self.store.conn(), self.clock.now()
+        for site in self.config.sites:
+            self.waits.all_waiting(conn, site.id, self.roster, now)
+
+    def estimate_new_range(self, service: str, site: str | None = None,
+                           priority: bool = False) -> tuple[float, float, float]:
+        """(estimate, low, high) of the 80% interval, in seconds, for a new ticket of ``service``."""
+        est = self.waits.for_new(self.store.conn(), service, site or self.config.main_site, priority, self.roster,
+                                 self.clock.now(), whole=True)
+        return est.wait_s, est.low_s, est.high_s
 
     # --- counters -------------------------------------------------------------------------
     def _counter(self, conn: sqlite3.Connection, number: int) -> dict:
@@ -334,6 +306,12 @@ class Engine(OfflineHandover):
         if row is None or self.config.counter(number) is None:
             raise NotFound(f"Không có quầy số {number}; no counter {number}", counter=number)
         return dict(row)
+
+    def active_services(self, counter: dict) -> list[str]:
+        """What a counter serves now: its clerk's services if signed in with some, else its own."""
+        if counter.get("services") and counter["state"] != "closed":
+            return json.loads(counter["services"])
+        return self.config.counter(counter["number"]).services
 
     def counter(self, number: int) -> dict:
         return self._counter(self.store.conn(), number)
@@ -343,7 +321,15 @@ class Engine(OfflineHandover):
         configured = {c.number for c in self.config.counters}
         return [dict(r) for r in rows if r["number"] in configured]
 
-    def sign_in(self, number: int, clerk: str, device: str | None = None) -> dict:
+    def sign_in(self, number: int, clerk: str, device: str | None = None,
+                services: list[str] | None = None) -> dict:
+        """Open the counter for ``clerk``; ``services`` (a subset of the counter's, in the clerk's
+        order of preference) narrows what this clerk serves until signing out."""
+        conf_services = self.config.counter(number).services if self.config.counter(number) else []
+        if services is not None and (not services or not set(services) <= set(conf_services)):
+            raise Forbidden(f"Quầy {number} chỉ phục vụ {', '.join(conf_services)}; counter {number} does not "
+                            f"serve {', '.join(s for s in services if s not in conf_services) or 'nothing'}",
+                            counter=number)
         events: list[dict] = []
         with self.store.write() as conn:
             counter = self._counter(conn, number)
@@ -355,9 +341,10 @@ class Engine(OfflineHandover):
             if other:
                 raise Conflict(f"{clerk} đang làm việc ở quầy {other[0]}: hãy đăng xuất quầy đó trước; "
                                f"{clerk} is signed in at counter {other[0]}", counter=other[0])
-            conn.execute("UPDATE counters SET state = 'open', clerk = ?, since = ? WHERE number = ?",
-                         (clerk, self.clock.now(), number))
-            self._event(conn, events, "counter_signed_in", counter=number, actor=clerk, device=device)
+            conn.execute("UPDATE counters SET state = 'open', clerk = ?, since = ?, services = ? WHERE number = ?",
+                         (clerk, self.clock.now(), None if services is None else json.dumps(services), number))
+            extra = {} if services is None else {"services": services}
+            self._event(conn, events, "counter_signed_in", counter=number, actor=clerk, device=device, **extra)
             result = self._counter(conn, number)
         self._emit(events)
         return result
@@ -432,11 +419,12 @@ class Engine(OfflineHandover):
                         f"vắng mặt trước; start, recall or mark {current['code']} no-show first",
                         counter=number, ticket=current["code"])
             conf = self.config.counter(number)
+            services = self.active_services(counter)
             now = self.clock.now()
-            rows = self._candidates(conn, conf.site, conf.services, number)
+            rows = self._candidates(conn, conf.site, services, number)
             chosen = choose_next(
                 (Candidate(r[0], r[1], bool(r[2]), r[3], r[4]) for r in rows), counter=number,
-                services=conf.services, calling=self.config.calling, priority=self.config.priority,
+                services=services, calling=self.config.calling, priority=self.config.priority,
                 priority_in_row=counter["priority_in_row"], now=now)
             if chosen is None:
                 return None
@@ -584,8 +572,6 @@ class Engine(OfflineHandover):
             sets["started_at"] = now
         elif action == "finish":
             sets["finished_at"] = now
-            if ticket["started_at"] is not None:
-                self._record_duration(ticket["service"], now - ticket["started_at"])
         elif action == "transfer":
             if service is not None and self.config.service(service) is None:
                 raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
@@ -739,8 +725,9 @@ class Engine(OfflineHandover):
         return [dict(r) for r in self.store.conn().execute(sql, args).fetchall()]
 
     def service_stats(self, site: str | None = None) -> list[dict]:
-        """Per service: waiting now, longest wait, estimate for a new ticket, served today,
-        share of today's calls that came within the wait target."""
+        """Per service: waiting now, longest wait, estimate for a new ticket, served today, and
+        the share within the wait target: today's calls that came within it, against those calls
+        and the citizens still waiting who are past it or will be by the estimate."""
         self._roll_day()  # a screen may be the first to look after midnight
         now = self.clock.now()
         day = self.today().isoformat()
@@ -757,17 +744,27 @@ class Engine(OfflineHandover):
         done = {r[0]: r[1] for r in conn.execute(
             f"SELECT service, count(*) FROM tickets WHERE day = ? AND state = 'done' {site_sql} GROUP BY service",
             [day, *site_args]).fetchall()}
+        late = self.waits.late_waiting(conn, [site] if site else [s.id for s in self.config.sites], self.roster,
+                                       now, target)
         out = []
         for svc in self.config.services:
             n, oldest = waiting.get(svc.code, (0, None))
             called, within = served.get(svc.code, (0, 0))
+            past, will_be = late.get(svc.code, (0, 0))
+            est, low, high = self.estimate_new_range(svc.code, site)
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
                 "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
-                "estimated_wait_s": self.estimate_new(svc.code, site),
+                "estimated_wait_s": round(est, 1),
+                "estimated_wait_range_s": [round(low, 1), round(high, 1)],
+                "estimated_wait_text": wait_range_phrase(low, high)[0],
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
-                "within_target_share": round(within / called, 3) if called else None,
+                # the headline: who is still waiting past the target, or will be by the estimate,
+                # counts against it before the damage is done
+                "waiting_past_target": past,
+                "waiting_will_pass_target": will_be,
+                "within_target_share": round(within / (called + will_be), 3) if called + will_be else None,
             })
         return out
 
@@ -792,7 +789,7 @@ class Engine(OfflineHandover):
             ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
             out.append({
                 "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
-                "services": conf.services, "since": c["since"],
+                "services": self.active_services(c), "since": c["since"],
                 "ticket": None if ticket is None else {
                     "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
                     "state": ticket["state"], "called_at": ticket["called_at"],
@@ -830,7 +827,7 @@ class Engine(OfflineHandover):
         for sid in sites:
             stats = services if site and services is not None else self.service_stats(sid)
             own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
-            for alert in promise_alerts(self.config, stats, own, now):
+            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, set())):
                 alert["site"] = sid
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"

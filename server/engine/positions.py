@@ -3,7 +3,9 @@
 ``Engine.position`` answers one ticket with about five queries; the live hub refreshes every
 watched ticket, and a busy morning has hundreds of phones watching. :func:`positions` gives
 the same figures for a whole list with one query per ticket chunk, one per (site, service)
-queue and one load query per site, so a refresh costs milliseconds, not a stalled loop.
+queue, and one forecast of the day per site (``engine/waits.py``: every waiting citizen's
+estimate at once, cached until the next event), so a refresh costs milliseconds, not a stalled
+loop.
 ``tests/test_positions.py`` checks it against ``Engine.position`` on random queues.
 """
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
-from .estimate import estimate_wait_s
 from .states import State
 
 if TYPE_CHECKING:
@@ -30,12 +31,13 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
         for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
             rows[row["id"]] = dict(row)
     queues: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-    loads_by_site: dict[str, tuple] = {}
-    until_open = None
+    forecasts: dict[str, object] = {}
+    now = engine.clock.now()
     for t in rows.values():
         if t["state"] != State.WAITING:
             t["people_ahead_now"] = 0
             t["estimated_wait_s"] = 0.0
+            t["estimated_wait_range_s"] = [0.0, 0.0]
             continue
         key = (t["site"], t["service"])
         if key not in queues:
@@ -51,13 +53,12 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
         else:
             ahead = len(prio) + bisect_right(normal, t["queue_key"])
         ahead = max(0, ahead - 1)
-        if t["site"] not in loads_by_site:
-            loads_by_site[t["site"]] = engine._loads(conn, t["site"])
-        if until_open is None:
-            until_open = engine.seconds_until_open(engine.clock.now())
-        loads, waiting = loads_by_site[t["site"]]
+        if t["site"] not in forecasts:
+            forecasts[t["site"]] = engine.waits.all_waiting(conn, t["site"], engine.roster, now)
+        result = forecasts[t["site"]]
+        est = result.tickets.get(t["id"])
+        est = engine.waits._shift(est, result, now) if est is not None else None
         t["people_ahead_now"] = ahead
-        t["estimated_wait_s"] = round(estimate_wait_s(t["service"], ahead, loads, waiting,
-                                                      engine.mean_service_s(t["service"]),
-                                                      until_open_s=until_open), 1)
+        t["estimated_wait_s"] = round(est.wait_s, 1) if est else 0.0
+        t["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)] if est else [0.0, 0.0]
     return rows

@@ -31,14 +31,31 @@ class Candidate:
     target_counter: int | None = None
 
 
+STRICT_STEP = 1e12  # strict_preference as one number: rank first, then the place in line
+
+
+def rank_offset(calling: Calling, rank: int) -> float:
+    """The rule as one number per ticket, ``queue_key + rank_offset``: the smallest goes first
+    (within one priority class). longest_wait: the longest wait, the n-th preferred service
+    counting ``n * preference_penalty_s`` less; strict_preference: the first service with anyone."""
+    if calling.rule == "strict_preference":
+        return rank * STRICT_STEP
+    return rank * calling.preference_penalty_s
+
+
+def normal_goes_first(priority: PriorityPolicy, priority_in_row: int, now: float, normal_key: float,
+                      prio_key: float) -> bool:
+    """With both a priority and a normal ticket to choose from, whether the normal one goes."""
+    if priority_in_row >= priority.max_in_row:
+        return True
+    return now - normal_key > priority.normal_guard_s and normal_key < prio_key
+
+
 def _best(cands: Sequence[Candidate], services: Sequence[str], calling: Calling, now: float) -> Candidate | None:
     if not cands:
         return None
-    rank = {code: i for i, code in enumerate(services)}
-    if calling.rule == "strict_preference":
-        return min(cands, key=lambda c: (rank[c.service], c.queue_key, c.id))
-    return min(cands, key=lambda c: (-(now - c.queue_key - rank[c.service] * calling.preference_penalty_s),
-                                     c.queue_key, c.id))
+    offset = {code: rank_offset(calling, i) for i, code in enumerate(services)}
+    return min(cands, key=lambda c: (c.queue_key + offset[c.service], c.queue_key, c.id))
 
 
 def choose_next(candidates: Iterable[Candidate], *, counter: int, services: Sequence[str], calling: Calling,
@@ -55,9 +72,4 @@ def choose_next(candidates: Iterable[Candidate], *, counter: int, services: Sequ
     normal = _best([c for c in pool if not c.priority], services, calling, now)
     if prio is None or normal is None:
         return prio or normal
-    if priority_in_row >= priority.max_in_row:
-        return normal
-    normal_wait = now - normal.queue_key
-    if normal_wait > priority.normal_guard_s and normal.queue_key < prio.queue_key:
-        return normal
-    return prio
+    return normal if normal_goes_first(priority, priority_in_row, now, normal.queue_key, prio.queue_key) else prio

@@ -33,7 +33,8 @@ function renderServices() {
     el("td", {}, el("b", {}, s.name), el("span", { class: "en" }, ` ${s.name_en || ""}`)),
     el("td", { class: "num big" }, String(s.waiting)),
     waitCell(s.waiting ? s.longest_wait_s + age : 0, config.targets.max_wait_s),
-    el("td", { class: "num" }, `${fmt.minutes(s.estimated_wait_s).startsWith("<") ? "" : "~"}${fmt.minutes(s.estimated_wait_s)} phút`),
+    el("td", { class: "num" }, s.estimated_wait_text ||
+      `${fmt.minutes(s.estimated_wait_s).startsWith("<") ? "" : "~"}${fmt.minutes(s.estimated_wait_s)} phút`),
     el("td", { class: "num big" }, String(s.served_today)),
     el("td", {}, share(s.within_target_share)))));
 }

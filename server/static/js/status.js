@@ -71,8 +71,8 @@ function render(st) {
   $("#guide").replaceChildren(...(gvi ? [el("p", { class: "vi" }, gvi), el("p", { class: "en" }, gen)] : []));
   renderSorry(st);
   $("#ahead").textContent = String(st.people_ahead);
-  const m = fmt.minutes(st.estimated_wait_s);
-  $("#estimate").replaceChildren(m.startsWith("<") ? m : `~${m}`, el("small", {}, " phút"));
+  // the server words the estimate's range ("khoảng 10–15 phút"), as on the ticket
+  $("#estimate").replaceChildren(st.estimated_wait_text, el("small", { class: "en" }, st.estimated_wait_text_en));
 }
 
 function onStatus(st) {

@@ -1,0 +1,32 @@
+"""A wait estimate in words a citizen understands: a range, rounded, never false precision.
+
+``wait_range_phrase(low_s, high_s)`` turns the estimate's 80% interval into
+("khoảng 10–15 phút", "about 10–15 min"): the ends go out to whole 5-minute steps (the low end
+down, the high end up) so the range is never narrower than 5 minutes; a range that starts at 0
+reads "dưới 10 phút" ("under 10 min"); under 5 minutes, "dưới 5 phút"; past two hours,
+"hơn 2 giờ" ("over 2 hours"). Shared by the kiosk (ticket), the status page and the screens.
+"""
+from __future__ import annotations
+
+import math
+
+STEP_MIN = 5
+LONG_MIN = 120
+
+
+def wait_range_phrase(low_s: float, high_s: float) -> tuple[str, str]:
+    low_m = max(0.0, min(low_s, high_s)) / 60
+    high_m = max(0.0, low_s, high_s) / 60
+    if high_m < STEP_MIN:
+        return "dưới 5 phút", "under 5 min"
+    lo = int(math.floor(low_m / STEP_MIN)) * STEP_MIN
+    hi = int(math.ceil(high_m / STEP_MIN)) * STEP_MIN
+    if hi <= lo:
+        hi = lo + STEP_MIN
+    if lo >= LONG_MIN:
+        return "hơn 2 giờ", "over 2 hours"
+    if hi > LONG_MIN:
+        return f"hơn {lo} phút" if lo else "hơn 2 giờ", f"over {lo} min" if lo else "over 2 hours"
+    if lo == 0:
+        return f"dưới {hi} phút", f"under {hi} min"
+    return f"khoảng {lo}–{hi} phút", f"about {lo}–{hi} min"

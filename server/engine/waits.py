@@ -1,0 +1,280 @@
+"""The engine's wait estimates: reads the state and the event log, asks the pure forecaster.
+
+``WaitEstimator`` is what the engine calls for the ticket being issued, a ticket's status page,
+and the "new ticket" estimate of every service (displays, dashboard, alerts). It builds a
+:class:`~server.engine.forecast.Snapshot` from the live tables (never a citizen's future service
+time: the server does not know it), keeps a :class:`~server.engine.learned.Model` learned from the
+event log (earlier days once a day, today's at most every ``RELEARN_S``), and caches one forecast
+per site and state (event sequence) for ``REUSE_S`` seconds.
+
+When each counter works comes from the day's roster (``Engine.roster``: the simulator sets it from
+the staff file) or, without one, from the configured hours: counters open now work until lunch
+and from the end of lunch to closing; before opening every configured counter is expected.
+"""
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+from datetime import date, timedelta
+from typing import Sequence
+
+from qms_common.clock import local_datetime, local_timestamp
+
+from ..config import CenterConfig
+from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
+from .learned import Model, Observations, learn
+
+HISTORY_DAYS = 28
+ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (12 paths: 7 ms, but a noisier printed figure)
+SLOT_S = 1800.0          # arrival rates by half hour of the day
+AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
+RECENT_S = 1800.0        # without history, today's rate over the last half hour
+RELEARN_S = 60.0
+REUSE_S = 20.0
+PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
+AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
+
+__all__ = ["Shift", "WaitEstimator", "Estimate"]
+
+
+def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
+    obs = Observations()
+    rows = conn.execute(f"SELECT service, clerk, finished_at - started_at, started_at - called_at FROM tickets "
+                        f"WHERE {where} AND state = 'done' AND started_at IS NOT NULL "
+                        "AND finished_at > started_at", args).fetchall()  # a clock stepped back: no time
+    obs.durations = [(r[0], r[1], r[2]) for r in rows]
+    obs.walks = [r[3] for r in rows if r[3] is not None]
+    obs.running = [(r[0], now - r[1]) for r in conn.execute(
+        f"SELECT service, started_at FROM tickets WHERE {where} AND state = 'serving' AND started_at IS NOT NULL",
+        args)]
+    obs.calls = conn.execute(f"SELECT count(*) FROM tickets WHERE {where} AND first_called_at IS NOT NULL",
+                             args).fetchone()[0]
+    holds = conn.execute(f"SELECT e.at - t.called_at FROM events e JOIN tickets t ON t.id = e.ticket_id "
+                         f"WHERE e.type = 'ticket_no_show' AND {where.replace('day', 't.day')}", args).fetchall()
+    obs.holds = [h[0] for h in holds if h[0] is not None]
+    obs.no_shows = len(holds)
+    for state, reason, wait_from, first_called, finished in conn.execute(
+            f"SELECT state, reason, wait_from, first_called_at, finished_at FROM tickets WHERE {where}", args):
+        if first_called is not None:
+            obs.stayed.append(first_called - wait_from)
+        elif state == "abandoned" and reason != "end of day" and finished is not None:
+            obs.left.append(finished - wait_from)
+        elif state in ("waiting", "called", "parked"):
+            obs.stayed.append(now - wait_from)
+        elif finished is not None:
+            obs.stayed.append(finished - wait_from)
+    return obs
+
+
+class WaitEstimator:
+    def __init__(self, config: CenterConfig, *, paths: int | None = None) -> None:
+        self.config = config
+        self.paths = paths
+        self._lock = threading.Lock()
+        self._history: tuple[str, Observations] | None = None
+        self._model: tuple[str, float, Model] | None = None
+        self._cache: dict[str, tuple[int, float, Forecast]] = {}
+        self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
+
+    # --- what has been learned -------------------------------------------------------------
+    def model(self, conn: sqlite3.Connection, now: float) -> Model:
+        day = local_datetime(now, self.config.tz).date()
+        key = day.isoformat()
+        with self._lock:
+            if self._model and self._model[0] == key and now - self._model[1] < RELEARN_S:
+                return self._model[2]
+            if not self._history or self._history[0] != key:
+                first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+                self._history = (key, _observations(conn, "day >= ? AND day < ?", (first, key), now))
+            today = _observations(conn, "day = ?", (key,), now)
+            priors = {s.code: s.mean_service_min * 60 for s in self.config.services}
+            model = learn(self._history[1].extend(today), priors)
+            self._model = (key, now, model)
+            return model
+
+    # --- the state now ------------------------------------------------------------------------
+    def _windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
+                 now: float, day: date) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
+        if roster is not None:
+            rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
+            out = []
+            for s in rows:
+                start = max(s.start, now)
+                services = s.services
+                if s.start <= now:
+                    services = active if state == "open" else s.services
+                    if state == "paused":
+                        start = now + PAUSE_GUESS_S
+                out.append((start, s.end, services))
+            return tuple(w for w in out if w[0] < w[1])
+        hours = self.config.hours
+        tz = self.config.tz
+        opens = local_timestamp(day, hours.opens, tz)
+        closes = local_timestamp(day, hours.closes, tz) + AFTER_CLOSE_S
+        spans = [(opens, closes)]
+        if hours.lunch:
+            spans = [(opens, local_timestamp(day, hours.lunch[0], tz)), (local_timestamp(day, hours.lunch[1], tz), closes)]
+        if state == "closed" and now >= opens:
+            return ()
+        start_at = now + PAUSE_GUESS_S if state == "paused" else now
+        return tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
+
+    def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
+        day = local_datetime(now, self.config.tz).date()
+        waiting = [WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in conn.execute(
+            "SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
+            "WHERE state = 'waiting' AND site = ?", (site,))]
+        rows = {r["number"]: r for r in conn.execute(
+            "SELECT c.number, c.state, c.clerk, c.priority_in_row, c.services, t.service AS t_service, "
+            "t.state AS t_state, t.called_at, t.started_at FROM counters c LEFT JOIN tickets t ON t.id = c.ticket_id "
+            "WHERE c.site = ?", (site,))}
+        counters = []
+        for conf in self.config.counters:
+            r = rows.get(conf.number)
+            if conf.site != site or r is None:
+                continue
+            active = tuple(json.loads(r["services"])) if r["services"] and r["state"] != "closed" else tuple(conf.services)
+            in_hand = None
+            if r["t_service"] is not None and r["t_state"] in ("called", "serving"):
+                serving = r["t_state"] == "serving"
+                since = r["started_at"] if serving else r["called_at"]
+                in_hand = InHand(r["t_service"], serving, max(0.0, now - (since or now)))
+            counters.append(CounterNow(conf.number, r["clerk"], r["priority_in_row"], in_hand,
+                                       self._windows(conf.number, r["state"], roster, active, now, day)))
+        services = [s.code for s in self.config.services]
+        arrivals = self._arrivals(conn, site, now, day, counters)
+        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
+
+    # --- citizens still to come ---------------------------------------------------------------
+    def _history_profile(self, conn: sqlite3.Connection, site: str, day: date) -> tuple[int, dict]:
+        """(days of history, {(service, priority): [tickets per half hour of the day]})."""
+        key = day.isoformat()
+        if self._profile is None or self._profile[0] != key:
+            self._profile = (key, {})
+        cache = self._profile[1]
+        if site not in cache:
+            first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+            counts: dict[tuple[str, bool], list[int]] = {}
+            days = set()
+            slots = int(86400 / SLOT_S)
+            for service, prio, issued, d in conn.execute(
+                    "SELECT service, priority, issued_at, day FROM tickets WHERE day >= ? AND day < ? AND site = ?",
+                    (first, key, site)):
+                days.add(d)
+                sod = local_datetime(issued, self.config.tz)
+                k = int((sod.hour * 3600 + sod.minute * 60 + sod.second) / SLOT_S)
+                counts.setdefault((service, bool(prio)), [0] * slots)[min(k, slots - 1)] += 1
+            cache[site] = (len(days), counts)
+        return cache[site]
+
+    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> list:
+        tz = self.config.tz
+        midnight = local_timestamp(day, "00:00", tz)
+        opens = local_timestamp(day, self.config.hours.opens, tz)
+        closes = local_timestamp(day, self.config.hours.closes, tz)
+        end = min(closes, now + AHEAD_S)
+        if end <= now:
+            return []
+        n_days, profile = self._history_profile(conn, site, day)
+        today: dict[tuple[str, bool], list[float]] = {}
+        for service, prio, issued in conn.execute(
+                "SELECT service, priority, issued_at FROM tickets WHERE day = ? AND site = ?", (day.isoformat(), site)):
+            today.setdefault((service, bool(prio)), []).append(issued)
+        edges = [now]
+        k = int((now - midnight) / SLOT_S) + 1
+        while midnight + k * SLOT_S < end:
+            edges.append(midnight + k * SLOT_S)
+            k += 1
+        edges.append(end)
+        out = []
+        if n_days:
+            so_far = sum(len(v) for v in today.values())
+            k_now = int((now - midnight) / SLOT_S)
+            frac = (now - midnight) / SLOT_S - k_now
+            expected = sum(sum(c[:k_now]) + c[k_now] * frac for c in profile.values()) / n_days
+            scale = min(2.0, max(0.5, (so_far + 5) / (expected + 5)))
+            for key, c in profile.items():
+                pieces = [(a, b, c[int((a - midnight) / SLOT_S)] / n_days / SLOT_S * scale)
+                          for a, b in zip(edges, edges[1:])]
+                out.append((key, [p for p in pieces if p[2] > 0]))
+            return out
+        # cold: today's recent rate, while some counter works
+        span = min(RECENT_S, max(now - opens, 900.0))
+        working = [w[:2] for c in counters for w in c.windows]
+        for key, times in today.items():
+            rate = sum(1 for t in times if t > now - span) / span
+            if rate <= 0:
+                continue
+            pieces = []
+            for a, b in zip(edges, edges[1:]):
+                mid = (a + b) / 2
+                if any(s <= mid < e for s, e in working):
+                    pieces.append((a, b, rate))
+            out.append((key, pieces))
+        return out
+
+    # --- estimates ----------------------------------------------------------------------------
+    def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        cached = self._cache.get(site)
+        if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+            return cached[2]
+        snap = self.snapshot(conn, site, roster, now)
+        paths = self.paths or (ONE_PATHS if only is not None else PATHS)
+        result = forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths)
+        if only is None:
+            self._cache[site] = (seq, now, result)
+        return result
+
+    @staticmethod
+    def _shift(est: Estimate, result: Forecast, now: float) -> Estimate:
+        """An estimate of a cached forecast, seen from a few seconds later."""
+        d = now - result.now
+        if d <= 0:
+            return est
+        return Estimate(max(0.0, est.wait_s - d), max(0.0, est.low_s - d), max(0.0, est.high_s - d), est.called_share)
+
+    def for_new(self, conn: sqlite3.Connection, service: str, site: str, priority: bool, roster, now: float,
+                *, whole: bool = False) -> Estimate:
+        """The wait of someone taking a ticket of ``service`` now."""
+        result = self._forecast(conn, site, roster, now, only=None if whole else (service, bool(priority)))
+        est = result.new.get((service, bool(priority)))
+        if est is None:
+            return Estimate(0.0, 0.0, 0.0, 0.0)
+        return self._shift(est, result, now)
+
+    def for_ticket(self, conn: sqlite3.Connection, ticket: dict, roster, now: float) -> Estimate:
+        result = self._forecast(conn, ticket["site"], roster, now, only=ticket["id"])
+        est = result.tickets.get(ticket["id"])
+        if est is None:
+            return Estimate(0.0, 0.0, 0.0, 0.0)
+        return self._shift(est, result, now)
+
+    def all_waiting(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Forecast:
+        return self._forecast(conn, site, roster, now)
+
+    def late_waiting(self, conn: sqlite3.Connection, sites: Sequence[str], roster, now: float,
+                     target_s: float) -> dict[str, tuple[int, int]]:
+        """Per service: (waiting already past ``target_s``, waiting who will pass it by the
+        estimate, those included)."""
+        out: dict[str, list[int]] = {}
+        for site in sites:
+            rows = conn.execute("SELECT id, service, wait_from FROM tickets WHERE state = 'waiting' AND site = ?",
+                                (site,)).fetchall()
+            if not rows:
+                continue
+            result = self._forecast(conn, site, roster, now)
+            for ticket_id, service, wait_from in rows:
+                waited = now - wait_from
+                est = result.tickets.get(ticket_id)
+                ahead = self._shift(est, result, now).wait_s if est else 0.0
+                counts = out.setdefault(service, [0, 0])
+                counts[0] += waited > target_s
+                counts[1] += waited + ahead > target_s
+        return {k: (v[0], v[1]) for k, v in out.items()}
+
+
+def is_finite(x: float) -> bool:
+    return not math.isinf(x)

@@ -1,0 +1,59 @@
+"""Forecast in the background after every event, so that the ticket being issued finds its
+estimate ready (``WaitEstimator`` caches one forecast per site and event sequence).
+
+One daemon thread, woken by the engine's listeners after each commit; events that come while it
+works are coalesced into one more forecast. If a press comes before it is done, the issue computes
+its own estimate, exactly as without it (the result is the same: a forecast is seeded by the event
+sequence).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class EstimateWarmer:
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = threading.Condition()
+        self.rounds = 0  # forecasts made (tests and the curious)
+
+    def start(self) -> "EstimateWarmer":
+        self.engine.add_listener(self._on_event)
+        self._thread = threading.Thread(target=self._run, name="estimate-warmer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.engine.remove_listener(self._on_event)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _on_event(self, event: dict) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.engine.warm_estimates()
+            except Exception:  # a failed forecast must never stop the next one
+                log.exception("background wait forecast failed")
+            with self._done:
+                self.rounds += 1
+                self._done.notify_all()
+
+    def wait_for(self, predicate, timeout: float) -> bool:
+        """Block until ``predicate()`` holds after a round (tests), or ``timeout`` seconds."""
+        with self._done:
+            return self._done.wait_for(predicate, timeout)

@@ -1,0 +1,205 @@
+"""The wait estimate: the forecaster's rules, what it learns, and the engine using it."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from server.config import Calling, PriorityPolicy
+from server.engine.forecast import CounterNow, InHand, Snapshot, WaitingTicket, forecast
+from server.engine.learned import Durations, Model, kaplan_meier, redistribute
+from server.scenario import load_scenario
+from server.simulator import Simulation
+
+NOW = 10_000.0
+DAY = 8 * 3600.0
+
+
+def _model(mean_s: float = 600.0, n: int = 2000, **kw) -> Model:
+    rng = random.Random(3)
+    return Model({"CT": Durations(mean_s, [rng.expovariate(1 / mean_s) for _ in range(n)])}, **kw)
+
+
+def _waiting(k: int, service: str = "CT", priority: bool = False, start: float = NOW - 300) -> list[WaitingTicket]:
+    return [WaitingTicket(f"{service}{i}", service, priority, start + i, start + i) for i in range(k)]
+
+
+def _busy(n: int, windows=None) -> list[CounterNow]:
+    rng = random.Random(4)
+    return [CounterNow(i, f"c{i}", 0, InHand("CT", True, rng.uniform(0, 900)),
+                       windows or ((NOW, NOW + DAY, ("CT",)),)) for i in range(1, n + 1)]
+
+
+def test_ten_busy_counters_give_the_textbook_wait():
+    # M/M/10 with everyone busy: the (k+1)-th call comes after (k+1) x mean / 10 on average
+    for k in (0, 5, 20):
+        snap = Snapshot(NOW, _waiting(k), _busy(10), Calling(), PriorityPolicy(), ["CT"])
+        est = forecast(snap, _model(), paths=400).new[("CT", False)]
+        assert est.wait_s == pytest.approx((k + 1) * 60, rel=0.08)
+        assert est.low_s < est.wait_s < est.high_s
+
+
+def test_nobody_is_called_during_a_break_or_after_the_last_shift():
+    # one counter: free now, works 100 s, then a break until +1000, then until +1500
+    windows = ((NOW, NOW + 100, ("CT",)), (NOW + 1000, NOW + 1500, ("CT",)))
+    counter = CounterNow(1, "c1", 0, None, windows)
+    model = Model({"CT": Durations(300.0, [300.0] * 5000)}, p_no_show=0.0)
+    snap = Snapshot(NOW, _waiting(4), [counter], Calling(), PriorityPolicy())
+    est = forecast(snap, model, paths=50).tickets
+    assert est["CT0"].wait_s == 0                      # called at once
+    assert est["CT1"].wait_s == pytest.approx(1000, rel=0.02)   # after the break, not at +300
+    assert est["CT2"].wait_s == pytest.approx(1300, rel=0.02)
+    assert est["CT3"].called_share == 0               # +1600 is after the last shift: never called
+
+
+def test_priority_and_the_normal_guard_are_the_engines():
+    # one counter, 100-second services, free in 50 s: a priority citizen who came last goes first,
+    # unless the normal ones have waited past the guard (12 min)
+    model = Model({"CT": Durations(100.0, [100.0] * 5000), "HT": Durations(100.0, [100.0] * 5000)}, p_no_show=0.0)
+    counters = [CounterNow(1, "c1", 0, InHand("CT", True, 50.0), ((NOW, NOW + DAY, ("CT", "HT")),))]
+    fresh = _waiting(3, start=NOW - 30) + [WaitingTicket("P", "CT", True, NOW - 5, NOW - 5)]
+    est = forecast(Snapshot(NOW, fresh, counters, Calling(), PriorityPolicy()), model, paths=20).tickets
+    assert est["P"].wait_s == pytest.approx(50, abs=1) and est["CT0"].wait_s == pytest.approx(150, abs=1)
+    old = _waiting(3, start=NOW - 1000) + [WaitingTicket("P", "CT", True, NOW - 5, NOW - 5)]
+    est = forecast(Snapshot(NOW, old, counters, Calling(), PriorityPolicy()), model, paths=20).tickets
+    assert est["CT0"].wait_s == pytest.approx(50, abs=1) and est["P"].wait_s == pytest.approx(350, abs=1)
+    # longest_wait with the preference penalty (300 s): the counter's first service (CT) waited
+    # 100 s, its second (HT) 350 s: 350 - 300 < 100, so CT goes first
+    mixed = [WaitingTicket("H", "HT", False, NOW - 350, NOW - 350), WaitingTicket("C", "CT", False, NOW - 100, NOW - 100)]
+    est = forecast(Snapshot(NOW, mixed, counters, Calling(), PriorityPolicy()), model, paths=20).tickets
+    assert est["C"].wait_s < est["H"].wait_s
+
+
+def test_those_ahead_who_give_up_shorten_the_wait():
+    snap = Snapshot(NOW, _waiting(8, start=NOW - 3000), _busy(1), Calling(), PriorityPolicy(), ["CT"])
+    stays = forecast(snap, _model(), paths=200).new[("CT", False)]
+    # everyone leaves within an hour of waiting
+    survival = kaplan_meier(left=[60.0 * m for m in range(1, 61)], stayed=[])
+    leaves = forecast(snap, _model(survival=survival), paths=200).new[("CT", False)]
+    assert leaves.wait_s < 0.5 * stays.wait_s
+
+
+def test_citizens_still_to_come_with_priority_go_first():
+    counters = _busy(1)
+    snap = Snapshot(NOW, _waiting(3), counters, Calling(), PriorityPolicy(), ["CT"])
+    alone = forecast(snap, _model(), paths=200).new[("CT", False)]
+    rush = Snapshot(NOW, _waiting(3), counters, Calling(), PriorityPolicy(), ["CT"],
+                    arrivals=[(("CT", True), [(NOW, NOW + 3600, 1 / 600)])])
+    # about one priority citizen every 10 minutes goes before the normal ones who have waited
+    # less than the guard (12 min)
+    assert forecast(rush, _model(), paths=400).new[("CT", False)].wait_s > alone.wait_s * 1.05
+
+
+def test_services_still_running_count_as_longer_than_so_far():
+    values, weights = redistribute([100.0, 200.0], [150.0])
+    assert sum(v * w for v, w in zip(values, weights)) / sum(weights) == pytest.approx((100 + 200 * 2) / 3)
+    values, weights = redistribute([100.0], [400.0])   # running past all finished: counts as ending now
+    assert values == [100.0, 400.0] and weights == [1.0, 1.0]
+
+
+def test_kaplan_meier_counts_who_stayed_as_censored():
+    s = kaplan_meier(left=[90.0], stayed=[30.0, 150.0, 150.0])
+    assert s[0] == 1.0 and s[1] == 1.0          # nobody left in the first minute
+    assert s[2] == pytest.approx(1 - 1 / 3)     # of the three still there at 1 min, one left
+    assert kaplan_meier(left=[], stayed=[10.0]) == []
+
+
+# --- in the engine, through the simulator ------------------------------------------------------
+def _day(tmp_path, name, service_s_last: float):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "center.json").write_text('{"name": "t", "close_s": 4000, "services": [{"code": "HT", "name": "HT"}]}')
+    (folder / "staff.csv").write_text("clerk,counter,skills,start_s,end_s\nc1,1,HT,0,4000\n")
+    rows = [(10, 300), (20, 300), (30, service_s_last), (40, 300), (50, 300)]
+    (folder / "arrivals.csv").write_text("arrival_s,service,priority,service_s,patience_s,no_show\n" + "".join(
+        f"{t},HT,0,{d},,0\n" for t, d in rows))
+    return load_scenario(folder)
+
+
+def test_the_estimate_never_reads_a_service_time_before_it_ends(tmp_path):
+    # two days that differ only in how long the third citizen's service will take: every estimate
+    # printed before that service ends is the same
+    short = Simulation(_day(tmp_path, "short", 60)).run().records
+    long = Simulation(_day(tmp_path, "long", 1800)).run().records
+    third_done = short[2].finished_s
+    assert [r.predicted_wait_s for r in short if r.arrival_s < third_done] == \
+           [r.predicted_wait_s for r in long if r.arrival_s < third_done]
+    assert all(0 <= r.predicted_low_s <= r.predicted_high_s for r in short)
+
+
+def test_history_teaches_the_service_times(tmp_path):
+    # earlier days of 20-minute services: the first wait of the day is estimated from them,
+    # cold it starts from the configured 8 minutes
+    hist = []
+    for i in range(3):
+        folder = tmp_path / f"h{i}"
+        folder.mkdir()
+        (folder / "center.json").write_text(
+            f'{{"name": "t", "close_s": 20000, "date": "2026-11-0{i + 2}", "services": [{{"code": "HT", "name": "HT"}}]}}')
+        (folder / "staff.csv").write_text("clerk,counter,skills,start_s,end_s\nc1,1,HT,0,20000\n")
+        (folder / "arrivals.csv").write_text("arrival_s,service,priority,service_s,patience_s,no_show\n" + "".join(
+            f"{t},HT,0,1200,,0\n" for t in range(0, 18000, 1300)))
+        hist.append(load_scenario(folder))
+    today = _day(tmp_path, "today", 1200)
+    cold = Simulation(today).run().records
+    warm = Simulation(_day(tmp_path, "today2", 1200), history=hist).run().records
+    # the second citizen waits for the first one's service (1200 s, all but 10 s of it)
+    assert abs(warm[1].predicted_wait_s - 1190) < abs(cold[1].predicted_wait_s - 1190)
+    assert warm[1].predicted_wait_s == pytest.approx(1190, rel=0.3)
+
+
+def test_a_predicted_breach_does_not_flicker_around_the_target():
+    from server.engine.alerts import promise_alerts
+    from server.scenario import load_scenario as load
+    config = load("satellite-point").center_config()
+
+    def stats(estimate_s: float, will_pass: int = 0) -> list[dict]:
+        return [{"service": "CT", "name": "Chứng thực", "waiting": 3, "longest_wait_s": 120.0,
+                 "estimated_wait_s": estimate_s, "waiting_past_target": 0, "waiting_will_pass_target": will_pass}]
+
+    held: set[str] = set()
+    kinds = []
+    for est in (800, 960, 870, 700, 580, 870):  # seconds, target 900, clears 300 s under it
+        kinds.append([a["kind"] for a in promise_alerts(config, stats(est), [], NOW, held)])
+    assert kinds == [[], ["predicted_breach"], ["predicted_breach"], ["predicted_breach"], [], []]
+    # someone already waiting who will pass the target raises it even if a new ticket would not
+    alerts = promise_alerts(config, stats(300, will_pass=1), [], NOW, set())
+    assert [a["kind"] for a in alerts] == ["predicted_breach"] and "dự kiến quá 15 phút" in alerts[0]["message"]
+
+
+def test_a_clerk_with_enough_services_of_their_own_is_expected_at_their_pace():
+    from server.engine.learned import Observations, learn
+    obs = Observations(durations=[("HT", "fast", 200.0)] * 60 + [("HT", "slow", 800.0)] * 60)
+    model = learn(obs, {"HT": 480.0})
+    draws = [i / 400 for i in range(400)]
+    fast = sum(model.sampler("HT", "fast")(u) for u in draws) / 400
+    slow = sum(model.sampler("HT", "slow")(u) for u in draws) / 400
+    anyone = sum(model.sampler("HT", None)(u) for u in draws) / 400
+    assert fast < anyone < slow
+    assert fast == pytest.approx(200 * 0.75 + anyone * 0.25, rel=0.1)  # own share 60 / (60 + 20)
+
+
+def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_path):
+    from qms_common.clock import FakeClock
+    from server.engine import Engine
+    from server.engine.warmer import EstimateWarmer
+    from server.store import Store
+    sc = load_scenario("ward-weekday")
+    sim = Simulation(sc)
+    engine = Engine(Store(tmp_path / "w.db", synchronous="OFF"), sim.config, FakeClock(sim.t0))
+    warmer = EstimateWarmer(engine).start()
+    try:
+        engine.sign_in(1, "c1", services=["CT"])
+        engine.issue("CT")
+        engine.issue("CT")
+
+        def forecast_of_now():
+            cached = engine.waits._cache.get("main")
+            return cached is not None and cached[0] == engine.last_seq()
+        assert warmer.wait_for(forecast_of_now, timeout=10)
+        cached = engine.waits._cache["main"]
+        # the estimate the next ticket prints is that forecast's (the same number the issue would compute)
+        expected = cached[2].new[("CT", False)].wait_s
+        assert engine.issue("CT")["estimated_wait_s"] == round(expected, 1)
+    finally:
+        warmer.stop()
