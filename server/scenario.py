@@ -6,6 +6,7 @@ not only the bundled ones. Errors name the file, the line and the column.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,7 @@ class ScenarioService(BaseModel):
 class ScenarioCenter(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str
+    date: dt.date | None = None  # a real calendar day (generate.py --date); else a fixed Monday
     timezone: str = "Asia/Ho_Chi_Minh"
     opens_at: str = Field(default="07:30", pattern=r"^\d{2}:\d{2}$")
     open_s: float = 0

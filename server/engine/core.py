@@ -601,21 +601,21 @@ class Engine(OfflineHandover):
         return self.ticket(ticket_id)
 
     def rate(self, score: int, *, ticket_id: str | None = None, counter: int | None = None,
-             device: str | None = None) -> dict:
-        """A citizen's satisfaction (4 Rất hài lòng .. 1 Không hài lòng), for a ticket or,
-        if the keypad does not know it, for the ticket last served at the counter."""
-        if not 1 <= score <= 4:
-            raise QmsError(f"score must be 1..4, got {score}")
+             device: str | None = None, reason: str | None = None, source: str = "keypad") -> dict:
+        """A citizen's satisfaction (4 Rất hài lòng .. 1 Không hài lòng) at a counter, by the
+        one rule of :mod:`server.engine.rating` (window after the service, once per ticket)."""
+        from . import rating
+        rating.check_score(score, reason)
+        if counter is None:
+            if ticket_id is None:
+                raise QmsError("Cần quầy hoặc vé; a rating names its counter or its ticket")
+            counter = self.ticket(ticket_id)["counter"]
         events: list[dict] = []
         with self.store.write() as conn:
-            if ticket_id is None and counter is not None:
-                row = conn.execute("SELECT id FROM tickets WHERE counter = ? AND day = ? AND state IN "
-                                   "('serving', 'done') ORDER BY coalesce(finished_at, started_at) DESC LIMIT 1",
-                                   (counter, self.today().isoformat())).fetchone()
-                ticket_id = row[0] if row else None
-            code = self._ticket_row(conn, ticket_id)["code"] if ticket_id else None
-            event = self._event(conn, events, "ticket_rated", ticket_id=ticket_id, counter=counter, device=device,
-                                score=score, code=code)
+            target = rating.rateable(conn, counter=counter, day=self.today().isoformat(), now=self.clock.now(),
+                                     window_s=self.config.satisfaction.window_s, ticket_id=ticket_id)
+            event = self._event(conn, events, "ticket_rated", ticket_id=target.ticket_id, counter=counter,
+                                device=device, **rating.rating_data(target, score, reason, source))
         self._emit(events)
         return event
 
