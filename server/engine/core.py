@@ -22,6 +22,7 @@ from ..store import Store
 from .alerts import promise_alerts
 from .estimate import CounterLoad, blended_mean, estimate_wait_s
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
+from .ratings import Ratings
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -39,7 +40,7 @@ def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
 
-class Engine(OfflineHandover):
+class Engine(OfflineHandover, Ratings):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -600,25 +601,6 @@ class Engine(OfflineHandover):
         self._emit(events)
         return self.ticket(ticket_id)
 
-    def rate(self, score: int, *, ticket_id: str | None = None, counter: int | None = None,
-             device: str | None = None, reason: str | None = None, source: str = "keypad") -> dict:
-        """A citizen's satisfaction (4 Rất hài lòng .. 1 Không hài lòng) at a counter, by the
-        one rule of :mod:`server.engine.rating` (window after the service, once per ticket)."""
-        from . import rating
-        rating.check_score(score, reason)
-        if counter is None:
-            if ticket_id is None:
-                raise QmsError("Cần quầy hoặc vé; a rating names its counter or its ticket")
-            counter = self.ticket(ticket_id)["counter"]
-        events: list[dict] = []
-        with self.store.write() as conn:
-            target = rating.rateable(conn, counter=counter, day=self.today().isoformat(), now=self.clock.now(),
-                                     window_s=self.config.satisfaction.window_s, ticket_id=ticket_id)
-            event = self._event(conn, events, "ticket_rated", ticket_id=target.ticket_id, counter=counter,
-                                device=device, **rating.rating_data(target, score, reason, source))
-        self._emit(events)
-        return event
-
     # --- end of day -----------------------------------------------------------------------
     def close_day(self, day: date | None = None, actor: str = "system") -> int:
         """Mark tickets of past days still waiting, called or parked as abandoned."""
@@ -765,6 +747,8 @@ class Engine(OfflineHandover):
                 out.append(alert)
         # printed tickets the hand-over could not place: the same on every site's screens
         out += self.handover_alerts()
+        # a citizen who said "Không hài lòng" today, until the director marks it dealt with
+        out += self.rating_alerts()
         out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
         return out
 

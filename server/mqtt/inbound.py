@@ -249,7 +249,8 @@ class Inbound:
         self.registry.seen("counter", device)
         number = self._counter_of(device)
         ticket_id = self._ticket_id(r.ticket) if r.ticket else None
-        event = self.engine.rate(r.score, ticket_id=ticket_id, counter=number, device=device)
+        event = self.engine.rate(r.score, ticket_id=ticket_id, counter=number, device=device, reason=r.reason,
+                                 source="keypad")
         return wire.Response(status="ok", data={"ticket": event["data"].get("code"), "score": r.score})
 
     def _robot_telemetry(self, parts: dict[str, str], t: wire.RobotTelemetry, msg: Incoming) -> None:
