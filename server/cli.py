@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import csv
 import getpass
-import io
 import json
 import logging
 import os
@@ -142,7 +141,7 @@ def cmd_report(args) -> int:
     from .config import load_center
     from .engine import Engine
     from .reporting import files, period as periods
-    from .reports import format_table, report_for, write_csv
+    from .reports import format_table, report_for
     settings = _settings(args)
     engine = Engine(_store(settings), load_center(settings.center_file), SystemClock())
     if args.week and (args.since or args.to):
@@ -152,15 +151,10 @@ def cmd_report(args) -> int:
     else:
         last = date.fromisoformat(args.to) if args.to else engine.today()
         period = periods.days(date.fromisoformat(args.since) if args.since else last, last)
-    if args.format in ("table", "daily-csv"):
+    if args.format == "table":
         first, last, rows = report_for(engine, period.first, period.last)
-        if args.format == "table":
-            text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
-            _write_text(args.out, text + "\n")
-        else:
-            out = io.StringIO()
-            write_csv(rows, out)
-            _write_text(args.out, out.getvalue())
+        text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
+        _write_text(args.out, text + "\n")
         return 0
     report = files.build(engine, period)
     if args.format == "all":
@@ -253,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--week", help="an ISO week, e.g. 2026-W48 (Monday to Sunday)")
     rp.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: the --to day)")
     rp.add_argument("--to", help="last day, YYYY-MM-DD (default: today, center time)")
-    rp.add_argument("--format", choices=["table", "pdf", "html", "xlsx", "csv", "daily-csv", "all"], default="table",
+    rp.add_argument("--format", choices=["table", "pdf", "html", "xlsx", "csv", "all"], default="table",
                     help="table: the terminal; pdf/html: the printable report; xlsx/csv: for the province; "
                          "all: every file into the folder --out")
     rp.add_argument("--out", default="-", help="file, or folder for --format all (default: standard output)")

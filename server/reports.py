@@ -17,7 +17,6 @@ For each day (the center's local day of issue) and service:
 """
 from __future__ import annotations
 
-import csv
 import statistics
 from dataclasses import dataclass, field
 from datetime import date
@@ -147,10 +146,9 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def write_csv(rows: list[dict], out: IO[str]) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    """The rows for a spreadsheet: Vietnamese headers, shares as percentages (87.5%)."""
+    from .reporting.tables import daily_sheet, write_table
+    write_table(*daily_sheet(rows), out)
 
 
 def format_table(rows: list[dict]) -> str:

@@ -38,7 +38,8 @@ def tickets_by_day(report: dict, services: list[tuple[str, str]]) -> str:
             ax.bar([_day(d["day"]) for d in days], values, bottom=bottom, label=name, color=COLORS[i % len(COLORS)])
             bottom = [b + v for b, v in zip(bottom, values)]
     ax.set_ylabel("Số vé (tickets)")
-    ax.legend(fontsize=7, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    if any(bottom):
+        ax.legend(fontsize=7, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     return _svg(fig)
 
 

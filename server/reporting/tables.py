@@ -20,6 +20,17 @@ FIGURES = [
 ]
 
 
+DAILY = "Theo ngày và lĩnh vực"
+DAILY_HEADS = ([("Ngày", "text"), ("Mã lĩnh vực", "text"), ("Lĩnh vực", "text")] + [(h, k) for _, h, k in FIGURES[:11]]
+               + [("Số lượt đánh giá", "int"), ("Điểm hài lòng trung bình (1-4)", "num")])
+
+
+def daily_sheet(rows: list[dict]) -> tuple[list, list]:
+    """The per day and service table (server/reports.py's rows)."""
+    return DAILY_HEADS, [[r["day"], r["service"], r["service_name"], *[r.get(k) for k, _, _ in FIGURES[:11]],
+                          r["ratings"], r["mean_rating"]] for r in rows]
+
+
 def sheets(report: dict) -> dict[str, tuple[list[tuple[str, str]], list[list]]]:
     """Sheet name -> (headers with kinds, rows)."""
     fig_heads = [(h, k) for _, h, k in FIGURES]
@@ -33,11 +44,7 @@ def sheets(report: dict) -> dict[str, tuple[list[tuple[str, str]], list[list]]]:
         return [s["ratings"], s["satisfied_share"], *s["levels"].values()]
 
     out: dict[str, tuple[list, list]] = {}
-    out["Theo ngày và lĩnh vực"] = (
-        [("Ngày", "text"), ("Mã lĩnh vực", "text"), ("Lĩnh vực", "text")] + fig_heads[:11]
-        + [("Số lượt đánh giá", "int"), ("Điểm hài lòng trung bình (1-4)", "num")],
-        [[r["day"], r["service"], r["service_name"], *[r.get(k) for k, _, _ in FIGURES[:11]], r["ratings"],
-          r["mean_rating"]] for r in report["by_day_service"]])
+    out[DAILY] = daily_sheet(report["by_day_service"])
     out["Theo ngày"] = ([("Ngày", "text")] + fig_heads + [("Tỷ lệ hài lòng", "pct")],
                        [[d["day"], *figs(d), d["satisfied_share"]] for d in report["by_day"]])
     out["Theo lĩnh vực"] = ([("Lĩnh vực", "text")] + fig_heads + sat_heads,
@@ -71,15 +78,18 @@ def _csv_cell(value, kind: str) -> str:
     return str(value)
 
 
-def csv_text(report: dict, sheet: str = "Theo ngày và lĩnh vực") -> str:
-    """One table as CSV, with a byte-order mark so spreadsheet programs read Vietnamese as UTF-8."""
-    heads, rows = sheets(report)[sheet]
-    out = io.StringIO()
-    out.write("\ufeff")
+def write_table(heads: list, rows: list, out) -> None:
     w = csv.writer(out)
     w.writerow([h for h, _ in heads])
     for row in rows:
         w.writerow([_csv_cell(v, k) for v, (_, k) in zip(row, heads)])
+
+
+def csv_text(report: dict, sheet: str = DAILY) -> str:
+    """One table as CSV, with a byte-order mark so spreadsheet programs read Vietnamese as UTF-8."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    write_table(*sheets(report)[sheet], out)
     return out.getvalue()
 
 
