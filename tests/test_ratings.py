@@ -96,3 +96,39 @@ def test_todays_satisfaction_and_low_rating_alerts(engine, clock):
     assert not [a for a in engine.snapshot()["alerts"] if a["kind"] == "low_rating"]
     with pytest.raises(NotFound):
         engine.resolve_rating_alert(alerts[0]["id"])
+
+
+@pytest.mark.broker
+def test_the_keypad_over_mqtt_follows_the_same_rule(tmp_path, engine, clock):
+    """Through a real Mosquitto and the server's link: the keypad's rating with a reason is
+    taken; a second one for the same ticket, or one after the window, gets an error response."""
+    from qms_common import wire
+    from tests.mosquitto_fixture import MqttProbe, require_mosquitto
+    from tests.server_mqtt_kit import CENTER, anon_broker, request, response, start_link
+    require_mosquitto()
+    with anon_broker(tmp_path) as broker:
+        port = broker.port(1883)
+        link = start_link(engine, clock, port)
+        pad = MqttProbe.connect(port, client_id="counter-4")
+        try:
+            topic = wire.RATING.topic(center=CENTER, device="counter-4")
+            resp = wire.RESPONSE.topic(center=CENTER, cls="counter", device="counter-4")
+            pad.subscribe(resp)
+            t = served(engine, clock)
+            request(pad, topic, wire.Rating(score=1, reason="dossier_returned", at=clock.now()),
+                    response_topic=resp, correlation=b"r1")
+            ok = response(pad, resp, b"r1")
+            assert ok.status == "ok" and ok.data == {"ticket": t["code"], "score": 1}
+            request(pad, topic, wire.Rating(score=4, at=clock.now()), response_topic=resp, correlation=b"r2")
+            again = response(pad, resp, b"r2")
+            assert again.status == "error" and "đã được đánh giá" in again.error
+            served(engine, clock)
+            clock.advance(engine.config.satisfaction.window_s + 5)
+            request(pad, topic, wire.Rating(score=4, at=clock.now()), response_topic=resp, correlation=b"r3")
+            late = response(pad, resp, b"r3")
+            assert late.status == "error" and "quá thời gian" in late.error
+        finally:
+            pad.close()
+            link.stop()
+    assert [(e["ticket_id"], e["data"]["reason"], e["data"]["source"]) for e in rated(engine)] == [
+        (t["id"], "dossier_returned", "keypad")]
