@@ -52,7 +52,7 @@ class ReportSchedule(StrictModel):
     weekly_day: int = Field(default=4, ge=1, le=7, description="ISO weekday it is made on; 4 = Thursday")
     weekly_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                            description="center time it is made at")
-    daily: bool = Field(default=False, description="also each morning, the day before's report")
+    daily: bool = Field(default=True, description="also each morning, the day before's report")
     daily_at: str = Field(default="06:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     formats: list[Literal["pdf", "html", "xlsx", "csv"]] = Field(
         default=["pdf", "html", "xlsx", "csv"], min_length=1, description="files written for each report")

@@ -30,7 +30,8 @@ def at(y, m, d, hh, mm=0) -> float:
 
 
 def test_thursday_morning_makes_the_past_weeks_report_once(tmp_path):
-    s = ReportSchedule()
+    assert ReportSchedule().weekly_day == 4 and ReportSchedule().daily  # by default: Thursdays, and daily
+    s = ReportSchedule(daily=False)
     # Wednesday 2 December: last Thursday's (26/11) report covers week 47
     assert [(k, p.slug) for k, p in due(at(2026, 12, 2, 12), s, TZ, tmp_path)] == [("weekly", "2026-W47")]
     # Thursday 3 December 06:59: still week 47; 07:00: week 48 (Monday 23 – Sunday 29 November)
@@ -42,7 +43,7 @@ def test_thursday_morning_makes_the_past_weeks_report_once(tmp_path):
     assert due(at(2026, 12, 9, 23, 59), s, TZ, tmp_path) == []
     daily = ReportSchedule(weekly=False, daily=True, daily_at="06:30")
     assert [p.slug for _, p in due(at(2026, 12, 3, 6, 31), daily, TZ, tmp_path)] == ["2026-12-02"]
-    monday = ReportSchedule(weekly_day=1, weekly_at="17:30", formats=["xlsx"])
+    monday = ReportSchedule(weekly_day=1, weekly_at="17:30", daily=False, formats=["xlsx"])
     assert [p.slug for _, p in due(at(2026, 11, 30, 17, 30), monday, TZ, tmp_path)] == ["2026-W48"]
 
 
@@ -81,7 +82,7 @@ def test_the_report_is_written_and_announced_on_mqtt(tmp_path):
             topic = wire.REPORT_READY.topic(center=CENTER)
             probe.subscribe(topic)
             folder = tmp_path / "reports"
-            scheduler = ReportScheduler(engine, ReportSchedule(), folder, publish=link.publish)
+            scheduler = ReportScheduler(engine, ReportSchedule(daily=False), folder, publish=link.publish)
             clock.set(at(2026, 12, 3, 6, 59))
             assert scheduler.run_due() == []           # week 47 had no ticket: nothing written
             clock.set(at(2026, 12, 3, 7, 0))
