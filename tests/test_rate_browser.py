@@ -4,6 +4,9 @@ by itself; a second rating of the same ticket is refused; the director's dashboa
 low rating as an alert and today's satisfaction."""
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -84,6 +87,13 @@ def test_the_citizen_rates_by_touch_and_the_tablet_resets(browser, srv):  # noqa
     expect(alert).to_contain_text(f"{t['code']}", timeout=T)
     expect(alert).to_contain_text("Chờ quá lâu")
     expect(dash.locator("#satisfaction-counters")).to_contain_text("Quầy 4", timeout=T)
+    # the province's spreadsheet from the report panel, with the sign-in cookie
+    with dash.expect_download(timeout=T) as download:
+        dash.click("a.report-file[data-format='xlsx']")
+    from openpyxl import load_workbook
+    book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert download.value.suggested_filename.endswith(".xlsx") and "Theo quầy" in book.sheetnames
+    assert [c.value for c in book["Theo quầy"][2]][:3] == [4, 1, 1]  # counter 4: called 1, served 1
     alert.locator("button.resolve").click()
     expect(dash.locator("#alerts li[data-kind='low_rating']")).to_have_count(0, timeout=T)
     assert dash.errors == []
