@@ -64,7 +64,7 @@ def test_the_citizen_rates_by_touch_and_the_tablet_resets(browser, srv):  # noqa
     expect(tablet.locator("#why")).to_be_visible()
     tablet.locator(".reason[data-reason='waited_too_long']").tap()
     expect(tablet.locator("#thanks")).to_be_visible(timeout=T)
-    expect(tablet.locator("#thanks-text")).to_have_text(f"Số {t['code']}: Không hài lòng.")
+    expect(tablet.locator("#thanks-text")).to_have_text(f"Đã ghi nhận đánh giá của số {t['code']}: Không hài lòng.")
     expect(tablet.locator("#idle")).to_be_visible(timeout=T)  # page_reset_s = 2: back by itself
     assert tablet.locator("#ask").is_hidden()  # the same ticket is not offered again
     assert tablet.errors == []

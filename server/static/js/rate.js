@@ -61,7 +61,7 @@ async function send(score, reason) {
   model.busy = true;
   try {
     const out = await call("POST", "/ratings", { score, reason: reason || null });
-    $("#thanks-text").textContent = `Số ${out.ticket}: ${out.level}.`;
+    $("#thanks-text").textContent = `Đã ghi nhận đánh giá của số ${out.ticket}: ${out.level}.`;
   } catch (err) {
     $("#thanks-text").textContent = err.message.split("; ")[0];
   } finally {
