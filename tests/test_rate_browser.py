@@ -5,6 +5,7 @@ low rating as an alert and today's satisfaction."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,31 @@ def test_a_tablet_without_a_counter_token_is_refused(browser, srv):  # noqa: F81
     page.goto(f"{srv.url}/rate?token=not-a-real-token")
     expect(page.locator("#setup")).to_be_visible(timeout=T)
     page.context.close()
+
+
+def test_a_tablet_is_paired_from_the_dashboard_as_a_counters_rating_tablet(browser, srv):  # noqa: F811
+    tablet = new_page(browser, TABLET)
+    tablet.goto(f"{srv.url}/rate")
+    expect(tablet.locator("#setup")).to_be_visible(timeout=T)
+    code = tablet.locator("#pairing-code")
+    expect(code).to_have_text(re.compile(r"^\d{3} \d{3}$"), timeout=T)
+    dash = new_page(browser, DESK)
+    dash.goto(srv.url + "/dashboard")
+    dash.fill("#username", "giamdoc")
+    dash.fill("#password", "matkhau-123")
+    dash.press("#password", "Enter")
+    dash.fill("#pair-code", code.inner_text())
+    dash.fill("#pair-name", "Máy đánh giá quầy 4")
+    dash.select_option("#pair-counter", "4")
+    dash.click("#pair-form button[type=submit]")
+    expect(dash.locator("#pair-result")).to_contain_text("rate-4", timeout=T)
+    # the tablet collects its own token and becomes counter 4's rating page
+    expect(tablet.locator("#idle")).to_be_visible(timeout=T)
+    expect(tablet.locator("#counter-label")).to_have_text("Quầy 4", timeout=T)
+    t = serve_one(srv)
+    expect(tablet.locator("#ask-ticket")).to_have_text(t["code"], timeout=T)
+    tablet.locator(".level.l4").click()
+    expect(tablet.locator("#thanks-text")).to_contain_text("Rất hài lòng", timeout=T)
+    assert tablet.errors == [] and dash.errors == []
+    tablet.context.close()
+    dash.context.close()

@@ -5,6 +5,7 @@ rating can only be for a ticket of its own counter; the rule itself is server/en
 """
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Literal
 
@@ -48,10 +49,13 @@ class ReportFileQuery(In):
         return self
 
 
+_TABLET_RE = re.compile(r"^(?:counter|rate)-(\d{1,3})$")  # a keypad's id, or a tablet paired on the dashboard
+
+
 def _my_counter() -> int:
-    from ..mqtt.inbound import counter_number
     who = principal()
-    number = counter_number(who.id)
+    m = _TABLET_RE.match(who.id)
+    number = int(m.group(1)) if m else None
     if number is None or services().engine.config.counter(number) is None:
         raise Forbidden(f"Thiết bị {who.id} không gắn với quầy nào; {who.id} is not a counter device "
                         f"(name it counter-<number>)", device=who.id)

@@ -101,7 +101,8 @@ $("#pair-form").addEventListener("submit", async (e) => {
   const out = $("#pair-result");
   try {
     const paired = await api("POST", "/pairing/approve", { code: $("#pair-code").value.trim(), name: $("#pair-name").value.trim(),
-                                                           site: $("#pair-site").value || null });
+                                                           site: $("#pair-site").value || null,
+                                                           counter: $("#pair-counter").value ? Number($("#pair-counter").value) : null });
     out.className = "pair-result ok";
     out.textContent = `Đã ghép nối màn hình «${paired.name}» (${paired.device}); màn hình sẽ tự kết nối trong vài giây. · Paired.`;
     $("#pair-code").value = "";

@@ -82,9 +82,46 @@ for (const b of document.querySelectorAll(".level")) {
 for (const b of document.querySelectorAll(".reason")) b.addEventListener("click", () => send(1, b.dataset.reason));
 $("#why-back").addEventListener("click", () => { show("ask"); });
 
+// pairing from the dashboard, as for wall displays (server/pairing.py): show a code, ask every
+// few seconds until the director has entered it, keep the token that comes back once
+let pairing = false;
+async function pairingCall(path, body) {
+  const r = await fetch(`/api/v1${path}`, { method: "POST", headers: { "Content-Type": "application/json" },
+                                            body: JSON.stringify(body || {}) });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) throw Object.assign(new Error(data.message || `HTTP ${r.status}`), { status: r.status });
+  return data;
+}
+async function pairByCode() {
+  pairing = true;
+  while (pairing) {
+    let req;
+    try { req = await pairingCall("/pairing"); } catch (err) {
+      $("#setup-error").textContent = err.message;
+      await new Promise((ok) => setTimeout(ok, 30000));
+      continue;
+    }
+    $("#pairing-code").textContent = `${req.code.slice(0, 3)} ${req.code.slice(3)}`;
+    while (pairing) {
+      await new Promise((ok) => setTimeout(ok, 3000));
+      let out;
+      try { out = await pairingCall(`/pairing/${req.id}/poll`, { secret: req.secret }); } catch (err) {
+        if (err.status === 404) break; // expired: a new code
+        continue;
+      }
+      if (out.state === "paired") {
+        localStorage.setItem(TOKEN_KEY, out.token);
+        location.reload();
+        return;
+      }
+    }
+  }
+}
+
 function setup(message) {
   show("setup");
   $("#setup-error").textContent = message || "";
+  if (!pairing) pairByCode();
 }
 $("#setup-form").addEventListener("submit", (e) => {
   e.preventDefault();
