@@ -1,4 +1,5 @@
-"""Pairing a new wall display from the director's dashboard, without typing a token.
+"""Pairing a new wall display (or a counter's rating tablet, ``/rate``) from the director's
+dashboard, without typing a token.
 
 1. A screen that has no device token opens ``/display``: it asks for a pairing code
    (``POST /api/v1/pairing``) and shows it in large digits ("Mã ghép nối 482 913").
