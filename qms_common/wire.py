@@ -158,6 +158,21 @@ class Rating(Message):
     ticket: str | None = None
     score: int = Field(ge=1, le=4, description="4 Rất hài lòng, 3 Hài lòng, 2 Bình thường, 1 Không hài lòng")
     at: float
+    reason: Literal["waited_too_long", "unclear_guidance", "attitude", "dossier_returned", "other"] | None = Field(
+        default=None, description="with score 1 only: why (chờ quá lâu, hướng dẫn chưa rõ, thái độ, hồ sơ bị trả "
+                                  "lại, khác)")
+
+
+class ReportReady(Message):
+    """Server → anyone: a scheduled report was written to the reports folder."""
+
+    kind: Literal["daily", "weekly"]
+    period: str = Field(description="2026-W48 for a week, 2026-11-23 for a day")
+    first: str = Field(description="first day, YYYY-MM-DD")
+    last: str = Field(description="last day, YYYY-MM-DD")
+    files: list[str] = Field(description="file names in the reports folder (pdf, html, xlsx, csv)")
+    folder: str
+    at: float
 
 
 class RobotCommand(Message):
@@ -247,6 +262,8 @@ COUNTER_REQUEST = Topic("counter_request", "qms/{center}/counter/{device}/reques
                         "counter device", False, 1, "next / recall / start / finish from a counter's buttons")
 RATING = Topic("rating", "qms/{center}/counter/{device}/rating", Rating, "counter device", False, 1,
                "a citizen's satisfaction rating")
+REPORT_READY = Topic("report_ready", "qms/{center}/server/report", ReportReady, "server", False, 1,
+                     "a scheduled report is ready in the reports folder")
 ROBOT_COMMAND = Topic("robot_command", "qms/{center}/robot/{device}/command", RobotCommand, "server",
                       False, 1, "a task for the robot greeter")
 ROBOT_TELEMETRY = Topic("robot_telemetry", "qms/{center}/robot/{device}/telemetry", RobotTelemetry,
@@ -256,7 +273,7 @@ ROBOT_TASK = Topic("robot_task", "qms/{center}/robot/{device}/task", RobotTaskRe
 
 CATALOGUE: tuple[Topic, ...] = (
     AVAILABILITY, HEALTH, TICKET_OFFLINE, PRINT_RESULT, RESPONSE, KIOSK_COMMAND,
-    COUNTER_SERVING, SERVICE_WAIT, CALL, COUNTER_REQUEST, RATING,
+    COUNTER_SERVING, SERVICE_WAIT, CALL, COUNTER_REQUEST, RATING, REPORT_READY,
     ROBOT_COMMAND, ROBOT_TELEMETRY, ROBOT_TASK,
 )
 

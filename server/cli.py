@@ -137,24 +137,36 @@ def cmd_report(args) -> int:
 
     from .config import load_center
     from .engine import Engine
-    from .reports import format_table, report_for, write_csv
+    from .reporting import files, period as periods
+    from .reports import format_table, report_for
     settings = _settings(args)
     engine = Engine(_store(settings), load_center(settings.center_file), SystemClock())
-    first, last, rows = report_for(engine, date.fromisoformat(args.since) if args.since else None,
-                                   date.fromisoformat(args.to) if args.to else None)
+    if args.week and (args.since or args.to):
+        raise QmsError("Chọn --week hoặc --from/--to; give --week or --from/--to, not both")
+    if args.week:
+        period = periods.week(args.week)
+    else:
+        last = date.fromisoformat(args.to) if args.to else engine.today()
+        period = periods.days(date.fromisoformat(args.since) if args.since else last, last)
     if args.format == "table":
+        first, last, rows = report_for(engine, period.first, period.last)
         text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
-        if args.out == "-":
-            print(text)
-        else:
-            Path(args.out).write_text(text + "\n", encoding="utf-8")
+        _write_text(args.out, text + "\n")
         return 0
-    out = open(args.out, "w", newline="", encoding="utf-8") if args.out != "-" else sys.stdout
-    try:
-        write_csv(rows, out)
-    finally:
-        if out is not sys.stdout:
-            out.close()
+    report = files.build(engine, period)
+    if args.format == "all":
+        folder = args.out if args.out != "-" else "."
+        for path in files.write_all(report, engine.config, folder):
+            print(path)
+        return 0
+    data = files.content(report, engine.config, args.format)
+    if args.out == "-":
+        if args.format in ("pdf", "xlsx"):
+            raise QmsError(f"{args.format.upper()} cần --out tệp; give --out FILE for {args.format}")
+        sys.stdout.write(data.decode("utf-8"))
+    else:
+        Path(args.out).write_bytes(data)
+        print(args.out, file=sys.stderr)
     return 0
 
 
@@ -193,6 +205,13 @@ def cmd_audit(args) -> int:
     return 0
 
 
+def _write_text(out: str, text: str) -> None:
+    if out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(out).write_text(text, encoding="utf-8")
+
+
 def cmd_serve(args) -> int:
     from .config import load_center
     from .serve import serve
@@ -216,7 +235,7 @@ def cmd_demo(args) -> int:
 def cmd_simulate(args) -> int:
     from .simulator import run_scenario_file
     return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule,
-                             history=args.history or ())
+                             history=args.history or (), db_path=args.db, ratings=args.ratings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -259,11 +278,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--day", help="only this day (YYYY-MM-DD, center time)")
     ex.set_defaults(fn=cmd_export_events)
 
-    rp = sub.add_parser("report", help="per day and service: waits, the 15/30-minute targets, ratings")
+    rp = sub.add_parser("report", help="the report for the province: waits, the 15/30-minute promise, "
+                                       "satisfaction, counters and clerks, busy hours (docs/reports.md)")
+    rp.add_argument("--week", help="an ISO week, e.g. 2026-W48 (Monday to Sunday)")
     rp.add_argument("--from", dest="since", help="first day, YYYY-MM-DD (default: the --to day)")
     rp.add_argument("--to", help="last day, YYYY-MM-DD (default: today, center time)")
-    rp.add_argument("--format", choices=["table", "csv"], default="table")
-    rp.add_argument("--out", default="-", help="file (default: standard output)")
+    rp.add_argument("--format", choices=["table", "pdf", "html", "xlsx", "csv", "all"], default="table",
+                    help="table: the terminal; pdf/html: the printable report; xlsx/csv: for the province; "
+                         "all: every file into the folder --out")
+    rp.add_argument("--out", default="-", help="file, or folder for --format all (default: standard output)")
     rp.set_defaults(fn=cmd_report)
 
     rl = sub.add_parser("replay", help="rebuild the live state from the event log (--check: compare, exit 1 "
@@ -300,6 +323,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--history", nargs="+", metavar="DIR",
                     help="earlier days of the same center (day folders, or folders of them) lived first, "
                          "so that the estimate learns from them; without it the day starts cold")
+    sm.add_argument("--db", help="keep the day's events in this SQLite database (added to what is there)")
+    sm.add_argument("--ratings", action="store_true", help="simulated citizens rate six services in ten")
     sm.set_defaults(fn=cmd_simulate)
     return p
 

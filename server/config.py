@@ -113,6 +113,13 @@ class Targets(StrictModel):
     max_service_s: float = Field(default=1800, gt=0, description="30 minutes at the counter")
 
 
+class Satisfaction(StrictModel):
+    window_s: float = Field(default=300, ge=30, le=3600,
+                            description="a rating is accepted this long after the counter finished the ticket")
+    page_reset_s: float = Field(default=8, ge=2, le=120,
+                                description="the rating page shows 'Cảm ơn' this long, then starts again")
+
+
 class CenterConfig(StrictModel):
     center: CenterInfo
     hours: Hours = Hours()
@@ -122,6 +129,7 @@ class CenterConfig(StrictModel):
     calling: Calling = Calling()
     priority: PriorityPolicy = PriorityPolicy()
     targets: Targets = Targets()
+    satisfaction: Satisfaction = Satisfaction()
 
     @model_validator(mode="after")
     def _references(self):

@@ -69,6 +69,12 @@ def dashboard():
     return _page("dashboard.html")
 
 
+@bp.get("/rate")
+def rate():
+    """The rating tablet at a counter (holds the counter device's token)."""
+    return _page("rate.html")
+
+
 @bp.get("/s/<token>")
 def status(token: str):
     engine = _engine()

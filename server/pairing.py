@@ -1,4 +1,5 @@
-"""Pairing a new wall display from the director's dashboard, without typing a token.
+"""Pairing a new wall display (or a counter's rating tablet, ``/rate``) from the director's
+dashboard, without typing a token.
 
 1. A screen that has no device token opens ``/display``: it asks for a pairing code
    (``POST /api/v1/pairing``) and shows it in large digits ("Mã ghép nối 482 913").
@@ -79,8 +80,9 @@ class Pairing:
             del self._requests[request_id]
             return {"state": "paired", "token": req.token, "device": req.device}
 
-    def approve(self, code: str, *, name: str, site: str | None, by: str) -> dict:
-        """The director enters the code shown on the screen: the screen becomes a display device."""
+    def approve(self, code: str, *, name: str, site: str | None, by: str, counter: int | None = None) -> dict:
+        """The director enters the code shown on the screen: the screen becomes a display device,
+        or, with ``counter``, that counter's rating tablet (device ``rate-<counter>``, kind counter)."""
         code = "".join(ch for ch in code if ch.isdigit())
         with self._lock:
             self._expire()
@@ -88,7 +90,10 @@ class Pairing:
             if req is None:
                 raise NotFound(f"Không có màn hình nào đang hiện mã {code or '(trống)'}: kiểm tra lại mã trên màn "
                                f"hình (mã đổi sau 10 phút); no screen shows this code", code=code)
-            device = f"display-{secrets.token_hex(3)}"
-            req.token = self.auth.add_device(device, "display", name=name, site=site)
+            if counter is None:
+                device, kind = f"display-{secrets.token_hex(3)}", "display"
+            else:
+                device, kind = f"rate-{counter}", "counter"  # a new tablet at a counter replaces the old one
+            req.token = self.auth.add_device(device, kind, name=name, site=site)
             req.device = device
             return {"device": device, "name": name, "site": site, "approved_by": by}

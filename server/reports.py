@@ -17,7 +17,6 @@ For each day (the center's local day of issue) and service:
 """
 from __future__ import annotations
 
-import csv
 import statistics
 from dataclasses import dataclass, field
 from datetime import date
@@ -42,6 +41,10 @@ class _Ticket:
     finished: float | None = None
     outcome: str = "open"
     ratings: list[int] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    counter: int | None = None  # where it was served (or last called)
+    clerk: str | None = None
+    ended: float | None = None  # when it left the queue without service (no-show, walked away, cancelled)
 
 
 def timelines(events: Iterable[dict]) -> dict[str, _Ticket]:
@@ -55,30 +58,34 @@ def timelines(events: Iterable[dict]) -> dict[str, _Ticket]:
             continue
         if t is None:
             continue
-        if kind in ("ticket_call", "ticket_resume") and t.first_call is None:
-            t.first_call = at
+        if kind in ("ticket_call", "ticket_resume"):
+            t.first_call = at if t.first_call is None else t.first_call
+            t.counter, t.clerk = e.get("counter") or t.counter, e.get("actor") or t.clerk
         elif kind == "ticket_start":
             t.started = at
+            t.counter, t.clerk = e.get("counter") or t.counter, e.get("actor") or t.clerk
         elif kind == "ticket_finish":
             t.finished, t.outcome = at, "served"
         elif kind == "ticket_no_show":
-            t.outcome = "no_show"
+            t.outcome, t.ended = "no_show", at
         elif kind == "ticket_requeue":
             t.outcome = "open"
         elif kind == "ticket_abandon":
-            t.outcome = "abandoned"
+            t.outcome, t.ended = "abandoned", at
         elif kind == "ticket_cancel" and str(data.get("reason", "")).startswith("superseded_by_offline"):
             # an online copy nobody held, taken over by the printed offline ticket of the same
             # press: that one is the citizen's ticket and is counted; the copy is not
             del tickets[e["ticket_id"]]
         elif kind == "ticket_cancel":
-            t.outcome = "cancelled"
+            t.outcome, t.ended = "cancelled", at
         elif kind == "ticket_transfer":
             # the wait for the new service starts again; the report counts the ticket once,
             # under the service it was issued for, and its first wait
             t.started = None
         elif kind == "ticket_rated" and isinstance(data.get("score"), int):
             t.ratings.append(data["score"])
+            if data.get("reason"):
+                t.reasons.append(data["reason"])
     return tickets
 
 
@@ -143,10 +150,9 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def write_csv(rows: list[dict], out: IO[str]) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    """The rows for a spreadsheet: Vietnamese headers, shares as percentages (87.5%)."""
+    from .reporting.tables import daily_sheet, write_table
+    write_table(*daily_sheet(rows), out)
 
 
 def format_table(rows: list[dict]) -> str:

@@ -29,6 +29,7 @@ class ScenarioService(BaseModel):
 class ScenarioCenter(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str
+    date: dt.date | None = None  # a real calendar day (generate.py --date); else a fixed Monday
     timezone: str = "Asia/Ho_Chi_Minh"
     opens_at: str = Field(default="07:30", pattern=r"^\d{2}:\d{2}$")
     open_s: float = 0

@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 def build_app(settings: ServerSettings):
     from .app import create_app
-    return create_app(settings)
+    from .reporting.schedule import start_for_app
+    app = create_app(settings)
+    start_for_app(app, settings)  # the weekly report (docs/reports.md); only in a running server
+    return app
 
 
 class _Gunicorn(BaseApplication):

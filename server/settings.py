@@ -78,6 +78,22 @@ class ConnectionLimits(StrictModel):
                                             "not websockets, which Socket.IO pings every 25 s")
 
 
+class ReportSchedule(StrictModel):
+    """``[reports]``: the report written by itself to a folder and announced on MQTT
+    (server/reporting/schedule.py)."""
+
+    enabled: bool = Field(default=True, description="write the scheduled reports (when the server runs)")
+    folder: str | None = Field(default=None, description="where they go; default <state_dir>/reports")
+    weekly: bool = Field(default=True, description="the past week's report (Monday to Sunday)")
+    weekly_day: int = Field(default=4, ge=1, le=7, description="ISO weekday it is made on; 4 = Thursday")
+    weekly_at: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                           description="center time it is made at")
+    daily: bool = Field(default=True, description="also each morning, the day before's report")
+    daily_at: str = Field(default="06:30", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    formats: list[Literal["pdf", "html", "xlsx", "csv"]] = Field(
+        default=["pdf", "html", "xlsx", "csv"], min_length=1, description="files written for each report")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -98,6 +114,11 @@ class ServerSettings(StrictModel):
     connections: ConnectionLimits = ConnectionLimits()
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
+    reports: ReportSchedule = ReportSchedule()
+
+    @property
+    def reports_folder(self) -> Path:
+        return Path(self.reports.folder) if self.reports.folder else Path(self.state_dir) / "reports"
 
     @property
     def database_path(self) -> Path:

@@ -24,6 +24,7 @@ import statistics
 import sys
 import tempfile
 from dataclasses import dataclass, field
+import random
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -105,7 +106,7 @@ class Simulation:
     """
 
     def __init__(self, scenario: Scenario, *, rule: str | None = None, db_path: str | Path | None = None,
-                 history: list[Scenario] | tuple = (), observer=None) -> None:
+                 history: list[Scenario] | tuple = (), observer=None, ratings: bool = False) -> None:
         self.scenario = scenario
         self.history = list(history)
         counters: dict[int, list[str]] = {}
@@ -123,6 +124,8 @@ class Simulation:
         self.days = self._dates()
         self.t0 = self._day_start(scenario, self.days[-1])
         self.clock = FakeClock(self._day_start(self.history[0], self.days[0]) if self.history else self.t0)
+        # citizens rate some services (seeded by the day: the same run rates the same way)
+        self.ratings = random.Random(self.days[-1].toordinal()) if ratings else None
         self._tmp = None
         if db_path is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="qms-sim-")
@@ -272,7 +275,22 @@ class Simulation:
         rec = self.records[ticket_id]
         rec.finished_s = self.now_s()
         rec.outcome = "done"
+        if self.ratings is not None:
+            self._rate(number, rec)
         self._free(number)
+
+    def _rate(self, number: int, rec: TicketRecord) -> None:
+        """Six in ten rate; a long wait makes a low score likelier (a model, for reports and demos)."""
+        rng = self.ratings
+        if rng.random() >= 0.6:
+            return
+        late = (rec.called_s or rec.arrival_s) - rec.arrival_s > 900
+        score = rng.choices([4, 3, 2, 1], weights=[3, 4, 2, 2] if late else [6, 4, 1, 0.3])[0]
+        reason = None
+        if score == 1:
+            reason = "waited_too_long" if late and rng.random() < 0.7 else rng.choice(
+                ["unclear_guidance", "attitude", "dossier_returned", "other"])
+        self.engine.rate(score, ticket_id=rec.ticket_id, counter=number, reason=reason, source="simulator")
 
     def _free(self, number: int) -> None:
         self.busy.pop(number, None)
@@ -320,16 +338,18 @@ def history_days(folders) -> list[Scenario]:
     return out
 
 
-def simulate(scenario: Scenario | str | Path, *, rule: str | None = None, history=()) -> SimulationResult:
+def simulate(scenario: Scenario | str | Path, *, rule: str | None = None, history=(),
+             db_path: str | Path | None = None, ratings: bool = False) -> SimulationResult:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return Simulation(scenario, rule=rule, history=history_days(history)).run()
+    return Simulation(scenario, rule=rule, history=history_days(history), db_path=db_path, ratings=ratings).run()
 
 
 def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = None, rule: str | None = None,
-                      history=()) -> int:
-    """``qms simulate``: the per-ticket CSV, then a one-line summary on stderr."""
-    result = simulate(folder, rule=rule, history=history)
+                      history=(), db_path: str | None = None, ratings: bool = False) -> int:
+    """``qms simulate``: the per-ticket CSV, then a one-line summary on stderr. With ``db_path``
+    the day's events stay in that database (several days into one: a week for the reports)."""
+    result = simulate(folder, rule=rule, history=history, db_path=db_path, ratings=ratings)
     if out == "-":
         result.write_csv(sys.stdout)
     else:

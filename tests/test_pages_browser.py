@@ -286,7 +286,7 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     data = Path(download.value.path()).read_bytes()
     assert data.startswith("\ufeff".encode()) and download.value.suggested_filename.startswith("bao-cao-")
     lines = data.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("day,service,service_name,issued,served")
+    assert lines[0].startswith("Ngày,Mã lĩnh vực,Lĩnh vực,Số vé,Đã phục vụ")  # Vietnamese headers for the province
     assert any(",XH,Bảo trợ xã hội," in line for line in lines[1:])
     assert not page.errors
     page.context.close()

@@ -58,7 +58,8 @@ def test_report_of_other_days_is_empty_and_csv_is_well_formed(engine, clock):
     day = engine.today()
     write_csv(daily_report(engine.events_of_days(day, day), engine.config, day, day), out)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert rows[0]["service_name"] == "Hộ tịch" and rows[1]["mean_wait_min"] == ""
+    assert rows[0]["Lĩnh vực"] == "Hộ tịch" and rows[1]["Thời gian chờ trung bình (phút)"] == ""
+    assert rows[0]["Tỷ lệ được gọi trong 15 phút"] == "33.3%"  # a percentage, not 0.333
 
 
 def test_report_api_for_directors_only(tmp_path, center, clock):

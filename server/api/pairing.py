@@ -27,6 +27,8 @@ class ApproveIn(In):
     code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$", description="the six digits on the screen")
     name: str = Field(min_length=1, max_length=60, description="where the screen is, e.g. 'Sảnh chờ tầng 1'")
     site: str | None = Field(default=None, max_length=40)
+    counter: int | None = Field(default=None, ge=1, le=999,
+                                description="pair the screen as this counter's rating tablet (/rate), not a display")
 
 
 class PairingOut(BaseModel):
@@ -73,4 +75,6 @@ def approve_pairing(body: ApproveIn):
     sites = {s.id for s in services().engine.config.sites}
     if body.site is not None and body.site not in sites:
         raise NotFound(f"Không có điểm tiếp nhận '{body.site}'; unknown site", site=body.site)
-    return pairing().approve(body.code, name=body.name, site=body.site, by=principal().id)
+    if body.counter is not None and services().engine.config.counter(body.counter) is None:
+        raise NotFound(f"Không có quầy {body.counter}; no counter {body.counter}", counter=body.counter)
+    return pairing().approve(body.code, name=body.name, site=body.site, by=principal().id, counter=body.counter)

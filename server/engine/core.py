@@ -24,6 +24,7 @@ from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
 from .waits import WaitEstimator
+from .ratings import Ratings
 from .selection import Candidate, choose_next
 from .states import FINAL, IN_HAND, State, next_state
 
@@ -41,7 +42,7 @@ def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
 
-class Engine(OfflineHandover):
+class Engine(OfflineHandover, Ratings):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -655,25 +656,6 @@ class Engine(OfflineHandover):
         self._emit(events)
         return self.ticket(ticket_id)
 
-    def rate(self, score: int, *, ticket_id: str | None = None, counter: int | None = None,
-             device: str | None = None) -> dict:
-        """A citizen's satisfaction (4 Rất hài lòng .. 1 Không hài lòng), for a ticket or,
-        if the keypad does not know it, for the ticket last served at the counter."""
-        if not 1 <= score <= 4:
-            raise QmsError(f"score must be 1..4, got {score}")
-        events: list[dict] = []
-        with self.store.write() as conn:
-            if ticket_id is None and counter is not None:
-                row = conn.execute("SELECT id FROM tickets WHERE counter = ? AND day = ? AND state IN "
-                                   "('serving', 'done') ORDER BY coalesce(finished_at, started_at) DESC LIMIT 1",
-                                   (counter, self.today().isoformat())).fetchone()
-                ticket_id = row[0] if row else None
-            code = self._ticket_row(conn, ticket_id)["code"] if ticket_id else None
-            event = self._event(conn, events, "ticket_rated", ticket_id=ticket_id, counter=counter, device=device,
-                                score=score, code=code)
-        self._emit(events)
-        return event
-
     # --- end of day -----------------------------------------------------------------------
     def close_day(self, day: date | None = None, actor: str = "system") -> int:
         """Mark tickets of past days still waiting, called or parked as abandoned."""
@@ -834,6 +816,8 @@ class Engine(OfflineHandover):
                 out.append(alert)
         # printed tickets the hand-over could not place: the same on every site's screens
         out += self.handover_alerts()
+        # a citizen who said "Không hài lòng" today, until the director marks it dealt with
+        out += self.rating_alerts()
         out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
         return out
 

@@ -251,7 +251,8 @@ class Inbound:
                 raise Forbidden(f"Vé {rated['code']} không được phục vụ ở quầy {number}; {rated['code']} was not "
                                 f"served at counter {number}: a keypad rates only its own counter's tickets",
                                 ticket=rated["code"], counter=number)
-        event = self.engine.rate(r.score, ticket_id=ticket_id, counter=number, device=device)
+        event = self.engine.rate(r.score, ticket_id=ticket_id, counter=number, device=device, reason=r.reason,
+                                 source="keypad")
         return wire.Response(status="ok", data={"ticket": event["data"].get("code"), "score": r.score})
 
     def _robot_telemetry(self, parts: dict[str, str], t: wire.RobotTelemetry, msg: Incoming) -> None:

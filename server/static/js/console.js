@@ -227,7 +227,7 @@ function renderWork() {
 // hand-over alerts: a printed offline ticket the server could not place as printed (its holder
 // may come to any counter); each says what to do and is marked dealt with by one button
 function renderHandover() {
-  const alerts = (model.snap.alerts || []).filter((a) => a.resolvable);
+  const alerts = (model.snap.alerts || []).filter((a) => a.resolvable && a.kind !== "low_rating"); // low ratings: the director's
   $("#handover-section").hidden = !alerts.length;
   $("#handover").replaceChildren(...alerts.map((a) => {
     const [vi, en] = splitMessage(a.message);

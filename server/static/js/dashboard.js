@@ -116,7 +116,8 @@ $("#pair-form").addEventListener("submit", async (e) => {
   const out = $("#pair-result");
   try {
     const paired = await api("POST", "/pairing/approve", { code: $("#pair-code").value.trim(), name: $("#pair-name").value.trim(),
-                                                           site: $("#pair-site").value || null });
+                                                           site: $("#pair-site").value || null,
+                                                           counter: $("#pair-counter").value ? Number($("#pair-counter").value) : null });
     out.className = "pair-result ok";
     out.textContent = `Đã ghép nối màn hình «${paired.name}» (${paired.device}); màn hình sẽ tự kết nối trong vài giây. · Paired.`;
     $("#pair-code").value = "";
@@ -128,7 +129,32 @@ $("#pair-form").addEventListener("submit", async (e) => {
 });
 
 async function resolveAlert(alert) {
-  try { await api("POST", `/handover-alerts/${alert.id}/resolve`); } catch (err) { showError(err.message || String(err)); }
+  const path = alert.kind === "low_rating" ? `/rating-alerts/${alert.id}/resolve` : `/handover-alerts/${alert.id}/resolve`;
+  try { await api("POST", path); } catch (err) { showError(err.message || String(err)); }
+}
+
+// --- today's satisfaction: asked again after events, at most every few seconds --------------
+const LEVELS = [["4", "Rất hài lòng"], ["3", "Hài lòng"], ["2", "Bình thường"], ["1", "Không hài lòng"]];
+let satisfactionAt = 0, satisfactionTimer = null;
+function satisfactionRow(label, r) {
+  return el("tr", {}, el("td", {}, label), el("td", { class: "num" }, String(r.ratings)),
+    ...LEVELS.map(([k]) => el("td", { class: `num ${k === "1" && r.levels[k] ? "bad" : ""}` }, String(r.levels[k]))),
+    el("td", {}, share(r.satisfied_share)));
+}
+async function refreshSatisfaction() {
+  satisfactionTimer = null;
+  satisfactionAt = Date.now();
+  try {
+    const s = await api("GET", "/ratings/today");
+    const none = (n) => el("tr", {}, el("td", { colspan: String(n), class: "empty-state" }, "Chưa có đánh giá hôm nay. ",
+      el("span", { class: "en" }, "No rating yet today.")));
+    $("#satisfaction-services").replaceChildren(...(s.services.length ? s.services.map((r) => satisfactionRow(r.name, r)) : [none(7)]));
+    $("#satisfaction-counters").replaceChildren(...(s.counters.length ? s.counters.map((r) => satisfactionRow(`Quầy ${r.counter}`, r)) : [none(7)]));
+  } catch (err) { /* the next event asks again */ }
+}
+function scheduleSatisfaction() {
+  if (satisfactionTimer) return;
+  satisfactionTimer = setTimeout(refreshSatisfaction, Math.max(0, 3000 - (Date.now() - satisfactionAt)));
 }
 
 function renderAlerts() {
@@ -161,6 +187,7 @@ function render() {
 
 function onSnapshot(snap) {
   model.snap = snap;
+  scheduleSatisfaction();
   if ("devices" in snap) model.devices = snap.devices;
   render();
 }
@@ -225,6 +252,9 @@ function updateReportLink() {
   const from = $("#report-from").value, to = $("#report-to").value;
   $("#report-link").href = `/api/v1/reports/daily.csv?from=${from}&to=${to}`;
   $("#report-link").setAttribute("download", `bao-cao-${from}-${to}.csv`);
+  for (const a of document.querySelectorAll("a.report-file")) {
+    a.href = `/api/v1/reports/file?from=${from}&to=${to}&format=${a.dataset.format}`;
+  }
 }
 
 $("#report-from").value = localDay(-6);
