@@ -157,7 +157,7 @@ def write_csv(rows: list[dict], out: IO[str]) -> None:
 
 def format_table(rows: list[dict]) -> str:
     """A readable table for the terminal (Vietnamese headings)."""
-    head = ["Ngày", "Dịch vụ", "Cấp", "Xong", "Vắng", "Bỏ về", "Chờ TB", "≤15'", "Phục vụ TB", "≤30'"]
+    head = ["Ngày", "Lĩnh vực", "Cấp", "Xong", "Vắng", "Bỏ về", "Chờ TB", "≤15'", "Phục vụ TB", "≤30'"]
     lines = [head]
     for r in rows:
         pct = lambda v: "—" if v is None else f"{v * 100:.0f}%"  # noqa: E731

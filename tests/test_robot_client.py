@@ -222,7 +222,7 @@ def test_issue_ticket_against_the_real_server(start_robot, server, tmp_path: Pat
         # a refusal from the server is the task's error, in the server's words
         server.publish(COMMAND, command("t-bad", "issue_ticket", service="ZZ"))
         bad = wait_result(server, "t-bad")
-        assert bad.outcome == "failed" and bad.error.startswith("Không có dịch vụ")
+        assert bad.outcome == "failed" and bad.error.startswith("Không có lĩnh vực")
         assert_says(service, spoken(service)[1], phrases.ticket_not_issued())
     # the server is gone: unreachable, said so
     server.publish(COMMAND, command("t-down", "issue_ticket", service="HT"))

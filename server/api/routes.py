@@ -33,7 +33,7 @@ _VI = {
     "literal_error": "giá trị không được phép", "int_parsing": "phải là số nguyên",
     "finite_number": "phải là số hữu hạn", "value_error": "giá trị không hợp lệ",
     "string_pattern_mismatch": "sai định dạng",
-    "transfer_target": "cần chọn dịch vụ (service) hoặc quầy (to_counter) để chuyển đến",
+    "transfer_target": "cần chọn lĩnh vực (service) hoặc quầy (to_counter) để chuyển đến",
     "day_format": "phải là một ngày có thật, viết YYYY-MM-DD", "digits_format": "phải là số nguyên, chỉ gồm chữ số",
 }
 _HTTP_VI = {

@@ -48,7 +48,7 @@ def recommendations(service: str, counters: list[dict[str, Any]], names: dict[st
             out.append(f"Yêu cầu quầy {numbers} ưu tiên {names.get(service, service)}; ask counter(s) {numbers} "
                        f"to take this service first")
         else:
-            out.append("Mọi quầy phục vụ dịch vụ này đều đang làm việc: cần thêm cán bộ; every counter of this "
+            out.append("Mọi quầy phục vụ lĩnh vực này đều đang làm việc: cần thêm cán bộ; every counter of this "
                        "service is working: more staff is needed")
     return out
 

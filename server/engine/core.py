@@ -165,7 +165,7 @@ class Engine(OfflineHandover, Ratings):
         the same ``client_ref`` with a different request raises :class:`Conflict`."""
         svc = self.config.service(service)
         if svc is None:
-            raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}",
+            raise NotFound(f"Không có lĩnh vực '{service}'; unknown service {service!r}",
                            service=service, known=[s.code for s in self.config.services])
         site = site or self.config.main_site
         if site not in {s.id for s in self.config.sites}:
@@ -188,7 +188,7 @@ class Engine(OfflineHandover, Ratings):
                                       (day, svc.code)).fetchone()[0]
                 if issued >= svc.daily_cap:
                     raise LimitReached(
-                        f"Dịch vụ {svc.name} đã hết số hôm nay ({svc.daily_cap} vé); "
+                        f"Lĩnh vực {svc.name} đã hết số hôm nay ({svc.daily_cap} vé); "
                         f"{svc.code} reached its daily cap of {svc.daily_cap}", service=svc.code)
             number = conn.execute(
                 "INSERT INTO daily_sequence (day, prefix, last) VALUES (?, ?, 1) "
@@ -508,7 +508,7 @@ class Engine(OfflineHandover, Ratings):
         15-minute statistics starts again at the transfer (``wait_from``).
         """
         if service is None and to_counter is None:
-            raise QmsError("Cần chọn dịch vụ hoặc quầy để chuyển; give a service or a counter to transfer to")
+            raise QmsError("Cần chọn lĩnh vực hoặc quầy để chuyển; give a service or a counter to transfer to")
         return self._act(ticket_id, "transfer", counter, actor, device, role=role, service=service,
                          to_counter=to_counter)
 
@@ -575,7 +575,7 @@ class Engine(OfflineHandover, Ratings):
             sets["finished_at"] = now
         elif action == "transfer":
             if service is not None and self.config.service(service) is None:
-                raise NotFound(f"Không có dịch vụ '{service}'; unknown service {service!r}", service=service)
+                raise NotFound(f"Không có lĩnh vực '{service}'; unknown service {service!r}", service=service)
             if to_counter is not None:
                 target = self.config.counter(to_counter)
                 if target is None:

@@ -11,10 +11,10 @@ from typing import Any
 from .replay import ReplayedState, replay
 
 #: ticket fields the events determine, with their Vietnamese names
-TICKET_FIELDS = {"code": "số", "service": "dịch vụ", "state": "trạng thái", "counter": "quầy",
+TICKET_FIELDS = {"code": "số", "service": "lĩnh vực", "state": "trạng thái", "counter": "quầy",
                  "priority": "ưu tiên", "target_counter": "quầy được chuyển tới", "recalls": "số lần gọi lại",
                  "transfers": "số lần chuyển"}
-COUNTER_FIELDS = {"state": "trạng thái", "clerk": "nhân viên", "ticket_id": "vé đang xử lý"}
+COUNTER_FIELDS = {"state": "trạng thái", "clerk": "cán bộ", "ticket_id": "vé đang xử lý"}
 CLOSED = {"state": "closed", "clerk": None, "ticket_id": None}
 
 

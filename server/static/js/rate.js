@@ -53,7 +53,7 @@ function render() {
   const open = p && p.ticket && (p.window_ends_at == null || p.window_ends_at > clock.now());
   if (!open) { show("idle"); return; }
   $("#ask-ticket").textContent = p.ticket;
-  $("#ask-service").textContent = `dịch vụ ${p.service_name}`;
+  $("#ask-service").textContent = `lĩnh vực ${p.service_name}`;
   show("ask");
 }
 
