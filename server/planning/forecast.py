@@ -6,9 +6,10 @@ a forecast out. The model, meant to stay honest with only a few weeks of history
 * the shape of the day per service: the mean count per half hour over all days, each day
   scaled to the same total (so a busy Monday does not distort the shape);
 * the level: the mean daily total per service, times the weekday's factor (the mean total of
-  that weekday over the mean of all days), shrunk towards 1 when few such weekdays are known
-  (weight n / (n + 2)), times a recent trend (the last 10 working days over all, shrunk the
-  same way and only used with at least 15 days);
+  that weekday over the mean of all days), shrunk towards 1 by empirical Bayes (the less the
+  weekdays differ compared with days of one weekday, and the fewer such days, the more),
+  times a recent trend (the last 10 working days over all, weekday-adjusted, half of it, only
+  with at least 15 days);
 * the uncertainty of each half hour: Poisson plus the day-to-day spread of the level left
   after the weekday factor, measured on the history itself.
 """
@@ -82,9 +83,7 @@ def forecast(history: list[HistoryDay], day: date, *, services: list[str] | None
         shape[s] = [x / whole for x in acc]
     # weekday factor, shrunk when few of that weekday are known
     same = [tot for h, tot in zip(past, totals) if h.day.weekday() == day.weekday()]
-    raw_wd = statistics.fmean(same) / mean_total if same else 1.0
-    w = len(same) / (len(same) + 2)
-    wd = 1 + w * (raw_wd - 1)
+    wd = _weekday_factor(past, totals, day.weekday(), mean_total)
     # recent trend, only with enough days
     trend = 1.0
     notes = []
@@ -113,11 +112,23 @@ def forecast(history: list[HistoryDay], day: date, *, services: list[str] | None
 
 
 def _weekday_factor(past: list[HistoryDay], totals: list[int], weekday: int, mean_total: float) -> float:
-    same = [t for h, t in zip(past, totals) if h.day.weekday() == weekday]
+    """The weekday's level over the mean, shrunk towards 1 by empirical Bayes: weight
+    tau^2 / (tau^2 + sigma^2 / n), with sigma^2 the spread of days of the same weekday and
+    tau^2 the spread between the weekdays' means (both relative to the mean day)."""
+    groups: dict[int, list[float]] = {}
+    for h, t in zip(past, totals):
+        groups.setdefault(h.day.weekday(), []).append(t / mean_total)
+    same = groups.get(weekday)
     if not same:
         return 1.0
-    w = len(same) / (len(same) + 2)
-    return 1 + w * (statistics.fmean(same) / mean_total - 1)
+    within = [x - statistics.fmean(g) for g in groups.values() if len(g) >= 2 for x in g]
+    dof = sum(len(g) - 1 for g in groups.values() if len(g) >= 2)
+    sigma2 = sum(x * x for x in within) / dof if dof >= 2 else 0.1 ** 2
+    means = [statistics.fmean(g) for g in groups.values()]
+    spread = statistics.pvariance(means) if len(means) >= 2 else 0.0
+    tau2 = max(spread - sigma2 / statistics.fmean([len(g) for g in groups.values()]), 0.0)
+    w = tau2 / (tau2 + sigma2 / len(same)) if tau2 + sigma2 > 0 else 0.0
+    return 1 + w * (statistics.fmean(same) - 1)
 
 
 def error_by_slot(fc: Forecast, actual: HistoryDay) -> list[dict]:
