@@ -77,7 +77,7 @@ def as_table(d: dict) -> str:
         lines.append(f"Vắng / absent: {', '.join(d['absent'])}")
     lines.append("")
     lines.append("Mỗi ô: lượt dự báo · cán bộ cần / có (thiếu) — per cell: forecast arrivals · clerks needed / on the roster")
-    head = "Giờ        " + "".join(f"{c:>20}" for c in codes)
+    head = f"{'Giờ':<12}" + "".join(f"{c:>20}" for c in codes)
     lines.append(head)
     for slot in d["slots"]:
         cells = []
