@@ -36,15 +36,13 @@ def _simulate_mmc_m(lam, mu, theta, c, t, n=40000, seed=3):
     rng = random.Random(seed)
     now, free_at, called_in_time = 0.0, [0.0] * c, 0
     heapq.heapify(free_at)
-    queue_exits = []
     for _ in range(n):
         now += rng.expovariate(lam)
         patience = rng.expovariate(theta)
         # FCFS with abandonment: the earliest free server takes the next one who is still there
         start = max(now, free_at[0])
         if start - now > patience:
-            queue_exits.append(now + patience)
-            continue
+            continue                                  # gave up before a clerk was free
         heapq.heapreplace(free_at, start + rng.expovariate(mu))
         called_in_time += start - now <= t
     return called_in_time / n

@@ -94,7 +94,13 @@ def as_table(d: dict) -> str:
     names = d["services"]
     if not d["fixes"]:
         lines.append("  Không cần thay đổi: lịch trực đủ / none needed: the roster is enough")
-    for f in d["fixes"]:
+    fixes: list[dict] = []
+    for f in d["fixes"]:                 # the same addition several times: one line
+        if fixes and f["kind"] == "add" and {k: v for k, v in fixes[-1].items() if k != "count"} == f:
+            fixes[-1]["count"] = fixes[-1].get("count", 1) + 1
+        else:
+            fixes.append(dict(f))
+    for f in fixes:
         svc = f"{names[f['service']]} ({f['service']})"
         if f["kind"] == "train":
             lines.append(f"  Giao thêm lĩnh vực {svc} cho cán bộ {f['clerk']} (đang rảnh từ {f['start']}) "
@@ -103,8 +109,9 @@ def as_table(d: dict) -> str:
             lines.append(f"  Kéo dài ca của {f['clerk']} {f['start']}–{f['end']} cho {svc} "
                          f"/ extend {f['clerk']}'s shift")
         else:
-            lines.append(f"  Thêm 1 cán bộ {svc} {f['start']}–{f['end']} ({f['clerk_hours']:.1f} giờ công) "
-                         f"/ one more clerk for {f['service']}")
+            n = f.get("count", 1)
+            lines.append(f"  Thêm {n} cán bộ {svc} {f['start']}–{f['end']} ({n * f['clerk_hours']:.1f} giờ công) "
+                         f"/ {n} more clerk{'s' if n > 1 else ''} for {f['service']}")
     if d["moves"]:
         lines.append("Điều chuyển trong ca / clerks moved within their shift:")
         for m in d["moves"]:
