@@ -84,8 +84,7 @@ def late_by(records, fc: Forecast, target_s: float) -> tuple[int, int, dict[tupl
         if r.called_s - r.arrival_s <= target_s:
             ok += 1
         else:
-            # the half hour when their 15 minutes ran out: a clerk was needed then
-            key = (r.service, min(int((r.arrival_s + target_s) // fc.slot_s), fc.slots - 1))
+            key = (r.service, min(int(r.arrival_s // fc.slot_s), fc.slots - 1))
             late[key] = late.get(key, 0) + 1
     return ok, len(called), late
 
