@@ -238,6 +238,11 @@ def cmd_simulate(args) -> int:
                              history=args.history or (), db_path=args.db, ratings=args.ratings)
 
 
+def cmd_plan(args) -> int:
+    from .planning.command import run_plan
+    return run_plan(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qms", description="Queue management for a public administrative service center")
     p.add_argument("--settings", help="server settings TOML (default: $QMS_SETTINGS or built-in defaults)")
@@ -326,6 +331,17 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--db", help="keep the day's events in this SQLite database (added to what is there)")
     sm.add_argument("--ratings", action="store_true", help="simulated citizens rate six services in ten")
     sm.set_defaults(fn=cmd_simulate)
+
+    pl = sub.add_parser("plan", help="the day ahead: forecast arrivals, clerks needed, the roster's shortfall and fixes")
+    pl.add_argument("--date", required=True, help="the day to plan, YYYY-MM-DD")
+    pl.add_argument("--history", nargs="+", required=True, metavar="DIR",
+                    help="earlier days of the center (day folders, or folders of them, as generate.py writes)")
+    pl.add_argument("--staff", help="the roster of the day (staff.csv; default: the latest history day's)")
+    pl.add_argument("--absent", default="", help="clerks absent that day, comma-separated (e.g. c3,c7)")
+    pl.add_argument("--format", choices=["table", "json"], default="table")
+    pl.add_argument("--no-check", action="store_true", help="the queueing formula only, no simulated check")
+    pl.add_argument("--out", default="-", help="file (default: standard output)")
+    pl.set_defaults(fn=cmd_plan)
     return p
 
 

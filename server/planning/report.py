@@ -1,0 +1,125 @@
+"""``qms plan``: the plan as a table (Vietnamese first, then English) or JSON."""
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from .check import CheckResult
+from .staffing import StaffPlan
+
+WEEKDAYS = ["thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"]
+
+
+def clock(t_s: float, opens_at: str = "07:30") -> str:
+    h, m = (int(x) for x in opens_at.split(":"))
+    minutes = h * 60 + m + int(round(t_s / 60))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _moves(plan: StaffPlan) -> list[dict]:
+    """Consecutive half hours a clerk is moved to a service that is not their first, joined."""
+    out: list[dict] = []
+    for i, c, s in sorted(plan.moves, key=lambda m: (m[1], m[2], m[0])):
+        a, b = i * plan.forecast.slot_s, (i + 1) * plan.forecast.slot_s
+        if out and out[-1]["clerk"] == c and out[-1]["service"] == s and out[-1]["end_s"] == a:
+            out[-1]["end_s"] = b
+        else:
+            out.append({"clerk": c, "service": s, "start_s": a, "end_s": b})
+    return out
+
+
+def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str], opens_at: str) -> dict:
+    fc = plan.forecast
+    slots = []
+    for i in range(fc.slots):
+        slots.append({
+            "start": clock(i * fc.slot_s, opens_at), "end": clock((i + 1) * fc.slot_s, opens_at),
+            "services": {s: {"forecast": round(fc.rates[s][i], 2), "sd": round(fc.sd[s][i], 2),
+                             "needed": round(plan.needed[s][i], 2), "staffed": round(plan.staffed[s][i], 2),
+                             "short": round(plan.short[s][i], 2),
+                             "added": plan.extra.get(s, [0] * fc.slots)[i]} for s in plan.services}})
+    return {
+        "date": fc.day.isoformat(), "weekday": WEEKDAYS[fc.day.weekday()],
+        "history": {"days": fc.days_used, "same_weekday_days": fc.same_weekday_days,
+                    "weekday_factor": round(fc.weekday_factor, 3), "trend": round(fc.trend, 3),
+                    "day_level_cv": round(fc.level_cv, 3), "notes": fc.notes},
+        "forecast_total": round(fc.total(), 1),
+        "services": {s: names.get(s, s) for s in plan.services},
+        "absent": list(plan.absent),
+        "slots": slots,
+        "fixes": [{"kind": f.kind, "service": f.service, "clerk": f.clerk, "start": clock(f.start_s, opens_at),
+                   "end": clock(f.end_s, opens_at), "clerk_hours": round(f.clerk_hours, 2)} for f in plan.fixes],
+        "moves": [{**m, "start": clock(m["start_s"], opens_at), "end": clock(m["end_s"], opens_at)}
+                  for m in _moves(plan)],
+        "extra_clerk_hours": round(plan.extra_clerk_hours(), 2),
+        "check": None if check is None else {
+            "synthetic_days": len(check.shares_by_day), "tickets": check.tickets,
+            "within_15_min": round(check.share, 4), "by_day": [round(x, 4) for x in check.shares_by_day],
+            "rounds": check.rounds},
+    }
+
+
+def as_json(d: dict) -> str:
+    return json.dumps(d, ensure_ascii=False, indent=2)
+
+
+def as_table(d: dict) -> str:
+    h = d["history"]
+    day = date.fromisoformat(d["date"])
+    codes = list(d["services"])
+    lines = [f"Kế hoạch nhân sự ngày {day:%d/%m/%Y} ({d['weekday']}) / Staffing plan for {d['date']}",
+             f"Dự báo từ {h['days']} ngày làm việc trước ({h['same_weekday_days']} ngày cùng thứ), hệ số thứ "
+             f"{h['weekday_factor']:.2f}, xu hướng {h['trend']:.2f}, dao động giữa các ngày ±{h['day_level_cv'] * 100:.0f}%"
+             f" / forecast from {h['days']} earlier working days",
+             *[f"  ({n})" for n in h["notes"]],
+             f"Dự kiến {d['forecast_total']:.0f} lượt / {d['forecast_total']:.0f} citizens expected"]
+    if d["absent"]:
+        lines.append(f"Vắng / absent: {', '.join(d['absent'])}")
+    lines.append("")
+    lines.append("Mỗi ô: lượt dự báo · cán bộ cần / có (thiếu) — per cell: forecast arrivals · clerks needed / on the roster")
+    head = f"{'Giờ':<12}" + "".join(f"{c:>20}" for c in codes)
+    lines.append(head)
+    for slot in d["slots"]:
+        cells = []
+        for c in codes:
+            v = slot["services"][c]
+            if v["forecast"] < 0.05 and v["staffed"] == 0:
+                cells.append(f"{'–':>20}")
+                continue
+            mark = f" (-{v['short']:.1f})" if v["short"] >= 0.5 else ""
+            cells.append(f"{v['forecast']:>4.1f}·{v['needed']:.1f}/{v['staffed']:.1f}{mark}".rjust(20))
+        lines.append(f"{slot['start']}–{slot['end']} " + "".join(cells))
+    lines.append("")
+    lines.append("Cách bù thiếu, rẻ nhất trước / the cheapest fixes first:")
+    names = d["services"]
+    if not d["fixes"]:
+        lines.append("  Không cần thay đổi: lịch trực đủ / none needed: the roster is enough")
+    fixes: list[dict] = []
+    for f in d["fixes"]:                 # the same addition several times: one line
+        if fixes and f["kind"] == "add" and {k: v for k, v in fixes[-1].items() if k != "count"} == f:
+            fixes[-1]["count"] = fixes[-1].get("count", 1) + 1
+        else:
+            fixes.append(dict(f))
+    for f in fixes:
+        svc = f"{names[f['service']]} ({f['service']})"
+        if f["kind"] == "train":
+            lines.append(f"  Giao thêm lĩnh vực {svc} cho cán bộ {f['clerk']} (đang rảnh từ {f['start']}) "
+                         f"/ train {f['clerk']} for {f['service']}")
+        elif f["kind"] == "extend":
+            lines.append(f"  Kéo dài ca của {f['clerk']} {f['start']}–{f['end']} cho {svc} "
+                         f"/ extend {f['clerk']}'s shift")
+        else:
+            n = f.get("count", 1)
+            lines.append(f"  Thêm {n} cán bộ {svc} {f['start']}–{f['end']} ({n * f['clerk_hours']:.1f} giờ công) "
+                         f"/ {n} more clerk{'s' if n > 1 else ''} for {f['service']}")
+    if d["moves"]:
+        lines.append("Điều chuyển trong ca / clerks moved within their shift:")
+        for m in d["moves"]:
+            lines.append(f"  {m['clerk']} ưu tiên {names[m['service']]} ({m['service']}) {m['start']}–{m['end']}")
+    lines.append(f"Tổng giờ công thêm / extra clerk-hours: {d['extra_clerk_hours']:.1f}")
+    ck = d["check"]
+    if ck:
+        lines.append(f"Kiểm tra bằng mô phỏng {ck['synthetic_days']} ngày theo dự báo ({ck['tickets']} lượt): "
+                     f"{ck['within_15_min'] * 100:.1f}% được gọi trong 15 phút / simulated check: "
+                     f"{ck['within_15_min'] * 100:.1f}% called within 15 minutes")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,93 @@
+"""``qms plan`` on generated history, and the simulated check of a plan."""
+import json
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from server.cli import main
+from server.planning.check import Citizen, check_plan, late_by, live, synthetic_day
+from server.planning.forecast import Forecast
+from server.planning.staffing import RosterRow, ServiceModel, plan_day
+from server.scenario import ScenarioCenter
+
+GENERATE = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "generate.py"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hist") / "ward"
+    subprocess.run([sys.executable, str(GENERATE), "ward", "--date", "2026-11-02", "--days", "6", "--seed", "41",
+                    "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+def _plan(capsys, *argv):
+    rc = main(["plan", *argv])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def test_json_plan_says_what_history_it_used_and_what_is_short(history, capsys):
+    rc, out, _ = _plan(capsys, "--date", "2026-11-10", "--history", str(history), "--no-check", "--format", "json")
+    assert rc == 0
+    d = json.loads(out)
+    assert d["date"] == "2026-11-10" and d["weekday"] == "thứ Ba"
+    assert d["history"]["days"] == 6 and d["history"]["same_weekday_days"] == 1
+    assert any("ngày" in n for n in d["history"]["notes"])
+    assert len(d["slots"]) == 18 and d["slots"][0]["start"] == "07:30"
+    cell = d["slots"][3]["services"]["HT"]
+    assert cell["forecast"] > 0 and cell["needed"] >= 1
+    assert set(d["services"]) == {"HT", "CT", "DD", "KD", "XD", "XH"}
+
+
+def test_two_clerks_absent_need_more_fixes(history, capsys):
+    _, out, _ = _plan(capsys, "--date", "2026-11-10", "--history", str(history), "--no-check", "--format", "json")
+    base = json.loads(out)
+    _, out, _ = _plan(capsys, "--date", "2026-11-10", "--history", str(history), "--no-check", "--format", "json",
+                      "--absent", "c3,c7")
+    what_if = json.loads(out)
+    assert what_if["absent"] == ["c3", "c7"]
+    assert what_if["extra_clerk_hours"] > base["extra_clerk_hours"]
+    short = sum(c["short"] for s in what_if["slots"] for c in s["services"].values())
+    assert short > sum(c["short"] for s in base["slots"] for c in s["services"].values())
+
+
+def test_table_is_vietnamese_first(history, capsys):
+    rc, out, _ = _plan(capsys, "--date", "2026-11-10", "--history", str(history), "--no-check", "--absent", "c3")
+    assert rc == 0
+    lines = out.splitlines()
+    assert lines[0].startswith("Kế hoạch nhân sự ngày 10/11/2026 (thứ Ba)")
+    assert "Vắng / absent: c3" in out
+    assert "Cách bù thiếu" in out and "Tổng giờ công thêm" in out
+    assert any(line.startswith("09:00–09:30") for line in lines)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--date", "2026-13-01"], "ngày không hợp lệ"),
+    (["--date", "2026-11-10", "--absent", "c99"], "không có cán bộ c99"),
+    (["--date", "2026-11-02"], "không có ngày nào trước"),
+])
+def test_bad_input_is_a_clear_error(history, capsys, argv, words):
+    rc, out, err = _plan(capsys, *argv, "--history", str(history), "--no-check")
+    assert rc == 2 and out == ""
+    assert words in err and "/" in err          # Vietnamese, then English
+
+
+def test_check_adds_clerks_until_the_simulated_days_keep_the_promise():
+    center = ScenarioCenter(name="t", close_s=4 * 1800, services=[{"code": "HT", "name": "Hộ tịch"}])
+    fc = Forecast(date(2026, 11, 23), 1800, 4, {"HT": [9.0, 9.0, 9.0, 9.0]}, {"HT": [3.0] * 4}, 10, 2, 1.0, 1.0, 0.1)
+    patterns = {"HT": [Citizen("HT", False, s, None, False) for s in (300, 500, 700, 900)]}
+    models = {"HT": ServiceModel(600.0, None)}
+    roster = [RosterRow("c1", 1, ("HT",), 0, 4 * 1800), RosterRow("c2", 2, ("HT",), 0, 4 * 1800)]
+    short = live(center, roster, synthetic_day(fc, patterns, 9))
+    ok, n, _ = late_by(short, fc, 900)
+    assert ok / n < 0.9                                  # two clerks are not enough
+    result = check_plan(fc, models, roster, center, patterns, seeds=(1, 2))
+    assert result.share >= 0.985
+    assert len(result.plan.rows) > len(roster)
+    ok, n, _ = late_by(live(center, result.plan.rows, synthetic_day(fc, patterns, 9)), fc, 900)
+    assert ok / n >= 0.95                                # and on a day it was not checked on
+    assert result.plan.extra_clerk_hours() <= plan_day(fc, models, roster).extra_clerk_hours() + 2
