@@ -108,3 +108,20 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
         from .mqtt.wiring import start_link
         app.extensions["qms_mqtt"] = start_link(app, engine, settings, clock, app.extensions["qms_devices"], auth)
     return app
+
+
+def close_app(app: OpenAPI) -> None:
+    """Stop what ``create_app`` started (the background forecast, the MQTT link) and close the
+    database connections: for an app made in-process (tests, tools); ``qms serve`` simply exits."""
+    warmer = app.extensions.get("qms_estimate_warmer")
+    if warmer is not None:
+        warmer.stop()
+    link = app.extensions.get("qms_mqtt")
+    if link is not None and hasattr(link, "stop"):
+        try:
+            link.stop()
+        except Exception:  # noqa: BLE001 - closing must go on
+            log.exception("stopping the MQTT link failed")
+    services = app.extensions.get("qms")
+    if services is not None:
+        services.engine.store.close()

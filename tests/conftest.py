@@ -16,6 +16,35 @@ from server.store import Store
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _close_apps_of_the_module(request):
+    """Apps made in-process by a test module are closed when the module ends (their background
+    forecast thread, MQTT link and database connections would otherwise pile up over the suite)."""
+    import server.app as server_app
+    made = []
+    original = server_app.create_app
+
+    def recording(*args, **kwargs):
+        app = original(*args, **kwargs)
+        made.append(app)
+        return app
+
+    patched = []
+    for module in list(__import__("sys").modules.values()):
+        if getattr(module, "create_app", None) is original and getattr(module, "__name__", "").startswith(
+                ("tests.", "server.")):
+            setattr(module, "create_app", recording)
+            patched.append(module)
+    yield
+    for module in patched:
+        setattr(module, "create_app", original)
+    for app in made:
+        try:
+            server_app.close_app(app)
+        except Exception:  # noqa: BLE001 - a test may have closed it already
+            pass
+
+
 @pytest.fixture(autouse=True)
 def _restore_logging():
     """Command-line entry points called in-process configure the root logger (some with
