@@ -68,7 +68,7 @@ def test_every_difference_is_named_and_the_exit_status_is_1(tmp_path, capsys, da
             f"ticket {t[0]['id']}, state: live table 'done', event log 'waiting'") in lines
     assert any(line.startswith(f"Vé {t[3]['id']}, lĩnh vực: bảng trực tiếp 'KD'") for line in lines)
     assert any(line.startswith(f"Vé {t[3]['id']}, số lần gọi lại") for line in lines)
-    assert any(line.startswith("Quầy 2, nhân viên: bảng trực tiếp 'ai-do', theo nhật ký sự kiện 'an'")
+    assert any(line.startswith("Quầy 2, cán bộ: bảng trực tiếp 'ai-do', theo nhật ký sự kiện 'an'")
                for line in lines)
     assert any(line.startswith(f"Vé {t[5]['id']}: có sự kiện phát số nhưng không có trong bảng") for line in lines)
 

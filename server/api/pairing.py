@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from qms_common.errors import NotFound
 
 from .context import MANAGERS, principal, require, services
-from .schemas import ERRORS, Error, In
+from .schemas import ERRORS, CounterNo, Error, In
 
 bp = APIBlueprint("pairing", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="pairing")],
                   abp_responses={**ERRORS, 429: Error})
@@ -27,7 +27,7 @@ class ApproveIn(In):
     code: str = Field(min_length=6, max_length=12, pattern=r"^[0-9 ]+$", description="the six digits on the screen")
     name: str = Field(min_length=1, max_length=60, description="where the screen is, e.g. 'Sảnh chờ tầng 1'")
     site: str | None = Field(default=None, max_length=40)
-    counter: int | None = Field(default=None, ge=1, le=999,
+    counter: CounterNo | None = Field(default=None,
                                 description="pair the screen as this counter's rating tablet (/rate), not a display")
 
 
