@@ -16,6 +16,21 @@ from server.store import Store
 MONDAY_9AM = datetime(2026, 11, 23, 9, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
 
 
+@pytest.fixture
+def app(tmp_path, clock, center):
+    """The server app in-process on a temporary database (modules that need other settings
+    define their own ``app``)."""
+    from server.app import create_app
+    from server.settings import ServerSettings
+    return create_app(ServerSettings(state_dir=str(tmp_path), password_profile="cheapest-for-tests"), center=center,
+                      clock=clock)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _close_apps_of_the_module(request):
     """Apps made in-process by a test module are closed when the module ends (their background

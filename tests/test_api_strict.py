@@ -5,19 +5,6 @@ from __future__ import annotations
 import pytest
 
 from server.api.guard import MAX_BODY_BYTES, MAX_JSON_DEPTH, json_depth
-from server.app import create_app
-from server.settings import ServerSettings
-
-
-@pytest.fixture
-def app(tmp_path, clock, center):
-    return create_app(ServerSettings(state_dir=str(tmp_path), password_profile="cheapest-for-tests"), center=center,
-                      clock=clock)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from server.app import create_app
-from server.settings import ServerSettings
 
 ACTIONS = ("call", "recall", "start", "finish", "no-show", "park", "resume", "transfer", "requeue", "cancel",
            "abandon", "reprint")
-
-
-@pytest.fixture
-def app(tmp_path, clock, center):
-    return create_app(ServerSettings(state_dir=str(tmp_path), password_profile="cheapest-for-tests"), center=center,
-                      clock=clock)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
 
 
 @pytest.fixture

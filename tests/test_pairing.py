@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_api import app, client, h, tokens  # noqa: F401  (fixtures)
+from tests.test_api import h, tokens  # noqa: F401  (fixtures)
 
 
 def start(client, addr="10.0.0.7"):  # noqa: F811
