@@ -17,11 +17,12 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterator, TypeVar
+
+if TYPE_CHECKING:  # imported when used: sqlite-utils pulls in numpy (~20 MiB) when installed
+    import sqlite_utils
 
 T = TypeVar("T")
-
-import sqlite_utils
 
 from qms_common.private_files import private_sqlite
 from .blocking import gevent_active, run_blocking, thread_local_class
@@ -244,8 +245,12 @@ class Store:
     def _commit(conn: sqlite3.Connection) -> None:
         run_blocking(conn.execute, "COMMIT")  # the fsync
 
-    def db(self) -> sqlite_utils.Database:
-        """sqlite-utils view of this thread's connection (for reports, exports, the CLI)."""
+    def db(self) -> "sqlite_utils.Database":
+        """sqlite-utils view of this thread's connection (for reports, exports, the CLI).
+
+        Imported here, not at start: the server never needs it, and it would load numpy."""
+        import sqlite_utils
+
         return sqlite_utils.Database(self.conn())
 
     @contextmanager

@@ -9,7 +9,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..config import CenterConfig
 from ..engine.rating import REASONS
-from . import plots
 
 _TEMPLATES = Path(__file__).with_name("templates")
 
@@ -31,6 +30,8 @@ def _env() -> Environment:
 
 def html(report: dict, config: CenterConfig) -> str:
     services = [(s.code, s.name) for s in config.services]
+    from . import plots  # matplotlib and numpy (~40 MiB) only in the process that builds a report
+
     figures = {"tickets": plots.tickets_by_day(report, services), "waits": plots.waits_by_day(report),
                "heatmap": plots.heatmap(report), "satisfaction": plots.satisfaction(report)}
     return _env().get_template("report.html").render(r=report, plots=figures, services=services, reasons=REASONS)
