@@ -16,7 +16,7 @@ from typing import Callable
 
 from qms_common import wire
 
-from . import files, period as periods
+from . import isolated, period as periods
 
 log = logging.getLogger(__name__)
 
@@ -59,15 +59,15 @@ class ReportScheduler:
     def run_due(self) -> list[Path]:
         written: list[Path] = []
         for kind, period in due(self.engine.clock.now(), self.schedule, self.engine.config.tz, self.folder):
-            report = files.build(self.engine, period)
+            # the first format is the one due() looks for: write it last, once the others are there
+            order = [*self.schedule.formats[1:], self.schedule.formats[0]]
+            # built in a child process (isolated.py): the server's loop keeps serving meanwhile
+            report, paths = isolated.write_all(self.engine, period, self.folder, order, skip_empty=True)
             if not report["totals"]["issued"]:
                 if (kind, period.slug) not in self._empty:
                     log.info("report %s %s: no tickets in the period, nothing written", kind, period.slug)
                     self._empty.add((kind, period.slug))
                 continue
-            # the first format is the one due() looks for: write it last, once the others are there
-            order = [*self.schedule.formats[1:], self.schedule.formats[0]]
-            paths = files.write_all(report, self.engine.config, self.folder, order)
             written += paths
             log.info("report %s %s written to %s", kind, period.slug, self.folder)
             if self.publish is not None:
