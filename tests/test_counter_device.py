@@ -219,10 +219,15 @@ def test_rating_keys_publish_scores_four_to_one(broker, pins, server) -> None:
             server.publish(topic, serving(f"HT-00{i}", seq=i), retain=True)
             screen.wait(lambda v, i=i: v.ticket == f"HT-00{i}", f"ticket {i}")
             press(pins, key)
+            if key == "unsatisfied":  # asks why; the second key ("Hài lòng", key 2) is the reason
+                screen.wait(lambda v: v.status.startswith("Vì sao ông/bà chưa hài lòng?"), "why")
+                assert len(ratings_seen(server)) == i - 1  # held until the reason
+                device.clock.advance(1)
+                press(pins, "satisfied")
             server.wait(lambda i=i: len(ratings_seen(server)) == i, 10, f"rating {i}")
-        assert [(r.ticket, r.score) for r in ratings_seen(server)] == [
-            ("HT-001", 4), ("HT-002", 3), ("HT-003", 2), ("HT-004", 1)]
-        screen.wait(lambda v: v.status == "Cảm ơn ông/bà đã đánh giá: Không hài lòng", "thanks")
+        assert [(r.ticket, r.score, r.reason) for r in ratings_seen(server)] == [
+            ("HT-001", 4, None), ("HT-002", 3, None), ("HT-003", 2, None), ("HT-004", 1, "unclear_guidance")]
+        screen.wait(lambda v: v.status == "Cảm ơn ông/bà đã góp ý: Hướng dẫn chưa rõ", "thanks")
         device.clock.advance(1)
         press(pins, "very_satisfied")  # the same citizen again: one rating per ticket
         screen.wait(lambda v: v.status == "Số HT-004 đã được đánh giá. Xin cảm ơn!", "already rated")
@@ -290,6 +295,34 @@ def test_offline_press_is_refused_on_screen(pins) -> None:
 
 
 # --- logic, screen and configuration --------------------------------------------------------------
+
+def test_unsatisfied_waits_for_its_reason_then_goes_without_one() -> None:
+    logic = CounterLogic(5, request_timeout_s=5, message_s=8, rating_window_s=60, rating_cooldown_s=10, reason_s=15)
+    logic.ticket = "HT-007"
+    assert logic.on_rating_key("unsatisfied", 100, 1000.0, True) is None  # held: the screen asks why
+    assert "Nút 1: Chờ quá lâu" in logic.view().status
+    assert not logic.on_tick(114.9) and logic.take_due() == []
+    assert logic.on_tick(115.0)
+    due = logic.take_due()
+    assert [(r.rating.ticket, r.rating.score, r.rating.reason, r.rating.at) for r in due] == [
+        ("HT-007", 1, None, 1000.0)]
+    assert logic.take_due() == [] and logic.view().status == "Cảm ơn ông/bà đã đánh giá: Không hài lòng"
+    assert logic.on_rating_key("very_satisfied", 116, 1016.0, True) is None  # one rating per ticket
+    logic.ticket = "HT-008"
+    assert logic.on_rating_key("unsatisfied", 120, 1020.0, True) is None
+    out = logic.on_rating_key("neutral", 122, 1022.0, True)  # key 3: attitude
+    assert (out.rating.ticket, out.rating.score, out.rating.reason, out.rating.at) == ("HT-008", 1, "attitude", 1020.0)
+    logic.on_tick(200)
+    assert logic.take_due() == []  # sent once, not again at the deadline
+    logic.ticket = "HT-009"
+    assert logic.on_rating_key("unsatisfied", 210, 1030.0, True) is None
+    assert logic.on_rating_key("satisfied", 211, 1031.0, False) is None  # broker lost: nothing half-sent
+    logic.on_tick(300)
+    assert logic.take_due() == []
+    quick = CounterLogic(5, request_timeout_s=5, message_s=8, rating_window_s=60, rating_cooldown_s=10, reason_s=0)
+    quick.ticket = "HT-010"
+    assert quick.on_rating_key("unsatisfied", 1, 1.0, True).rating.reason is None  # 0: sent at once
+
 
 def test_rating_window_after_the_citizen_left() -> None:
     logic = CounterLogic(5, request_timeout_s=5, message_s=8, rating_window_s=60, rating_cooldown_s=10)

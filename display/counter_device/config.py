@@ -69,6 +69,8 @@ class CounterConfig(StrictModel):
     rating_window_s: float = Field(300.0, ge=0, description="a rating after a citizen's service "
                                    "ended still counts for that ticket this long")
     rating_cooldown_s: float = Field(10.0, ge=0, description="between ratings without a ticket")
+    rating_reason_s: float = Field(15.0, ge=0, le=120, description="after Không hài lòng, how long the four keys "
+                                   "choose the reason (0: no reason asked)")
     health_interval_s: float = Field(30.0, gt=0, le=3600)
     gpio: GpioSettings = Field(default_factory=GpioSettings)
     buttons: ButtonPins = Field(default_factory=ButtonPins)

@@ -63,7 +63,8 @@ class CounterDevice:
         self.screen = screen or make_screen(config.screen)
         self.logic = CounterLogic(config.counter, request_timeout_s=config.request_timeout_s,
                                   message_s=config.message_s, rating_window_s=config.rating_window_s,
-                                  rating_cooldown_s=config.rating_cooldown_s)
+                                  rating_cooldown_s=config.rating_cooldown_s,
+                                  reason_s=config.rating_reason_s)
         self.debouncer = Debouncer(config.debounce_s)
         self.stats = Stats()
         self.events: queue.Queue[Press | _Incoming | None] = queue.Queue()
@@ -138,6 +139,8 @@ class CounterDevice:
                     elif isinstance(event, _Incoming):
                         self._on_incoming(event)
                     self.logic.on_tick(self.clock.monotonic())
+                    for rating in self.logic.take_due():  # a "Không hài lòng" nobody said why for
+                        self._send_rating(rating)
                 self._show()
                 if self.clock.monotonic() >= self._next_health_at:
                     self.publish_health()
@@ -161,11 +164,14 @@ class CounterDevice:
         elif press.key in texts.RATING_KEYS:
             rating = self.logic.on_rating_key(press.key, now, self.clock.now(), connected)
             if isinstance(rating, OutRating):
-                self.stats.ratings += 1
-                self.presence.publish(self.rating_topic, rating.rating)
-                log.info("rating %d for %s sent", rating.rating.score, rating.rating.ticket)
+                self._send_rating(rating)
         else:
             log.warning("unknown key %r", press.key)
+
+    def _send_rating(self, rating: OutRating) -> None:
+        self.stats.ratings += 1
+        self.presence.publish(self.rating_topic, rating.rating)
+        log.info("rating %d (%s) for %s sent", rating.rating.score, rating.rating.reason, rating.rating.ticket)
 
     def _on_incoming(self, msg: _Incoming) -> None:
         self.stats.received += 1

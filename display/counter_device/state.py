@@ -34,6 +34,14 @@ class _Pending:
 
 
 @dataclass
+class _Asking:
+    """A "Không hài lòng" waiting for its reason (the next key, or none by ``deadline``)."""
+    ticket: str | None
+    at: float  # wall time of the rating
+    deadline: float
+
+
+@dataclass
 class _Status:
     text: str
     alert: bool
@@ -42,12 +50,15 @@ class _Status:
 
 class CounterLogic:
     def __init__(self, counter: int, *, request_timeout_s: float, message_s: float,
-                 rating_window_s: float, rating_cooldown_s: float) -> None:
+                 rating_window_s: float, rating_cooldown_s: float, reason_s: float = 15.0) -> None:
         self.counter = counter
         self.request_timeout_s = request_timeout_s
         self.message_s = message_s
         self.rating_window_s = rating_window_s
         self.rating_cooldown_s = rating_cooldown_s
+        self.reason_s = reason_s
+        self._asking: _Asking | None = None
+        self._due: list[OutRating] = []  # ratings whose reason time ran out, for the service to send
         self.state = "unknown"
         self.ticket: str | None = None
         self.last_seq: int | None = None
@@ -123,10 +134,19 @@ class CounterLogic:
         return OutRequest(action, correlation)
 
     def on_rating_key(self, key: str, now: float, wall: float, connected: bool) -> OutRating | None:
+        """A key of the keypad. "Không hài lòng" (score 1) is held until the next key says why
+        (the same four keys, ``texts.REASON_KEYS``) or ``reason_s`` passes (sent without a
+        reason, by :meth:`on_tick`): the server takes one rating per ticket, so it is sent once."""
         score, label = texts.RATING_KEYS[key]
         if not connected:
+            self._asking = None
             self._say(texts.OFFLINE, True, now)
             return None
+        if self._asking is not None:
+            asking, self._asking = self._asking, None
+            reason, reason_label = texts.REASON_KEYS[key]
+            self._say(texts.THANKS_REASON.format(reason=reason_label), False, now)
+            return OutRating(wire.Rating(ticket=asking.ticket, score=1, at=asking.at, reason=reason))
         ticket = self.rating_ticket(now)
         if ticket is not None:
             if ticket in self._rated:
@@ -139,8 +159,17 @@ class CounterLogic:
                 self._say(texts.RATING_WAIT, False, now)
                 return None
             self._last_anonymous_rating = now
+        if score == 1 and self.reason_s > 0:
+            self._asking = _Asking(ticket, wall, now + self.reason_s)
+            self.status = _Status(texts.REASON_PROMPT, False, now + self.reason_s)
+            return None
         self._say(texts.THANKS.format(label=label), False, now)
         return OutRating(wire.Rating(ticket=ticket, score=score, at=wall))
+
+    def take_due(self) -> list[OutRating]:
+        """Ratings to send now that no key came in time (after :meth:`on_tick`)."""
+        due, self._due = self._due, []
+        return due
 
     def rating_ticket(self, now: float) -> str | None:
         """The ticket a rating is for: the one shown, else the one that just left."""
@@ -154,6 +183,11 @@ class CounterLogic:
 
     def on_tick(self, now: float) -> bool:
         changed = False
+        if self._asking is not None and now >= self._asking.deadline:
+            asking, self._asking = self._asking, None
+            self._due.append(OutRating(wire.Rating(ticket=asking.ticket, score=1, at=asking.at)))
+            self._say(texts.THANKS.format(label=texts.RATING_KEYS["unsatisfied"][1]), False, now)
+            changed = True
         for correlation, pending in list(self.pending.items()):
             if now >= pending.deadline:
                 del self.pending[correlation]

@@ -18,6 +18,17 @@ RATING_KEYS: dict[str, tuple[int, str]] = {
     "unsatisfied": (1, "Không hài lòng"),
 }
 
+#: After "Không hài lòng" the same four keys, in the same order, choose why (wire.Rating reason).
+REASON_KEYS: dict[str, tuple[str, str]] = {
+    "very_satisfied": ("waited_too_long", "Chờ quá lâu"),
+    "satisfied": ("unclear_guidance", "Hướng dẫn chưa rõ"),
+    "neutral": ("attitude", "Thái độ"),
+    "unsatisfied": ("dossier_returned", "Hồ sơ bị trả lại"),
+}
+REASON_PROMPT = ("Vì sao ông/bà chưa hài lòng? Nút 1: Chờ quá lâu · 2: Hướng dẫn chưa rõ · 3: Thái độ · "
+                 "4: Hồ sơ bị trả lại · không bấm: lý do khác")
+THANKS_REASON = "Cảm ơn ông/bà đã góp ý: {reason}"
+
 COUNTER_TITLE = "QUẦY {counter}"
 STATE_LABELS: dict[str, str] = {
     "open": "Đang phục vụ",
