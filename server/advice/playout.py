@@ -28,10 +28,13 @@ Windows = tuple[tuple[float, float, tuple[str, ...]], ...]
 @dataclass
 class Outcome:
     """Per service: citizens of the cohort called within the target, and those not (called late,
-    or still waiting past it at the end), summed over the paths."""
+    or still waiting past it at the end), summed over the paths. Those already past the target
+    now are not in the cohort (nothing can bring them back within it): their waits are summed
+    apart, so that serving them sooner still counts."""
     paths: int
     within: dict[str, float] = field(default_factory=dict)
     late: dict[str, float] = field(default_factory=dict)
+    overdue_wait_s: float = 0.0   # summed waits of those already past the target now (lost for the share)
 
     def share(self, service: str | None = None) -> float | None:
         keys = [service] if service else sorted(set(self.within) | set(self.late))
@@ -192,8 +195,11 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             pos[key] += 1
             called[j] = True
             svc, is_prio, _, wait_from, _, _, u, _ = tickets[j]
-            bucket = within if t - wait_from <= target_s else late
-            bucket[svc] = bucket.get(svc, 0.0) + 1.0
+            if now - wait_from > target_s:
+                out.overdue_wait_s += t - wait_from
+            else:
+                bucket = within if t - wait_from <= target_s else late
+                bucket[svc] = bucket.get(svc, 0.0) + 1.0
             if u < p_ns:
                 busy = hold
             else:
@@ -201,6 +207,10 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             heapq.heappush(heap, (t + busy, n, wi, in_row + 1 if is_prio else 0))
         # not called by the end: late if they are past the target by then and still there
         for j, tk in enumerate(tickets):
-            if not called[j] and tk[5] > stop and stop - tk[3] > target_s:
+            if called[j] or tk[5] <= stop:
+                continue
+            if now - tk[3] > target_s:
+                out.overdue_wait_s += stop - tk[3]
+            elif stop - tk[3] > target_s:
                 late[tk[0]] = late.get(tk[0], 0.0) + 1.0
     return out

@@ -32,8 +32,9 @@ HORIZON_S = 75 * 60.0
 PATHS = 16
 MAX_CANDIDATES = 14
 MAX_PROPOSALS = 3
-MIN_GAIN_PEOPLE = 0.5     # fewer late citizens expected, per path
-MIN_GAIN_SHARE = 0.005    # and at least half a point of the overall share
+MIN_GAIN_PEOPLE = 0.5     # fewer late citizens expected, per path (or the same in overdue minutes)
+MAX_LOSS_SHARE = 0.005    # and the overall share not half a point lower
+OVERDUE_S_PER_PERSON = 600.0  # 10 minutes less waiting for those already late count as one citizen
 MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if this much better
 GOOD_SHARE = 0.95
 MAX_EXTRA = 3
@@ -75,7 +76,8 @@ class Proposal:
     share_after: float | None
     overall_before: float | None
     overall_after: float | None
-    late_saved: float               # citizens fewer called late, expected
+    late_saved: float               # citizens fewer called late, expected (overdue minutes counted in)
+    overdue_saved_min: float = 0.0  # minutes less waiting, each, for those already past the target
     text: str = ""
 
     def as_dict(self) -> dict:
@@ -151,9 +153,11 @@ def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station
 
 
 def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple, after: tuple | None,
-          share_before, share_after) -> str:
+          share_before, share_after, overdue_min: float = 0.0) -> str:
     name = inp.names.get(focus, focus)
     effect = f"{name}: {_pct(share_before)} → {_pct(share_after)} được gọi trong {round(inp.target_s / 60)} phút"
+    if overdue_min >= 1 and _pct(share_before) == _pct(share_after):
+        effect = f"{name}: người đã chờ quá {round(inp.target_s / 60)} phút được gọi sớm hơn ~{round(overdue_min)} phút"
     if action == "call_back":
         what, en = f"Gọi quầy {number} trở lại làm việc", f"call counter {number} back from its break"
     elif action == "take_first" or (after and after[0] == focus and focus in before):
@@ -164,8 +168,10 @@ def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple,
         what, en = f"Quầy {number} phục vụ thêm {name}, gọi {name} trước", f"counter {number} also serves {focus}, first"
     else:
         what, en = f"Quầy {number} phục vụ thêm {name}", f"counter {number} also serves {focus}"
-    return (f"{what}. {effect}; {en}: {focus} {_pct(share_before)} → {_pct(share_after)} called within "
-            f"{round(inp.target_s / 60)} min")
+    en_effect = f"{focus} {_pct(share_before)} → {_pct(share_after)} called within {round(inp.target_s / 60)} min"
+    if overdue_min >= 1 and _pct(share_before) == _pct(share_after):
+        en_effect = f"those already past {round(inp.target_s / 60)} min called ~{round(overdue_min)} min sooner"
+    return f"{what}. {effect}; {en}: {en_effect}"
 
 
 def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
@@ -182,12 +188,16 @@ def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
     advice.services = [{"service": s, "name": inp.names.get(s, s), "share": base.share(s),
                         "late": round(base.late_per_path(s), 2), "counted": round(base.counted_per_path(s), 2)}
                        for s in codes]
-    at_risk = [s for s in sorted(codes, key=lambda s: -base.late_per_path(s)) if base.late_per_path(s) >= 0.25][:3]
+    overdue = {w.service for w in snap.waiting if now - w.wait_from > inp.target_s}
+    codes = sorted(set(codes) | overdue)
+    at_risk = [s for s in sorted(codes, key=lambda s: (s not in overdue, -base.late_per_path(s)))
+               if base.late_per_path(s) >= 0.25 or s in overdue][:3]
     evaluated = []
     for action, st, focus, new, key in _candidates(inp, at_risk):
         counters = _with(snap.counters, st.number, new, now, action == "call_back", inp.persistent)
         out = run(counters)
-        saved = base.late_per_path() - out.late_per_path()
+        saved = base.late_per_path() - out.late_per_path() + (
+            base.overdue_wait_s - out.overdue_wait_s) / out.paths / OVERDUE_S_PER_PERSON
         gain = (out.share() or 0.0) - (base.share() or 0.0)
         before = {"state": st.state, "services": list(st.services)}
         after = {"state": "open" if action == "call_back" else st.state,
@@ -195,10 +205,14 @@ def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
         p = Proposal(key, st.number, action, list(new) if action == "set_services" else None,
                      focus if action != "set_services" else focus, before, after, focus,
                      base.share(focus), out.share(focus), base.share(), out.share(), round(saved, 2))
-        p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after)
+        n_overdue = sum(1 for w in snap.waiting if now - w.wait_from > inp.target_s)
+        if n_overdue:
+            p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
+        p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
+                       p.overdue_saved_min)
         evaluated.append((p, saved, gain))
     advice.evaluated = len(evaluated)
-    good = sorted(((p, s) for p, s, g in evaluated if s >= MIN_GAIN_PEOPLE and g >= MIN_GAIN_SHARE),
+    good = sorted(((p, s) for p, s, g in evaluated if s >= MIN_GAIN_PEOPLE and g >= -MAX_LOSS_SHARE),
                   key=lambda ps: -ps[1])
     if previous is not None and good and good[0][0].key != previous:
         held = next(((p, s) for p, s in good if p.key == previous), None)

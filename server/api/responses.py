@@ -206,6 +206,7 @@ class AdviceProposal(BaseModel):
     overall_before: float | None = None
     overall_after: float | None = None
     late_saved: float = Field(description="citizens fewer expected to be called late over the horizon")
+    overdue_saved_min: float = Field(default=0.0, description="minutes less waiting, each, for those already late")
     text: str
 
 

@@ -199,6 +199,13 @@ class ReportQuery(Query):
 class ControlIn(In):
     """A director's change to a counter (docs/advice.md)."""
 
+    # which field each action needs (stated in the document too, so clients can know)
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"action": {"const": "call_back"}}},
+        {"required": ["service"], "properties": {"action": {"const": "take_first"}, "service": {"type": "string"}}},
+        {"required": ["services"], "properties": {"action": {"const": "set_services"},
+                                                  "services": {"type": "array"}}}]})
+
     action: Literal["set_services", "take_first", "call_back"] = Field(
         description="set_services: serve these services in this order; take_first: call this service first; "
                     "call_back: the clerk comes back from a break")
