@@ -219,7 +219,14 @@ def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
         if held is not None and good[0][1] - held[1] < MARGIN_PEOPLE:
             good.remove(held)
             good.insert(0, held)
-    advice.proposals = [p for p, _ in good[:MAX_PROPOSALS]]
+    # one counter's variants with the same effect (add CT last or first, nobody waiting for the rest):
+    # the first is enough
+    shown: list[Proposal] = []
+    for p, _ in good:
+        if not any(q.counter == p.counter and abs((q.overall_after or 0) - (p.overall_after or 0)) < 0.01
+                   for q in shown):
+            shown.append(p)
+    advice.proposals = shown[:MAX_PROPOSALS]
     advice.enough = bool(advice.proposals)
     # staffing: the worst service after the best change still under GOOD_SHARE
     worst = at_risk[0] if at_risk else None

@@ -55,7 +55,7 @@ def control_message(config, action: str, before: dict, after: dict) -> str:
     if not parts_vi:
         parts_vi.append(f"Thứ tự phục vụ nay là: {_names(config, new)}")
         parts_en.append(f"order of services now {', '.join(new)}")
-    return "; ".join(parts_vi) + " / " + "; ".join(parts_en)
+    return ". ".join(parts_vi) + "; " + ". ".join(parts_en)
 
 
 class CounterControls:
