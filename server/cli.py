@@ -235,7 +235,8 @@ def cmd_demo(args) -> int:
 def cmd_simulate(args) -> int:
     from .simulator import run_scenario_file
     return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule,
-                             history=args.history or (), db_path=args.db, ratings=args.ratings)
+                             history=args.history or (), db_path=args.db, ratings=args.ratings,
+                             follow_advice=args.follow_advice, reaction_s=args.reaction_s)
 
 
 def cmd_plan(args) -> int:
@@ -330,6 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "so that the estimate learns from them; without it the day starts cold")
     sm.add_argument("--db", help="keep the day's events in this SQLite database (added to what is there)")
     sm.add_argument("--ratings", action="store_true", help="simulated citizens rate six services in ten")
+    sm.add_argument("--follow-advice", action="store_true",
+                    help="a director applies the live advice's first proposal (docs/advice.md)")
+    sm.add_argument("--reaction-s", type=float, default=120.0, metavar="S",
+                    help="with --follow-advice: seconds from seeing a proposal to applying it (default 120)")
     sm.set_defaults(fn=cmd_simulate)
 
     pl = sub.add_parser("plan", help="the day ahead: forecast arrivals, clerks needed, the roster's shortfall and fixes")

@@ -90,6 +90,13 @@ class Counter(StrictModel):
     name: str = ""
 
 
+class Clerk(StrictModel):
+    """A clerk and what they are trained for: the services a director may give their counter."""
+    id: str = Field(pattern=r"^[a-z0-9._-]{2,40}$", description="the clerk's user name (sign-in)")
+    name: str = Field(default="", max_length=120)
+    services: list[str] = Field(min_length=1, description="service codes the clerk can serve, in order of preference")
+
+
 class Calling(StrictModel):
     rule: Literal["longest_wait", "strict_preference"] = "longest_wait"
     preference_penalty_s: float = Field(
@@ -126,6 +133,7 @@ class CenterConfig(StrictModel):
     sites: list[Site] = Field(min_length=1)
     services: list[Service] = Field(min_length=1)
     counters: list[Counter] = Field(min_length=1)
+    clerks: list[Clerk] = Field(default_factory=list)
     calling: Calling = Calling()
     priority: PriorityPolicy = PriorityPolicy()
     targets: Targets = Targets()
@@ -150,6 +158,16 @@ class CenterConfig(StrictModel):
                 raise ValueError(f"counter {c.number}: unknown service {', '.join(unknown)} (services: {', '.join(codes)})")
             if len(set(c.services)) != len(c.services):
                 raise ValueError(f"counter {c.number}: a service is listed twice")
+        ids = [k.id for k in self.clerks]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate clerk id: {', '.join(dupes)}")
+        for k in self.clerks:
+            unknown = [s for s in k.services if s not in codes]
+            if unknown:
+                raise ValueError(f"clerk {k.id}: unknown service {', '.join(unknown)} (services: {', '.join(codes)})")
+            if len(set(k.services)) != len(k.services):
+                raise ValueError(f"clerk {k.id}: a service is listed twice")
         if sum(1 for s in self.sites if s.main) > 1:
             raise ValueError("only one site can be main")
         return self
@@ -160,6 +178,18 @@ class CenterConfig(StrictModel):
 
     def counter(self, number: int) -> Counter | None:
         return next((c for c in self.counters if c.number == number), None)
+
+    def clerk(self, clerk_id: str | None) -> Clerk | None:
+        return next((k for k in self.clerks if k.id == clerk_id), None)
+
+    def trained(self, clerk_id: str | None, number: int) -> list[str]:
+        """What the clerk at counter ``number`` can serve: their trained services if the
+        configuration lists them, else the counter's own services."""
+        k = self.clerk(clerk_id)
+        if k is not None:
+            return list(k.services)
+        c = self.counter(number)
+        return list(c.services) if c else []
 
     @property
     def main_site(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,16 @@ class Scenario:
             known.extend(s for s in shift.skills if s not in known)
         return counters
 
-    def center_config(self, *, rule: str | None = None,
-                      counters: dict[int, list[str]] | None = None) -> CenterConfig:
+    def clerk_skills(self) -> dict[str, list[str]]:
+        """Every service each clerk is ever staffed for: what they are trained for."""
+        out: dict[str, list[str]] = {}
+        for shift in self.shifts:
+            known = out.setdefault(shift.clerk, [])
+            known.extend(s for s in shift.skills if s not in known)
+        return out
+
+    def center_config(self, *, rule: str | None = None, counters: dict[int, list[str]] | None = None,
+                      clerks: dict[str, list[str]] | None = None) -> CenterConfig:
         """A center configuration for the engine: one site, the scenario's services and the
         counters of the staff file (each with every skill it is ever staffed for; the clerk of
         a shift row signs in with that row's skills). The kiosk closes at ``close_s``; who
@@ -89,6 +98,9 @@ class Scenario:
             "sites": [{"id": "main", "name": "main", "main": True}],
             "services": [{"code": s.code, "prefix": s.code[:3], "name": s.name} for s in self.center.services],
             "counters": [{"number": n, "site": "main", "services": skills} for n, skills in sorted(counters.items())],
+            # what each clerk is trained for (the director's controls and the advice keep to it)
+            "clerks": [{"id": k, "services": skills} for k, skills in sorted((clerks or self.clerk_skills()).items())
+                       if re.fullmatch(r"[a-z0-9._-]{2,40}", k) and skills],
         }
         if rule:
             data["calling"] = {"rule": rule}

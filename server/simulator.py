@@ -106,7 +106,8 @@ class Simulation:
     """
 
     def __init__(self, scenario: Scenario, *, rule: str | None = None, db_path: str | Path | None = None,
-                 history: list[Scenario] | tuple = (), observer=None, ratings: bool = False) -> None:
+                 history: list[Scenario] | tuple = (), observer=None, ratings: bool = False,
+                 director=None) -> None:
         self.scenario = scenario
         self.history = list(history)
         counters: dict[int, list[str]] = {}
@@ -114,12 +115,17 @@ class Simulation:
             for number, skills in sc.counter_services().items():
                 known = counters.setdefault(number, [])
                 known.extend(s for s in skills if s not in known)
+        clerks: dict[str, list[str]] = {}
+        for sc in [*self.history, scenario]:
+            for clerk, skills in sc.clerk_skills().items():
+                known = clerks.setdefault(clerk, [])
+                known.extend(s for s in skills if s not in known)
         codes = {s.code for s in scenario.center.services}
         for sc in self.history:
             unknown = {a.service for a in sc.arrivals} - codes
             if unknown:
                 raise ConfigError(f"history day {sc.name}: services not in {scenario.name}: {', '.join(sorted(unknown))}")
-        self.config = scenario.center_config(rule=rule, counters=counters)
+        self.config = scenario.center_config(rule=rule, counters=counters, clerks=clerks)
         self.tz = ZoneInfo(scenario.center.timezone)
         self.days = self._dates()
         self.t0 = self._day_start(scenario, self.days[-1])
@@ -133,6 +139,7 @@ class Simulation:
         self.store = Store(db_path, synchronous="OFF")
         self.engine = Engine(self.store, self.config, self.clock)
         self.observer = observer
+        self.director = director  # server/advice/follow.py: a director who applies the advice
         self._now = 0.0
 
     def _dates(self) -> list[date]:
@@ -187,6 +194,8 @@ class Simulation:
         for a in sc.arrivals:
             if a.arrival_s <= sc.center.close_s:
                 self._at(a.arrival_s, "arrival", a)
+        if observe and self.director is not None:
+            self.director.start(self)
         while self._queue:
             t, _, kind, payload = heapq.heappop(self._queue)
             if t > self._now:
@@ -215,6 +224,13 @@ class Simulation:
             self._at(a.arrival_s + a.patience_s, "patience", t["id"])
         if self._observe and self.observer is not None:
             self.observer(self, t, a)
+
+    def at(self, t: float, fn) -> None:
+        """Call ``fn(sim)`` at ``t`` seconds after opening (the director's checks)."""
+        self._at(t, "hook", fn)
+
+    def _on_hook(self, fn) -> None:
+        fn(self)
 
     def _on_patience(self, ticket_id: str) -> None:
         if self.engine.ticket(ticket_id)["state"] == "waiting":
@@ -339,17 +355,25 @@ def history_days(folders) -> list[Scenario]:
 
 
 def simulate(scenario: Scenario | str | Path, *, rule: str | None = None, history=(),
-             db_path: str | Path | None = None, ratings: bool = False) -> SimulationResult:
+             db_path: str | Path | None = None, ratings: bool = False, director=None) -> SimulationResult:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return Simulation(scenario, rule=rule, history=history_days(history), db_path=db_path, ratings=ratings).run()
+    return Simulation(scenario, rule=rule, history=history_days(history), db_path=db_path, ratings=ratings,
+                      director=director).run()
 
 
 def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = None, rule: str | None = None,
-                      history=(), db_path: str | None = None, ratings: bool = False) -> int:
+                      history=(), db_path: str | None = None, ratings: bool = False,
+                      follow_advice: bool = False, reaction_s: float = 120.0) -> int:
     """``qms simulate``: the per-ticket CSV, then a one-line summary on stderr. With ``db_path``
-    the day's events stay in that database (several days into one: a week for the reports)."""
-    result = simulate(folder, rule=rule, history=history, db_path=db_path, ratings=ratings)
+    the day's events stay in that database (several days into one: a week for the reports). With
+    ``follow_advice``, a director applies the advice's first proposal ``reaction_s`` after seeing it
+    (``server/advice/follow.py``); each applied proposal is listed on stderr."""
+    director = None
+    if follow_advice:
+        from .advice.follow import Director
+        director = Director(reaction_s=reaction_s)
+    result = simulate(folder, rule=rule, history=history, db_path=db_path, ratings=ratings, director=director)
     if out == "-":
         result.write_csv(sys.stdout)
     else:
@@ -361,4 +385,19 @@ def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = 
           f"mean wait {s['mean_wait_min']:.1f} min, p90 {s['p90_wait_min']:.1f} min, "
           f"{s['within_target'] * 100:.1f}% called within 15 min; estimate MAE {s['estimate_mae_min']:.1f} min",
           file=sys.stderr)
+    if director is not None:
+        print(f"advice followed (reaction {reaction_s:.0f} s): {len(director.applied)} applied, "
+              f"{director.skipped} no longer possible when the director got to it", file=sys.stderr)
+        for a in director.applied:
+            p = a.proposal
+            print(f"  {_clock(a.seen_s)} → {_clock(a.applied_s)}  {p.text.split('; ')[0]}  "
+                  f"(toàn trung tâm · all: {_share(p.overall_before)} → {_share(p.overall_after)})", file=sys.stderr)
     return 0
+
+
+def _clock(seconds: float) -> str:
+    return f"+{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}"
+
+
+def _share(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.0f}%"

@@ -165,3 +165,77 @@ class Report(BaseModel):
 
 __all__ = ["CSV", "Block", "CallNext", "Center", "CitizenStatus", "CounterState", "Counters", "Error", "Events",
            "Me", "Ok", "Report", "ServiceStats", "Snapshot", "Ticket", "Tickets"]
+
+
+class CounterSetting(BaseModel):
+    state: str
+    services: list[str]
+
+
+class Change(BaseModel):
+    """A director's change to a counter, as the log shows it."""
+
+    change_id: str
+    counter: int
+    action: str = Field(description="set_services, take_first or call_back")
+    before: CounterSetting
+    after: CounterSetting
+    by: str | None = None
+    at: float
+    message: str = Field(description="what the clerk's console shows, Vietnamese first")
+    proposal: str | None = None
+    undone_at: float | None = None
+    undone_by: str | None = None
+
+
+class Changes(BaseModel):
+    changes: list[Change]
+
+
+class AdviceProposal(BaseModel):
+    key: str = Field(description="pass it to POST /advice/apply")
+    counter: int
+    action: str
+    services: list[str] | None = None
+    service: str | None = None
+    focus: str = Field(description="the service it helps")
+    before: CounterSetting
+    after: CounterSetting
+    share_before: float | None = Field(description="the service's share called within the target, as things are")
+    share_after: float | None = Field(description="the same with the change")
+    overall_before: float | None = None
+    overall_after: float | None = None
+    late_saved: float = Field(description="citizens fewer expected to be called late over the horizon")
+    overdue_saved_min: float = Field(default=0.0, description="minutes less waiting, each, for those already late")
+    text: str
+
+
+class AdviceService(BaseModel):
+    service: str
+    name: str
+    share: float | None = None
+    late: float
+    counted: float
+
+
+class AdviceStaffing(BaseModel):
+    service: str
+    name: str
+    share_now: float
+    extra_clerks: int | None = None
+    share_with: float | None = None
+    text: str
+
+
+class AdviceOut(BaseModel):
+    at: float
+    site: str
+    horizon_s: float
+    proposals: list[AdviceProposal]
+    services: list[AdviceService]
+    overall: float | None = None
+    enough: bool = Field(description="false: nothing possible now helps enough (see staffing)")
+    staffing: list[AdviceStaffing]
+    message: str
+    evaluated: int
+    cost_ms: float

@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from qms_common.errors import QmsError
 
-from . import counters, handover, misc, pairing, ratings, tickets
+from . import advice, controls, counters, handover, misc, pairing, ratings, tickets
 from .guard import register_guard
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ _VI = {
     "finite_number": "phải là số hữu hạn", "value_error": "giá trị không hợp lệ",
     "string_pattern_mismatch": "sai định dạng",
     "transfer_target": "cần chọn lĩnh vực (service) hoặc quầy (to_counter) để chuyển đến",
+    "control_services": "set_services cần danh sách lĩnh vực (services)",
+    "control_service": "take_first cần lĩnh vực (service)",
     "day_format": "phải là một ngày có thật, viết YYYY-MM-DD", "digits_format": "phải là số nguyên, chỉ gồm chữ số",
 }
 _HTTP_VI = {
@@ -69,7 +71,7 @@ def validation_error_response(exc: ValidationError):
 def register_api(app: OpenAPI) -> None:
     app.validation_error_callback = validation_error_response
     register_guard(app)
-    for blueprint in (tickets.bp, counters.bp, misc.bp, handover.bp, pairing.bp, ratings.bp):
+    for blueprint in (tickets.bp, counters.bp, misc.bp, handover.bp, pairing.bp, ratings.bp, controls.bp, advice.bp):
         app.register_api(blueprint)
 
     @app.errorhandler(QmsError)

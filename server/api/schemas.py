@@ -194,3 +194,40 @@ class PrintResultIn(In):
 class ReportQuery(Query):
     since: Day | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD (default: the last day)")
     to: Day | None = Field(default=None, description="last day, YYYY-MM-DD (default: today, center time)")
+
+
+class ControlIn(In):
+    """A director's change to a counter (docs/advice.md)."""
+
+    # which field each action needs (stated in the document too, so clients can know)
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"properties": {"action": {"const": "call_back"}}},
+        {"required": ["service"], "properties": {"action": {"const": "take_first"}, "service": {"type": "string"}}},
+        {"required": ["services"], "properties": {"action": {"const": "set_services"},
+                                                  "services": {"type": "array"}}}]})
+
+    action: Literal["set_services", "take_first", "call_back"] = Field(
+        description="set_services: serve these services in this order; take_first: call this service first; "
+                    "call_back: the clerk comes back from a break")
+    service: str | None = Field(default=None, min_length=1, max_length=8, description="take_first: the service")
+    services: list[Annotated[str, Field(min_length=1, max_length=8)]] | None = Field(
+        default=None, min_length=1, max_length=20, description="set_services: the service codes, in order")
+    proposal: str | None = Field(default=None, min_length=1, max_length=64,
+                                 description="the advice proposal this change follows, if any")
+
+    @model_validator(mode="after")
+    def _what(self):
+        if self.action == "set_services" and self.services is None:
+            raise PydanticCustomError("control_services", "set_services needs services")
+        if self.action == "take_first" and self.service is None:
+            raise PydanticCustomError("control_service", "take_first needs service")
+        return self
+
+
+class ChangePath(In):
+    change_id: str = Field(min_length=1, max_length=40)
+
+
+class ApplyIn(In):
+    key: str = Field(min_length=1, max_length=120, description="the proposal's key, from GET /advice")
+    site: str | None = Field(default=None, max_length=40)

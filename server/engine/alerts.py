@@ -11,10 +11,10 @@ A pure function over the live figures the engine already computes (``service_sta
   is expected past it, so it does not flicker around the line;
 * ``service_overrun``: a counter has served its citizen longer than ``max_service_s`` (30 min).
 
-Each service alert carries recommendations a director can act on at once: call back a paused
-counter that serves the service, or open a closed one; failing that, name the counters that serve
-it and could be told to take it first. Counters' services are configuration, so moving a clerk to
-another service is the director's call, not the engine's.
+Each service alert carries the live advice for its service (``server/advice/``): changes possible
+now, with clerks present and services they are trained for, judged by playing the next hour
+forward, each with its predicted effect; or, when nothing possible helps enough, what staffing
+would. The engine passes them in (``advice``: service -> texts); this function does not compute.
 """
 from __future__ import annotations
 
@@ -24,33 +24,11 @@ from ..config import CenterConfig
 
 WARN_AHEAD_S = 300  # warn five minutes before the target
 HYSTERESIS_S = 300  # a predicted breach clears only this far under the target
-MAX_ADVICE = 2      # a director acts on the first one or two
 SEVERITY = {"wait_breach": 3, "service_overrun": 2, "predicted_breach": 2, "wait_warning": 1}
 
 
 def _minutes(seconds: float) -> int:
     return max(1, round(seconds / 60))
-
-
-def recommendations(service: str, counters: list[dict[str, Any]], names: dict[str, str]) -> list[str]:
-    serving = [c for c in counters if service in c["services"]]
-    paused = [c for c in serving if c["state"] == "paused"]
-    closed = [c for c in serving if c["state"] == "closed"]
-    out = [f"Gọi quầy {c['number']} ({c['clerk']}) trở lại làm việc; call counter {c['number']} back from its break"
-           for c in paused]
-    out += [f"Mở quầy {c['number']} (phục vụ {', '.join(names.get(s, s) for s in c['services'])}); open counter "
-            f"{c['number']}" for c in closed]
-    out = out[:MAX_ADVICE]
-    if not out:
-        helpers = [c for c in serving if c["state"] == "open" and c["services"][0] != service]
-        if helpers:
-            numbers = ", ".join(str(c["number"]) for c in helpers)
-            out.append(f"Yêu cầu quầy {numbers} ưu tiên {names.get(service, service)}; ask counter(s) {numbers} "
-                       f"to take this service first")
-        else:
-            out.append("Mọi quầy phục vụ lĩnh vực này đều đang làm việc: cần thêm cán bộ; every counter of this "
-                       "service is working: more staff is needed")
-    return out
 
 
 def _predicted(s: dict[str, Any], max_wait: float, held: set[str] | None) -> bool:
@@ -61,11 +39,12 @@ def _predicted(s: dict[str, Any], max_wait: float, held: set[str] | None) -> boo
 
 
 def promise_alerts(config: CenterConfig, services: list[dict[str, Any]], counters: list[dict[str, Any]],
-                   now: float, held: set[str] | None = None) -> list[dict[str, Any]]:
+                   now: float, held: set[str] | None = None,
+                   advice: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """Alerts, the most urgent first. ``held`` (updated in place) is the set of services with a
     predicted breach, for the hysteresis."""
     max_wait, max_service = config.targets.max_wait_s, config.targets.max_service_s
-    names = {s.code: s.name for s in config.services}
+    advice = advice or {}
     alerts: list[dict[str, Any]] = []
     for s in services:
         code, name = s["service"], s["name"]
@@ -96,7 +75,7 @@ def promise_alerts(config: CenterConfig, services: list[dict[str, Any]], counter
         alerts.append({"kind": kind, "severity": SEVERITY[kind], "service": code, "counter": None, "message": text,
                        "waiting": s["waiting"], "longest_wait_s": s["longest_wait_s"],
                        "estimated_wait_s": s["estimated_wait_s"],
-                       "recommendations": recommendations(code, counters, names) if kind != "wait_warning" else []})
+                       "recommendations": list(advice.get(code, [])) if kind != "wait_warning" else []})
     for c in counters:
         t = c.get("ticket")
         if t and t.get("started_at") and now - t["started_at"] > max_service:

@@ -20,6 +20,7 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
+from .controls import CounterControls
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
@@ -42,7 +43,7 @@ def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
 
-class Engine(OfflineHandover, Ratings):
+class Engine(OfflineHandover, Ratings, CounterControls):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -54,7 +55,16 @@ class Engine(OfflineHandover, Ratings):
         self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
         self.waits = WaitEstimator(config)
         self._held_alerts: dict[str, set[str]] = {}  # per site: services with a predicted breach
+        self._advisor = None
         self._sync_counters()
+
+    @property
+    def advisor(self):
+        """The live advice (``server/advice/``), made on first use."""
+        if self._advisor is None:
+            from ..advice.live import Advisor
+            self._advisor = Advisor(self)
+        return self._advisor
 
     # --- plumbing ---------------------------------------------------------------------
     def add_listener(self, fn: Listener) -> None:
@@ -548,7 +558,8 @@ class Engine(OfflineHandover, Ratings):
                     raise Forbidden(f"Vé {ticket['code']} được tạm gác ở quầy {held_by}; "
                                     f"{ticket['code']} was parked at counter {held_by}", ticket=ticket["code"])
                 conf = self.config.counter(number)
-                if action == "call" and (ticket["service"] not in conf.services or ticket["site"] != conf.site):
+                serves = set(conf.services) | set(self.active_services(counter))  # with the director's changes
+                if action == "call" and (ticket["service"] not in serves or ticket["site"] != conf.site):
                     raise Forbidden(f"Quầy {number} không phục vụ {ticket['service']} tại điểm {ticket['site']}; "
                                     f"counter {number} does not serve this ticket", counter=number)
             elif held_by is not None and held_by != number:
@@ -581,7 +592,7 @@ class Engine(OfflineHandover, Ratings):
                 if target is None:
                     raise NotFound(f"Không có quầy số {to_counter}; no counter {to_counter}", counter=to_counter)
                 svc = service or ticket["service"]
-                if svc not in target.services:
+                if svc not in set(target.services) | set(self.active_services(self._counter(conn, to_counter))):
                     raise Forbidden(f"Quầy {to_counter} không phục vụ {svc}; counter {to_counter} does not serve {svc}")
             sets.update(service=service or ticket["service"], target_counter=to_counter, wait_from=now,
                         transfers=ticket["transfers"] + 1, counter=None, clerk=None, called_at=None,
@@ -620,8 +631,9 @@ class Engine(OfflineHandover, Ratings):
             row = conn.execute("SELECT number FROM counters WHERE clerk = ? AND state != 'closed' "
                                "ORDER BY number LIMIT 1", (actor,)).fetchone()
             home = row[0] if row else None
+        extra = self.active_services(self._counter(conn, home)) if home is not None else ()
         check_ticket_action(action=action, role=role, actor=actor, home=home, number=number, ticket=ticket,
-                            held_by=self._held_by(ticket), config=self.config)
+                            held_by=self._held_by(ticket), config=self.config, serves=extra)
 
     # --- printing and kiosk offline numbers ----------------------------------------------
     def mark_printed(self, ticket_id: str, printed: bool, fault: str | None = None, device: str | None = None) -> dict:
@@ -766,12 +778,14 @@ class Engine(OfflineHandover, Ratings):
         now = self.clock.now()
         conn = self.store.conn()
         out = []
+        notices = self.counter_notices()
         for c in self.counters():
-            conf = self.config.counter(c["number"])
             ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
             out.append({
                 "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
                 "services": self.active_services(c), "since": c["since"],
+                "trained": self.config.trained(c["clerk"], c["number"]) if c["clerk"] else [],
+                "notice": notices.get(c["number"]) if c["state"] != "closed" else None,
                 "ticket": None if ticket is None else {
                     "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
                     "state": ticket["state"], "called_at": ticket["called_at"],
@@ -809,7 +823,11 @@ class Engine(OfflineHandover, Ratings):
         for sid in sites:
             stats = services if site and services is not None else self.service_stats(sid)
             own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
-            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, set())):
+            urgent = any(s["waiting"] and (s["longest_wait_s"] > self.config.targets.max_wait_s - 300
+                                           or s["estimated_wait_s"] > self.config.targets.max_wait_s) for s in stats)
+            advice = self.advisor.texts(sid) if urgent else None
+            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, set()),
+                                        advice):
                 alert["site"] = sid
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"

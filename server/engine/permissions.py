@@ -19,7 +19,8 @@ COUNTER_BOUND = frozenset({"clerk", "counter"})
 
 
 def check_ticket_action(*, action: str, role: str | None, actor: str | None, home: int | None,
-                        number: int | None, ticket: dict, held_by: int | None, config: Any) -> None:
+                        number: int | None, ticket: dict, held_by: int | None, config: Any,
+                        serves: Any = ()) -> None:
     """Raise :class:`Forbidden` if ``actor`` (of ``role``, signed in at counter ``home``) may
     not ``action`` the ``ticket`` from counter ``number`` (``None``: from wherever they are)."""
     if role is None or role in MANAGERS:
@@ -48,6 +49,6 @@ def check_ticket_action(*, action: str, role: str | None, actor: str | None, hom
         raise Forbidden(f"Vé {code} đã được chuyển tới quầy {target}; {code} was transferred to counter {target}",
                         ticket=code, counter=target)
     conf = config.counter(home)
-    if conf is None or ticket["service"] not in conf.services or ticket["site"] != conf.site:
+    if conf is None or ticket["service"] not in {*conf.services, *serves} or ticket["site"] != conf.site:
         raise Forbidden(f"Quầy {home} không phục vụ vé {code} ({ticket['service']}, điểm {ticket['site']}); "
                         f"counter {home} does not serve {code}", ticket=code, counter=home)

@@ -44,7 +44,10 @@ def replay(events: Iterable[dict]) -> ReplayedState:
                         c["ticket_id"] = None
         elif kind == "counter_signed_in":
             c = st.counters.setdefault(n, {"state": "closed", "clerk": None, "ticket_id": None})
-            c.update(state="open", clerk=e.get("actor"))
+            c.update(state="open", clerk=e.get("actor"), services=data.get("services"))
+        elif kind in ("counter_control_applied", "counter_control_undone"):  # engine/controls.py
+            c = st.counters.setdefault(n, {"state": "closed", "clerk": None, "ticket_id": None})
+            c.update(state=data["after"]["state"], services=list(data["after"]["services"]))
         elif kind in ("counter_paused", "counter_resumed", "counter_signed_out"):
             c = st.counters.setdefault(n, {"state": "closed", "clerk": None, "ticket_id": None})
             c["state"] = {"counter_paused": "paused", "counter_resumed": "open", "counter_signed_out": "closed"}[kind]

@@ -15,6 +15,8 @@ TICKET_FIELDS = {"code": "số", "service": "lĩnh vực", "state": "trạng th�
                  "priority": "ưu tiên", "target_counter": "quầy được chuyển tới", "recalls": "số lần gọi lại",
                  "transfers": "số lần chuyển"}
 COUNTER_FIELDS = {"state": "trạng thái", "clerk": "cán bộ", "ticket_id": "vé đang xử lý"}
+#: compared while a clerk is there: what they signed in with or the director set (engine/controls.py)
+SERVICES_FIELD = ("services", "lĩnh vực phục vụ")
 CLOSED = {"state": "closed", "clerk": None, "ticket_id": None}
 
 
@@ -32,7 +34,7 @@ class Difference:
             name = TICKET_FIELDS.get(self.field, self.field)
         else:
             what_vi, what_en = f"Quầy {self.key}", f"counter {self.key}"
-            name = COUNTER_FIELDS.get(self.field, self.field)
+            name = COUNTER_FIELDS.get(self.field, SERVICES_FIELD[1] if self.field == "services" else self.field)
         if self.field == "*":
             return (f"{what_vi}: {self.live}; {what_en}: {self.replayed}")
         return (f"{what_vi}, {name}: bảng trực tiếp '{self.live}', theo nhật ký sự kiện '{self.replayed}'; "
@@ -94,6 +96,10 @@ def compare(tickets: dict[str, dict], counters: dict[int, dict], state: Replayed
         for field in COUNTER_FIELDS:
             if live[field] != rebuilt[field]:
                 out.append(Difference("counter", str(number), field, live[field], rebuilt[field]))
+        if live["state"] != "closed":
+            lv = json.loads(live["services"]) if live.get("services") else None
+            if lv != rebuilt.get("services"):
+                out.append(Difference("counter", str(number), "services", lv, rebuilt.get("services")))
     return out
 
 

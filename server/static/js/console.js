@@ -188,6 +188,17 @@ function enabled() {
   };
 }
 
+// The director's last change to this counter, still in force (server/engine/controls.py): it
+// takes effect at the next call, so the clerk must see it before pressing N.
+function renderNotice(row) {
+  const box = $("#counter-notice");
+  if (!row.notice) { box.hidden = true; box.replaceChildren(); return; }
+  const [vi, en] = splitMessage(row.notice.message);
+  box.replaceChildren(el("span", {}, el("b", {}, vi), en ? el("span", { class: "en" }, ` ${en}`) : null,
+    el("span", { class: "at" }, ` · ${fmt.time(row.notice.at)}`)));
+  box.hidden = false;
+}
+
 function renderWork() {
   const row = myRow();
   if (!row) return;
@@ -196,6 +207,7 @@ function renderWork() {
   $("#counter-state").textContent = STATE_VI[row.state] || row.state;
   $("#counter-state").className = `state-badge ${row.state}`;
   if (row.ticket && (!model.detail || model.detail.id !== row.ticket.id)) loadDetail(row.ticket.id);
+  renderNotice(row);
   renderInHand();
   const on = enabled();
   for (const b of document.querySelectorAll("#actions button")) {
@@ -205,7 +217,7 @@ function renderWork() {
   }
   const stats = Object.fromEntries(model.snap.services.map((s) => [s.service, s]));
   let total = 0;
-  $("#waiting").replaceChildren(...conf.services.map((code) => {
+  $("#waiting").replaceChildren(...(row.services || conf.services).map((code) => {
     const s = stats[code] || { waiting: 0, longest_wait_s: 0 };
     total += s.waiting;
     return el("tr", { dataset: { service: code } }, el("td", {}, (services[code] || {}).name || code),
@@ -255,7 +267,8 @@ function refreshLists() {
     try {
       const [parked, waiting] = await Promise.all([api("GET", "/tickets?state=parked"), api("GET", `/tickets?state=waiting&site=${conf.site}`)]);
       model.parked = parked.tickets.filter((t) => t.counter === model.counter);
-      model.unprinted = waiting.tickets.filter((t) => t.printed === 0 && conf.services.includes(t.service));
+      const serves = (myRow() && myRow().services) || conf.services;
+      model.unprinted = waiting.tickets.filter((t) => t.printed === 0 && serves.includes(t.service));
       if (!$("#work").hidden) renderWork();
     } catch (err) { showError(err); }
   }, 150);

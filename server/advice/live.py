@@ -1,0 +1,89 @@
+"""The advice for the engine's state now, cached per event sequence (and minute), with the
+proposal shown first remembered per site for the hysteresis."""
+from __future__ import annotations
+
+import threading
+
+from qms_common.errors import Conflict
+
+from .recommend import Advice, AdviceInput, Station, recommend
+
+
+class Advisor:
+    def __init__(self, engine, *, horizon_s: float | None = None, paths: int | None = None) -> None:
+        self.engine = engine
+        self.horizon_s, self.paths = horizon_s, paths
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[tuple, Advice]] = {}
+        self._top: dict[str, str | None] = {}
+
+    def input_horizon(self) -> float:
+        from .recommend import HORIZON_S
+        return self.horizon_s or HORIZON_S
+
+    def stations(self, site: str) -> list[Station]:
+        cfg = self.engine.config
+        out = []
+        for c in self.engine.counters():
+            conf = cfg.counter(c["number"])
+            if conf is None or conf.site != site:
+                continue
+            services = self.engine.active_services(c)
+            trained = cfg.trained(c["clerk"], c["number"]) if c["clerk"] else []
+            out.append(Station(c["number"], c["clerk"], c["state"], tuple(services), tuple(trained)))
+        return out
+
+    def input(self, site: str) -> AdviceInput:
+        engine = self.engine
+        conn, now = engine.store.conn(), engine.clock.now()
+        snap = engine.waits.snapshot(conn, site, engine.roster, now)
+        model = engine.waits.model(conn, now)
+        extra = {}
+        if self.horizon_s:
+            extra["horizon_s"] = self.horizon_s
+        if self.paths:
+            extra["paths"] = self.paths
+        return AdviceInput(snap, model, self.stations(site), {s.code: s.name for s in engine.config.services},
+                           target_s=engine.config.targets.max_wait_s, persistent=engine.roster is None, **extra)
+
+    def advice(self, site: str | None = None) -> Advice:
+        engine = self.engine
+        site = site or engine.config.main_site
+        key = (engine.last_seq(), int(engine.clock.now() // 60))
+        with self._lock:
+            hit = self._cache.get(site)
+            if hit and hit[0] == key:
+                return hit[1]
+            result = recommend(self.input(site), previous=self._top.get(site))
+            self._top[site] = result.proposals[0].key if result.proposals else None
+            self._cache[site] = (key, result)
+            return result
+
+    def texts(self, site: str) -> dict[str, list[str]]:
+        """For the alerts: per service, the proposals for it, or what staffing would; computed at
+        most once a minute (the screens ask at every event)."""
+        minute = int(self.engine.clock.now() // 60)
+        with self._lock:
+            hit = self._cache.get(site)
+        advice = hit[1] if hit and hit[0][1] == minute else self.advice(site)
+        out: dict[str, list[str]] = {}
+        for p in advice.proposals:
+            out.setdefault(p.focus, []).append(p.text)
+        for s in advice.staffing:
+            out.setdefault(s["service"], []).append(s["text"])
+        if not advice.enough and advice.message:
+            for s in advice.services:
+                if s["late"] >= 0.25:
+                    out.setdefault(s["service"], []).insert(0, advice.message)
+        return out
+
+    def apply(self, key: str, *, by: str | None, role: str | None, site: str | None = None) -> dict:
+        """Apply the proposal ``key`` of the current advice as a control change."""
+        advice = self.advice(site)
+        p = next((p for p in advice.proposals if p.key == key), None)
+        if p is None:
+            raise Conflict(f"Đề xuất '{key}' không còn trong danh sách hiện tại: hãy tải lại; proposal {key!r} is no "
+                           f"longer among the current ones: reload", proposal=key,
+                           current=[q.key for q in advice.proposals])
+        return self.engine.apply_control(p.counter, p.action, service=p.focus if p.action == "take_first" else None,
+                                         services=p.services, by=by, role=role, proposal=p.key)

@@ -1,0 +1,272 @@
+"""What the director could change now, and what it would change. Pure: a state in, proposals out.
+
+1. **Only what is possible now.** Candidates are changes to counters whose clerk is there: an
+   open counter takes a service at risk first, adds it (if its clerk is trained for it), or serves
+   only it; a counter on a break is called back. Nothing for a closed counter (its clerk is not
+   there), nothing the clerk is not trained for.
+2. **Judged by playing the next ``horizon_s`` forward** (``playout.py``): the same drawn citizens
+   (those waiting and the forecast arrivals) with the counters as they are and with each change;
+   a change is proposed only if it lowers the expected number of citizens called after the target
+   by at least ``MIN_GAIN_PEOPLE`` and the overall share within the target by ``MIN_GAIN_SHARE``.
+3. **Steady.** The proposal shown first last time stays first while it is still possible and
+   still helps, unless another beats it by ``MARGIN_PEOPLE`` (``previous``, kept by the caller).
+4. **Honest about staffing.** When nothing possible helps enough, or the best still leaves a
+   service under ``GOOD_SHARE``, it says how many more clerks trained for that service would
+   bring it there over the horizon (tried 1 to ``MAX_EXTRA`` extra counters for that service).
+
+Cost: one playout per candidate over ``paths`` paths; at most ``MAX_CANDIDATES`` candidates
+(``bench/advice.py`` measures it).
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..engine.forecast import CounterNow, Snapshot
+from ..engine.learned import Model
+from .playout import Outcome, draw_paths, play
+
+HORIZON_S = 75 * 60.0
+PATHS = 16
+MAX_CANDIDATES = 14
+MAX_PROPOSALS = 3
+MIN_GAIN_PEOPLE = 0.5     # fewer late citizens expected, per path (or the same in overdue minutes)
+MAX_LOSS_SHARE = 0.005    # and the overall share not half a point lower
+OVERDUE_S_PER_PERSON = 600.0  # 10 minutes less waiting for those already late count as one citizen
+MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if this much better
+GOOD_SHARE = 0.95
+MAX_EXTRA = 3
+
+
+@dataclass(frozen=True)
+class Station:
+    """A counter as the advice sees it."""
+    number: int
+    clerk: str | None
+    state: str                 # open, paused, closed
+    services: tuple[str, ...]  # what it serves now, in order
+    trained: tuple[str, ...]   # what its clerk may serve
+
+
+@dataclass(frozen=True)
+class AdviceInput:
+    snap: Snapshot
+    model: Model
+    stations: Sequence[Station]
+    names: dict[str, str]
+    target_s: float = 900.0
+    horizon_s: float = HORIZON_S
+    paths: int = PATHS
+    persistent: bool = True   # a change holds for all the counter's windows today (no roster)
+
+
+@dataclass
+class Proposal:
+    key: str
+    counter: int
+    action: str                     # set_services, take_first, call_back
+    services: list[str] | None      # set_services: the new list
+    service: str | None             # take_first: the service; else the service it is for
+    before: dict
+    after: dict
+    focus: str                      # the service it helps
+    share_before: float | None      # the focus service's share within the target, over the horizon
+    share_after: float | None
+    overall_before: float | None
+    overall_after: float | None
+    late_saved: float               # citizens fewer called late, expected (overdue minutes counted in)
+    overdue_saved_min: float = 0.0  # minutes less waiting, each, for those already past the target
+    text: str = ""
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class Advice:
+    at: float
+    proposals: list[Proposal] = field(default_factory=list)
+    services: list[dict] = field(default_factory=list)   # per service: share within target over the horizon
+    overall: float | None = None
+    enough: bool = True              # False: nothing possible helps enough
+    staffing: list[dict] = field(default_factory=list)
+    message: str = ""
+    evaluated: int = 0
+    cost_ms: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"at": self.at, "proposals": [p.as_dict() for p in self.proposals], "services": self.services,
+                "overall": self.overall, "enough": self.enough, "staffing": self.staffing, "message": self.message,
+                "evaluated": self.evaluated, "cost_ms": round(self.cost_ms, 1)}
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{round(x * 100)}%"
+
+
+def _with(counters: Sequence[CounterNow], number: int, services: tuple[str, ...] | None, now: float,
+          call_back: bool, persistent: bool) -> list[CounterNow]:
+    out = []
+    for c in counters:
+        if c.number != number:
+            out.append(c)
+            continue
+        wins = list(c.windows)
+        for i, (start, end, svcs) in enumerate(wins):
+            first = i == 0
+            if not (first or persistent):
+                break
+            if call_back and first:
+                start = min(start, now)
+            wins[i] = (start, end, services if services is not None else svcs)
+        out.append(dataclasses.replace(c, windows=tuple(wins)))
+    return out
+
+
+def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station, str, tuple[str, ...] | None, str]]:
+    """(action, station, focus, new services or None, key), most promising first."""
+    out, seen = [], set()
+
+    def add(action, st, focus, new):
+        key = f"{st.number}:{action}:{','.join(new) if new else st.state}"
+        if key not in seen and (new is None or tuple(new) != st.services):
+            seen.add(key)
+            out.append((action, st, focus, tuple(new) if new else None, key))
+    for focus in at_risk:
+        for st in inp.stations:
+            if st.state == "paused" and (focus in st.services):
+                add("call_back", st, focus, None)
+        for st in inp.stations:
+            if st.state != "open" or not st.clerk or focus not in st.trained:
+                continue
+            if focus not in st.services:
+                add("set_services", st, focus, (*st.services, focus))
+                add("set_services", st, focus, (focus, *st.services))
+            elif st.services[0] != focus:
+                add("take_first", st, focus, (focus, *(s for s in st.services if s != focus)))
+        for st in inp.stations:
+            if st.state == "open" and st.clerk and focus in st.services and len(st.services) > 1:
+                add("set_services", st, focus, (focus,))
+    return out[:MAX_CANDIDATES]
+
+
+def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple, after: tuple | None,
+          share_before, share_after, overdue_min: float = 0.0) -> str:
+    name = inp.names.get(focus, focus)
+    effect = f"{name}: {_pct(share_before)} → {_pct(share_after)} được gọi trong {round(inp.target_s / 60)} phút"
+    if overdue_min >= 1 and _pct(share_before) == _pct(share_after):
+        effect = f"{name}: người đã chờ quá {round(inp.target_s / 60)} phút được gọi sớm hơn ~{round(overdue_min)} phút"
+    if action == "call_back":
+        what, en = f"Gọi quầy {number} trở lại làm việc", f"call counter {number} back from its break"
+    elif action == "take_first" or (after and after[0] == focus and focus in before):
+        what, en = f"Yêu cầu quầy {number} ưu tiên {name}", f"ask counter {number} to take {focus} first"
+    elif after == (focus,):
+        what, en = f"Quầy {number} chỉ phục vụ {name}", f"counter {number} serves only {focus}"
+    elif after and after[0] == focus:
+        what, en = f"Quầy {number} phục vụ thêm {name}, gọi {name} trước", f"counter {number} also serves {focus}, first"
+    else:
+        what, en = f"Quầy {number} phục vụ thêm {name}", f"counter {number} also serves {focus}"
+    en_effect = f"{focus} {_pct(share_before)} → {_pct(share_after)} called within {round(inp.target_s / 60)} min"
+    if overdue_min >= 1 and _pct(share_before) == _pct(share_after):
+        en_effect = f"those already past {round(inp.target_s / 60)} min called ~{round(overdue_min)} min sooner"
+    return f"{what}. {effect}; {en}: {en_effect}"
+
+
+def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
+    """The best two or three changes possible now, with their predicted effect."""
+    t0 = time.perf_counter()
+    snap, now = inp.snap, inp.snap.now
+    drawn = draw_paths(snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s)
+
+    def run(counters) -> Outcome:
+        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
+    base = run(snap.counters)
+    advice = Advice(now, overall=base.share())
+    codes = sorted(set(base.within) | set(base.late))
+    advice.services = [{"service": s, "name": inp.names.get(s, s), "share": base.share(s),
+                        "late": round(base.late_per_path(s), 2), "counted": round(base.counted_per_path(s), 2)}
+                       for s in codes]
+    overdue = {w.service for w in snap.waiting if now - w.wait_from > inp.target_s}
+    codes = sorted(set(codes) | overdue)
+    at_risk = [s for s in sorted(codes, key=lambda s: (s not in overdue, -base.late_per_path(s)))
+               if base.late_per_path(s) >= 0.25 or s in overdue][:3]
+    evaluated = []
+    for action, st, focus, new, key in _candidates(inp, at_risk):
+        counters = _with(snap.counters, st.number, new, now, action == "call_back", inp.persistent)
+        out = run(counters)
+        saved = base.late_per_path() - out.late_per_path() + (
+            base.overdue_wait_s - out.overdue_wait_s) / out.paths / OVERDUE_S_PER_PERSON
+        gain = (out.share() or 0.0) - (base.share() or 0.0)
+        before = {"state": st.state, "services": list(st.services)}
+        after = {"state": "open" if action == "call_back" else st.state,
+                 "services": list(new) if new else list(st.services)}
+        p = Proposal(key, st.number, action, list(new) if action == "set_services" else None,
+                     focus if action != "set_services" else focus, before, after, focus,
+                     base.share(focus), out.share(focus), base.share(), out.share(), round(saved, 2))
+        n_overdue = sum(1 for w in snap.waiting if now - w.wait_from > inp.target_s)
+        if n_overdue:
+            p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
+        p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
+                       p.overdue_saved_min)
+        evaluated.append((p, saved, gain))
+    advice.evaluated = len(evaluated)
+    good = sorted(((p, s) for p, s, g in evaluated if s >= MIN_GAIN_PEOPLE and g >= -MAX_LOSS_SHARE),
+                  key=lambda ps: -ps[1])
+    if previous is not None and good and good[0][0].key != previous:
+        held = next(((p, s) for p, s in good if p.key == previous), None)
+        if held is not None and good[0][1] - held[1] < MARGIN_PEOPLE:
+            good.remove(held)
+            good.insert(0, held)
+    # one counter's variants with the same effect (add CT last or first, nobody waiting for the rest):
+    # the first is enough
+    shown: list[Proposal] = []
+    for p, _ in good:
+        if not any(q.counter == p.counter and abs((q.overall_after or 0) - (p.overall_after or 0)) < 0.01
+                   for q in shown):
+            shown.append(p)
+    advice.proposals = shown[:MAX_PROPOSALS]
+    advice.enough = bool(advice.proposals)
+    # staffing: the worst service after the best change still under GOOD_SHARE
+    worst = at_risk[0] if at_risk else None
+    if worst is not None:
+        best_counters = snap.counters
+        if advice.proposals:
+            top = advice.proposals[0]
+            best_counters = _with(snap.counters, top.counter, tuple(top.after["services"]), now,
+                                  top.action == "call_back", inp.persistent)
+        after_share = run(best_counters).share(worst) if advice.proposals else base.share(worst)
+        if after_share is not None and after_share < GOOD_SHARE:
+            advice.staffing.append(_staffing(inp, run, best_counters, worst, after_share))
+    if not advice.proposals:
+        if at_risk:
+            advice.message = ("Không thay đổi nào có thể làm ngay giúp đủ: các quầy có cán bộ đã phục vụ tốt nhất có "
+                              "thể; nothing possible now helps enough")
+        else:
+            advice.message = (f"Dự kiến mọi lĩnh vực giữ được lời hứa {round(inp.target_s / 60)} phút; "
+                              f"every service is expected to keep the promise")
+    advice.cost_ms = (time.perf_counter() - t0) * 1000
+    return advice
+
+
+def _staffing(inp: AdviceInput, run, counters, service: str, share_now: float) -> dict:
+    now, end = inp.snap.now, inp.snap.now + inp.horizon_s + inp.target_s
+    name = inp.names.get(service, service)
+    reached = None
+    for k in range(1, MAX_EXTRA + 1):
+        extra = [CounterNow(-i, None, 0, None, ((now, end, (service,)),)) for i in range(1, k + 1)]
+        share = run([*counters, *extra]).share(service)
+        if share is not None and share >= GOOD_SHARE:
+            reached = (k, share)
+            break
+    minutes = round(inp.horizon_s / 60)
+    if reached:
+        k, share = reached
+        text = (f"Cần thêm {k} cán bộ được đào tạo {name} trong {minutes} phút tới để đạt {_pct(share)} "
+                f"(nay dự kiến {_pct(share_now)}); {k} more clerk(s) trained for {service} would reach it")
+    else:
+        text = (f"Cần thêm hơn {MAX_EXTRA} cán bộ được đào tạo {name} trong {minutes} phút tới (nay dự kiến "
+                f"{_pct(share_now)}); more than {MAX_EXTRA} more clerks trained for {service} are needed")
+    return {"service": service, "name": name, "share_now": share_now, "extra_clerks": reached[0] if reached else None,
+            "share_with": reached[1] if reached else None, "text": text}

@@ -1,0 +1,87 @@
+"""The director's controls and the live advice over the REST API: roles, clear refusals, the
+change taking effect at the counter's next call, undo."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def tokens(app):
+    auth = app.extensions["qms"].auth
+    out = {}
+    for user, role in (("bot4", "clerk"), ("bot1", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
+        auth.add_user(user, user.title(), role, "matkhau-123")
+        out[user] = app.test_client().post("/api/v1/auth/login",
+                                           json={"username": user, "password": "matkhau-123"}).json["token"]
+    return out
+
+
+def h(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_director_changes_a_counter_and_undoes_it(client, tokens):
+    assert client.post("/api/v1/counters/4/sign-in", headers=h(tokens["bot4"])).status_code == 200
+    ct = client.post("/api/v1/tickets", json={"service": "CT"}, headers=h(tokens["giamdoc"])).json
+    # counter 4 serves HT only: nobody to call
+    r = client.post("/api/v1/counters/4/controls", json={"action": "set_services", "services": ["HT", "CT"]},
+                    headers=h(tokens["giamdoc"]))
+    assert r.status_code == 201, r.json
+    change = r.json
+    assert change["after"]["services"] == ["HT", "CT"] and change["by"] == "giamdoc"
+    assert change["message"].startswith("Quầy này nay phục vụ thêm: Chứng thực")
+    called = client.post("/api/v1/counters/4/call-next", headers=h(tokens["bot4"])).json["ticket"]
+    assert called["id"] == ct["id"]
+    log = client.get("/api/v1/controls", headers=h(tokens["giamdoc"])).json["changes"]
+    assert [c["change_id"] for c in log] == [change["change_id"]]
+    r = client.post(f"/api/v1/controls/{change['change_id']}/undo", headers=h(tokens["giamdoc"]))
+    assert r.status_code == 200 and r.json["undone_by"] == "giamdoc"
+    counters = {c["number"]: c for c in client.get("/api/v1/counters", headers=h(tokens["bot4"])).json["counters"]}
+    assert counters[4]["services"] == ["HT"]
+    again = client.post(f"/api/v1/controls/{change['change_id']}/undo", headers=h(tokens["giamdoc"]))
+    assert again.status_code == 409 and "hoàn tác" in again.json["message"]
+
+
+def test_refusals(client, tokens):
+    client.post("/api/v1/counters/4/sign-in", headers=h(tokens["bot4"]))
+    body = {"action": "take_first", "service": "CT"}
+    assert client.post("/api/v1/counters/4/controls", json=body, headers=h(tokens["bot4"])).status_code == 403
+    assert client.post("/api/v1/counters/4/controls", json=body, headers=h(tokens["quantri"])).status_code == 403
+    assert client.post("/api/v1/counters/4/controls", json=body).status_code == 401
+    r = client.post("/api/v1/counters/999/controls", json=body, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 404 and "quầy số 999" in r.json["message"]
+    r = client.post("/api/v1/counters/4/controls", json={"action": "take_first", "service": "DD"},
+                    headers=h(tokens["giamdoc"]))
+    assert r.status_code == 409 and "chưa được đào tạo" in r.json["message"]
+    r = client.post("/api/v1/counters/4/controls", json={"action": "set_services"}, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 400 and "services" in r.json["message"]
+    r = client.post("/api/v1/counters/4/controls", json={"action": "swap"}, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 400 and r.json["details"]["fields"] == ["action"]
+    r = client.post("/api/v1/counters/5/controls", json=body, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 409 and "đang đóng" in r.json["message"]
+    r = client.post("/api/v1/controls/nope/undo", headers=h(tokens["giamdoc"]))
+    assert r.status_code == 404
+
+
+def test_advice_proposes_and_apply_makes_the_change(client, tokens, app, clock):
+    engine = app.extensions["qms"].engine
+    client.post("/api/v1/counters/1/sign-in", headers=h(tokens["bot1"]))   # counter 1: CT; bot1: CT, HT
+    client.post("/api/v1/counters/4/sign-in", headers=h(tokens["bot4"]))   # counter 4: HT; bot4: HT, CT, XH
+    for _ in range(14):
+        engine.issue("CT")
+    clock.advance(300)
+    advice = client.get("/api/v1/advice", headers=h(tokens["giamdoc"])).json
+    assert advice["proposals"], advice
+    top = advice["proposals"][0]
+    assert top["focus"] == "CT" and top["counter"] == 4
+    assert top["share_after"] > top["share_before"]
+    assert "Chứng thực:" in top["text"] and "→" in top["text"]
+    assert client.post("/api/v1/advice/apply", json={"key": top["key"]}, headers=h(tokens["bot4"])).status_code == 403
+    r = client.post("/api/v1/advice/apply", json={"key": top["key"]}, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 201 and r.json["proposal"] == top["key"]
+    assert "CT" in engine.counter_notices()[4]["message"] or "Chứng thực" in engine.counter_notices()[4]["message"]
+    called = client.post("/api/v1/counters/4/call-next", headers=h(tokens["bot4"])).json["ticket"]
+    assert called["service"] == "CT"
+    r = client.post("/api/v1/advice/apply", json={"key": "4:nothing"}, headers=h(tokens["giamdoc"]))
+    assert r.status_code == 409
+    assert client.get("/api/v1/advice?site=nowhere", headers=h(tokens["giamdoc"])).status_code == 404

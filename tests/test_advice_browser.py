@@ -1,0 +1,82 @@
+"""Live advice in Chromium against a real server: the director applies a proposal from the
+dashboard, the clerk's console says what changed, the counter's next call follows it, and the
+change is undone from the log. Every wait is on a selector. Screenshots go to docs/screens/
+(set QMS_SCREENS_DIR to write them elsewhere)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.live_server import LiveServer
+
+T = 15_000
+SCREENS = Path(os.environ.get("QMS_SCREENS_DIR") or Path(__file__).resolve().parents[1] / "docs" / "screens")
+
+
+@pytest.fixture
+def srv(tmp_path):
+    with LiveServer(tmp_path / "advice") as server:
+        server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
+                         # in the sample ward's [[clerks]]: bot4 is trained for HT, CT, XH; bot1 for CT, HT
+                         "bot4": server.add_user("bot4", "clerk", name="Phạm Văn Bốn"),
+                         "bot1": server.add_user("bot1", "clerk", name="Đỗ Thị Một"),
+                         "director": server.add_user("giamdoc", "director", name="Lê Thị Hồng")}
+        yield server
+
+
+def _post(srv, path, who, json=None):
+    r = requests.post(srv.url + "/api/v1" + path, json=json, headers=srv.bearer(srv.tokens[who]), timeout=10)
+    assert r.ok, r.text
+    return r.json()
+
+
+def test_apply_a_proposal_and_the_next_call_follows_it(browser, srv):  # noqa: F811
+    _post(srv, "/counters/1/sign-in", "bot1")      # counter 1: CT only
+    console = new_page(browser, DESK)
+    console.goto(srv.url + "/console")
+    console.fill("#username", "bot4")
+    console.fill("#password", "matkhau-123")
+    console.click("#login-form button[type=submit]")
+    console.click(".pick[data-counter='4']", timeout=T)
+    expect(console.locator("#work")).to_be_visible(timeout=T)
+    expect(console.locator("#counter-notice")).to_be_hidden()
+    # counter 4 serves HT only, its clerk also knows CT; fourteen citizens for CT
+    ct = [_post(srv, "/tickets", "kiosk", {"service": "CT"}) for _ in range(14)]
+
+    dash = new_page(browser, DESK)
+    dash.goto(srv.url + "/dashboard")
+    dash.fill("#username", "giamdoc")
+    dash.fill("#password", "matkhau-123")
+    dash.click("#login-form button[type=submit]")
+    proposal = dash.locator("#advice-proposals li.proposal[data-counter='4']").first
+    expect(proposal).to_contain_text("Chứng thực:", timeout=T)
+    expect(proposal).to_contain_text("→")
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    dash.locator("#advice-panel").screenshot(path=str(SCREENS / "advice-proposals.png"))
+    proposal.locator("button.apply").click()
+    change = dash.locator("#control-log li.change[data-counter='4']")
+    expect(change).to_contain_text("Chứng thực", timeout=T)
+    expect(dash.locator("#advice-summary")).to_contain_text("Đã áp dụng cho quầy 4")
+    dash.locator("#advice-panel").screenshot(path=str(SCREENS / "advice-applied.png"))
+
+    # the clerk sees it before calling, and the next call is a CT citizen (the oldest one still waiting)
+    expect(console.locator("#counter-notice")).to_contain_text("Chứng thực", timeout=T)
+    console.screenshot(path=str(SCREENS / "console-control-notice.png"))
+    console.keyboard.press("n")
+    expect(console.locator("#in-hand")).to_have_attribute("data-code", ct[0]["code"], timeout=T)
+
+    # undo from the log: the counter serves HT only again, the console notice goes
+    change.locator("button.undo").click()
+    expect(dash.locator("#control-log li.change.undone[data-counter='4']")).to_be_visible(timeout=T)
+    expect(console.locator("#counter-notice")).to_be_hidden(timeout=T)
+    counters = requests.get(srv.url + "/api/v1/counters", headers=srv.bearer(srv.tokens["director"]),
+                            timeout=10).json()["counters"]
+    assert next(c for c in counters if c["number"] == 4)["services"] == ["HT"]
+    assert dash.errors == [] and console.errors == []
+    dash.context.close()
+    console.context.close()
