@@ -2,7 +2,7 @@
 
 ``day_charts(events, config, day=..., now=..., history=...)`` gives a plain dict (JSON as it is):
 
-* ``waiting``: people waiting per service, sampled every ``SAMPLE_S`` from opening until now;
+* ``waiting``: people waiting per service, sampled every ``SAMPLE_S`` from opening, and now;
 * ``within_by_hour``: per hour of issue, the share called within the wait target (15 min),
   counting the citizens still waiting who are already past it as not within (as the headline);
 * ``wait_distribution``: the waits of those called today, in bands of 5 minutes (30+ last),
@@ -148,8 +148,10 @@ def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: 
     labels, series = [], {c: [] for c in codes}
     level = {c: 0 for c in codes}
     i = 0
-    t = opens
-    while t <= until + 1e-6:
+    marks = [opens + k * SAMPLE_S for k in range(int((until - opens) // SAMPLE_S) + 1)]
+    if marks[-1] < until:
+        marks.append(until)                    # the last point is now
+    for t in marks:
         while i < len(queue_changes) and queue_changes[i][0] <= t:
             _, svc, d = queue_changes[i]
             if svc in level:
@@ -158,7 +160,6 @@ def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: 
         labels.append(_hm(t, tz))
         for c in codes:
             series[c].append(level[c])
-        t += SAMPLE_S
 
     # within the target by hour of issue
     hours: dict[int, list[int]] = {}
