@@ -19,7 +19,7 @@ from .charts import day_charts, history_from_events
 from .overload import current_rates, overload_flags
 
 HISTORY_DAYS = 70         # the forecast reads up to ten weeks of earlier days
-MIN_OBSERVE_S = 1.0       # several callers within a second share one look
+MIN_OBSERVE_S = 1.0       # several callers within a second share one look (unless an event came)
 
 
 def _rows(rows) -> list[dict]:
@@ -34,6 +34,7 @@ class Watch:
         self._lock = threading.Lock()
         self._last: dict | None = None
         self._last_mono = -1e9
+        self._last_seq = -1
         self._history: tuple[date, list] | None = None
 
     # --- reading the log ---------------------------------------------------------------------
@@ -67,12 +68,15 @@ class Watch:
                           history=self.history(day))
 
     def observe(self, force: bool = False) -> dict:
-        """The alerts and overload flags now, with the changes since the last look."""
+        """The alerts and overload flags now, with the changes this look found (each consumer of
+        the log reads it by number, ``self.log.after(last_id)``, so none misses a change)."""
         with self._lock:
             mono = self.clock.monotonic()
-            if not force and self._last is not None and mono - self._last_mono < MIN_OBSERVE_S:
-                return {**self._last, "changes": []}
             engine = self.engine
+            seq = engine.last_seq()
+            if (not force and self._last is not None and seq == self._last_seq
+                    and mono - self._last_mono < MIN_OBSERVE_S):
+                return {**self._last, "changes": []}
             now = self.clock.now()
             services, counters = engine.service_stats(), engine.counters_view()
             alerts = engine.alerts()
@@ -83,5 +87,5 @@ class Watch:
                          for c in flags for f in c["flags"] if f["kind"] != "service_overrun"]  # already an alert
             changes = self.log.update([*alerts, *as_alerts], now)
             self._last = {"at": now, "alerts": alerts, "overload": flags, "active": self.log.active_list()}
-            self._last_mono = mono
+            self._last_mono, self._last_seq = mono, seq
             return {**self._last, "changes": changes}
