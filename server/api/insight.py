@@ -138,6 +138,13 @@ class PlanOut(BaseModel):
     check: dict | None = None
 
 
+class Roster(BaseModel):
+    clerks: list[str]
+    history_days: int
+    first_day: str
+    last_day: str
+
+
 def _watch():
     return current_app.extensions["qms_watch"]
 
@@ -168,3 +175,10 @@ def plan(query: PlanQuery):
     absent = tuple(c for c in (query.absent or "").split(",") if c)
     # the simulated check is seconds of CPU: on a real thread, so the event loop goes on
     return current_app.extensions["qms_plan"].plan(query.date, absent, query.check, runner=run_blocking)
+
+
+@bp.get("/plan/roster", tags=DASHBOARD, security=BEARER, responses={200: Roster},
+        summary="The clerks of the roster the plan uses (the what-if form) and the history's days")
+@require(*MANAGERS)
+def plan_roster():
+    return run_blocking(current_app.extensions["qms_plan"].roster)

@@ -6,7 +6,7 @@ events) and flags a counter for any of:
 
 * ``cannot_clear``: a service of this open counter cannot be cleared within the wait target at
   the current rates: the last of the people waiting, served by the open counters of that service
-  at its mean holding time today, is called after more than ``max_wait_s``, or the arrivals of the
+  at its mean holding time today (else its configured mean service time), is called after more than ``max_wait_s``, or the arrivals of the
   last half hour come as fast as those counters serve, so the queue never clears;
 * ``paused_while_breach`` / ``idle_while_breach``: the counter is paused, or open with nobody
   in hand for ``IDLE_S`` or more, while a service it serves has someone past the target or a
@@ -26,7 +26,7 @@ from ..config import CenterConfig
 CALLED_STALE_S = 180     # called and not started for 3 minutes
 IDLE_S = 120             # open with nobody in hand for 2 minutes
 ARRIVAL_WINDOW_S = 1800  # the arrival rate: the last half hour
-DEFAULT_HOLD_S = 600     # holding time of a service with none finished today
+DEFAULT_HOLD_S = 600     # holding time of a service with none finished today nor configured
 RELEASE = {"ticket_finish", "ticket_no_show", "ticket_transfer", "ticket_park", "ticket_cancel", "ticket_abandon"}
 SEVERITY = {"service_overrun": 2, "cannot_clear": 2, "paused_while_breach": 3, "idle_while_breach": 3,
             "called_not_started": 1}
@@ -86,13 +86,15 @@ def overload_flags(config: CenterConfig, services: list[dict[str, Any]], counter
     max_wait, max_service = config.targets.max_wait_s, config.targets.max_service_s
     by_service = {s["service"]: s for s in services}
     names = {s.code: s.name for s in config.services}
-    hold = rates.get("hold_s", {})
+    # a service with nobody finished today: its configured mean service time, else 10 minutes
+    hold = {s.code: (getattr(s, "mean_service_min", None) or DEFAULT_HOLD_S / 60) * 60 for s in config.services}
+    hold.update(rates.get("hold_s", {}))
     arrivals = rates.get("arrivals_per_h", {})
     last_release = rates.get("last_release", {})
     open_for = {code: [c for c in counters if c["state"] == "open" and code in c["services"]] for code in by_service}
     clear = {}
     for code, s in by_service.items():
-        clear[code] = clear_time_s(s["waiting"], len(open_for[code]), hold.get(code, DEFAULT_HOLD_S),
+        clear[code] = clear_time_s(s["waiting"], len(open_for[code]), hold.get(code, float(DEFAULT_HOLD_S)),
                                    arrivals.get(code, 0.0))
 
     def breaching(code: str) -> bool:

@@ -43,6 +43,28 @@ class PlanView:
                 self._cache.popitem(last=False)
             return result
 
+    def roster(self) -> dict:
+        """The clerks of the roster the plan uses (for the what-if form), and the history's days."""
+        if not self.history:
+            raise NotFound("Chưa cấu hình lịch sử để lập kế hoạch ([planning] history trong server.toml, "
+                           "docs/configuration.md); no planning history is configured", setting="planning.history")
+        from ..simulator import history_days
+        days = [sc for sc in history_days(self.history) if sc.center.date is not None]
+        if not days:
+            raise NotFound("Lịch sử không có ngày nào; the planning history has no day", setting="planning.history")
+        days.sort(key=lambda sc: sc.center.date)
+        if self.staff:
+            import csv
+            try:
+                with open(self.staff, encoding="utf-8", newline="") as f:
+                    clerks = sorted({r["clerk"] for r in csv.DictReader(f)})
+            except (OSError, KeyError) as exc:
+                raise QmsError(f"Không đọc được lịch trực {self.staff}; cannot read the roster ({exc})") from None
+        else:
+            clerks = sorted({r.clerk for r in days[-1].shifts})
+        return {"clerks": clerks, "history_days": len(days), "first_day": days[0].center.date.isoformat(),
+                "last_day": days[-1].center.date.isoformat()}
+
     def _run(self, day: date, absent: tuple[str, ...], check: bool) -> dict:
         from ..planning.command import run_plan
         os.makedirs(self.state_dir, exist_ok=True)
