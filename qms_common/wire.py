@@ -206,6 +206,73 @@ class RobotTaskResult(Message):
     at: float
 
 
+class OverloadFlag(Message):
+    """One reason a counter is flagged (``server/insight/overload.py``)."""
+
+    kind: Literal["cannot_clear", "paused_while_breach", "idle_while_breach", "called_not_started",
+                  "service_overrun"]
+    service: str | None = Field(default=None, max_length=8)
+    seconds: float | None = Field(default=None, description="the delay behind it (clear time, idle, called, served)")
+    message: str = Field(max_length=400, description="Vietnamese first, then English")
+
+
+class CounterOverload(Message):
+    """Retained: whether a counter is overloaded now, and why."""
+
+    counter: int = Field(ge=1)
+    site: str = Field(max_length=40)
+    state: Literal["closed", "open", "paused"]
+    overloaded: bool
+    flags: list[OverloadFlag] = Field(default_factory=list, max_length=10)
+    at: float
+
+
+class ActiveAlert(Message):
+    """An alert raised and not yet cleared."""
+
+    key: str = Field(max_length=120, description="what it is about: kind:site:service:counter")
+    kind: str = Field(max_length=40, description="wait_breach, predicted_breach, wait_warning, service_overrun, "
+                                                 "overload_<flag>, low_rating, handover_...")
+    severity: int = Field(ge=0, le=9)
+    site: str | None = Field(default=None, max_length=40)
+    service: str | None = Field(default=None, max_length=8)
+    counter: int | None = None
+    message: str = Field(max_length=400)
+    since: float = Field(description="when it was raised")
+
+
+class AlertsState(Message):
+    """Retained: the alerts active now at the center (for the province), the most urgent first."""
+
+    alerts: list[ActiveAlert] = Field(max_length=20, description="at most 20; `more` counts the rest")
+    more: int = Field(default=0, ge=0)
+    at: float
+
+
+class AlertEvent(Message):
+    """Not retained: an alert was raised or cleared (the dashboard's alert log)."""
+
+    id: int = Field(ge=1, description="the log's number since the server started; a replay is idempotent")
+    event: Literal["raised", "cleared"]
+    alert: ActiveAlert
+    at: float
+    duration_s: float | None = Field(default=None, ge=0, description="cleared: how long it lasted")
+
+
+class ControlChange(Message):
+    """Not retained: the director applied or undid a change to a counter (``counter_control_*`` events)."""
+
+    seq: int = Field(ge=0, description="event sequence number; a replay is idempotent")
+    event: Literal["applied", "undone"]
+    change_id: str | int | None = None
+    counter: int | None = None
+    action: str | None = Field(default=None, max_length=60)
+    before: Any = None
+    after: Any = None
+    by: str | None = Field(default=None, max_length=80)
+    at: float
+
+
 # --- the catalogue ------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -268,6 +335,14 @@ ROBOT_COMMAND = Topic("robot_command", "qms/{center}/robot/{device}/command", Ro
                       False, 1, "a task for the robot greeter")
 ROBOT_TELEMETRY = Topic("robot_telemetry", "qms/{center}/robot/{device}/telemetry", RobotTelemetry,
                         "robot", True, 1, "robot state and battery (retained)")
+COUNTER_OVERLOAD = Topic("counter_overload", "qms/{center}/server/counter/{n}/overload", CounterOverload, "server",
+                         True, 1, "whether a counter is overloaded now and why (retained)")
+ALERTS = Topic("alerts", "qms/{center}/server/alerts", AlertsState, "server", True, 1,
+               "the alerts active now, for the province (retained)")
+ALERT_EVENT = Topic("alert_event", "qms/{center}/server/alert", AlertEvent, "server", False, 1,
+                    "an alert was raised or cleared")
+CONTROL_CHANGE = Topic("control_change", "qms/{center}/server/control", ControlChange, "server", False, 1,
+                       "the director applied or undid a change to a counter's services or state")
 ROBOT_TASK = Topic("robot_task", "qms/{center}/robot/{device}/task", RobotTaskResult, "robot", False, 1,
                    "a robot task ended, done or failed")
 
@@ -275,6 +350,7 @@ CATALOGUE: tuple[Topic, ...] = (
     AVAILABILITY, HEALTH, TICKET_OFFLINE, PRINT_RESULT, RESPONSE, KIOSK_COMMAND,
     COUNTER_SERVING, SERVICE_WAIT, CALL, COUNTER_REQUEST, RATING, REPORT_READY,
     ROBOT_COMMAND, ROBOT_TELEMETRY, ROBOT_TASK,
+    COUNTER_OVERLOAD, ALERTS, ALERT_EVENT, CONTROL_CHANGE,
 )
 
 

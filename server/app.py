@@ -23,6 +23,8 @@ from .login_throttle import LoginThrottle, ThrottlePolicy
 from .passwords import Passwords
 from .pages import register_pages
 from .pairing import Pairing
+from .insight.plan_view import PlanView
+from .insight.watch import Watch
 from .realtime import register_realtime
 from .settings import ServerSettings
 from .store import Store
@@ -63,6 +65,8 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.json.ensure_ascii = False
     app.extensions["qms"] = Services(engine=engine, auth=auth, settings=settings)
     app.extensions["qms_pairing"] = Pairing(auth, clock)
+    app.extensions["qms_watch"] = Watch(engine, clock)        # the dashboard's alerts log and charts
+    app.extensions["qms_plan"] = PlanView(settings.planning.history, settings.planning.staff, settings.state_dir)
     register_api(app)
     register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
 

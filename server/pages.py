@@ -69,6 +69,12 @@ def dashboard():
     return _page("dashboard.html")
 
 
+@bp.get("/dashboard/plan")
+def dashboard_plan():
+    """Tomorrow's staffing plan (``qms plan``) with its chart and what-if form; director role."""
+    return _page("dashboard_plan.html")
+
+
 @bp.get("/rate")
 def rate():
     """The rating tablet at a counter (holds the counter device's token)."""

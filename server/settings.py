@@ -94,6 +94,15 @@ class ReportSchedule(StrictModel):
         default=["pdf", "html", "xlsx", "csv"], min_length=1, description="files written for each report")
 
 
+class PlanningSettings(StrictModel):
+    """``[planning]``: the earlier days the dashboard's plan page (``/dashboard/plan``) plans from,
+    as ``qms plan --history`` reads them (docs/planning.md)."""
+
+    history: list[str] = Field(default_factory=list,
+                               description="scenario folders of earlier days (day folders, or folders of them)")
+    staff: str | None = Field(default=None, description="the roster file (staff.csv); default the latest history day's")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -115,6 +124,7 @@ class ServerSettings(StrictModel):
     mqtt: MqttSettings = MqttSettings()
     robot: RobotPolicy = RobotPolicy()
     reports: ReportSchedule = ReportSchedule()
+    planning: PlanningSettings = PlanningSettings()
 
     @property
     def reports_folder(self) -> Path:

@@ -84,13 +84,14 @@ class DevicesHook:
 
 def start_link(engine, clock: Clock, port: int, *, username: str | None = None, password: str | None = None,
                policy: RobotPolicy | None = None, stream_interval_s: float = 30, silent_after_s: float = 60,
-               on_devices: Callable[[list[dict]], None] | None = None, tick_s: float = 0.2) -> MqttLink:
+               on_devices: Callable[[list[dict]], None] | None = None, tick_s: float = 0.2,
+               watch=None) -> MqttLink:
     settings = MqttSettings(enabled=True, host="127.0.0.1", port=port, username=username,
                             stream_interval_s=stream_interval_s, device_silent_after_s=silent_after_s)
     registry = DeviceRegistry(clock, silent_after_s)
     link = MqttLink(engine, settings, clock=clock, registry=registry, robot_policy=policy, on_devices=on_devices,
                     tick_s=tick_s, broker=BrokerSettings(host="127.0.0.1", port=port, username=username,
-                                                         password=password, keepalive=5))
+                                                         password=password, keepalive=5), watch=watch)
     link.start()
     if not link.connected.wait(10):
         link.stop()

@@ -28,6 +28,7 @@ from ..devices import DeviceRegistry
 from ..robot_dispatch import RobotDispatcher, RobotPolicy
 from ..settings import MqttSettings
 from .inbound import Inbound, Incoming
+from .insight_out import InsightOutbound
 from .outbound import Outbound
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,8 @@ class MqttLink:
     def __init__(self, engine: Any, settings: MqttSettings, *, clock: Clock, registry: DeviceRegistry,
                  robot_policy: RobotPolicy | None = None, on_devices: DevicesHook | None = None,
                  robot_site: Callable[[str], str | None] | None = None, tick_s: float = 1.0,
-                 client_id: str | None = None, broker: BrokerSettings | None = None) -> None:
+                 client_id: str | None = None, broker: BrokerSettings | None = None,
+                 watch: Any = None) -> None:
         self.engine = engine
         self.settings = settings
         self.clock = clock
@@ -73,6 +75,9 @@ class MqttLink:
                                respond=self._respond, wake=self.wake)
         self.outbound = Outbound(engine, clock, self.publish, center=self.center,
                                  interval_s=settings.stream_interval_s)
+        # alerts, their log, overload flags and the director's changes (server/mqtt/insight_out.py)
+        self.insight = None if watch is None else InsightOutbound(
+            watch, clock, self.publish, center=self.center, interval_s=settings.stream_interval_s)
         self.client = PresenceClient(self.identity, broker or broker_settings(settings),
                                      on_message=self._on_message, subscriptions=self.inbound.filters(),
                                      on_connected=self._on_connected,
@@ -196,8 +201,12 @@ class MqttLink:
             if self._resync.is_set():
                 self._resync.clear()
                 self.outbound.forget()
+                if self.insight is not None:
+                    self.insight.forget()
             if events or self._due():
                 self.outbound.refresh()
+            if self.insight is not None:
+                self.insight.refresh(bool(events))
             self._publish_health()
         self.registry.check_silent()
         self.robots.evaluate()
@@ -217,7 +226,10 @@ class MqttLink:
             for event in batch:
                 self._cursor = event["seq"]
                 # QoS 1: paho keeps what is published while disconnected and sends it on reconnect
-                for consumer in (self.outbound.on_event, self.robots.on_event):
+                consumers = [self.outbound.on_event, self.robots.on_event]
+                if self.insight is not None:
+                    consumers.append(self.insight.on_event)
+                for consumer in consumers:
                     try:
                         consumer(event)
                     except Exception:  # one event must not block the ones after it

@@ -41,7 +41,8 @@ def start_link(app: Any, engine: Any, settings: ServerSettings, clock: Clock, re
 
     link = MqttLink(engine, settings.mqtt, clock=clock, registry=registry,
                     robot_policy=settings.robot,
-                    on_devices=emit_devices, robot_site=_RobotSites(auth))
+                    on_devices=emit_devices, robot_site=_RobotSites(auth),
+                    watch=app.extensions.get("qms_watch"))
     link.start()
     atexit.register(link.stop)
     return link

@@ -190,6 +190,7 @@ function onSnapshot(snap) {
   scheduleSatisfaction();
   if ("devices" in snap) model.devices = snap.devices;
   render();
+  document.dispatchEvent(new CustomEvent("qms:snapshot", { detail: snap })); // dashboard-insight.js
 }
 
 function onDevices(payload) {
@@ -222,6 +223,7 @@ async function start() {
   $("#login").hidden = true;
   $("#dash").hidden = false;
   $("#who").textContent = model.me.name;
+  document.dispatchEvent(new CustomEvent("qms:dashboard", { detail: model.me })); // dashboard-insight.js
   model.live = connectLive({
     auth: () => ({ center: config.center.id, ...(session.token ? { token: session.token } : {}) }),
     onSnapshot, onDevices,

@@ -1,0 +1,184 @@
+"""The director's dashboard, second version: charts of the day, overload flags and the alert log,
+and the staffing plan (``qms plan``) for the plan page. Directors and admins only."""
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel, Field
+
+from ..blocking import run_blocking
+from .context import MANAGERS, require
+from .schemas import ERRORS, Day, Query, QueryInt
+
+bp = APIBlueprint("insight", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
+DASHBOARD = [Tag(name="dashboard")]
+BEARER = [{"bearer": []}]
+_CLERKS = re.compile(r"^[A-Za-z0-9_.-]{1,40}(,[A-Za-z0-9_.-]{1,40}){0,49}$")
+
+
+class Series(BaseModel):
+    labels: list[str]
+    series: dict[str, list[int]]
+
+
+class HourShare(BaseModel):
+    hour: str
+    counted: int
+    within: int
+    share: float | None = None
+
+
+class Distribution(BaseModel):
+    labels: list[str]
+    called: list[int]
+    waiting: list[int]
+
+
+class CounterLoad(BaseModel):
+    counter: int
+    site: str
+    open_s: int
+    paused_s: int
+    busy_s: int
+    load: float | None = None
+    idle: float | None = None
+
+
+class Arrivals(BaseModel):
+    labels: list[str]
+    actual: list[int | None]
+    forecast: list[float] | None = None
+    history_days: int
+    note: str
+
+
+class Charts(BaseModel):
+    day: str
+    at: float
+    target_s: float
+    waiting: Series
+    within_by_hour: list[HourShare]
+    wait_distribution: Distribution
+    counters: list[CounterLoad]
+    arrivals: Arrivals
+
+
+class Flag(BaseModel):
+    kind: str = Field(description="cannot_clear, paused_while_breach, idle_while_breach, called_not_started, "
+                                  "service_overrun")
+    service: str | None = None
+    seconds: float | None = None
+    message: str
+
+
+class CounterFlags(BaseModel):
+    counter: int
+    site: str
+    state: str
+    overloaded: bool
+    severity: int
+    flags: list[Flag]
+
+
+class LogEntry(BaseModel):
+    id: int
+    event: str = Field(description="raised or cleared")
+    key: str
+    kind: str | None = None
+    severity: int
+    site: str | None = None
+    service: str | None = None
+    counter: int | None = None
+    message: str
+    at: float
+    since: float
+    duration_s: float | None = None
+
+
+class Active(BaseModel):
+    key: str
+    kind: str | None = None
+    severity: int
+    message: str
+    since: float
+
+
+class WatchOut(BaseModel):
+    at: float
+    overload: list[CounterFlags]
+    active: list[Active]
+    log: list[LogEntry]
+    last_id: int
+
+
+class WatchQuery(Query):
+    after: QueryInt = Field(default=0, ge=0, le=2**53, description="log entries after this id")
+
+
+class PlanQuery(Query):
+    date: Day = Field(description="the day to plan, YYYY-MM-DD")
+    absent: str | None = Field(default=None, max_length=2000, pattern=_CLERKS.pattern,
+                               description="clerks absent that day, comma-separated (e.g. c3,c7)")
+    check: bool = Field(default=True, description="check the plan by simulating the day (slower)")
+
+
+class PlanOut(BaseModel):
+    date: str
+    weekday: str
+    history: dict
+    forecast_total: float
+    services: dict[str, str]
+    absent: list[str]
+    slots: list[dict]
+    fixes: list[dict]
+    moves: list[dict]
+    extra_clerk_hours: float
+    check: dict | None = None
+
+
+class Roster(BaseModel):
+    clerks: list[str]
+    history_days: int
+    first_day: str
+    last_day: str
+
+
+def _watch():
+    return current_app.extensions["qms_watch"]
+
+
+@bp.get("/dashboard/charts", tags=DASHBOARD, security=BEARER, responses={200: Charts},
+        summary="Today's charts: waiting by service, within 15 minutes by hour, waits, counters' load, arrivals "
+                "against the forecast")
+@require(*MANAGERS)
+def charts():
+    return _watch().charts()
+
+
+@bp.get("/dashboard/watch", tags=DASHBOARD, security=BEARER, responses={200: WatchOut},
+        summary="Overload flag per counter, the active alerts and the log of alerts raised and cleared")
+@require(*MANAGERS)
+def watch(query: WatchQuery):
+    w = _watch()
+    now = w.observe()
+    log = w.log.after(query.after)
+    return {"at": now["at"], "overload": now["overload"], "active": now["active"], "log": log,
+            "last_id": w.log.last_id}
+
+
+@bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut},
+        summary="The staffing plan of a day, as `qms plan --date D --absent ... --format json`")
+@require(*MANAGERS)
+def plan(query: PlanQuery):
+    absent = tuple(c for c in (query.absent or "").split(",") if c)
+    # the simulated check is seconds of CPU: on a real thread, so the event loop goes on
+    return current_app.extensions["qms_plan"].plan(query.date, absent, query.check, runner=run_blocking)
+
+
+@bp.get("/plan/roster", tags=DASHBOARD, security=BEARER, responses={200: Roster},
+        summary="The clerks of the roster the plan uses (the what-if form) and the history's days")
+@require(*MANAGERS)
+def plan_roster():
+    return run_blocking(current_app.extensions["qms_plan"].roster)

@@ -1,0 +1,142 @@
+// The plan page (/dashboard/plan): the same plan as `qms plan --date D --absent ...`, from
+// GET /api/v1/plan, with a Chart.js chart of the clerks needed against the roster per half hour
+// and a what-if form (date, clerks absent). Director and admin only.
+/* global Chart */
+import { $, api, clock, config, el, session, splitMessage } from "./live.js";
+
+const PLAN_TIMEOUT_MS = 300000; // the simulated check takes about a minute on a Pi
+export const planPage = { plan: null, chart: null, roster: null, busy: false };
+window.qmsPlan = planPage; // for diagnostics and tests
+
+function showError(message) {
+  const [vi, en] = splitMessage(message);
+  $("#error-vi").textContent = vi;
+  $("#error-en").textContent = en ? ` ${en}` : "";
+  $("#error").hidden = !message;
+}
+
+function localDay(offsetDays) {
+  const d = new Date((clock.now() + offsetDays * 86400) * 1000);
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: config.center.timezone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(d);
+  const get = (t) => parts.find((p) => p.type === t).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+const num = (x) => (Math.round(x * 10) / 10).toLocaleString("vi-VN");
+
+function renderChart(p) {
+  const labels = p.slots.map((s) => s.start);
+  const sum = (key) => p.slots.map((s) => Math.round(Object.values(s.services).reduce((a, v) => a + v[key], 0) * 100) / 100);
+  const needed = sum("needed"), staffed = sum("staffed"), added = p.slots.map((s) => Object.values(s.services).reduce((a, v) => a + v.added, 0));
+  const data = { labels, datasets: [
+    { type: "bar", label: "Có theo lịch trực · on the roster", data: staffed, backgroundColor: "#93c5fd", order: 3 },
+    { type: "bar", label: "Thêm theo kế hoạch · added by the plan", data: added, backgroundColor: "#f59e0b", order: 2 },
+    { type: "line", label: "Cần để giữ 97% trong 15 phút · needed", data: needed, borderColor: "#b91c1c",
+      backgroundColor: "#b91c1c", pointRadius: 3, borderWidth: 2, order: 1 },
+  ] };
+  if (planPage.chart) { planPage.chart.data = data; planPage.chart.update("none"); return; }
+  planPage.chart = new Chart($("#chart-plan"), { type: "bar", data, options: {
+    responsive: true, maintainAspectRatio: false, animation: false,
+    plugins: { legend: { position: "bottom" } },
+    scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, title: { display: true, text: "cán bộ · clerks" } } },
+  } });
+}
+
+function fixText(f, names) {
+  const svc = `${names[f.service] || f.service} (${f.service})`;
+  if (f.kind === "train") return `Giao thêm lĩnh vực ${svc} cho cán bộ ${f.clerk} (đang rảnh từ ${f.start}) · train ${f.clerk} for ${f.service}`;
+  if (f.kind === "extend") return `Kéo dài ca của ${f.clerk} ${f.start}–${f.end} cho ${svc} · extend ${f.clerk}'s shift`;
+  return `Thêm 1 cán bộ ${svc} ${f.start}–${f.end} (${num(f.clerk_hours)} giờ công) · one more clerk for ${f.service}`;
+}
+
+function render(p) {
+  planPage.plan = p;
+  const h = p.history;
+  $("#plan-history").textContent = `Dự báo từ ${h.days} ngày làm việc trước (${h.same_weekday_days} ngày cùng thứ), hệ số thứ ` +
+    `${h.weekday_factor}, xu hướng ${h.trend}` + (h.notes.length ? ` — ${h.notes.join("; ")}` : "");
+  const short = p.slots.filter((s) => Object.values(s.services).some((v) => v.short >= 0.5)).length;
+  $("#plan-summary").replaceChildren(el("span", {},
+    el("b", {}, `${p.weekday} ${p.date.split("-").reverse().join("/")}: dự kiến ${Math.round(p.forecast_total)} lượt; `),
+    short ? el("span", { class: "plan-short" }, `${short} nửa giờ thiếu cán bộ theo lịch trực; `) : el("span", {}, "lịch trực đủ; "),
+    el("span", {}, `giờ công thêm: ${num(p.extra_clerk_hours)}`),
+    p.absent.length ? el("span", {}, ` — vắng: ${p.absent.join(", ")}`) : null,
+    el("span", { class: "en" }, ` · ${Math.round(p.forecast_total)} citizens expected, ${short} half hours short, ${num(p.extra_clerk_hours)} extra clerk-hours`)));
+  $("#plan-fixes").replaceChildren(...(p.fixes.length ? p.fixes.map((f) => el("li", { dataset: { kind: f.kind } }, fixText(f, p.services)))
+    : [el("li", { class: "empty-state" }, "Không cần thay đổi: lịch trực đủ · none needed")]));
+  $("#plan-moves").replaceChildren(...(p.moves.length ? p.moves.map((m) => el("li", {},
+    `${m.clerk} ưu tiên ${p.services[m.service] || m.service} (${m.service}) ${m.start}–${m.end}`))
+    : [el("li", { class: "empty-state" }, "Không có · none")]));
+  const ck = p.check;
+  $("#plan-check-result").textContent = ck
+    ? `Kiểm tra bằng mô phỏng ${ck.synthetic_days} ngày theo dự báo (${ck.tickets} lượt): ${num(ck.within_15_min * 100)}% được gọi trong 15 phút · simulated check`
+    : "Chưa kiểm tra bằng mô phỏng (chỉ công thức hàng đợi) · not checked by simulation (the queueing formula only)";
+  const codes = Object.keys(p.services);
+  $("#plan-table thead").replaceChildren(el("tr", {}, el("th", {}, "Giờ", el("span", { class: "en" }, "Time")),
+    ...codes.map((c) => el("th", {}, p.services[c], el("span", { class: "en" }, c)))));
+  $("#plan-table tbody").replaceChildren(...p.slots.map((s) => el("tr", {}, el("td", {}, `${s.start}–${s.end}`),
+    ...codes.map((c) => {
+      const v = s.services[c];
+      if (v.forecast < 0.05 && v.staffed === 0) return el("td", {}, "–");
+      return el("td", { class: v.short >= 0.5 ? "short" : "" }, `${num(v.forecast)} · ${num(v.needed)}/${num(v.staffed)}` + (v.short >= 0.5 ? ` (−${num(v.short)})` : ""));
+    }))));
+  for (const id of ["#plan-chart-box", "#plan-fixes-box", "#plan-table-box"]) $(id).hidden = false;
+  renderChart(p);
+}
+
+async function runPlan() {
+  const date = $("#plan-date").value;
+  const absent = [...document.querySelectorAll("#plan-absent input:checked")].map((i) => i.value);
+  const check = $("#plan-check").checked;
+  const q = new URLSearchParams({ date, check: String(check) });
+  if (absent.length) q.set("absent", absent.join(","));
+  planPage.busy = true;
+  $("#plan-submit").disabled = true;
+  $("#plan-status").textContent = check ? "Đang lập kế hoạch và mô phỏng ngày… · planning and simulating the day…" : "Đang lập kế hoạch… · planning…";
+  try {
+    render(await api("GET", `/plan?${q}`, undefined, { timeoutMs: PLAN_TIMEOUT_MS }));
+    showError("");
+    $("#plan-status").textContent = "";
+  } catch (err) {
+    showError(err.message || String(err));
+    $("#plan-status").textContent = "";
+  } finally {
+    planPage.busy = false;
+    $("#plan-submit").disabled = false;
+  }
+}
+
+$("#plan-form").addEventListener("submit", (e) => { e.preventDefault(); runPlan(); });
+
+async function start() {
+  try { planPage.me = await api("GET", "/auth/me"); } catch (err) { $("#login").hidden = false; return; }
+  if (!["director", "admin"].includes(planPage.me.role)) {
+    showError("Kế hoạch nhân sự dành cho lãnh đạo và quản trị viên; the plan is for directors and admins");
+    $("#login").hidden = false;
+    return;
+  }
+  showError("");
+  $("#login").hidden = true;
+  $("#plan-main").hidden = false;
+  $("#who").textContent = planPage.me.name;
+  $("#plan-date").value = localDay(1);
+  try {
+    planPage.roster = await api("GET", "/plan/roster");
+    $("#plan-absent").append(...planPage.roster.clerks.map((c) => el("label", {}, el("input", { type: "checkbox", value: c }), c)));
+    $("#plan-history").textContent = `Lịch sử: ${planPage.roster.history_days} ngày, ${planPage.roster.first_day} → ${planPage.roster.last_day} · history`;
+  } catch (err) {
+    showError(err.message || String(err));
+    $("#plan-submit").disabled = true;
+    return;
+  }
+  runPlan();
+}
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  try {
+    const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
+    session.token = out.token;
+    start();
+  } catch (err) { showError(err.message); }
+});
+start();

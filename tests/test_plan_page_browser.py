@@ -1,0 +1,97 @@
+"""The plan page (/dashboard/plan) in Chromium against a real server whose [planning] history is
+generated ward days: the same plan as `qms plan --format json`, its chart of clerks needed
+against the roster, and a what-if with two clerks absent. Waits on selectors and page state."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from server.cli import main
+from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.live_server import LiveServer
+
+T = 60_000  # ms: planning without the simulated check takes a few seconds on a shared machine
+GENERATE = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "generate.py"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    out = tmp_path_factory.mktemp("hist") / "ward"
+    subprocess.run([sys.executable, str(GENERATE), "ward", "--date", "2026-11-02", "--days", "6", "--seed", "41",
+                    "--out", str(out)], check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory, history):
+    extra = f'\n[planning]\nhistory = ["{history}"]\n'
+    with LiveServer(tmp_path_factory.mktemp("plan"), settings_extra=extra) as server:
+        server.tokens = {"director": server.add_user("giamdoc", "director", name="Lê Thị Hồng"),
+                         "clerk": server.add_user("lan.nguyen", "clerk", name="Nguyễn Thị Lan")}
+        yield server
+
+
+def _cli_plan(history, tmp_path, *extra) -> dict:
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--date", "2026-11-10", "--history", str(history), "--no-check", "--format", "json",
+                 "--out", str(out), *extra]) == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_the_plan_page_shows_the_commands_plan_and_answers_what_if(browser, srv, history, tmp_path):  # noqa: F811
+    page = new_page(browser, DESK)
+    page.goto(srv.url + "/dashboard/plan")
+    page.fill("#username", "giamdoc")
+    page.fill("#password", "matkhau-123")
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#plan-absent input[value='c3']")).to_be_attached(timeout=T)
+    page.wait_for_function("() => window.qmsPlan.plan && !window.qmsPlan.busy", timeout=T)  # tomorrow's plan first
+    page.fill("#plan-date", "2026-11-10")
+    page.click("#plan-submit")
+    page.wait_for_function("() => window.qmsPlan.plan.date === '2026-11-10' && !window.qmsPlan.busy", timeout=T)
+    shown = page.evaluate("() => window.qmsPlan.plan")
+    assert shown == _cli_plan(history, tmp_path)           # exactly what `qms plan` says
+    expect(page.locator("#plan-summary")).to_contain_text("thứ Ba 10/11/2026")
+    # the chart: clerks needed (the line) against the roster (the bars), per half hour
+    sets = page.evaluate("() => window.qmsPlan.chart.data.datasets.map((d) => [d.label, d.data.length])")
+    assert [n for _, n in sets] == [len(shown["slots"])] * 3 and sets[2][0].startswith("Cần")
+    needed = page.evaluate("() => window.qmsPlan.chart.data.datasets[2].data")
+    assert needed[3] == pytest.approx(sum(v["needed"] for v in shown["slots"][3]["services"].values()), abs=0.01)
+    painted = page.evaluate("""() => { const c = document.getElementById('chart-plan');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
+    assert painted > 5000
+    expect(page.locator("#plan-check-result")).to_contain_text("Chưa kiểm tra bằng mô phỏng")
+    if os.environ.get("QMS_SCREENS_DIR"):
+        out = Path(os.environ["QMS_SCREENS_DIR"])
+        out.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out / "dashboard-plan.png"), full_page=True)
+
+    # what if c3 and c7 are absent that day: the same as --absent c3,c7
+    page.check("#plan-absent input[value='c3']")
+    page.check("#plan-absent input[value='c7']")
+    page.click("#plan-submit")
+    page.wait_for_function("() => window.qmsPlan.plan.absent.length === 2 && !window.qmsPlan.busy", timeout=T)
+    absent = page.evaluate("() => window.qmsPlan.plan")
+    assert absent == _cli_plan(history, tmp_path, "--absent", "c3,c7")
+    assert absent["extra_clerk_hours"] > shown["extra_clerk_hours"]
+    expect(page.locator("#plan-summary")).to_contain_text("vắng: c3, c7")
+    assert not page.errors
+    page.context.close()
+
+
+def test_the_plan_route_refuses_an_unknown_clerk_and_a_clerk_role(srv):
+    h = srv.bearer(srv.tokens["director"])
+    r = requests.get(srv.url + "/api/v1/plan?date=2026-11-10&absent=c99&check=false", headers=h, timeout=60)
+    assert r.status_code == 400 and "không có cán bộ c99" in r.json()["message"]
+    r = requests.get(srv.url + "/api/v1/plan?date=2026-11-02&check=false", headers=h, timeout=60)
+    assert r.status_code == 400 and r.json()["message"].startswith("không có ngày nào trước")
+    r = requests.get(srv.url + "/api/v1/plan?date=2026-11-10", headers=srv.bearer(srv.tokens["clerk"]), timeout=60)
+    assert r.status_code == 403
