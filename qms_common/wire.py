@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -134,6 +134,20 @@ class ServiceWait(Message):
     longest_wait_s: float = Field(ge=0)
     estimated_wait_s: float = Field(ge=0)
     at: float
+    estimated_wait_range_s: list[float] | None = Field(
+        default=None, min_length=2, max_length=2,
+        description="the estimate's 80% interval [low, high] for a ticket taken now, in seconds (0 ≤ low ≤ high)")
+    estimated_wait_text: str | None = Field(
+        default=None, max_length=60, description="that interval in words for citizens, e.g. \"khoảng 10–15 phút\"")
+    estimated_wait_text_en: str | None = Field(default=None, max_length=60,
+                                               description="the same in English, e.g. \"about 10–15 min\"")
+
+    @field_validator("estimated_wait_range_s")
+    @classmethod
+    def _ordered(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and not 0 <= v[0] <= v[1]:
+            raise ValueError("the interval must be 0 ≤ low ≤ high")
+        return v
 
 
 class CallEvent(Message):

@@ -3,6 +3,8 @@ ticket number on one line, secondary text is large enough for 5 m, and recalls d
 new calls off the "Vừa gọi" list."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -101,7 +103,7 @@ def test_a_new_screen_is_paired_from_the_dashboard_by_its_code(browser, srv):  #
     screen = new_page(browser, WALL)
     screen.goto(f"{srv.url}/display")
     code = screen.locator("#pairing-code")
-    expect(code).to_have_text(__import__("re").compile(r"^\d{3} \d{3}$"), timeout=T)
+    expect(code).to_have_text(re.compile(r"^\d{3} \d{3}$"), timeout=T)
     assert "Bảng điều hành" in screen.locator("#pairing").inner_text()  # it says where the code goes
     dashboard = new_page(browser, {"width": 1440, "height": 900})
     srv.add_user("giamdoc", "director")
@@ -121,3 +123,30 @@ def test_a_new_screen_is_paired_from_the_dashboard_by_its_code(browser, srv):  #
     assert screen.locator("#pairing").is_hidden()
     screen.context.close()
     dashboard.context.close()
+
+
+def test_each_service_shows_the_wait_as_a_range(browser, srv):  # noqa: F811
+    """A citizen reads the wait of a ticket taken now as the ticket prints it, "khoảng 10–15 phút",
+    never a bare "~N" minutes."""
+    page = open_display(browser, srv, WALL)
+    issued = [post(srv, "/tickets", "kiosk", {"service": "DD"}) for _ in range(4)]
+    try:
+        r = requests.get(srv.url + "/api/v1/services/stats", headers=srv.bearer(srv.tokens["display"]), timeout=10)
+        r.raise_for_status()
+        dd = next(s for s in r.json()["services"] if s["service"] == "DD")
+        assert dd["waiting"] == 4 and dd["estimated_wait_range_s"][1] > 0
+        row = page.locator(".svc[data-service='DD']")
+        expect(row.locator(".waiting-count")).to_have_text("4", timeout=T)
+        # the page may hold "10–15" together with word joiners (U+2060) in a narrow column
+        joined = lambda text: re.compile(re.escape(text).replace("–", "\u2060?–\u2060?"))  # noqa: E731
+        expect(row.locator(".est .vi")).to_have_text(joined(dd["estimated_wait_text"]), timeout=T)
+        expect(row.locator(".est .en")).to_have_text(joined(dd["estimated_wait_text_en"]))
+        assert re.fullmatch(r"(khoảng \d+–\d+|dưới \d+|hơn \d+) phút|hơn 2 giờ",
+                            row.locator(".est .vi").inner_text().replace("\u2060", ""))
+        assert "~" not in row.inner_text()
+    finally:  # nobody left waiting for the next test
+        for t in issued:
+            called = post(srv, "/counters/6/call-next", "clerk2", {})["ticket"]
+            post(srv, f"/tickets/{called['id']}/start", "clerk2", {"counter": 6})
+            post(srv, f"/tickets/{called['id']}/finish", "clerk2", {"counter": 6})
+        page.context.close()

@@ -10,6 +10,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from qms_common import wire
+from qms_common.wait_words import wait_range_phrase
 from tests.mosquitto_fixture import MqttProbe, require_mosquitto
 from tests.server_mqtt_kit import (
     CENTER, DevicesHook, EngineEvents, anon_broker, decoded, request, response, start_link,
@@ -110,6 +111,29 @@ def test_retained_streams_on_change_and_late_subscriber(engine, clock, link, pro
     probe.wait(lambda: len(probe.received(counter_topic(2))) > n_counter, 10, "periodic re-publication")
     latest = decoded(probe, service_topic("HT"), wire.SERVICE_WAIT)[-1]
     assert latest.at == clock.now() and latest.longest_wait_s >= 31
+
+
+def test_service_wait_carries_the_range_citizens_read(engine, clock, link, probe):
+    """The wait stream says what the wall display says: the 80% interval and its words."""
+    probe.subscribe(service_topic("HT"))
+    engine.sign_in(2, "clerk-a")
+    for _ in range(4):
+        engine.issue("HT")
+    engine.call_next(2, "clerk-a")
+    assert link.sync()
+    stats = next(s for s in engine.service_stats() if s["service"] == "HT")
+    low, high = stats["estimated_wait_range_s"]
+    assert high > 0, "three people ahead of one counter: the interval is not [0, 0]"
+
+    def latest():
+        got = decoded(probe, service_topic("HT"), wire.SERVICE_WAIT)
+        return got[-1] if got else None
+    probe.wait(lambda: latest() is not None and latest().waiting == 3, 10, "HT waiting 3")
+    msg = latest()
+    assert msg.estimated_wait_range_s == [low, high]
+    assert (msg.estimated_wait_text, msg.estimated_wait_text_en) == wait_range_phrase(low, high)
+    assert msg.estimated_wait_text == stats["estimated_wait_text"]
+    assert msg.estimated_wait_text.startswith(("khoảng", "dưới", "hơn"))
 
 
 def test_calls_from_two_counters_are_published_in_order(engine, link, probe):

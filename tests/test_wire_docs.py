@@ -217,3 +217,18 @@ def test_decode_refuses_what_the_contract_does_not_say():
     ]:
         with pytest.raises(wire.WireError, match=why):
             wire.decode(wire.CALL, bad)
+
+
+def test_the_wait_stream_carries_an_ordered_range_or_none():
+    """An older server's wait (no range) still reads; a range must be two ordered seconds."""
+    import pytest
+
+    from qms_common import wire
+    old = b'{"v": 1, "service": "HT", "waiting": 3, "longest_wait_s": 60, "estimated_wait_s": 540, "at": 1.5}'
+    assert wire.decode(wire.SERVICE_WAIT, old).estimated_wait_range_s is None
+    new = old[:-1] + ', "estimated_wait_range_s": [300, 840], "estimated_wait_text": "khoảng 5–15 phút"}'.encode()
+    got = wire.decode(wire.SERVICE_WAIT, new)
+    assert (got.estimated_wait_range_s, got.estimated_wait_text) == ([300.0, 840.0], "khoảng 5–15 phút")
+    for bad in (b"[840, 300]", b"[-1, 300]", b"[300]"):
+        with pytest.raises(wire.WireError, match="estimated_wait_range_s"):
+            wire.decode(wire.SERVICE_WAIT, old[:-1] + b', "estimated_wait_range_s": ' + bad + b"}")

@@ -246,6 +246,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         ahead = self._people_ahead(conn, service, site, priority, queue_key)
         est = self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
         predicted, wait_range = round(est.wait_s, 1), [round(est.low_s, 1), round(est.high_s, 1)]
+        raw = [predicted, round(est.raw_low_s if est.raw_low_s is not None else est.low_s, 1),
+               round(est.raw_high_s if est.raw_high_s is not None else est.high_s, 1)]
         token = status_token or secrets.token_urlsafe(16)
         conn.execute(
             "INSERT INTO tickets (id, day, service, prefix, number, code, priority, site, state, issued_at,"
@@ -257,7 +259,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         self._event(conn, events, "ticket_issued", ticket_id=ticket_id, actor=actor, device=device,
                     code=code, service=service, priority=bool(priority), site=site, number=number,
                     day=day, source=source, issued_at=issued_at, predicted_wait_s=predicted,
-                    predicted_range_s=wait_range, people_ahead=ahead)
+                    predicted_range_s=wait_range, predicted_raw_s=raw, people_ahead=ahead)
         ticket = self._ticket_row(conn, ticket_id)
         ticket["estimated_wait_s"] = predicted
         ticket["estimated_wait_range_s"] = wait_range
@@ -752,6 +754,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
                 "estimated_wait_s": round(est, 1),
                 "estimated_wait_range_s": [round(low, 1), round(high, 1)],
                 "estimated_wait_text": wait_range_phrase(low, high)[0],
+                "estimated_wait_text_en": wait_range_phrase(low, high)[1],
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
                 # the headline: who is still waiting past the target, or will be by the estimate,

@@ -89,6 +89,9 @@ class Estimate:
     low_s: float
     high_s: float
     called_share: float  # in how many paths the ticket was called at all
+    # the sample paths' own interval, before calibration (``calibration.py``); None: not calibrated
+    raw_low_s: float | None = None
+    raw_high_s: float | None = None
 
 
 @dataclass

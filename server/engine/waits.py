@@ -23,6 +23,7 @@ from typing import Sequence
 from qms_common.clock import local_datetime, local_timestamp
 
 from ..config import CenterConfig
+from .calibration import Calibration, learn_calibration
 from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
 from .learned import Model, Observations, learn
 
@@ -68,6 +69,32 @@ def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: flo
     return obs
 
 
+def _interval_rows(conn: sqlite3.Connection, first: str, last: str, *, waiting_at: float | None = None
+                   ) -> list[tuple[float, float, float, float]]:
+    """(raw estimate, raw low, raw high, actual wait) of the tickets of days ``first`` to before
+    ``last`` that were called, from their ``ticket_issued`` events; with ``waiting_at``, of those
+    still waiting then, with their wait so far."""
+    if waiting_at is None:
+        sql, args = "t.first_called_at IS NOT NULL", ()
+        wait = "t.first_called_at - t.issued_at"
+    else:
+        sql, args = "t.state = 'waiting' AND t.first_called_at IS NULL", ()
+        wait = f"{float(waiting_at)!r} - t.issued_at"
+    out = []
+    for raw, actual in conn.execute(
+            f"SELECT json_extract(e.data, '$.predicted_raw_s'), {wait} FROM tickets t "
+            "JOIN events e ON e.ticket_id = t.id AND e.type = 'ticket_issued' "
+            f"WHERE t.day >= ? AND t.day < ? AND {sql}", (first, last, *args)):
+        if raw is None or actual is None:
+            continue
+        try:
+            mean, low, high = (float(x) for x in json.loads(raw))
+        except (ValueError, TypeError):
+            continue
+        out.append((mean, low, high, max(0.0, actual)))
+    return out
+
+
 class WaitEstimator:
     def __init__(self, config: CenterConfig, *, paths: int | None = None) -> None:
         self.config = config
@@ -77,6 +104,8 @@ class WaitEstimator:
         self._model: tuple[str, float, Model] | None = None
         self._cache: dict[str, tuple[int, float, Forecast]] = {}
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
+        self._history_rows: tuple[str, Calibration] | None = None
+        self._calibration: tuple[str, float, Calibration] | None = None
 
     # --- what has been learned -------------------------------------------------------------
     def model(self, conn: sqlite3.Connection, now: float) -> Model:
@@ -93,6 +122,34 @@ class WaitEstimator:
             model = learn(self._history[1].extend(today), priors)
             self._model = (key, now, model)
             return model
+
+    def calibration(self, conn: sqlite3.Connection, now: float) -> Calibration:
+        """How far to widen the sample paths' interval (``calibration.py``), relearned with the model."""
+        day = local_datetime(now, self.config.tz).date()
+        key = day.isoformat()
+        with self._lock:
+            if self._calibration and self._calibration[0] == key and now - self._calibration[1] < RELEARN_S:
+                return self._calibration[2]
+            if not self._history_rows or self._history_rows[0] != key:
+                first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
+                rows = _interval_rows(conn, first, key)
+                self._history_rows = (key, learn_calibration(rows, weight=0.0) if rows else Calibration())
+            tomorrow = (day + timedelta(days=1)).isoformat()
+            cal = learn_calibration(_interval_rows(conn, key, tomorrow),
+                                    still_waiting=_interval_rows(conn, key, tomorrow, waiting_at=now),
+                                    prior=self._history_rows[1])
+            self._calibration = (key, now, cal)
+            return cal
+
+    @staticmethod
+    def _calibrated(result: Forecast, cal: Calibration) -> Forecast:
+        def one(e: Estimate) -> Estimate:
+            low, high = cal.apply(e.wait_s, e.low_s, e.high_s)
+            return Estimate(e.wait_s, low, high, e.called_share, e.low_s, e.high_s)
+        out = Forecast(result.now)
+        out.tickets = {k: one(e) for k, e in result.tickets.items()}
+        out.new = {k: one(e) for k, e in result.new.items()}
+        return out
 
     # --- the state now ------------------------------------------------------------------------
     def _windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
@@ -223,7 +280,8 @@ class WaitEstimator:
             return cached[2]
         snap = self.snapshot(conn, site, roster, now)
         paths = self.paths or (ONE_PATHS if only is not None else PATHS)
-        result = forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths)
+        result = self._calibrated(forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths),
+                                  self.calibration(conn, now))
         if only is None:
             self._cache[site] = (seq, now, result)
         return result
@@ -234,7 +292,9 @@ class WaitEstimator:
         d = now - result.now
         if d <= 0:
             return est
-        return Estimate(max(0.0, est.wait_s - d), max(0.0, est.low_s - d), max(0.0, est.high_s - d), est.called_share)
+        raw = (None, None) if est.raw_low_s is None else (max(0.0, est.raw_low_s - d), max(0.0, est.raw_high_s - d))
+        return Estimate(max(0.0, est.wait_s - d), max(0.0, est.low_s - d), max(0.0, est.high_s - d), est.called_share,
+                        *raw)
 
     def for_new(self, conn: sqlite3.Connection, service: str, site: str, priority: bool, roster, now: float,
                 *, whole: bool = False) -> Estimate:

@@ -2,7 +2,8 @@
 
 - ``wire.COUNTER_SERVING`` (retained, one topic per counter): published when what a counter
   shows changes, and all of them again at least every ``stream_interval_s``.
-- ``wire.SERVICE_WAIT`` (retained, one topic per service): the wait-time stream; published
+- ``wire.SERVICE_WAIT`` (retained, one topic per service): the wait-time stream (the estimate,
+  its 80% interval and that interval in words, as the wall display shows it); published
   when the number waiting or the estimate changes, and at least every ``stream_interval_s``
   (``longest_wait_s`` grows by itself and is refreshed then).
 - ``wire.CALL`` (not retained) for every ``ticket_call``, ``ticket_recall`` and
@@ -20,6 +21,7 @@ from typing import Any, Callable
 
 from qms_common import wire
 from qms_common.clock import Clock
+from qms_common.wait_words import wait_range_phrase
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +123,16 @@ class Outbound:
         sent = 0
         now = self.clock.now()
         for s in self.engine.service_stats():
-            key = (s["waiting"], s["estimated_wait_s"])
+            low, high = (max(0.0, x) for x in s["estimated_wait_range_s"])
+            vi, en = wait_range_phrase(low, high)
+            key = (s["waiting"], s["estimated_wait_s"], low, high)
             if not full and self._sent_services.get(s["service"]) == key:
                 continue
             message = wire.ServiceWait(service=s["service"], waiting=s["waiting"],
                                        longest_wait_s=max(0.0, s["longest_wait_s"]),
-                                       estimated_wait_s=max(0.0, s["estimated_wait_s"]), at=now)
+                                       estimated_wait_s=max(0.0, s["estimated_wait_s"]), at=now,
+                                       estimated_wait_range_s=[low, high], estimated_wait_text=vi,
+                                       estimated_wait_text_en=en)
             if self._send(wire.SERVICE_WAIT.topic(center=self.center, service=s["service"]), message, retain=True):
                 self._sent_services[s["service"]] = key
                 sent += 1

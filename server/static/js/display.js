@@ -164,10 +164,14 @@ function renderCalls() {
   if (!list.length) $("#calls").replaceChildren(el("li", { class: "empty" }, "Chưa có lượt gọi · No calls yet"));
 }
 
+// The wait of a ticket taken now, as the range a citizen reads on the ticket ("khoảng 10–15 phút",
+// the 80% interval rounded out to 5 minutes by qms_common/wait_words.py on the server).
+// A word joiner keeps "10–15" on one line when a narrow column wraps the words.
+const keepRange = (text) => text.replace(/(\d)–(\d)/g, "$1\u2060–\u2060$2");
+
 function estimateText(s) {
-  if (!s.waiting && !s.estimated_wait_s) return "0";
-  const m = fmt.minutes(s.estimated_wait_s);
-  return m.startsWith("<") ? m : `~${m}`;
+  if (s.estimated_wait_text) return [keepRange(s.estimated_wait_text), keepRange(s.estimated_wait_text_en || "")];
+  return [`${fmt.minutes(s.estimated_wait_s)} phút`, ""];
 }
 
 function renderServices() {
@@ -176,8 +180,9 @@ function renderServices() {
   $("#services").replaceChildren(...rows.map((s) => el("div", { class: "svc", dataset: { service: s.service } },
     el("div", { class: "name" }, el("span", { class: "vi" }, s.name), el("span", { class: "en" }, s.name_en || (services[s.service] || {}).name_en || "")),
     el("div", { class: "figs" },
-      el("span", { class: "fig" }, el("b", { class: "waiting-count" }, String(s.waiting)), el("small", {}, " người")),
-      el("span", { class: "fig est" }, el("b", {}, estimateText(s)), el("small", {}, " phút"))))));
+      el("span", { class: "fig" }, el("b", { class: "waiting-count" }, String(s.waiting)), el("small", {}, " người"))),
+    el("div", { class: "est" }, el("span", { class: "vi" }, estimateText(s)[0]),
+      el("span", { class: "en" }, estimateText(s)[1])))));
 }
 
 function render() {
