@@ -182,3 +182,10 @@ def test_events_api_only_for_the_sites_own_token(tmp_path, clock):
     assert r.json["through"] == 1
     r = client.post("/api/v1/sites/main/events", json=body, headers={"Authorization": f"Bearer {other}"})
     assert r.status_code == 403 and "standalone" in r.json["message"]
+    # the director's dashboard line: how far each satellite's events have arrived
+    auth.add_user("giamdoc", "Giám đốc", "director", "matkhau-123")
+    login = client.post("/api/v1/auth/login", json={"username": "giamdoc", "password": "matkhau-123"}).json
+    links = client.get("/api/v1/sites/links", headers={"Authorization": f"Bearer {login['token']}"}).json["sites"]
+    assert [(x["site"], x["name"], x["through"], x["last_event_at"]) for x in links] == [
+        (SITE, "Điểm tiếp nhận số 1", 1, body["events"][0]["at"])]
+    assert client.get("/api/v1/sites/links", headers={"Authorization": f"Bearer {own}"}).status_code == 403

@@ -45,6 +45,16 @@ class Cursor(BaseModel):
     site: str
     through: int = Field(description="the last satellite seq applied here: send from through + 1")
     updated_at: float | None = None
+    last_event_at: float | None = None
+
+
+class Link(Cursor):
+    name: str
+    last_event_at: float | None = Field(default=None, description="when the last event received happened there")
+
+
+class Links(BaseModel):
+    sites: list[Link]
 
 
 class Received(Cursor):
@@ -70,6 +80,13 @@ def _own_site(site: str) -> None:
 def site_cursor(path: SitePath):
     _own_site(path.site)
     return _mirror().cursor(path.site)
+
+
+@bp.get("/sites/links", tags=SITES, security=BEARER, responses={200: Links},
+        summary="Every standalone site: how far its events have arrived (the director's dashboard)")
+@require(*MANAGERS)
+def site_links():
+    return {"sites": _mirror().cursors()}
 
 
 @bp.post("/sites/<site>/events", tags=SITES, security=BEARER, responses={200: Received},

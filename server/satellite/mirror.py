@@ -43,13 +43,17 @@ class Mirror:
     def cursor(self, site: str) -> dict:
         """``{site, through, updated_at}``: the last origin seq applied for ``site``."""
         self._check_site(site)
-        row = self.engine.store.conn().execute("SELECT last_seq, updated_at FROM site_cursors WHERE site = ?",
-                                               (site,)).fetchone()
-        return {"site": site, "through": row[0] if row else 0, "updated_at": row[1] if row else None}
+        conn = self.engine.store.conn()
+        row = conn.execute("SELECT last_seq, updated_at FROM site_cursors WHERE site = ?", (site,)).fetchone()
+        through = row[0] if row else 0
+        last = conn.execute("SELECT at FROM events WHERE origin_site = ? AND origin_seq = ?", (site, through)).fetchone()
+        return {"site": site, "through": through, "updated_at": row[1] if row else None,
+                "last_event_at": last[0] if last else None}
 
     def cursors(self) -> list[dict]:
-        """Every standalone site's cursor (the dashboard's link line)."""
-        return [self.cursor(s) for s in sorted(self.engine.config.remote_sites)]
+        """Every standalone site's cursor, with its name (the dashboard's link line)."""
+        names = {s.id: s.name for s in self.engine.config.sites}
+        return [{**self.cursor(s), "name": names[s]} for s in sorted(self.engine.config.remote_sites)]
 
     def receive(self, site: str, events: list[dict]) -> dict:
         """Apply a batch (ordered by ``seq``); answer ``{through, applied, duplicates, gap_at}``."""
