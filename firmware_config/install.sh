@@ -8,6 +8,9 @@
 #   --repo PATH         the qms source tree (default: the folder above this script)
 #   --satellite-broker  also run a Mosquitto bridged to the center (a satellite point's
 #                       kiosk host); edit /etc/mosquitto/qms/broker.conf afterwards
+#   --satellite-server  server role at a standalone satellite point: also enable
+#                       qms-replicator (ships its events to the main center; needs
+#                       [satellite] in /etc/qms/server.toml: docs/deploy.md section 10)
 #   --broker-names N..  comma-separated names/addresses for the TLS certificate of the
 #                       center broker (server role; default: hostname, hostname.local and
 #                       this machine's addresses)
@@ -22,7 +25,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -37,6 +40,7 @@ say() {
 role=""
 repo=""
 satellite_broker=0
+satellite_server=0
 broker_names=""
 start_now=0
 use_apt=1
@@ -46,6 +50,7 @@ while [ $# -gt 0 ]; do
         -h|--help) usage; exit 0 ;;
         --repo) repo="${2:?--repo needs a path}"; shift 2 ;;
         --satellite-broker) satellite_broker=1; shift ;;
+        --satellite-server) satellite_server=1; shift ;;
         --broker-names) broker_names="${2:?--broker-names needs a value}"; shift 2 ;;
         --now) start_now=1; shift ;;
         --no-apt) use_apt=0; shift ;;
@@ -255,8 +260,19 @@ fi
 
 # --- the systemd unit -------------------------------------------------------------------
 install -m 0644 "$repo/systemd/$unit.service" "/etc/systemd/system/$unit.service"
+if [ "$role" = server ]; then
+    # every server: the nightly purge of expired personal data; a satellite's: the replicator
+    for extra_unit in qms-privacy-purge.service qms-privacy-purge.timer qms-replicator.service; do
+        install -m 0644 "$repo/systemd/$extra_unit" "/etc/systemd/system/$extra_unit"
+    done
+fi
+[ "$satellite_server" -eq 0 ] || [ "$role" = server ] || die "--satellite-server goes with the server role"
 if [ "$have_systemd" -eq 1 ]; then
     systemctl daemon-reload
+    if [ "$role" = server ]; then
+        systemctl enable qms-privacy-purge.timer
+        [ "$satellite_server" -eq 0 ] || systemctl enable qms-replicator.service
+    fi
     if [ "$role" = server ] || [ "$satellite_broker" -eq 1 ]; then
         systemctl enable mosquitto.service
         systemctl restart mosquitto.service

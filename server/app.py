@@ -21,12 +21,15 @@ from .devices import DeviceRegistry, Registrations
 from .engine import Engine
 from .login_throttle import LoginThrottle, ThrottlePolicy
 from .passwords import Passwords
+from .privacy import Callbacks
 from .pages import register_pages
 from .pairing import Pairing
 from .insight.plan_view import PlanView
 from .insight.watch import Watch
 from .realtime import register_realtime
+from .satellite.mirror import Mirror
 from .settings import ServerSettings
+from .sites import effective_center
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
                clock: Clock | None = None, store: Store | None = None) -> OpenAPI:
     settings = settings or ServerSettings()
     clock = clock or SystemClock()
-    center = center or load_center(settings.center_file)
+    center = effective_center(settings, center or load_center(settings.center_file))  # server/sites.py
     store = store or Store(settings.database_path)
     engine = Engine(store, center, clock)
     auth = build_auth(settings, store, clock)
@@ -67,6 +70,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.extensions["qms_pairing"] = Pairing(auth, clock)
     app.extensions["qms_watch"] = Watch(engine, clock)        # the dashboard's alerts log and charts
     app.extensions["qms_plan"] = PlanView(settings.planning.history, settings.planning.staff, settings.state_dir)
+    app.extensions["qms_mirror"] = Mirror(engine)  # standalone sites' events (server/satellite/mirror.py)
     register_api(app)
     register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
 
@@ -104,6 +108,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
         return {"ok": True, "center": center.center.id, "seq": engine.last_seq()}
 
     engine.close_day()
+    Callbacks(store, center, clock).purge()  # personal data past [privacy] retention_days (server/privacy.py)
     from .engine.warmer import EstimateWarmer
     app.extensions["qms_estimate_warmer"] = EstimateWarmer(engine).start()  # issuing finds its estimate ready
     app.extensions["qms_devices"] = DeviceRegistry(clock, settings.mqtt.device_silent_after_s,

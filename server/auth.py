@@ -23,7 +23,7 @@ from .store import Store
 log = logging.getLogger(__name__)
 
 USER_ROLES = ("clerk", "director", "admin")
-DEVICE_KINDS = ("kiosk", "display", "robot", "counter", "announcer")
+DEVICE_KINDS = ("kiosk", "display", "robot", "counter", "announcer", "satellite")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 
 

@@ -139,8 +139,11 @@ def cmd_report(args) -> int:
     from .engine import Engine
     from .reporting import files, period as periods
     from .reports import format_table, report_for
+    from .reporting import sites
+    from .sites import effective_center
     settings = _settings(args)
-    engine = Engine(_store(settings), load_center(settings.center_file), SystemClock())
+    engine = Engine(_store(settings), effective_center(settings, load_center(settings.center_file)), SystemClock())
+    sites.check_site(engine.config, args.site)
     if args.week and (args.since or args.to):
         raise QmsError("Chọn --week hoặc --from/--to; give --week or --from/--to, not both")
     if args.week:
@@ -149,11 +152,11 @@ def cmd_report(args) -> int:
         last = date.fromisoformat(args.to) if args.to else engine.today()
         period = periods.days(date.fromisoformat(args.since) if args.since else last, last)
     if args.format == "table":
-        first, last, rows = report_for(engine, period.first, period.last)
+        first, last, rows = report_for(engine, period.first, period.last, site=args.site)
         text = format_table(rows) if rows else f"Không có vé nào từ {first:%d/%m/%Y} đến {last:%d/%m/%Y}; no tickets"
         _write_text(args.out, text + "\n")
         return 0
-    report = files.build(engine, period)
+    report = files.build(engine, period, site=args.site)
     if args.format == "all":
         folder = args.out if args.out != "-" else "."
         for path in files.write_all(report, engine.config, folder):
@@ -272,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="device_cmd", required=True)
     da = dev.add_parser("add", help="register a device and print its token")
     da.add_argument("device_id")
-    da.add_argument("--kind", required=True, choices=["kiosk", "display", "robot", "counter", "announcer"])
+    da.add_argument("--kind", required=True, choices=["kiosk", "display", "robot", "counter", "announcer", "satellite"])
     da.add_argument("--name")
     da.add_argument("--site")
     da.add_argument("--token-file", help="write the token to this file (0600) instead of printing it")
@@ -293,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="table: the terminal; pdf/html: the printable report; xlsx/csv: for the province; "
                          "all: every file into the folder --out")
     rp.add_argument("--out", default="-", help="file, or folder for --format all (default: standard output)")
+    rp.add_argument("--site", help="one site only (default: the whole center, with a line per site)")
     rp.set_defaults(fn=cmd_report)
 
     rl = sub.add_parser("replay", help="rebuild the live state from the event log (--check: compare, exit 1 "
@@ -347,6 +351,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--no-check", action="store_true", help="the queueing formula only, no simulated check")
     pl.add_argument("--out", default="-", help="file (default: standard output)")
     pl.set_defaults(fn=cmd_plan)
+
+    from .satellite.command import register as register_satellite
+    register_satellite(sub, _settings)
+    from .privacy import register as register_privacy
+    register_privacy(sub, _settings)
     return p
 
 

@@ -71,6 +71,11 @@ class Site(StrictModel):
     id: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
     name: str = Field(min_length=1, max_length=120)
     main: bool = False
+    standalone: bool = Field(default=False, description="a satellite point that runs its own server and broker "
+                                                        "and ships its events to the main center (docs/deploy.md)")
+    ticket_prefix: str | None = Field(default=None, pattern=r"^[A-Z]{1,2}$",
+                                      description="letters put before every service prefix of this site's tickets "
+                                                  "(D + HT-042 = DHT-042); required for a standalone site")
 
 
 class Service(StrictModel):
@@ -127,6 +132,16 @@ class Satisfaction(StrictModel):
                                 description="the rating page shows 'Cảm ơn' this long, then starts again")
 
 
+class Privacy(StrictModel):
+    """``[privacy]``: personal data (Nghị định 13/2023/NĐ-CP). None is collected by default."""
+
+    callback: bool = Field(default=False, description="offer citizens an optional phone number and name for a "
+                                                      "call-back; off: the server refuses both")
+    retention_days: int = Field(default=30, ge=1, le=365,
+                                description="a call-back's phone number and name are deleted this many days after "
+                                            "the ticket was issued (a scheduled job)")
+
+
 class CenterConfig(StrictModel):
     center: CenterInfo
     hours: Hours = Hours()
@@ -138,6 +153,7 @@ class CenterConfig(StrictModel):
     priority: PriorityPolicy = PriorityPolicy()
     targets: Targets = Targets()
     satisfaction: Satisfaction = Satisfaction()
+    privacy: Privacy = Privacy()
 
     @model_validator(mode="after")
     def _references(self):
@@ -170,6 +186,8 @@ class CenterConfig(StrictModel):
                 raise ValueError(f"clerk {k.id}: a service is listed twice")
         if sum(1 for s in self.sites if s.main) > 1:
             raise ValueError("only one site can be main")
+        from .sites import check_site_prefixes
+        check_site_prefixes(self)
         return self
 
     # lookups -----------------------------------------------------------------------------
@@ -194,6 +212,11 @@ class CenterConfig(StrictModel):
     @property
     def main_site(self) -> str:
         return next((s.id for s in self.sites if s.main), self.sites[0].id)
+
+    @property
+    def remote_sites(self) -> frozenset[str]:
+        """Sites that run their own server: this one only mirrors their events (server/satellite/)."""
+        return frozenset(s.id for s in self.sites if s.standalone and not s.main)
 
     @property
     def tz(self) -> ZoneInfo:

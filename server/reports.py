@@ -124,9 +124,10 @@ def daily_report(events: Iterable[dict], config: CenterConfig, first: date, last
     return rows
 
 
-def report_for(engine, since: date | None, to: date | None, *,
-               max_days: int | None = None) -> tuple[date, date, list[dict]]:
-    """The days asked for (default: today; ``since`` defaults to ``to``) and their rows."""
+def report_for(engine, since: date | None, to: date | None, *, max_days: int | None = None,
+               site: str | None = None) -> tuple[date, date, list[dict]]:
+    """The days asked for (default: today; ``since`` defaults to ``to``) and their rows (of one
+    ``site`` only if given: server/reporting/sites.py)."""
     last = to or engine.today()
     first = since or last
     if first > last:
@@ -134,7 +135,11 @@ def report_for(engine, since: date | None, to: date | None, *,
                        field="from")
     if max_days is not None and (last - first).days > max_days:
         raise QmsError(f"Báo cáo tối đa {max_days} ngày; a report covers at most {max_days} days", field="from")
-    return first, last, daily_report(engine.events_of_days(first, last), engine.config, first, last)
+    events = engine.events_of_days(first, last)
+    if site is not None:
+        from .reporting.sites import of_site
+        events = of_site(events, site)
+    return first, last, daily_report(events, engine.config, first, last)
 
 
 def _minutes(seconds: float) -> float:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from qms_common.config import StrictModel, load_model
+from qms_common.config import HttpAddress, StrictModel, load_model
 from qms_common.private_files import write_private
 
 
@@ -103,6 +103,23 @@ class PlanningSettings(StrictModel):
     staff: str | None = Field(default=None, description="the roster file (staff.csv); default the latest history day's")
 
 
+class SatelliteSettings(StrictModel):
+    """``[satellite]``: this server runs one standalone site (a satellite point) and ships its
+    event log to the main center (``qms replicate``, server/satellite/replicator.py)."""
+
+    site: str = Field(pattern=r"^[a-z0-9-]{1,40}$", description="the standalone site of the center file run here")
+    main_url: HttpAddress = Field(description="the main center server, e.g. https://qms.phuong-mau.gov.vn")
+    token_file: str = Field(description="file holding this site's device token at the main center "
+                                        "(qms device add sat-diem-1 --kind satellite --site diem-1, on the main)")
+    batch: int = Field(default=200, ge=1, le=1000, description="events sent in one request (and at most 48 KiB)")
+    connect_timeout_s: float = Field(default=5, gt=0, le=120, description="opening the connection")
+    read_timeout_s: float = Field(default=15, gt=0, le=600,
+                                  description="a main center that accepted the connection but does not answer "
+                                              "is given up after this (a hung link)")
+    retry_max_s: float = Field(default=60, gt=0, le=3600, description="waits between retries double up to this")
+    poll_s: float = Field(default=1, gt=0, le=60, description="how often the local event log is looked at")
+
+
 class ServerSettings(StrictModel):
     state_dir: str = Field(default="var", description="database, secret key and caches live here")
     center_file: str | None = Field(default=None, description="center configuration (TOML); default: the sample ward")
@@ -125,6 +142,7 @@ class ServerSettings(StrictModel):
     robot: RobotPolicy = RobotPolicy()
     reports: ReportSchedule = ReportSchedule()
     planning: PlanningSettings = PlanningSettings()
+    satellite: SatelliteSettings | None = None
 
     @property
     def reports_folder(self) -> Path:

@@ -165,6 +165,33 @@ _M003_AUDIT = """
             BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
 """
 
+# events of a standalone site (satellite point) mirrored at the main center keep their origin:
+# (origin_site, origin_seq) is unique, so a batch shipped twice is inserted once
+# (server/satellite/mirror.py); site_cursors holds, per site, the last origin seq applied
+_M004_EVENT_ORIGIN = """
+        ALTER TABLE events ADD COLUMN origin_site TEXT;
+        ALTER TABLE events ADD COLUMN origin_seq INTEGER;
+        CREATE UNIQUE INDEX events_origin ON events (origin_site, origin_seq) WHERE origin_site IS NOT NULL;
+        CREATE TABLE site_cursors (
+            site TEXT PRIMARY KEY,
+            last_seq INTEGER NOT NULL,
+            updated_at REAL NOT NULL
+        );
+"""
+
+# personal data for a call-back, only if the center turns it on ([privacy] callback): kept
+# apart from the append-only events (which can never be deleted) and deleted after
+# retention_days (server/privacy.py)
+_M004_CALLBACKS = """
+        CREATE TABLE callbacks (
+            ticket_id TEXT PRIMARY KEY,
+            phone TEXT,
+            name TEXT,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX callbacks_created ON callbacks (created_at);
+"""
+
 # Migrations are named SQL scripts, each applied once, in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
@@ -173,6 +200,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("003_audit", _M003_AUDIT),
     # the services the clerk signed in with (JSON list, in order of preference; NULL: the counter's)
     ("003_counter_services", "ALTER TABLE counters ADD COLUMN services TEXT;"),
+    ("004_event_origin", _M004_EVENT_ORIGIN),
+    ("004_callbacks", _M004_CALLBACKS),
 ]
 
 

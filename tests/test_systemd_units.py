@@ -66,7 +66,7 @@ def verify_root(tmp_path_factory) -> Path:
             break
     etc = root / "etc/systemd/system"
     etc.mkdir(parents=True, exist_ok=True)
-    for unit in UNIT_DIR.glob("*.service"):
+    for unit in [*UNIT_DIR.glob("*.service"), *UNIT_DIR.glob("*.timer")]:
         shutil.copy(unit, etc / unit.name)
     dropins = UNIT_DIR / "mosquitto.service.d"
     shutil.copytree(dropins, etc / "mosquitto.service.d")
@@ -95,12 +95,14 @@ def verify_root(tmp_path_factory) -> Path:
 
 
 def verify(root: Path, unit: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", f"{unit}.service"],
+    name = unit if unit.endswith((".service", ".timer")) else f"{unit}.service"
+    return subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", name],
                           capture_output=True, text=True, timeout=30,
                           env={**os.environ, "SYSTEMD_LOG_COLOR": "0", "SYSTEMD_PAGER": ""})
 
 
-@pytest.mark.parametrize("unit", [*ROLE_UNITS, "mosquitto"])
+@pytest.mark.parametrize("unit", [*ROLE_UNITS, "mosquitto", "qms-replicator", "qms-privacy-purge",
+                                  "qms-privacy-purge.timer"])
 def test_systemd_analyze_verify(verify_root, unit):
     result = verify(verify_root, unit)
     ours = [line for line in (result.stdout + result.stderr).splitlines()
@@ -150,6 +152,19 @@ def test_role_unit_settings(name):
     else:
         assert one(unit, "Service", "PrivateDevices") == "yes"
     assert one(unit, "Install", "WantedBy") == "multi-user.target"
+
+
+def test_satellite_and_privacy_units():
+    """The satellite's replicator shares the server's database and settings; the purge runs nightly."""
+    rep = parse(UNIT_DIR / "qms-replicator.service")
+    assert one(rep, "Service", "ExecStart").endswith("--state-dir /var/lib/qms/server replicate")
+    assert one(rep, "Service", "Type") == "notify" and int(one(rep, "Service", "WatchdogSec")) > 0
+    assert one(rep, "Service", "Restart") == "on-failure" and one(rep, "Service", "User") == "qms"
+    purge = parse(UNIT_DIR / "qms-privacy-purge.service")
+    assert one(purge, "Service", "ExecStart").endswith(" privacy purge")
+    assert one(purge, "Service", "Type") == "oneshot" and one(purge, "Service", "PrivateNetwork") == "yes"
+    timer = parse(UNIT_DIR / "qms-privacy-purge.timer")
+    assert one(timer, "Timer", "OnCalendar") and one(timer, "Timer", "Persistent") == "true"
 
 
 def test_hardware_access_per_role():

@@ -40,6 +40,8 @@ class ReportFileQuery(Query):
     since: Day | None = Field(default=None, alias="from", description="first day, YYYY-MM-DD")
     to: Day | None = Field(default=None, description="last day, YYYY-MM-DD (default: today)")
     format: Literal["pdf", "html", "xlsx", "csv", "json"] = "pdf"
+    site: str | None = Field(default=None, pattern=r"^[a-z0-9-]{1,40}$",
+                             description="one site only (default: the whole center, with a line per site)")
 
 
 class Pending(BaseModel):
@@ -135,7 +137,7 @@ def report_file(query: ReportFileQuery):
     else:
         last = query.to or engine.today()
         period = periods.days(query.since or last, last)
-    report, data = isolated.content(engine, period, query.format)  # in a child: the loop keeps serving
+    report, data = isolated.content(engine, period, query.format, site=query.site)  # in a child: the loop keeps serving
     if query.format == "json":
         return report
     response = make_response(data)

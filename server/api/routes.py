@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from qms_common.errors import QmsError
 
-from . import advice, controls, counters, handover, insight, misc, pairing, ratings, tickets
+from . import advice, controls, counters, handover, insight, misc, pairing, ratings, sites, tickets
 from .guard import register_guard
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def validation_error_response(exc: ValidationError):
 def register_api(app: OpenAPI) -> None:
     app.validation_error_callback = validation_error_response
     register_guard(app)
-    for blueprint in (tickets.bp, counters.bp, misc.bp, handover.bp, pairing.bp, ratings.bp, controls.bp, advice.bp, insight.bp):
+    for blueprint in (tickets.bp, counters.bp, misc.bp, handover.bp, pairing.bp, ratings.bp, controls.bp, advice.bp, insight.bp,
+                      sites.bp):
         app.register_api(blueprint)
 
     @app.errorhandler(QmsError)

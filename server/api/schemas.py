@@ -14,6 +14,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ..privacy import CallbackIn
+
 SQLITE_MAX_INT = 2**63 - 1
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]{1,40}")  # longer is refused; the bounds then say "too large"
@@ -97,6 +99,8 @@ class IssueIn(In):
     site: str | None = Field(default=None, max_length=40)
     client_ref: str | None = Field(default=None, min_length=8, max_length=64,
                                    description="idempotency key: retrying with the same ref returns the same ticket")
+    callback: CallbackIn | None = Field(default=None, description="optional phone (and name) for a call-back; "
+                                        "refused unless the center's [privacy] callback is on (server/privacy.py)")
 
 
 class Ticket(BaseModel):

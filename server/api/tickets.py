@@ -5,6 +5,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import Forbidden
 
+from ..privacy import Callbacks
 from .context import MANAGERS, STAFF, device_site, principal, require, services
 from .responses import Tickets
 from .schemas import (
@@ -52,9 +53,14 @@ def _person() -> tuple[str, str]:
 def issue_ticket(body: IssueIn):
     who = principal()
     site = device_site(body.site)
+    engine = services().engine
+    if body.callback is not None and not engine.config.privacy.callback:
+        Callbacks(engine.store, engine.config, engine.clock).save("", body.callback)  # refuses, before issuing
     t, created = services().engine.issue_once(
         body.service, priority=body.priority, site=site, client_ref=body.client_ref, source=who.role,
         device=who.id if who.kind == "device" else None, actor=who.id if who.kind == "user" else None)
+    if body.callback is not None and created:
+        Callbacks(engine.store, engine.config, engine.clock).save(t["id"], body.callback)
     return public_ticket(t), 201 if created else 200
 
 

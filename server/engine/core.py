@@ -21,6 +21,7 @@ from ..config import CenterConfig
 from ..store import Store
 from .alerts import promise_alerts
 from .controls import CounterControls
+from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
@@ -180,6 +181,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         site = site or self.config.main_site
         if site not in {s.id for s in self.config.sites}:
             raise NotFound(f"Không có điểm tiếp nhận '{site}'; unknown site {site!r}", site=site)
+        refuse_remote(self.config, site, "Vé", "the ticket")
         if client_ref:
             existing = self._by_client_ref(client_ref)
             if existing:
@@ -343,6 +345,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             raise Forbidden(f"Quầy {number} chỉ phục vụ {', '.join(conf_services)}; counter {number} does not "
                             f"serve {', '.join(s for s in services if s not in conf_services) or 'nothing'}",
                             counter=number)
+        if self.config.counter(number) is not None:
+            refuse_remote(self.config, self.config.counter(number).site, f"Quầy {number}", f"counter {number}")
         events: list[dict] = []
         with self.store.write() as conn:
             counter = self._counter(conn, number)
@@ -531,6 +535,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         def work(conn: sqlite3.Connection) -> dict:
             events.clear()
             ticket = self._ticket_row(conn, ticket_id)
+            refuse_remote(self.config, ticket["site"], f"Vé {ticket['code']}", f"ticket {ticket['code']}")
             return self._apply(conn, events, ticket, action, number, actor, device, role=role, **extra)
 
         result = self.store.transact(work)
@@ -676,8 +681,11 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         day = day or self.today()
         events: list[dict] = []
         with self.store.write() as conn:
+            # a standalone site closes its own day; its tickets here are a mirror
+            remote = sorted(self.config.remote_sites)
             rows = conn.execute("SELECT * FROM tickets WHERE day < ? AND state IN ('waiting','called','parked',"
-                                "'serving','no_show')", (day.isoformat(),)).fetchall()
+                                f"'serving','no_show') AND site NOT IN ({','.join('?' * len(remote))})",
+                                (day.isoformat(), *remote)).fetchall()
             for row in rows:
                 t = dict(row)
                 if t["state"] == State.SERVING:

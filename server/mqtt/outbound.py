@@ -56,6 +56,8 @@ class Outbound:
 
     # --- events ------------------------------------------------------------------------------
     def on_event(self, event: dict) -> None:
+        if event.get("origin_site"):
+            return  # a standalone site's event mirrored here: its own server announced it there
         kind = event.get("type")
         if kind in CALL_TYPES:
             self._call(event)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import metrics, render, tables
+from . import metrics, render, sites, tables
 from .period import Period
 
 FORMATS = ("pdf", "html", "xlsx", "csv")
@@ -11,10 +11,25 @@ MIME = {"pdf": "application/pdf", "html": "text/html; charset=utf-8",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8"}
 
 
-def build(engine, period: Period) -> dict:
-    """The report's figures for the period, from the engine's event log."""
-    return metrics.build(engine.events_of_days(period.first, period.last), engine.config, period,
-                         generated_at=engine.clock.now())
+def build(engine, period: Period, site: str | None = None) -> dict:
+    """The report's figures for the period, from the engine's event log: the whole center
+    (with a line per site when it has several), or one site (``site``)."""
+    config = engine.config
+    events = engine.events_of_days(period.first, period.last)
+    sites.check_site(config, site)
+    if site is None:
+        report = metrics.build(events, config, period, generated_at=engine.clock.now())
+        report["site"] = None
+        report["by_site"] = (sites.by_site(events, config, period.first.isoformat(), period.last.isoformat())
+                             if len(config.sites) > 1 else [])
+        return report
+    report = metrics.build(sites.of_site(events, site), config, period, generated_at=engine.clock.now())
+    name = next(s.name for s in config.sites if s.id == site)
+    report["site"] = {"id": site, "name": name}
+    report["center"] = f"{report['center']} · {name}"
+    report["period"]["slug"] = f"{report['period']['slug']}-{site}"
+    report["by_site"] = []
+    return report
 
 
 def content(report: dict, config, fmt: str) -> bytes:

@@ -51,7 +51,7 @@ class _ReadOnlyEngine:
 def _work(job: dict) -> dict:
     from . import files
     engine = job.get("engine") or _ReadOnlyEngine(job["db"], job["config"], job["now"])
-    report = files.build(engine, job["period"])
+    report = files.build(engine, job["period"], site=job.get("site"))
     if job["kind"] == "content":
         fmt = job["format"]
         return {"report": report, "data": None if fmt == "json" else files.content(report, engine.config, fmt)}
@@ -77,9 +77,10 @@ def _run(engine, job: dict) -> dict:
     return pickle.loads(out.stdout)
 
 
-def content(engine, period, fmt: str) -> tuple[dict, bytes | None]:
-    """(figures, file bytes) of one format (``json``: the figures only), built in a child."""
-    result = _run(engine, {"kind": "content", "period": period, "format": fmt})
+def content(engine, period, fmt: str, *, site: str | None = None) -> tuple[dict, bytes | None]:
+    """(figures, file bytes) of one format (``json``: the figures only), of the whole center or
+    one ``site``, built in a child."""
+    result = _run(engine, {"kind": "content", "period": period, "format": fmt, "site": site})
     return result["report"], result["data"]
 
 

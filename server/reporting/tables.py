@@ -47,6 +47,9 @@ def sheets(report: dict) -> dict[str, tuple[list[tuple[str, str]], list[list]]]:
     out[DAILY] = daily_sheet(report["by_day_service"])
     out["Theo ngày"] = ([("Ngày", "text")] + fig_heads + [("Tỷ lệ hài lòng", "pct")],
                        [[d["day"], *figs(d), d["satisfied_share"]] for d in report["by_day"]])
+    if report.get("by_site"):
+        out["Theo điểm"] = ([("Điểm tiếp nhận", "text")] + fig_heads + [("Tỷ lệ hài lòng", "pct")],
+                            [[s["site_name"], *figs(s), s["satisfied_share"]] for s in report["by_site"]])
     out["Theo lĩnh vực"] = ([("Lĩnh vực", "text")] + fig_heads + sat_heads,
                            [[s["service_name"], *figs(s), *sat(s["satisfaction"])] for s in report["by_service"]])
     thr = [("Đã gọi", "int"), ("Đã phục vụ", "int"), ("Vắng mặt", "int"), ("Thời gian xử lý trung bình (phút)", "num"),

@@ -201,6 +201,7 @@ function onDevices(payload) {
 $("#site").addEventListener("change", () => {
   const site = $("#site").value || null;
   model.live.socket.emit("subscribe", { center: config.center.id, site });
+  updateReportLink();
 });
 
 $("#login-form").addEventListener("submit", async (e) => {
@@ -255,7 +256,8 @@ function updateReportLink() {
   $("#report-link").href = `/api/v1/reports/daily.csv?from=${from}&to=${to}`;
   $("#report-link").setAttribute("download", `bao-cao-${from}-${to}.csv`);
   for (const a of document.querySelectorAll("a.report-file")) {
-    a.href = `/api/v1/reports/file?from=${from}&to=${to}&format=${a.dataset.format}`;
+    const site = $("#site").value ? `&site=${$("#site").value}` : "";  // one site, or the whole center
+    a.href = `/api/v1/reports/file?from=${from}&to=${to}&format=${a.dataset.format}${site}`;
   }
 }
 
