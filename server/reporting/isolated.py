@@ -74,7 +74,11 @@ def _run(engine, job: dict) -> dict:
     if out.returncode != 0:
         tail = out.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["?"]
         raise ReportFailed(f"Không tạo được báo cáo ({tail[0]}); the report could not be built")
-    return pickle.loads(out.stdout)
+    result = pickle.loads(out.stdout)
+    if "error" in result:  # a QmsError in the child (a bad site, a period too long): the same error here
+        cls, message, details = result["error"]
+        raise cls(message, **details)
+    return result
 
 
 def content(engine, period, fmt: str, *, site: str | None = None) -> tuple[dict, bytes | None]:
@@ -94,7 +98,10 @@ def write_all(engine, period, folder: str | Path, formats, *, skip_empty: bool =
 
 def main() -> int:
     job = pickle.loads(sys.stdin.buffer.read())
-    result = _work(job)
+    try:
+        result = _work(job)
+    except QmsError as exc:  # the user's mistake, not the child's failure: the parent raises it again
+        result = {"error": (type(exc), exc.message, exc.details)}
     sys.stdout.buffer.write(pickle.dumps(result))
     return 0
 
