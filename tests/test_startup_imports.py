@@ -4,6 +4,8 @@ child process that builds a report (server/reporting/isolated.py; docs/performan
 from __future__ import annotations
 
 import json
+
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +52,10 @@ def test_a_report_child_that_fails_is_a_clear_503_not_a_crash(tmp_path, engine, 
     with pytest.raises(isolated.ReportFailed) as err:
         isolated.content(engine, periods.week("2026-W48"), "pdf")
     assert err.value.http_status == 503 and "Không tạo được báo cáo" in str(err.value)
+
+
+def test_a_mistake_found_in_the_child_is_the_same_clear_error_in_the_server(engine):
+    from qms_common.errors import NotFound
+    with pytest.raises(NotFound) as err:  # the site is checked where the report is built: in the child
+        isolated.content(engine, periods.week("2026-W48"), "json", site="khong-co")
+    assert err.value.http_status == 404 and "khong-co" in err.value.message
