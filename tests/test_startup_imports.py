@@ -4,11 +4,11 @@ child process that builds a report (server/reporting/isolated.py; docs/performan
 from __future__ import annotations
 
 import json
-
-import pytest
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from server.reporting import isolated, period as periods
 
