@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import MONDAY_9AM
 from tests.idle_clients import Crowd
 from tests.live_server import LiveServer
 from tests.test_realtime import Probe
@@ -214,7 +215,7 @@ GEVENT_STORE = textwrap.dedent("""
     from gevent import monkey
     monkey.patch_all()
     import os, sys, gevent
-    from qms_common.clock import SystemClock
+    from qms_common.clock import FakeClock
     from server.blocking import gevent_active, run_blocking
     from server.config import load_center
     from server.engine import Engine
@@ -222,7 +223,7 @@ GEVENT_STORE = textwrap.dedent("""
 
     assert gevent_active()
     path = sys.argv[1]
-    engine = Engine(Store(path), load_center(), SystemClock())
+    engine = Engine(Store(path), load_center(), FakeClock(float(sys.argv[2])))  # a Monday morning, at any hour
     codes = []
     def citizen(i):
         t = engine.issue("HT", client_ref=f"ref-{i}", source="kiosk")
@@ -238,7 +239,7 @@ GEVENT_STORE = textwrap.dedent("""
 def test_store_under_gevent_shares_connections_and_commits_on_a_real_thread(tmp_path):
     """100 concurrent greenlets: 100 distinct numbers, two SQLite connections (the loop's reader
     and the writer), not one per greenlet; the commit ran on another OS thread."""
-    out = subprocess.run([sys.executable, "-c", GEVENT_STORE, str(tmp_path / "qms.db")], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-c", GEVENT_STORE, str(tmp_path / "qms.db"), str(MONDAY_9AM)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     issued, distinct, connections, other_thread = out.stdout.split()

@@ -219,12 +219,12 @@ def test_events_arrive_once_in_sequence_when_two_counters_call_at_once(srv):
 
 # --- in-process: the hub fills a gap from the event log ----------------------------------------
 
-def test_hub_fills_gaps_from_the_event_log(tmp_path):
+def test_hub_fills_gaps_from_the_event_log(tmp_path, center, clock):
     from server.app import create_app
     from server.settings import ServerSettings
     from server.engine import Engine
 
-    app = create_app(ServerSettings(state_dir=str(tmp_path)))
+    app = create_app(ServerSettings(state_dir=str(tmp_path)), center=center, clock=clock)  # open hours, any hour
     sio = app.extensions["qms_socketio"]
     services = app.extensions["qms"]
     services.auth.add_device("display-x", "display", site="main")

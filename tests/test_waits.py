@@ -203,3 +203,25 @@ def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_
         assert engine.issue("CT")["estimated_wait_s"] == round(expected, 1)
     finally:
         warmer.stop()
+
+
+def test_a_center_that_issues_at_any_hour_estimates_after_its_closing_time(tmp_path, center):
+    """hours.enforce = false (the demo, an evening session): at 18:30 an open counter still serves,
+    so the wait is a number, not zero and not 'unknown'."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    from qms_common.clock import FakeClock
+    from server.engine import Engine
+    from server.store import Store
+    evening = datetime(2026, 11, 23, 18, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).timestamp()
+    anyhour = center.model_copy(update={"hours": center.hours.model_copy(update={"enforce": False})})
+    engine = Engine(Store(tmp_path / "e.db", synchronous="OFF"), anyhour, FakeClock(evening))
+    engine.sign_in(5, "lan", services=["DD"])
+    for _ in range(4):
+        engine.issue("DD")
+    estimate, low, high = engine.estimate_new_range("DD")
+    assert 0 < low <= estimate <= high < 6 * 3600
+    closing = Engine(Store(tmp_path / "c.db", synchronous="OFF"), center, FakeClock(evening))
+    assert closing.config.hours.enforce  # the same center with its hours: no ticket at 18:30
+    with pytest.raises(Exception, match="ngoài giờ"):
+        closing.issue("DD")

@@ -173,6 +173,10 @@ class WaitEstimator:
         spans = [(opens, closes)]
         if hours.lunch:
             spans = [(opens, local_timestamp(day, hours.lunch[0], tz)), (local_timestamp(day, hours.lunch[1], tz), closes)]
+        if not hours.enforce and not opens <= now < closes and state != "closed":
+            # a center that issues at any hour (hours.enforce = false: a demo, an evening session):
+            # a counter open outside the hours works on, as far as the forecast looks
+            spans = [(now, now + 2 * AHEAD_S)]
         if state == "closed" and now >= opens:
             return ()
         start_at = now + PAUSE_GUESS_S if state == "paused" else now
@@ -231,7 +235,7 @@ class WaitEstimator:
         midnight = local_timestamp(day, "00:00", tz)
         opens = local_timestamp(day, self.config.hours.opens, tz)
         closes = local_timestamp(day, self.config.hours.closes, tz)
-        end = min(closes, now + AHEAD_S)
+        end = min(closes, now + AHEAD_S) if self.config.hours.enforce or now < closes else now + AHEAD_S
         if end <= now:
             return []
         n_days, profile = self._history_profile(conn, site, day)
