@@ -213,3 +213,30 @@ def test_today_events_leave_out_other_days(engine, clock):
     w = Watch(engine, clock)
     assert [e["type"] for e in w.today_events()] == ["ticket_issued"]
     assert w.today_events(engine.today() + timedelta(days=1)) == []
+
+
+def test_the_directors_changes_are_in_the_watch_log(app, client):
+    engine = app.extensions["qms"].engine
+    written: list[dict] = []
+    with engine.store.write() as conn:  # as the director's controls write it (counter_control_applied)
+        engine._event(conn, written, "counter_control_applied", counter=3, actor="giamdoc", change_id="chg-1",
+                      action="set_services", before=["HT", "CT"], after=["CT", "HT"], by="giamdoc")
+        engine._event(conn, written, "counter_control_undone", counter=3, actor="giamdoc", change_id="chg-1",
+                      action="set_services", before=["CT", "HT"], after=["HT", "CT"], by="giamdoc")
+    body = client.get("/api/v1/dashboard/watch", headers=_director(app)).json
+    assert [(c["event"], c["change_id"], c["counter"], c["after"]) for c in body["controls"]] == [
+        ("applied", "chg-1", 3, ["CT", "HT"]), ("undone", "chg-1", 3, ["HT", "CT"])]
+
+
+def test_a_transfer_moves_the_citizen_between_queues_and_a_pause_is_not_open_time(engine, clock):
+    engine.sign_in(4, "lan")
+    t = engine.issue("HT")
+    clock.advance(600)
+    engine.transfer(t["id"], service="CT", actor="lan")   # still waiting, now for Chứng thực
+    engine.pause(4, "lan")
+    clock.advance(600)
+    c = _charts(engine, clock)
+    last = {code: series[-1] for code, series in c["waiting"]["series"].items()}
+    assert last["HT"] == 0 and last["CT"] == 1
+    four = next(x for x in c["counters"] if x["counter"] == 4)
+    assert (four["open_s"], four["paused_s"], four["busy_s"]) == (600, 600, 0) and four["idle"] == 1.0

@@ -105,12 +105,25 @@ class Active(BaseModel):
     since: float
 
 
+class Control(BaseModel):
+    seq: int
+    at: float
+    event: str = Field(description="applied or undone")
+    change_id: str | int | None = None
+    counter: int | None = None
+    action: str | None = None
+    before: object = None
+    after: object = None
+    by: str | None = None
+
+
 class WatchOut(BaseModel):
     at: float
     overload: list[CounterFlags]
     active: list[Active]
     log: list[LogEntry]
     last_id: int
+    controls: list[Control] = Field(description="today's changes applied by the director, oldest first")
 
 
 class WatchQuery(Query):
@@ -165,7 +178,7 @@ def watch(query: WatchQuery):
     now = w.observe()
     log = w.log.after(query.after)
     return {"at": now["at"], "overload": now["overload"], "active": now["active"], "log": log,
-            "last_id": w.log.last_id}
+            "last_id": w.log.last_id, "controls": w.controls()}
 
 
 @bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut},

@@ -62,6 +62,19 @@ class Watch:
         return self._history[1]
 
     # --- the figures ----------------------------------------------------------------------------
+    def controls(self) -> list[dict]:
+        """Today's changes the director applied or undid (``counter_control_*`` events), oldest first."""
+        out = []
+        for e in self.today_events():
+            if e["type"] not in ("counter_control_applied", "counter_control_undone"):
+                continue
+            d = e["data"] or {}
+            out.append({"seq": e["seq"], "at": e["at"], "event": "applied" if e["type"].endswith("applied") else "undone",
+                        "change_id": d.get("change_id"), "counter": d.get("counter", e.get("counter")),
+                        "action": d.get("action"), "before": d.get("before"), "after": d.get("after"),
+                        "by": d.get("by") or e.get("actor")})
+        return out
+
     def charts(self) -> dict:
         day = self.engine.today()
         return day_charts(self.today_events(day), self.engine.config, day=day, now=self.clock.now(),

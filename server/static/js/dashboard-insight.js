@@ -40,13 +40,27 @@ function renderOverload(list) {
 }
 
 // --- the alert log, the chime and the notification -----------------------------------------------
+const CONTROL_VI = { applied: "Đã áp dụng", undone: "Đã hoàn tác" };
+function show(v) { return Array.isArray(v) ? v.map(svcName).join(", ") : v == null ? "—" : typeof v === "object" ? JSON.stringify(v) : String(v); }
+function controlRow(c) {
+  return el("tr", { class: `log-control log-${c.event}`, dataset: { kind: "control", event: c.event, counter: String(c.counter ?? "") } },
+    el("td", {}, fmt.hm(c.at)),
+    el("td", {}, CONTROL_VI[c.event] || c.event, el("span", { class: "en" }, ` ${c.event}`)),
+    el("td", {}, el("b", {}, `Quầy ${c.counter ?? "—"}: ${c.action || ""}`), ` ${show(c.before)} → ${show(c.after)}`,
+      el("span", { class: "en" }, ` (${c.by || "?"})`)),
+    el("td", { class: "num" }, "—"));
+}
+
 function renderLog() {
-  if (!insight.log.length) {
+  const controls = insight.controls || [];
+  if (!insight.log.length && !controls.length) {
     $("#alert-log").replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "empty-state" },
       "Chưa có cảnh báo nào hôm nay. ", el("span", { class: "en" }, "No alert yet today."))));
     return;
   }
-  $("#alert-log").replaceChildren(...insight.log.slice().reverse().slice(0, 100).map((e) => el("tr",
+  const rows = [...insight.log.map((e) => ({ at: e.at, alert: e })), ...controls.map((c) => ({ at: c.at, control: c }))]
+    .sort((a, b) => b.at - a.at).slice(0, 150);
+  $("#alert-log").replaceChildren(...rows.map(({ alert: e, control }) => control ? controlRow(control) : el("tr",
     { class: `log-${e.event}`, dataset: { kind: e.kind || "", event: e.event, service: e.service || "" } },
     el("td", {}, fmt.hm(e.at)),
     el("td", {}, e.event === "raised" ? "Phát sinh" : "Đã hết", el("span", { class: "en" }, e.event === "raised" ? " raised" : " cleared")),
@@ -84,6 +98,7 @@ async function refreshWatch() {
   } catch (err) { return; }
   const first = insight.lastLogId === null;
   insight.overload = out.overload;
+  insight.controls = out.controls || [];
   renderOverload(out.overload);
   for (const e of out.log) {
     insight.log.push(e);
