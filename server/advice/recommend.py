@@ -38,6 +38,7 @@ OVERDUE_S_PER_PERSON = 600.0  # 10 minutes less waiting for those already late c
 MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if this much better
 GOOD_SHARE = 0.95
 MAX_EXTRA = 3
+DEDICATE = False          # "counter N serves only S": off (see docs/advice.md)
 
 
 @dataclass(frozen=True)
@@ -146,9 +147,10 @@ def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station
                 add("set_services", st, focus, (focus, *st.services))
             elif st.services[0] != focus:
                 add("take_first", st, focus, (focus, *(s for s in st.services if s != focus)))
-        for st in inp.stations:
-            if st.state == "open" and st.clerk and focus in st.services and len(st.services) > 1:
-                add("set_services", st, focus, (focus,))
+        if DEDICATE:
+            for st in inp.stations:
+                if st.state == "open" and st.clerk and focus in st.services and len(st.services) > 1:
+                    add("set_services", st, focus, (focus,))
     return out[:MAX_CANDIDATES]
 
 
