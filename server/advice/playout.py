@@ -40,6 +40,7 @@ class Outcome:
     within: dict[str, float] = field(default_factory=dict)
     late: dict[str, float] = field(default_factory=dict)
     overdue_wait_s: float = 0.0   # summed waits of those already past the target now (lost for the share)
+    per_path: list[float] = field(default_factory=list)  # each path's late citizens + overdue s / 600
 
     def share(self, service: str | None = None) -> float | None:
         keys = [service] if service else sorted(set(self.within) | set(self.late))
@@ -116,6 +117,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
     out = Outcome(len(drawn))
     within, late = out.within, out.late
     for pi, path in enumerate(drawn):
+        late_before, overdue_before = sum(late.values()), out.overdue_wait_s
         tickets, queues = path.tickets, path.queues
         pos = {k: 0 for k in queues}
         called = [False] * len(tickets)
@@ -218,4 +220,5 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                 out.overdue_wait_s += stop - tk[3]
             elif stop - tk[3] > target_s:
                 late[tk[0]] = late.get(tk[0], 0.0) + 1.0
+        out.per_path.append(sum(late.values()) - late_before + (out.overdue_wait_s - overdue_before) / 600.0)
     return out

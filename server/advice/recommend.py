@@ -38,7 +38,8 @@ OVERDUE_S_PER_PERSON = 600.0  # 10 minutes less waiting for those already late c
 MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if this much better
 GOOD_SHARE = 0.95
 MAX_EXTRA = 3
-DEDICATE = False          # "counter N serves only S": off (see docs/advice.md)
+DEDICATE = False          # "counter N serves only S": off, it lowered some days (docs/advice.md)
+ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are in this share of paths
 
 
 @dataclass(frozen=True)
@@ -162,10 +163,10 @@ def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple,
         effect = f"{name}: người đã chờ quá {round(inp.target_s / 60)} phút được gọi sớm hơn ~{round(overdue_min)} phút"
     if action == "call_back":
         what, en = f"Gọi quầy {number} trở lại làm việc", f"call counter {number} back from its break"
-    elif action == "take_first" or (after and after[0] == focus and focus in before):
-        what, en = f"Yêu cầu quầy {number} ưu tiên {name}", f"ask counter {number} to take {focus} first"
     elif after == (focus,):
         what, en = f"Quầy {number} chỉ phục vụ {name}", f"counter {number} serves only {focus}"
+    elif action == "take_first" or (after and after[0] == focus and focus in before):
+        what, en = f"Yêu cầu quầy {number} ưu tiên {name}", f"ask counter {number} to take {focus} first"
     elif after and after[0] == focus:
         what, en = f"Quầy {number} phục vụ thêm {name}, gọi {name} trước", f"counter {number} also serves {focus}, first"
     else:
@@ -212,6 +213,9 @@ def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
             p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
         p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
                        p.overdue_saved_min)
+        no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
+        if no_worse < ROBUST_SHARE:
+            gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
         evaluated.append((p, saved, gain))
     advice.evaluated = len(evaluated)
     good = sorted(((p, s) for p, s, g in evaluated if s >= MIN_GAIN_PEOPLE and g >= -MAX_LOSS_SHARE),
