@@ -7,7 +7,8 @@
 2. **Judged by playing the next ``horizon_s`` forward** (``playout.py``): the same drawn citizens
    (those waiting and the forecast arrivals) with the counters as they are and with each change;
    a change is proposed only if it lowers the expected number of citizens called after the target
-   by at least ``MIN_GAIN_PEOPLE`` and the overall share within the target by ``MIN_GAIN_SHARE``.
+   by at least ``MIN_GAIN_PEOPLE`` (minutes saved to those already late counted in), does not lower
+   the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
 3. **Steady.** The proposal shown first last time stays first while it is still possible and
    still helps, unless another beats it by ``MARGIN_PEOPLE`` (``previous``, kept by the caller).
 4. **Honest about staffing.** When nothing possible helps enough, or the best still leaves a
