@@ -12,6 +12,7 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from server.config import sample_center_text
 from tests.live_server import LiveServer
 
 T = 15_000
@@ -20,7 +21,14 @@ SCREENS = Path(os.environ.get("QMS_SCREENS_DIR") or Path(__file__).resolve().par
 
 @pytest.fixture
 def srv(tmp_path):
-    with LiveServer(tmp_path / "advice") as server:
+    # the live server runs on the real clock: counters work all day long, so that the advice (which
+    # plays the counters' working hours forward) has the same answer whenever the suite runs
+    (tmp_path / "advice").mkdir()
+    center = tmp_path / "advice" / "center.toml"
+    center.write_text(sample_center_text(enforce_hours=False).replace('opens = "07:30"', 'opens = "00:00"')
+                      .replace('closes = "17:00"', 'closes = "23:59"')
+                      .replace('lunch = ["11:30", "13:30"]', 'lunch = ["23:58", "23:59"]'), encoding="utf-8")
+    with LiveServer(tmp_path / "advice", center_file=center) as server:
         server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
                          # in the sample ward's [[clerks]]: bot4 is trained for HT, CT, XH; bot1 for CT, HT
                          "bot4": server.add_user("bot4", "clerk", name="Phạm Văn Bốn"),

@@ -35,6 +35,8 @@ class Director:
     every_s: float = EVERY_S
     applied: list[Applied] = field(default_factory=list)
     skipped: int = 0
+    undone: int = 0
+    undo_after_horizon: bool = True
     looks: int = 0
     cost_ms: list[float] = field(default_factory=list)
     _pending: bool = False
@@ -80,6 +82,17 @@ class Director:
             return
         rec.change_id = change["change_id"]
         self.applied.append(rec)
+        if self.undo_after_horizon:
+            sim.at(sim.now_s() + rec.horizon_s, lambda s: self._undo(s, rec))
+
+    def _undo(self, sim, rec: Applied) -> None:
+        """The horizon the change was judged over has passed: take it back if nothing changed since
+        (what was true then need not be now; the advice proposes it again if it still helps)."""
+        try:
+            sim.engine.undo_control(rec.change_id, by="director")
+            self.undone += 1
+        except QmsError:
+            pass
 
 
 def realized(rec: Applied, records: dict, target_s: float = 900.0) -> float | None:

@@ -1,0 +1,99 @@
+"""The recommender's rules (server/advice/recommend.py): only what is possible now, judged by the
+forward play, steady, honest about staffing; and the simulator's director who follows it."""
+from __future__ import annotations
+
+import dataclasses
+
+from server.advice.recommend import MARGIN_PEOPLE, recommend
+from server.simulator import run_scenario_file
+
+# sample ward: counter 1 serves CT, counter 4 HT; bot1 is trained for CT, HT; bot4 for HT, CT, XH
+
+
+def _busy_ct(engine, clock, n=14):
+    engine.sign_in(1, "bot1")
+    engine.sign_in(4, "bot4")
+    for _ in range(n):
+        engine.issue("CT")
+    clock.advance(300)
+
+
+def test_proposes_only_what_is_possible_now(engine, clock):
+    _busy_ct(engine, clock)
+    advice = engine.advisor.advice()
+    assert advice.proposals
+    trained = {1: {"CT", "HT"}, 4: {"HT", "CT", "XH"}}
+    for p in advice.proposals:
+        assert p.counter in (1, 4)  # counters 2, 3, 9 also serve CT, but nobody sits there
+        assert set(p.after["services"]) <= trained[p.counter]
+        assert p.share_after > p.share_before and p.late_saved > 0
+    top = advice.proposals[0]
+    assert top.counter == 4 and top.focus == "CT" and "CT" in top.after["services"]
+    assert top.text.startswith("Quầy 4") and "Chứng thực: " in top.text and "→" in top.text
+
+
+def test_the_same_state_gives_the_same_advice(engine, clock):
+    _busy_ct(engine, clock)
+    inp = engine.advisor.input("main")
+    a, b = recommend(inp), recommend(inp)
+    assert [p.as_dict() for p in a.proposals] == [p.as_dict() for p in b.proposals]
+
+
+def test_the_first_proposal_holds_unless_beaten_by_the_margin(engine, clock):
+    engine.sign_in(9, "canbo")  # XH first, CT second: could take CT first
+    engine.sign_in(8, "bot8")   # XH, NC, HT
+    for _ in range(4):
+        engine.issue("XH")
+    _busy_ct(engine, clock)
+    inp = engine.advisor.input("main")
+    fresh = recommend(inp)
+    assert len(fresh.proposals) >= 2
+    best, other = fresh.proposals[0], fresh.proposals[1]
+    held = recommend(inp, previous=other.key)
+    if best.late_saved - other.late_saved < MARGIN_PEOPLE:
+        assert held.proposals[0].key == other.key
+    else:
+        assert held.proposals[0].key == best.key
+    # a previous first that is no longer possible is simply dropped
+    assert recommend(inp, previous="9:take_first:CT").proposals[0].key == best.key
+
+
+def test_when_nothing_possible_helps_it_says_so_and_what_staffing_would(engine, clock):
+    engine.sign_in(4, "binh")  # not in [[clerks]]: serves only what counter 4 serves, HT
+    for _ in range(10):
+        engine.issue("HT")
+    advice = engine.advisor.advice()
+    assert advice.proposals == [] and not advice.enough
+    assert "Không thay đổi nào" in advice.message
+    [staffing] = advice.staffing
+    assert staffing["service"] == "HT" and staffing["text"].startswith("Cần thêm")
+    assert staffing["extra_clerks"] is None or staffing["extra_clerks"] >= 1
+
+
+def test_a_break_is_cut_short_for_those_already_late(engine, clock):
+    engine.sign_in(4, "bot4")
+    engine.sign_in(3, "chi")
+    engine.pause(3, "chi")
+    first = engine.issue("HT")
+    engine.call_next(4, "bot4")
+    engine.start(first["id"], 4, "bot4")
+    for _ in range(2):
+        engine.issue("HT")
+    clock.advance(16 * 60)
+    [p] = [p for p in engine.advisor.advice().proposals if p.action == "call_back"]
+    assert p.counter == 3 and p.overdue_saved_min > 0 and p.text.startswith("Gọi quầy 3 trở lại")
+
+
+def test_the_cost_is_bounded_by_the_candidates(engine, clock):
+    _busy_ct(engine, clock)
+    inp = dataclasses.replace(engine.advisor.input("main"), paths=4)
+    advice = recommend(inp)
+    assert 1 <= advice.evaluated <= 14
+
+
+def test_simulate_follow_advice_applies_proposals(capsys):
+    assert run_scenario_file("ward-weekday", out="/dev/null", follow_advice=True, reaction_s=120) == 0
+    err = capsys.readouterr().err
+    assert "advice followed (reaction 120 s):" in err
+    applied = int(err.split("advice followed (reaction 120 s): ")[1].split(" applied")[0])
+    assert applied >= 1 and "→" in err
