@@ -3,9 +3,11 @@ proposal shown first remembered per site for the hysteresis."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 from qms_common.errors import Conflict
 
+from ..blocking import run_blocking
 from .recommend import Advice, AdviceInput, Station, recommend
 
 
@@ -54,7 +56,9 @@ class Advisor:
             hit = self._cache.get(site)
             if hit and hit[0] == key:
                 return hit[1]
-            result = recommend(self.input(site), previous=self._top.get(site))
+            # the state is read here, on the loop; the playouts (up to ~0.5 s of pure Python) run on
+            # a pool thread under gevent, so kiosks and screens are served meanwhile
+            result = run_blocking(partial(recommend, self.input(site), previous=self._top.get(site)))
             self._top[site] = result.proposals[0].key if result.proposals else None
             self._cache[site] = (key, result)
             return result
