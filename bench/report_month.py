@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from qms_common.clock import FakeClock  # noqa: E402
 from server.config import load_center  # noqa: E402
 from server.engine import Engine  # noqa: E402
-from server.reporting import metrics, period, render, tables  # noqa: E402
+from server.reporting import metrics, period, render, sites, tables  # noqa: E402
 from server.scenario import load_scenario  # noqa: E402
 from server.simulator import Simulation  # noqa: E402
 from server.store import Store  # noqa: E402
@@ -53,12 +53,17 @@ def main() -> int:
         engine = Engine(store, config, FakeClock(time.time()))
         days = sorted(p.name for p in (tmp / "days").iterdir() if p.is_dir())
         month = period.days(date.fromisoformat(days[0]), date.fromisoformat(days[-1]))
-        steps: dict[str, list[float]] = {k: [] for k in ("events", "figures", "html", "pdf", "xlsx", "csv", "total")}
+        steps: dict[str, list[float]] = {k: [] for k in ("events", "figures", "sites", "html", "pdf", "xlsx", "csv",
+                                                         "total")}
         for _ in range(a.repeat):
             t = [time.perf_counter()]
             events = engine.events_of_days(month.first, month.last)
             t.append(time.perf_counter())
             report = metrics.build(events, config, month, generated_at=time.time())
+            t.append(time.perf_counter())
+            # the line per site (as files.build adds it) and one site's own figures (--site)
+            report["by_site"] = sites.by_site(events, config, month.first.isoformat(), month.last.isoformat())
+            metrics.build(sites.of_site(events, config.sites[-1].id), config, month, generated_at=time.time())
             t.append(time.perf_counter())
             page = render.html(report, config)
             t.append(time.perf_counter())

@@ -111,7 +111,7 @@ class SatelliteSettings(StrictModel):
     main_url: HttpAddress = Field(description="the main center server, e.g. https://qms.phuong-mau.gov.vn")
     token_file: str = Field(description="file holding this site's device token at the main center "
                                         "(qms device add sat-diem-1 --kind satellite --site diem-1, on the main)")
-    batch: int = Field(default=200, ge=1, le=1000, description="events sent in one request (and at most 48 KiB)")
+    batch: int = Field(default=200, ge=1, le=200, description="events sent in one request (and at most 48 KiB)")
     connect_timeout_s: float = Field(default=5, gt=0, le=120, description="opening the connection")
     read_timeout_s: float = Field(default=15, gt=0, le=600,
                                   description="a main center that accepted the connection but does not answer "

@@ -227,6 +227,12 @@ def test_satellite_stands_alone_and_catches_up(tmp_path):
         last = sat_seq()
         wait_until(lambda: cursor() >= last, "the catch-up after the restart", 120)
         assert cursor() == last
+        # the director at the main center sees the satellite's counters as they are there
+        def counters_seen(url: str, headers: dict) -> list:
+            snap = requests.get(url + "/api/v1/snapshot", params={"site": SITE}, headers=headers, timeout=10).json()
+            return [(c["number"], c["state"], c["clerk"], (c["ticket"] or {}).get("code")) for c in snap["counters"]]
+        assert counters_seen(main.url, at_main) == counters_seen(sat.url, clerks[21])
+        assert any(code for *_, code in counters_seen(main.url, at_main))
 
         # 6. everything once, in order, the same
         sat_store, main_store = Store(sat.state_dir / "qms.db"), Store(main.state_dir / "qms.db")

@@ -189,3 +189,14 @@ def test_events_api_only_for_the_sites_own_token(tmp_path, clock):
     assert [(x["site"], x["name"], x["through"], x["last_event_at"]) for x in links] == [
         (SITE, "Điểm tiếp nhận số 1", 1, body["events"][0]["at"])]
     assert client.get("/api/v1/sites/links", headers={"Authorization": f"Bearer {own}"}).status_code == 403
+
+
+def test_a_malformed_event_refuses_the_batch_and_applies_nothing(tmp_path, clock):
+    main, sat = main_and_satellite(tmp_path, clock)
+    sat.issue("HT")
+    good = sat.events_after(0)
+    bad = {**good[0], "seq": 2, "ticket_id": "20261123-DHT-002", "data": {"code": "DHT-002"}}  # no day, service...
+    with pytest.raises(QmsError, match="event 2 of site 'diem-1' is malformed"):
+        Mirror(main).receive(SITE, [*good, bad])
+    assert Mirror(main).cursor(SITE)["through"] == 0 and main.tickets(site=SITE) == []
+    assert Mirror(main).receive(SITE, good)["applied"] == 1

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from qms_common.errors import Forbidden
 
 from .context import MANAGERS, principal, require
-from .schemas import ERRORS, In, Int
+from .schemas import ERRORS, CounterNo, In, Int
 
 bp = APIBlueprint("sites", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
 SITES = [Tag(name="sites")]
@@ -31,14 +31,14 @@ class ShippedEvent(In):
     at: float = Field(ge=0, le=2**40, description="when it happened (epoch seconds)")
     type: str = Field(pattern=r"^[a-z_]{1,40}$")
     ticket_id: str | None = Field(default=None, max_length=60)
-    counter: Int | None = Field(default=None, ge=1, le=999)
+    counter: CounterNo | None = None
     actor: str | None = Field(default=None, max_length=80)
     device: str | None = Field(default=None, max_length=80)
     data: dict[str, Any] = Field(default_factory=dict)
 
 
 class EventBatch(In):
-    events: list[ShippedEvent] = Field(max_length=1000, description="in the satellite's order (by seq)")
+    events: list[ShippedEvent] = Field(max_length=200, description="in the satellite's order (by seq)")
 
 
 class Cursor(BaseModel):

@@ -18,7 +18,7 @@ import secrets
 import sqlite3
 from typing import Any
 
-from qms_common.errors import Forbidden, NotFound
+from qms_common.errors import Forbidden, NotFound, QmsError
 
 # transitions that free the counter that held the ticket (as Engine._apply does)
 _RELEASE = {"ticket_transfer", "ticket_finish", "ticket_no_show", "ticket_cancel", "ticket_abandon", "ticket_park"}
@@ -75,8 +75,13 @@ class Mirror:
                 if seq != through + 1:
                     counts["gap_at"] = through + 1
                     break
-                applied.append(self._append(conn, site, event))
-                self._apply(conn, event)
+                try:
+                    applied.append(self._append(conn, site, event))
+                    self._apply(conn, event)
+                except (KeyError, TypeError, ValueError, AttributeError, sqlite3.Error) as exc:
+                    raise QmsError(f"Sự kiện số {seq} của điểm {site} không hợp lệ, không nhận lô này; event {seq} "
+                                   f"of site {site!r} is malformed ({type(exc).__name__}: {exc}): batch refused",
+                                   seq=seq, site=site) from exc
                 through = seq
             conn.execute("INSERT INTO site_cursors (site, last_seq, updated_at) VALUES (?, ?, ?) ON CONFLICT (site) "
                          "DO UPDATE SET last_seq = excluded.last_seq, updated_at = excluded.updated_at",
