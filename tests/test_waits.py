@@ -203,3 +203,15 @@ def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_
         assert engine.issue("CT")["estimated_wait_s"] == round(expected, 1)
     finally:
         warmer.stop()
+
+
+def test_a_service_no_counter_will_call_today_says_so_not_a_range(engine):
+    """Every counter is closed at 9:00: the screens say no counter serves it, not a made-up wait."""
+    from qms_common.wait_words import NO_COUNTER
+    engine.issue("HT")
+    ht = next(s for s in engine.service_stats() if s["service"] == "HT")
+    assert (ht["estimated_wait_text"], ht["estimated_wait_text_en"]) == NO_COUNTER
+    engine.sign_in(2, "clerk-a")
+    ht = next(s for s in engine.service_stats() if s["service"] == "HT")
+    assert ht["estimated_wait_text"] != NO_COUNTER[0]
+    assert ht["estimated_wait_text"].startswith(("dưới", "khoảng"))
