@@ -101,6 +101,8 @@ def main() -> None:
             statistics.median(h[0] for h in hits), hits[-1][0], statistics.median(h[1] for h in hits))))
         relearn = timed(lambda: (setattr(est, "_model", None), est.model(conn, clock.now())), 10)
         rows.append(("relearning today's model (once a minute)", relearn))
+        recal = timed(lambda: (setattr(est, "_calibration", None), est.calibration(conn, clock.now())), 10)
+        rows.append(("relearning the interval's calibration (once a minute)", recal))
 
         def issue():
             clock.advance(1)

@@ -5,6 +5,8 @@
 down, the high end up) so the range is never narrower than 5 minutes; a range that starts at 0
 reads "dưới 10 phút" ("under 10 min"); under 5 minutes, "dưới 5 phút"; past two hours,
 "hơn 2 giờ" ("over 2 hours"). Shared by the kiosk (ticket), the status page and the screens.
+``NO_COUNTER`` is what the screens say instead when no counter will call the service today as
+things stand.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import math
 
 STEP_MIN = 5
 LONG_MIN = 120
+# no counter will call this service today as things stand (every one serving it is closed)
+NO_COUNTER = ("Hiện không có quầy phục vụ", "No counter serving it now")
 
 
 def wait_range_phrase(low_s: float, high_s: float) -> tuple[str, str]:

@@ -132,7 +132,8 @@ def test_service_wait_carries_the_range_citizens_read(engine, clock, link, probe
     msg = latest()
     assert msg.estimated_wait_range_s == [low, high]
     assert (msg.estimated_wait_text, msg.estimated_wait_text_en) == wait_range_phrase(low, high)
-    assert msg.estimated_wait_text == stats["estimated_wait_text"]
+    assert (msg.estimated_wait_text, msg.estimated_wait_text_en) == (stats["estimated_wait_text"],
+                                                                      stats["estimated_wait_text_en"])
     assert msg.estimated_wait_text.startswith(("khoảng", "dưới", "hơn"))
 
 

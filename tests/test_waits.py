@@ -225,3 +225,28 @@ def test_a_center_that_issues_at_any_hour_estimates_after_its_closing_time(tmp_p
     assert closing.config.hours.enforce  # the same center with its hours: no ticket at 18:30
     with pytest.raises(Exception, match="ngoài giờ"):
         closing.issue("DD")
+
+
+def test_a_service_no_counter_will_call_today_says_so_not_a_range(engine):
+    """Every counter is closed at 9:00: the screens say no counter serves it, not a made-up wait."""
+    from qms_common.wait_words import NO_COUNTER
+    engine.issue("HT")
+    ht = next(s for s in engine.service_stats() if s["service"] == "HT")
+    assert (ht["estimated_wait_text"], ht["estimated_wait_text_en"]) == NO_COUNTER
+    engine.sign_in(2, "clerk-a")
+    ht = next(s for s in engine.service_stats() if s["service"] == "HT")
+    assert ht["estimated_wait_text"] != NO_COUNTER[0]
+    assert ht["estimated_wait_text"].startswith(("dưới", "khoảng"))
+
+
+def test_a_counter_still_open_after_hours_is_expected_to_call_who_waits(engine, clock):
+    """Past closing and its half hour, a counter left open still serves: three ahead of a new
+    ticket at one counter is not "under 5 minutes"."""
+    engine.sign_in(2, "clerk-a")
+    for _ in range(4):
+        engine.issue("HT")
+    engine.call_next(2, "clerk-a")
+    clock.advance(10 * 3600)  # 19:00, long after 17:00 + 30 min
+    ht = next(s for s in engine.service_stats() if s["service"] == "HT")
+    assert ht["waiting"] == 3 and ht["estimated_wait_s"] > 10 * 60
+    assert ht["estimated_wait_text"].startswith(("khoảng", "hơn"))

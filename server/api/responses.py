@@ -75,6 +75,12 @@ class ServiceStat(BaseModel):
     waiting: int
     longest_wait_s: float
     estimated_wait_s: float | None = None
+    estimated_wait_range_s: list[float] | None = Field(
+        default=None, description="the 80% interval [low, high] of a ticket taken now, seconds")
+    estimated_wait_text: str | None = Field(
+        default=None, description='that interval in words, "khoảng 10–15 phút"; "Hiện không có quầy phục vụ" '
+                                  'when no counter will call the service today as things stand')
+    estimated_wait_text_en: str | None = None
     served_today: int
     called_today: int
     within_target_share: float | None = None

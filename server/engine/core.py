@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
-from qms_common.wait_words import wait_range_phrase
+from qms_common.wait_words import NO_COUNTER, wait_range_phrase
 from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
@@ -750,19 +750,26 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             [day, *site_args]).fetchall()}
         late = self.waits.late_waiting(conn, [site] if site else [s.id for s in self.config.sites], self.roster,
                                        now, target)
+        open_for = {svc for number, services in conn.execute(
+            f"SELECT number, services FROM counters WHERE state != 'closed' {site_sql}", site_args)
+            for svc in (json.loads(services) if services else
+                        (self.config.counter(number).services if self.config.counter(number) else ()))}
         out = []
         for svc in self.config.services:
             n, oldest = waiting.get(svc.code, (0, None))
             called, within = served.get(svc.code, (0, 0))
             past, will_be = late.get(svc.code, (0, 0))
-            est, low, high = self.estimate_new_range(svc.code, site)
+            e = self.waits.for_new(conn, svc.code, site or self.config.main_site, False, self.roster, now, whole=True)
+            est, low, high = e.wait_s, e.low_s, e.high_s
+            # no counter will call it today as things stand, and none serving it is open or paused now
+            words = NO_COUNTER if e.called_share == 0 and svc.code not in open_for else wait_range_phrase(low, high)
             out.append({
                 "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
                 "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
                 "estimated_wait_s": round(est, 1),
                 "estimated_wait_range_s": [round(low, 1), round(high, 1)],
-                "estimated_wait_text": wait_range_phrase(low, high)[0],
-                "estimated_wait_text_en": wait_range_phrase(low, high)[1],
+                "estimated_wait_text": words[0],
+                "estimated_wait_text_en": words[1],
                 "served_today": done.get(svc.code, 0),
                 "called_today": called,
                 # the headline: who is still waiting past the target, or will be by the estimate,

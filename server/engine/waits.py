@@ -180,7 +180,11 @@ class WaitEstimator:
         if state == "closed" and now >= opens:
             return ()
         start_at = now + PAUSE_GUESS_S if state == "paused" else now
-        return tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
+        out = tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
+        if not out and state == "open" and now >= opens:
+            # still open after hours: it is serving who waits, expected to go on a while yet
+            out = ((now, now + AFTER_CLOSE_S, active),)
+        return out
 
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
         day = local_datetime(now, self.config.tz).date()

@@ -126,8 +126,9 @@ class Outbound:
         now = self.clock.now()
         for s in self.engine.service_stats():
             low, high = (max(0.0, x) for x in s["estimated_wait_range_s"])
-            vi, en = wait_range_phrase(low, high)
-            key = (s["waiting"], s["estimated_wait_s"], low, high)
+            vi, en = s.get("estimated_wait_text") or wait_range_phrase(low, high)[0], \
+                s.get("estimated_wait_text_en") or wait_range_phrase(low, high)[1]
+            key = (s["waiting"], s["estimated_wait_s"], low, high, vi)
             if not full and self._sent_services.get(s["service"]) == key:
                 continue
             message = wire.ServiceWait(service=s["service"], waiting=s["waiting"],
