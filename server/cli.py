@@ -41,8 +41,9 @@ def _store(settings: ServerSettings):
 
 def cmd_init(args) -> int:
     from .config import load_center
+    from .sites import effective_center
     settings = _settings(args)
-    center = load_center(settings.center_file)
+    center = effective_center(settings, load_center(settings.center_file))  # a satellite: its site only
     store = _store(settings)
     applied = store.migrate()
     from .engine import Engine
@@ -181,7 +182,8 @@ def cmd_replay(args) -> int:
     settings = _settings(args)
     if not settings.database_path.exists():
         raise QmsError(f"Không có cơ sở dữ liệu {settings.database_path}; no database at {settings.database_path}")
-    center = load_center(settings.center_file)
+    from .sites import effective_center
+    center = effective_center(settings, load_center(settings.center_file))
     store = _store(settings)
     try:
         result = check(store.conn(), [c.number for c in center.counters])

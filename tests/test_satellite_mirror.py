@@ -200,3 +200,28 @@ def test_a_malformed_event_refuses_the_batch_and_applies_nothing(tmp_path, clock
         Mirror(main).receive(SITE, [*good, bad])
     assert Mirror(main).cursor(SITE)["through"] == 0 and main.tickets(site=SITE) == []
     assert Mirror(main).receive(SITE, good)["applied"] == 1
+
+
+def test_the_whole_centers_report_has_a_line_per_site(tmp_path, clock):
+    import io
+
+    from openpyxl import load_workbook
+    main, sat = main_and_satellite(tmp_path, clock)
+    for service in ("HT", "CT", "HT"):
+        sat.issue(service)
+    main.issue("HT")
+    Mirror(main).receive(SITE, sat.events_after(0))
+    p = period.days(main.today(), main.today())
+    report = files.build(main, p)
+    assert [(s["site"], s["issued"]) for s in report["by_site"]] == [("main", 1), (SITE, 3)]
+    assert report["totals"]["issued"] == 4
+    html = files.content(report, main.config, "html").decode("utf-8")
+    assert "Theo điểm tiếp nhận" in html and "Điểm tiếp nhận số 1" in html
+    book = load_workbook(io.BytesIO(files.content(report, main.config, "xlsx")))
+    rows = list(book["Theo điểm"].iter_rows(values_only=True))
+    assert [r[:2] for r in rows[1:]] == [("Trụ sở chính", 1), ("Điểm tiếp nhận số 1", 3)]
+    one = files.build(main, p, site=SITE)
+    assert one["totals"]["issued"] == 3 and one["center"].endswith("· Điểm tiếp nhận số 1")
+    assert files.filename(one, "pdf").endswith(f"-{SITE}.pdf") and one["by_site"] == []
+    with pytest.raises(QmsError, match="unknown site 'x'"):
+        files.build(main, p, site="x")
