@@ -217,15 +217,13 @@ def test_today_events_leave_out_other_days(engine, clock):
 
 def test_the_directors_changes_are_in_the_watch_log(app, client):
     engine = app.extensions["qms"].engine
-    written: list[dict] = []
-    with engine.store.write() as conn:  # as the director's controls write it (counter_control_applied)
-        engine._event(conn, written, "counter_control_applied", counter=3, actor="giamdoc", change_id="chg-1",
-                      action="set_services", before=["HT", "CT"], after=["CT", "HT"], by="giamdoc")
-        engine._event(conn, written, "counter_control_undone", counter=3, actor="giamdoc", change_id="chg-1",
-                      action="set_services", before=["CT", "HT"], after=["HT", "CT"], by="giamdoc")
+    engine.sign_in(4, "bot4")  # trained for HT, CT and XH (the sample center's [[clerks]])
+    change = engine.apply_control(4, "set_services", services=["CT", "HT"], by="giamdoc", role="director")
+    engine.undo_control(change["change_id"], by="giamdoc", role="director")
     body = client.get("/api/v1/dashboard/watch", headers=_director(app)).json
-    assert [(c["event"], c["change_id"], c["counter"], c["after"]) for c in body["controls"]] == [
-        ("applied", "chg-1", 3, ["CT", "HT"]), ("undone", "chg-1", 3, ["HT", "CT"])]
+    assert [(c["event"], c["change_id"], c["counter"], c["after"]["services"]) for c in body["controls"]] == [
+        ("applied", change["change_id"], 4, ["CT", "HT"]), ("undone", change["change_id"], 4, ["HT"])]
+    assert body["controls"][0]["message"].startswith("Quầy này nay phục vụ thêm: Chứng thực")
 
 
 def test_a_transfer_moves_the_citizen_between_queues_and_a_pause_is_not_open_time(engine, clock):

@@ -114,6 +114,7 @@ class Control(BaseModel):
     action: str | None = None
     before: object = None
     after: object = None
+    message: str | None = Field(default=None, description="the change in words, as the clerk's console says it")
     by: str | None = None
 
 

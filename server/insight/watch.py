@@ -14,6 +14,7 @@ from typing import Any
 
 from qms_common.clock import Clock, local_timestamp
 
+from ..engine.controls import control_message
 from .alert_log import AlertLog
 from .charts import day_charts, history_from_events
 from .overload import current_rates, overload_flags
@@ -69,9 +70,12 @@ class Watch:
             if e["type"] not in ("counter_control_applied", "counter_control_undone"):
                 continue
             d = e["data"] or {}
+            before, after = d.get("before"), d.get("after")
+            message = (control_message(self.engine.config, d.get("action") or "", before, after)
+                       if isinstance(before, dict) and isinstance(after, dict) else None)
             out.append({"seq": e["seq"], "at": e["at"], "event": "applied" if e["type"].endswith("applied") else "undone",
                         "change_id": d.get("change_id"), "counter": d.get("counter", e.get("counter")),
-                        "action": d.get("action"), "before": d.get("before"), "after": d.get("after"),
+                        "action": d.get("action"), "before": before, "after": after, "message": message,
                         "by": d.get("by") or e.get("actor")})
         return out
 

@@ -46,7 +46,7 @@ function controlRow(c) {
   return el("tr", { class: `log-control log-${c.event}`, dataset: { kind: "control", event: c.event, counter: String(c.counter ?? "") } },
     el("td", {}, fmt.hm(c.at)),
     el("td", {}, CONTROL_VI[c.event] || c.event, el("span", { class: "en" }, ` ${c.event}`)),
-    el("td", {}, el("b", {}, `Quầy ${c.counter ?? "—"}: ${c.action || ""}`), ` ${show(c.before)} → ${show(c.after)}`,
+    el("td", {}, el("b", {}, `Quầy ${c.counter ?? "—"}: `), c.message ? c.message.split("; ")[0] : `${c.action || ""} ${show(c.before)} → ${show(c.after)}`,
       el("span", { class: "en" }, ` (${c.by || "?"})`)),
     el("td", { class: "num" }, "—"));
 }
