@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from server.planning.check import check_plan, late_by, live  # noqa: E402
 from server.planning.forecast import HistoryDay, error_by_slot, forecast  # noqa: E402
 from server.planning.sources import history_from  # noqa: E402
-from server.planning.staffing import RosterRow  # noqa: E402
+from server.planning.staffing import RosterRow, plan_day  # noqa: E402
 from server.simulator import history_days  # noqa: E402
 
 GENERATE = ROOT / "data" / "scenarios" / "generate.py"
@@ -53,7 +53,7 @@ def search(center, roster, arrivals, fc, *, level=0.97, max_steps=60):
             rows.append(RosterRow(f"x{k}", counter + 1 + k, (s,), i * fc.slot_s, (i + 1) * fc.slot_s))
         return rows
 
-    recs = live(center, rows_with(extra), arrivals)
+    recs = live(center, rows_with(extra), arrivals, printed_estimates=False)
     share = share_of(recs)
     steps = 0
     while share < level and steps < max_steps:
@@ -61,7 +61,7 @@ def search(center, roster, arrivals, fc, *, level=0.97, max_steps=60):
         cands = sorted(late, key=lambda k: -late[k])[:3]
         best = None
         for s, i in cands:
-            r = live(center, rows_with(extra + [(s, i)]), arrivals)
+            r = live(center, rows_with(extra + [(s, i)]), arrivals, printed_estimates=False)
             sh = share_of(r)
             if best is None or sh > best[0]:
                 best = (sh, (s, i), r)
@@ -69,6 +69,11 @@ def search(center, roster, arrivals, fc, *, level=0.97, max_steps=60):
         extra.append(pick)
         steps += 1
     return len(extra) * fc.slot_s / 3600, share
+
+
+def first_rows(hist, fc):
+    """The formula's plan alone (the first cut, before the simulated correction)."""
+    return plan_day(fc, hist.models, hist.roster).rows
 
 
 def run_case(seed: int, n: int, tmp: Path) -> dict:
@@ -87,15 +92,19 @@ def run_case(seed: int, n: int, tmp: Path) -> dict:
     t = time.perf_counter()
     ck = check_plan(fc, hist.models, hist.roster, hist.center, hist.patterns)
     plan_s = time.perf_counter() - t
-    base = share_of(live(actual.center, hist.roster, actual.arrivals))
-    applied = share_of(live(actual.center, ck.plan.rows, actual.arrivals))
+    base = share_of(live(actual.center, hist.roster, actual.arrivals, printed_estimates=False))
+    applied = share_of(live(actual.center, ck.plan.rows, actual.arrivals, printed_estimates=False))
     best_h, best_share = search(actual.center, hist.roster, actual.arrivals, fc)
     plan_h = ck.plan.extra_clerk_hours()
     return {"case": f"{seed}:{n}", "day": f"{day} ({day:%a})", "history": n - 1, "arrivals": len(actual.arrivals),
             "forecast": round(fc.total()), "mae": mae, "rel": mae / mean if mean else 0.0,
             "base": base, "synthetic": ck.share, "applied": applied, "plan_h": plan_h, "best_h": best_h,
             "best_share": best_share, "over": (plan_h / best_h - 1) if best_h else float("inf") if plan_h else 0.0,
-            "plan_s": plan_s, "trainings": sum(f.kind == "train" for f in ck.plan.fixes)}
+            "plan_s": plan_s, "trainings": sum(f.kind == "train" for f in ck.plan.fixes),
+            "first_h": ck.first_cut_hours, "first_min": min(ck.first_cut_shares), "added": ck.added_by_search,
+            "removed": ck.removed, "sims": ck.simulations, "days_min": min(ck.shares_by_day),
+            "first_applied": share_of(live(actual.center, first_rows(hist, fc), actual.arrivals,
+                                           printed_estimates=False))}
 
 
 def main() -> int:
