@@ -132,3 +132,18 @@ def test_check_of_a_what_if_with_a_clerk_absent_adds_more():
     assert "c2" not in {r.clerk for r in what_if.plan.rows}
     assert what_if.plan.extra_clerk_hours() > full.plan.extra_clerk_hours()
     assert min(what_if.shares_by_day) >= 0.97
+
+
+def test_table_and_json_say_what_the_check_did():
+    from server.planning.report import as_dict, as_table
+    center = ScenarioCenter(name="t", close_s=4 * 1800, services=[{"code": "HT", "name": "Hộ tịch"}])
+    fc = Forecast(date(2026, 11, 23), 1800, 4, {"HT": [9.0, 9.0, 9.0, 9.0]}, {"HT": [3.0] * 4}, 10, 2, 1.0, 1.0, 0.1)
+    patterns = {"HT": [Citizen("HT", False, s, None, False) for s in (300, 500, 700, 900)]}
+    roster = [RosterRow("c1", 1, ("HT",), 0, 4 * 1800), RosterRow("c2", 2, ("HT",), 0, 4 * 1800)]
+    ck = check_plan(fc, {"HT": ServiceModel(600.0, None)}, roster, center, patterns, seeds=(1, 2))
+    d = as_dict(ck.plan, ck, names={"HT": "Hộ tịch"}, opens_at="07:30")
+    assert d["check"]["synthetic_days"] == 2 and len(d["check"]["first_cut_by_day"]) == 2
+    assert d["check"]["simulations"] == ck.simulations and d["extra_clerk_hours"] == ck.plan.extra_clerk_hours()
+    text = as_table(d)
+    assert f"Ngày thấp nhất {min(ck.shares_by_day) * 100:.1f}%" in text and "lowest day" in text
+    assert "Thêm" in text                                # the clerks added, as a fix
