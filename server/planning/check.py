@@ -222,18 +222,19 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     res = lived(fixes, range(len(days)))
     first_shares = [share(res[k]) for k in range(len(days))]
     added = removed = 0
-    # up: one clerk-half-hour at a time, where most citizens were late over all the days
-    # (where the need is common to many of the forecast's days, not one day's accident)
+    # up: one clerk-half-hour at a time, of the three half hours and services with most late
+    # citizens on the days under the goal, the one that calls most of theirs in time
     while added < max_steps and not kept(res):
+        which = range(len(days)) if candidates == 1 else [k for k in res if share(res[k]) < goal]
         late: dict[tuple[str, int], int] = {}
-        for k in res:
+        for k in which:
             for key, v in res[k][2].items():
                 late[key] = late.get(key, 0) + v
         if not late:
             break
         best = None
-        which = range(len(days)) if candidates == 1 else [k for k in res if share(res[k]) < goal]
-        for s, i in sorted(late, key=lambda key: (-late[key], key))[:candidates]:
+        ranked = sorted(late, key=lambda key: (-late[key], key))
+        for s, i in ranked[:candidates]:
             fx = fixes + [_unit(roster, absent, fixes, s, i, fc)]
             r = lived(fx, which)
             tried += 1
