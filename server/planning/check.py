@@ -3,7 +3,7 @@
 Synthetic days are drawn from the forecast (Poisson counts per service and half hour, times
 uniform in the half hour, each citizen's service time, patience, priority and no-show drawn from
 a citizen of that service in the history), at levels spread over the forecast's day-to-day
-uncertainty (equal-probability strata: for six days from about -1.4 to +1.4 standard
+uncertainty (equal-probability strata: for twelve days from about -1.7 to +1.7 standard
 deviations). The formula's plan (``staffing.plan_day``) is the first cut; it lives those days
 through ``server.simulator.Simulation`` and is corrected until the plan keeps the promise on
 every one of them (a quantile of the forecast's days, not their mean):
