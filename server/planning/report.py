@@ -55,7 +55,10 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
         "check": None if check is None else {
             "synthetic_days": len(check.shares_by_day), "tickets": check.tickets,
             "within_15_min": round(check.share, 4), "by_day": [round(x, 4) for x in check.shares_by_day],
-            "rounds": check.rounds},
+            "rounds": check.rounds, "first_cut_hours": round(check.first_cut_hours, 2),
+            "first_cut_by_day": [round(x, 4) for x in check.first_cut_shares],
+            "added_half_hours": check.added_by_search, "removed_half_hours": check.removed,
+            "simulations": check.simulations, "seconds": round(check.seconds, 1)},
     }
 
 
@@ -122,4 +125,10 @@ def as_table(d: dict) -> str:
         lines.append(f"Kiểm tra bằng mô phỏng {ck['synthetic_days']} ngày theo dự báo ({ck['tickets']} lượt): "
                      f"{ck['within_15_min'] * 100:.1f}% được gọi trong 15 phút / simulated check: "
                      f"{ck['within_15_min'] * 100:.1f}% called within 15 minutes")
+        low, first = min(ck["by_day"]) * 100, min(ck["first_cut_by_day"]) * 100
+        lines.append(f"  Ngày thấp nhất {low:.1f}%; công thức ban đầu {ck['first_cut_hours']:.1f} giờ công (ngày thấp "
+                     f"nhất {first:.1f}%), mô phỏng thêm {ck['added_half_hours']} và bớt {ck['removed_half_hours']} "
+                     f"nửa giờ công / lowest day {low:.1f}%; the formula alone {ck['first_cut_hours']:.1f} clerk-hours "
+                     f"(lowest day {first:.1f}%), the simulation added {ck['added_half_hours']} and took away "
+                     f"{ck['removed_half_hours']} clerk-half-hours")
     return "\n".join(lines) + "\n"
