@@ -45,6 +45,15 @@ def run_blocking(fn: Callable[..., T], *args: Any) -> T:
     return gevent.get_hub().threadpool.apply(fn, args)
 
 
+def cooperative_pause() -> Callable[[], object] | None:
+    """A function that lets the other greenlets run (``gevent.sleep(0)``) under gevent, else
+    ``None``: long pure-Python work on the loop (the wait forecast) calls it between steps."""
+    if not gevent_active():
+        return None
+    import gevent
+    return gevent.sleep
+
+
 def thread_local_class() -> type:
     """``threading.local`` of the real OS thread, even after monkey-patching.
 

@@ -25,7 +25,7 @@ import math
 import random
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..config import Calling, PriorityPolicy
 from .learned import Model
@@ -151,7 +151,7 @@ def _next_arrival(pieces, i: int, x: float, expo) -> tuple[float, int] | None:
 
 
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
-             only: str | tuple[str, bool] | None = None) -> Forecast:
+             only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
     phantom ``(service, priority)``), each path stops once that one is called."""
     now = snap.now
@@ -239,6 +239,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     inf = math.inf
     leaves = bool(model.survival)
     for path in range(paths):
+        if pause is not None and path:
+            pause()  # the server lets other greenlets run between paths; the result does not change
         rand.start(path)
         # when each citizen would leave, drawn the first time they reach the head of a line
         leave = [None if leaves else inf] * n_tickets
