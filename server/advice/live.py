@@ -3,11 +3,10 @@ proposal shown first remembered per site for the hysteresis."""
 from __future__ import annotations
 
 import threading
-from functools import partial
 
 from qms_common.errors import Conflict
 
-from ..blocking import run_blocking
+from ..blocking import cooperative_pause
 from .recommend import Advice, AdviceInput, Station, recommend
 
 
@@ -56,9 +55,10 @@ class Advisor:
             hit = self._cache.get(site)
             if hit and hit[0] == key:
                 return hit[1]
-            # the state is read here, on the loop; the playouts (up to ~0.5 s of pure Python) run on
-            # a pool thread under gevent, so kiosks and screens are served meanwhile
-            result = run_blocking(partial(recommend, self.input(site), previous=self._top.get(site)))
+            # up to ~0.5 s of pure Python: under gevent it lets kiosks and screens run between its
+            # playouts (~30 ms each). Not on a pool thread: a CPU-bound thread beside the event loop
+            # makes every socket call of the loop wait for the GIL (measured: 1-2 s stalls)
+            result = recommend(self.input(site), previous=self._top.get(site), pause=cooperative_pause())
             self._top[site] = result.proposals[0].key if result.proposals else None
             self._cache[site] = (key, result)
             return result

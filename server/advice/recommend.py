@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
@@ -178,13 +178,16 @@ def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple,
     return f"{what}. {effect}; {en}: {en_effect}"
 
 
-def recommend(inp: AdviceInput, previous: str | None = None) -> Advice:
-    """The best two or three changes possible now, with their predicted effect."""
+def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[], object] | None = None) -> Advice:
+    """The best two or three changes possible now, with their predicted effect. ``pause``, if
+    given, is called between two playouts (the server passes one that lets other greenlets run)."""
     t0 = time.perf_counter()
     snap, now = inp.snap, inp.snap.now
     drawn = draw_paths(snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s)
 
     def run(counters) -> Outcome:
+        if pause is not None:
+            pause()
         return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
     base = run(snap.counters)
     advice = Advice(now, overall=base.share())
