@@ -143,3 +143,23 @@ def test_report_file_download_for_directors(tmp_path, center, clock):
         assert r.status_code == 400 and ("Dữ liệu không hợp lệ" in r.json["message"] or "không chọn cả hai" in r.json["message"]), bad
     r = client.get("/api/v1/reports/file", query_string={"week": "2026-W99"}, headers=director)
     assert r.status_code == 400 and "Không có tuần" in r.json["message"]
+
+
+def test_an_empty_period_starts_no_report_child_until_tickets_arrive(tmp_path, center, monkeypatch):
+    """The schedule asks every minute; a week without tickets must not start a child process
+    each time (the server shares two cores with the citizens' phones), yet a week whose tickets
+    arrive late (a satellite's catch-up) is written once they are there."""
+    from server.reporting import isolated
+    clock = FakeClock(at(2026, 11, 24, 9))  # Tuesday of week 48
+    engine = Engine(Store(tmp_path / "qms.db"), center, clock)
+    children = []
+    real = isolated.write_all
+    monkeypatch.setattr(isolated, "write_all", lambda *a, **k: children.append(a[1].slug) or real(*a, **k))
+    sched = ReportScheduler(engine, ReportSchedule(daily=False, formats=["csv"]), tmp_path / "reports")
+    clock.now = lambda: at(2026, 12, 3, 8)  # Thursday after week 48: its report is due
+    assert sched.run_due() == [] and sched.run_due() == [] and children == []
+    clock.now = lambda: at(2026, 11, 24, 9)
+    engine.issue("HT")  # a ticket of week 48, come in late
+    clock.now = lambda: at(2026, 12, 3, 8, 1)
+    written = sched.run_due()
+    assert children == ["2026-W48"] and [p.name for p in written] == ["bao-cao-2026-W48.csv"]

@@ -61,9 +61,12 @@ class ReportScheduler:
         for kind, period in due(self.engine.clock.now(), self.schedule, self.engine.config.tz, self.folder):
             # the first format is the one due() looks for: write it last, once the others are there
             order = [*self.schedule.formats[1:], self.schedule.formats[0]]
-            # built in a child process (isolated.py): the server's loop keeps serving meanwhile
-            report, paths = isolated.write_all(self.engine, period, self.folder, order, skip_empty=True)
-            if not report["totals"]["issued"]:
+            # built in a child process (isolated.py): the server's loop keeps serving meanwhile. A
+            # period without any ticket is found out here, by one indexed query, not by starting a
+            # child every minute (a late satellite's events may still fill it: asked again each time)
+            report, paths = ((None, []) if not self._has_tickets(period) else
+                             isolated.write_all(self.engine, period, self.folder, order, skip_empty=True))
+            if report is None or not report["totals"]["issued"]:
                 if (kind, period.slug) not in self._empty:
                     log.info("report %s %s: no tickets in the period, nothing written", kind, period.slug)
                     self._empty.add((kind, period.slug))
@@ -76,6 +79,12 @@ class ReportScheduler:
                     kind=kind, period=period.slug, first=period.first.isoformat(), last=period.last.isoformat(),
                     files=[p.name for p in paths], folder=str(self.folder), at=self.engine.clock.now()))
         return written
+
+    def _has_tickets(self, period: periods.Period) -> bool:
+        """Any event of a ticket issued in the period (the report's own selection, ``events_of_days``)."""
+        lo, hi = period.first.strftime("%Y%m%d"), (period.last + timedelta(days=1)).strftime("%Y%m%d")
+        return self.engine.store.conn().execute(
+            "SELECT 1 FROM events WHERE ticket_id >= ? AND ticket_id < ? LIMIT 1", (lo, hi)).fetchone() is not None
 
     def _loop(self) -> None:
         while not self._stop.is_set():
