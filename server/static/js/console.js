@@ -270,7 +270,11 @@ function refreshLists() {
       const serves = (myRow() && myRow().services) || conf.services;
       model.unprinted = waiting.tickets.filter((t) => t.printed === 0 && serves.includes(t.service));
       if (!$("#work").hidden) renderWork();
-    } catch (err) { showError(err); }
+    } catch (err) {
+      // a background refresh that finds the session ended says so once, as an action would
+      if (err instanceof ApiError && err.status === 401) { if (session.token) sessionExpired(); return; }
+      showError(err);
+    }
   }, 150);
 }
 
