@@ -1,17 +1,10 @@
 // The director's dashboard: services, counters and devices, live over the socket.
-import { $, api, clock, config, connectLive, el, fmt, linkBadge, services, session, splitMessage } from "./live.js";
+import { $, api, bindSignIn, clock, config, connectLive, el, fmt, linkBadge, services, session, showError, splitMessage } from "./live.js";
 
 const model = { snap: null, devices: null, me: null, live: null };
 const DEVICE_KIND = { kiosk: "Ki-ốt lấy số", display: "Màn hình", printer: "Máy in", counter: "Bàn phím quầy",
                       robot: "Robot", announcer: "Loa gọi số" };
 const COUNTER_STATE = { open: "Đang mở", paused: "Tạm nghỉ", closed: "Đóng" };
-
-function showError(message) {
-  const [vi, en] = splitMessage(message);
-  $("#error-vi").textContent = vi;
-  $("#error-en").textContent = en ? ` ${en}` : "";
-  $("#error").hidden = !message;
-}
 
 function share(value) {
   if (value == null) return el("span", { class: "en" }, "—");
@@ -204,14 +197,7 @@ $("#site").addEventListener("change", () => {
   updateReportLink();
 });
 
-$("#login-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
-    session.token = out.token;
-    start();
-  } catch (err) { showError(err.message); }
-});
+bindSignIn(start);
 
 async function start() {
   try { model.me = await api("GET", "/auth/me"); } catch (err) { $("#login").hidden = false; return; }

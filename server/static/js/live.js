@@ -198,3 +198,23 @@ export function linkBadge(node, connected, message) {
 }
 
 export const SILENT_BADGE = "● Máy chủ không trả lời — thao tác chưa chắc được ghi nhận / Server not answering";
+
+// --- the error banner and sign-in form of the dashboard and the plan page -------------------
+// (#error with #error-vi/#error-en, and _sign_in.html's #login-form)
+export function showError(message) {
+  const [vi, en] = splitMessage(message);
+  $("#error-vi").textContent = vi;
+  $("#error-en").textContent = en ? ` ${en}` : "";
+  $("#error").hidden = !message;
+}
+
+export function bindSignIn(start) {
+  $("#login-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
+      session.token = out.token;
+      start();
+    } catch (err) { showError(err.message); }
+  });
+}

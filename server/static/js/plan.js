@@ -2,18 +2,11 @@
 // GET /api/v1/plan, with a Chart.js chart of the clerks needed against the roster per half hour
 // and a what-if form (date, clerks absent). Director and admin only.
 /* global Chart */
-import { $, api, clock, config, el, session, splitMessage } from "./live.js";
+import { $, api, bindSignIn, clock, config, el, showError } from "./live.js";
 
 const PLAN_TIMEOUT_MS = 300000; // the simulated check takes about a minute on a Pi
 export const planPage = { plan: null, chart: null, roster: null, busy: false };
 window.qmsPlan = planPage; // for diagnostics and tests
-
-function showError(message) {
-  const [vi, en] = splitMessage(message);
-  $("#error-vi").textContent = vi;
-  $("#error-en").textContent = en ? ` ${en}` : "";
-  $("#error").hidden = !message;
-}
 
 function localDay(offsetDays) {
   const d = new Date((clock.now() + offsetDays * 86400) * 1000);
@@ -131,12 +124,5 @@ async function start() {
   runPlan();
 }
 
-$("#login-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  try {
-    const out = await api("POST", "/auth/login", { username: $("#username").value.trim(), password: $("#password").value });
-    session.token = out.token;
-    start();
-  } catch (err) { showError(err.message); }
-});
+bindSignIn(start);
 start();
