@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 
 import pytest
-import requests
 from playwright.sync_api import expect
 
 from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
 from server.config import sample_center_text
 from tests.live_server import LiveServer
+from tests.test_pages_browser import _issue, _post
 
 T = 15_000  # ms: the give-up time of every wait
 
@@ -46,17 +46,6 @@ def srv(tmp_path_factory):
         yield server
 
 
-def _issue(srv, service: str) -> dict:
-    r = requests.post(srv.url + "/api/v1/tickets", json={"service": service},
-                      headers=srv.bearer(srv.tokens["kiosk"]), timeout=10)
-    r.raise_for_status()
-    return r.json()
-
-
-def _post(srv, path: str, who: str, json: dict | None = None) -> dict:
-    r = requests.post(srv.url + "/api/v1" + path, json=json, headers=srv.bearer(srv.tokens[who]), timeout=10)
-    assert r.ok, r.text
-    return r.json()
 
 
 def _dashboard(browser, srv, **context):  # noqa: F811

@@ -1,9 +1,6 @@
 """``qms plan`` on generated history, and the simulated check of a plan."""
 import json
-import subprocess
-import sys
 from datetime import date
-from pathlib import Path
 
 import pytest
 
@@ -12,16 +9,7 @@ from server.planning.check import Citizen, check_plan, late_by, live, synthetic_
 from server.planning.forecast import Forecast
 from server.planning.staffing import RosterRow, ServiceModel, plan_day
 from server.scenario import ScenarioCenter
-
-GENERATE = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "generate.py"
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hist") / "ward"
-    subprocess.run([sys.executable, str(GENERATE), "ward", "--date", "2026-11-02", "--days", "6", "--seed", "41",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+from tests.plan_history import history  # noqa: F401  (fixture)
 
 
 def _plan(capsys, *argv):

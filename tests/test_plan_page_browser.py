@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,7 @@ from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 60_000  # ms: planning without the simulated check takes a few seconds on a shared machine
-GENERATE = Path(__file__).resolve().parents[1] / "data" / "scenarios" / "generate.py"
-
-
-@pytest.fixture(scope="module")
-def history(tmp_path_factory):
-    out = tmp_path_factory.mktemp("hist") / "ward"
-    subprocess.run([sys.executable, str(GENERATE), "ward", "--date", "2026-11-02", "--days", "6", "--seed", "41",
-                    "--out", str(out)], check=True, capture_output=True)
-    return out
+from tests.plan_history import history  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
