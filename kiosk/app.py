@@ -298,6 +298,7 @@ class KioskApp:
             code=ticket.code, issued_at=ticket.issued_at, people_ahead=ticket.people_ahead,
             estimated_wait_s=ticket.estimated_wait_s, status_url=ticket.status_url, priority=ticket.priority,
             offline=ticket.offline, timezone=self.config.timezone, estimated_wait_range_s=ticket.estimated_wait_range_s,
+            estimated_wait_text=ticket.estimated_wait_text,
             max_wait_target_s=self.config.max_wait_min * 60 if self.config.max_wait_min else None)
 
     def _print(self, ticket: LocalTicket) -> PrintOutcome:

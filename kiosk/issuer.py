@@ -77,7 +77,8 @@ class Issuer:
             priority=answer.priority, issued_at=answer.issued_at, offline=False,
             day=_day_of(answer.ticket_id) or local_day(answer.issued_at, self.timezone).isoformat(),
             people_ahead=answer.people_ahead, estimated_wait_s=answer.estimated_wait_s,
-            status_url=answer.status_url, estimated_wait_range_s=answer.estimated_wait_range_s)
+            status_url=answer.status_url, estimated_wait_range_s=answer.estimated_wait_range_s,
+            estimated_wait_text=answer.estimated_wait_text)
         self.outbox.record_online(ticket)
         learnt = public_url_from_status(answer.status_url) if answer.status_url else None
         if learnt and learnt != self.outbox.get(PUBLIC_URL_KEY):

@@ -95,6 +95,7 @@ class LocalTicket:
     printed: bool | None = None
     fault: str | None = None
     estimated_wait_range_s: tuple[float, float] | None = None  # printed as a range; not kept in the outbox
+    estimated_wait_text: tuple[str, str] | None = None  # the server's words for it; not kept either
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,19 @@ class IssuedOnline:
     estimated_wait_s: float | None
     status_url: str | None
     estimated_wait_range_s: tuple[float, float] | None = None
+    # the server's words for it ("khoảng 10–15 phút", or "may not be served today"), Vietnamese and English
+    estimated_wait_text: tuple[str, str] | None = None
 
 
 #: Statuses that mean "this request will never succeed as it is".
 _REFUSALS = {400, 404, 409, 410, 413, 422, 429}
+
+
+def _opt_words(vi: Any, en: Any) -> tuple[str, str] | None:
+    """The server's words for the estimate, if it sent sound ones (a short line of text)."""
+    if isinstance(vi, str) and 0 < len(vi.strip()) <= 80:
+        return vi.strip(), en.strip() if isinstance(en, str) and len(en) <= 80 else ""
+    return None
 
 
 def _opt_range(value: Any) -> tuple[float, float] | None:
@@ -114,7 +123,8 @@ class ServerClient:
                 people_ahead=_opt_int(data.get("people_ahead")),
                 estimated_wait_s=_opt_float(data.get("estimated_wait_s")),
                 status_url=data.get("status_url") if isinstance(data.get("status_url"), str) else None,
-                estimated_wait_range_s=_opt_range(data.get("estimated_wait_range_s")))
+                estimated_wait_range_s=_opt_range(data.get("estimated_wait_range_s")),
+                estimated_wait_text=_opt_words(data.get("estimated_wait_text"), data.get("estimated_wait_text_en")))
         except (KeyError, TypeError, ValueError) as exc:
             raise Unreachable(f"ticket answer is missing or has a bad field: {exc}") from None
 

@@ -63,6 +63,9 @@ class TicketView:
     timezone: str = DEFAULT_TIMEZONE
     max_wait_target_s: int | None = DEFAULT_MAX_WAIT_S
     estimated_wait_range_s: tuple[float, float] | None = None  # the 80% interval: printed as a range
+    # the server's words for the estimate: printed instead of the range when present (the server
+    # says "Có thể không kịp phục vụ trong hôm nay" rather than a range for a call that may not come)
+    estimated_wait_text: tuple[str, str] | None = None
 
     @classmethod
     def from_ticket(
@@ -334,13 +337,16 @@ def render_ticket(view: TicketView, width_px: int = WIDTH_80MM, fonts: FontSet |
         c.text(f"Số người đang chờ trước bạn: {view.people_ahead}", info, line_gap=1)
         c.text(f"People ahead of you: {view.people_ahead}", small)
         c.gap(6)
-    if view.estimated_wait_range_s is not None:
+    if view.estimated_wait_text is not None:
+        vi, en = view.estimated_wait_text
+    elif view.estimated_wait_range_s is not None:
         vi, en = wait_range_phrase(*view.estimated_wait_range_s)
     elif view.estimated_wait_s is not None:
         vi, en = wait_phrase(view.estimated_wait_s)
-    if view.estimated_wait_s is not None or view.estimated_wait_range_s is not None:
+    if view.estimated_wait_s is not None or view.estimated_wait_range_s is not None or view.estimated_wait_text:
         c.text(f"Thời gian chờ dự kiến: {vi}", info, line_gap=1)
-        c.text(f"Estimated wait: {en}", small)
+        if en:
+            c.text(f"Estimated wait: {en}", small)
         c.gap(6)
     if view.offline:
         c.text(OFFLINE_VI, c.font(20, bold=True, minimum=17), line_gap=1)

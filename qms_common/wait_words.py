@@ -6,7 +6,10 @@ down, the high end up) so the range is never narrower than 5 minutes; a range th
 reads "dưới 10 phút" ("under 10 min"); under 5 minutes, "dưới 5 phút"; past two hours,
 "hơn 2 giờ" ("over 2 hours"). Shared by the kiosk (ticket), the status page and the screens.
 ``NO_COUNTER`` is what the screens say instead when no counter will call the service today as
-things stand.
+things stand; ``estimate_phrase`` says, for one ticket, ``NOT_SURE_TODAY`` instead of a range when the
+forecast called it in fewer than half of its sample paths (the working day, or every counter
+serving it, may end first), so the paper and the phone never print a range for a call that may
+not come.
 """
 from __future__ import annotations
 
@@ -16,6 +19,17 @@ STEP_MIN = 5
 LONG_MIN = 120
 # no counter will call this service today as things stand (every one serving it is closed)
 NO_COUNTER = ("Hiện không có quầy phục vụ", "No counter serving it now")
+# called in fewer than half of the forecast's sample paths: the working day may end first
+NOT_SURE_TODAY = ("Có thể không kịp phục vụ trong hôm nay", "May not be served today")
+SURE_ENOUGH = 0.5
+
+
+def estimate_phrase(low_s: float, high_s: float, called_share: float | None = None) -> tuple[str, str]:
+    """The words for one estimate; ``called_share``: in how many sample paths it was called (None:
+    not known, the range is printed)."""
+    if called_share is not None and called_share < SURE_ENOUGH:
+        return NOT_SURE_TODAY
+    return wait_range_phrase(low_s, high_s)
 
 
 def wait_range_phrase(low_s: float, high_s: float) -> tuple[str, str]:

@@ -349,3 +349,6 @@ def test_the_server_sends_the_estimate_as_a_range_for_the_ticket(server) -> None
     low, high = answer.estimated_wait_range_s
     assert 0 <= low <= high and answer.estimated_wait_s >= 0
     assert wait_range_phrase(low, high)[0].startswith(("dưới", "khoảng", "hơn"))
+    # and its words for it, which the kiosk prints: the range, or "may not be served today"
+    from qms_common.wait_words import NOT_SURE_TODAY
+    assert answer.estimated_wait_text in (wait_range_phrase(low, high), NOT_SURE_TODAY)

@@ -243,3 +243,29 @@ def test_decoder_stacks_bands_and_reads_escpos_bytes() -> None:
 def test_decoder_rejects_malformed(raw: bytes, message: str) -> None:
     with pytest.raises(EscposDecodeError, match=message):
         decode(raw)
+
+
+def _printed_lines(view: TicketView, fonts: FontSet, monkeypatch) -> list[str]:
+    """Every line of text the ticket draws (recorded at the canvas, then drawn as usual)."""
+    from kiosk import ticket_image
+    lines: list[str] = []
+    original = ticket_image._Canvas.text
+
+    def record(self, text, font, **kw):
+        lines.append(text)
+        return original(self, text, font, **kw)
+    monkeypatch.setattr(ticket_image._Canvas, "text", record)
+    render_ticket(view, WIDTH_80MM, fonts)
+    return lines
+
+
+def test_the_server_s_words_are_printed_instead_of_a_range(view: TicketView, fonts: FontSet, monkeypatch) -> None:
+    """A call the forecast says may not come today: the paper says so, not "khoảng 3 giờ"."""
+    from qms_common.wait_words import NOT_SURE_TODAY
+    ranged = dataclasses.replace(view, estimated_wait_range_s=(600.0, 900.0))
+    assert "Thời gian chờ dự kiến: khoảng 10–15 phút" in _printed_lines(ranged, fonts, monkeypatch)
+    unsure = dataclasses.replace(view, estimated_wait_range_s=(9000.0, 11000.0), estimated_wait_text=NOT_SURE_TODAY)
+    lines = _printed_lines(unsure, fonts, monkeypatch)
+    assert f"Thời gian chờ dự kiến: {NOT_SURE_TODAY[0]}" in lines
+    assert f"Estimated wait: {NOT_SURE_TODAY[1]}" in lines
+    assert not any("hơn" in line or "khoảng" in line for line in lines)

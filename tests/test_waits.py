@@ -250,3 +250,19 @@ def test_a_counter_still_open_after_hours_is_expected_to_call_who_waits(engine, 
     ht = next(s for s in engine.service_stats() if s["service"] == "HT")
     assert ht["waiting"] == 3 and ht["estimated_wait_s"] > 10 * 60
     assert ht["estimated_wait_text"].startswith(("khoảng", "hơn"))
+
+
+def test_a_ticket_no_counter_will_call_today_is_told_so_not_a_range(engine):
+    """Every counter is closed: the ticket (paper, API, status page) says it may not be served
+    today instead of a range; once a counter opens for it, a range again."""
+    from qms_common.wait_words import NOT_SURE_TODAY
+    ticket = engine.issue("HT")
+    assert (ticket["estimated_wait_text"], ticket["estimated_wait_text_en"]) == NOT_SURE_TODAY
+    assert engine.position(ticket["id"])["estimated_wait_text"] == NOT_SURE_TODAY[0]
+    from server.engine.positions import positions
+    assert positions(engine, [ticket["id"]])[ticket["id"]]["estimated_wait_text"] == NOT_SURE_TODAY[0]
+    engine.sign_in(2, "clerk-a")
+    now = engine.position(ticket["id"])
+    assert now["estimated_wait_text"].startswith(("dưới", "khoảng")), now["estimated_wait_text"]
+    fresh = engine.issue("HT")
+    assert fresh["estimated_wait_text"].startswith(("dưới", "khoảng"))

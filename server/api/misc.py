@@ -90,7 +90,8 @@ def status(path: TokenPath):
     return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
             "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
             "estimated_wait_s": t["estimated_wait_s"], "estimated_wait_range_s": t["estimated_wait_range_s"],
-            "estimated_wait_text": wait_range_phrase(*t["estimated_wait_range_s"])[0], "counter": t["counter"],
+            "estimated_wait_text": t.get("estimated_wait_text") or wait_range_phrase(*t["estimated_wait_range_s"])[0],
+            "counter": t["counter"],
             "called_at": t["called_at"]}
 
 

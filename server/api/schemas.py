@@ -116,6 +116,10 @@ class Ticket(BaseModel):
     estimated_wait_s: float | None = None
     estimated_wait_range_s: list[float] | None = Field(
         default=None, description="the estimate's 80% interval [low, high], seconds")
+    estimated_wait_text: str | None = Field(
+        default=None, description='what to print and show: "khoảng 10–15 phút", or "Có thể không kịp phục vụ '
+                                  'trong hôm nay" when the forecast calls it in fewer than half of its paths')
+    estimated_wait_text_en: str | None = None
     status_url: str | None = None
 
 

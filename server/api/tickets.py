@@ -31,6 +31,9 @@ def public_ticket(t: dict) -> dict:
         out["estimated_wait_s"] = t["estimated_wait_s"]
     if "estimated_wait_range_s" in t:
         out["estimated_wait_range_s"] = t["estimated_wait_range_s"]
+    for key in ("estimated_wait_text", "estimated_wait_text_en"):
+        if key in t:
+            out[key] = t[key]
     if "people_ahead_now" in t:
         out["people_ahead_now"] = t["people_ahead_now"]
     out["status_url"] = f"{base}/s/{t['status_token']}"

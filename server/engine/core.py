@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
-from qms_common.wait_words import NO_COUNTER, wait_range_phrase
+from qms_common.wait_words import NO_COUNTER, estimate_phrase, wait_range_phrase
 from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
@@ -265,6 +265,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         ticket = self._ticket_row(conn, ticket_id)
         ticket["estimated_wait_s"] = predicted
         ticket["estimated_wait_range_s"] = wait_range
+        ticket["estimated_wait_text"], ticket["estimated_wait_text_en"] = estimate_phrase(
+            est.low_s, est.high_s, est.called_share)
         return ticket
 
     def _people_ahead(self, conn: sqlite3.Connection, service: str, site: str, priority: bool,
@@ -286,6 +288,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             est = self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())
             ticket["estimated_wait_s"] = round(est.wait_s, 1)
             ticket["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)]
+            ticket["estimated_wait_text"], ticket["estimated_wait_text_en"] = estimate_phrase(
+                est.low_s, est.high_s, est.called_share)
         else:
             ticket["people_ahead_now"] = 0
             ticket["estimated_wait_s"] = 0.0

@@ -13,6 +13,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import TYPE_CHECKING
 
+from qms_common.wait_words import estimate_phrase
+
 from .states import State
 
 if TYPE_CHECKING:
@@ -61,4 +63,7 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
         t["people_ahead_now"] = ahead
         t["estimated_wait_s"] = round(est.wait_s, 1) if est else 0.0
         t["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)] if est else [0.0, 0.0]
+        if est is not None:
+            t["estimated_wait_text"], t["estimated_wait_text_en"] = estimate_phrase(
+                est.low_s, est.high_s, est.called_share)
     return rows
