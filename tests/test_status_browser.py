@@ -60,3 +60,26 @@ def test_a_broken_promise_is_apologised_for_with_the_new_estimate(browser, srv):
     assert "Dự kiến còn khoảng" in sorry.inner_text() or "Sắp đến lượt" in sorry.inner_text()
     assert page.errors == []
     page.context.close()
+
+
+NARROW = {"width": 320, "height": 640}  # the smallest phones still in use
+
+
+@pytest.mark.parametrize("viewport", [PHONE, NARROW], ids=["390px", "320px"])
+def test_the_wait_in_words_fits_the_phone(browser, srv, viewport):  # noqa: F811
+    """The estimate is words ("khoảng 10–40 phút", or "may not be served today" while no counter is
+    open): the page never scrolls sideways and both figures stay inside their boxes."""
+    for _ in range(3):
+        issue(srv, "XH")
+    t = issue(srv, "XH")
+    page = new_page(browser, viewport)
+    page.goto(t["status_url"])
+    expect(page.locator("#estimate")).not_to_be_empty(timeout=T)
+    sideways = page.evaluate("() => document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert sideways <= 0, f"the page scrolls {sideways}px sideways"
+    outside = page.evaluate("""() => [...document.querySelectorAll('#figures > div')].filter((box) => {
+        const b = box.getBoundingClientRect(), r = document.createRange(); r.selectNodeContents(box.querySelector('dd'));
+        const t = r.getBoundingClientRect();
+        return t.left < b.left - 1 || t.right > b.right + 1; }).map((box) => box.querySelector('dd').id)""")
+    assert outside == []
+    page.context.close()

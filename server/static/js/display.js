@@ -181,7 +181,8 @@ function renderServices() {
     el("div", { class: "name" }, el("span", { class: "vi" }, s.name), el("span", { class: "en" }, s.name_en || (services[s.service] || {}).name_en || "")),
     el("div", { class: "figs" },
       el("span", { class: "fig" }, el("b", { class: "waiting-count" }, String(s.waiting)), el("small", {}, " người"))),
-    el("div", { class: "est" }, el("span", { class: "vi" }, estimateText(s)[0]),
+    // a sentence ("Hiện không có quầy phục vụ") a little smaller than a range, to keep to two lines
+    el("div", { class: "est" }, el("span", { class: estimateText(s)[0].length > 20 ? "vi long" : "vi" }, estimateText(s)[0]),
       el("span", { class: "en" }, estimateText(s)[1])))));
 }
 
