@@ -74,7 +74,7 @@ def _step(s: dict[str, Any], max_wait: float, now: float, memory: dict[str, dict
         m.update(on=True, calm_since=None)
     elif not m["on"]:
         m["on"] = cause
-    elif waiting and (cause or est > max_wait - rule.margin_s):
+    elif cause or est > max_wait - rule.margin_s:  # with nobody waiting, a new ticket's estimate
         m["calm_since"] = None
     else:
         m["calm_since"] = now if m["calm_since"] is None else m["calm_since"]
