@@ -246,8 +246,8 @@ def main() -> None:
     days = prepare_days(Path(tempfile.mkdtemp(prefix="qms-alerts-")), generated,
                         shared=not (a.unseen or a.heldout), wanted=wanted)
     rules = [r for r in a.rules.split(",") if r]
-    head = ["day", "rule", "episodes", "at breach", "≤ 1 min", "lead median", "lead ≥ 10 min", "precision",
-            "breaches", "recall ≥ 10 min", "recall at all"]
+    head = ["day", "rule", "raised as a prediction", "raised at the breach", "≤ 1 min (all)", "lead median, min",
+            "lead ≥ 10 min (right ones)", "precision", "breaches", "recall ≥ 10 min", "recall at all"]
     rows = []
     totals = {r: Score() for r in rules}
     for name, kind, folder, history in days:
