@@ -195,19 +195,14 @@ def targets(kind: str, m: dict) -> dict[str, bool]:
             "cov80±5": abs(p["coverage"] - 0.8) <= 0.05, "cov80±5 (not [0,0])": abs(p["coverage_unsure"] - 0.8) <= 0.05}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--days", help="comma-separated day names (default: all)")
-    ap.add_argument("--worst", type=int, default=3, help="print this many worst estimates of the worst day")
-    ap.add_argument("--unseen", action="store_true", help="the five days kept out of tuning, instead of the others")
-    a = ap.parse_args()
-    wanted = set(a.days.split(",")) if a.days else None
-    tmp = Path(tempfile.mkdtemp(prefix="qms-est-"))
+def prepare_days(tmp: Path, generated: list, *, shared: bool = True, wanted: set[str] | None = None
+                 ) -> list[tuple[str, str, Path, list[Path] | None]]:
+    """(name, kind, folder, history folders or None) of the days to replay: the shared scenarios
+    (with ``shared``) and the ``generated`` ones, made now with ``generate.py`` in ``tmp``."""
     days: list[tuple[str, str, Path, list[Path] | None]] = []
-    for name, kind in [] if a.unseen else SHARED:
+    for name, kind in SHARED if shared else []:
         days.append((name, kind, ROOT / "data" / "scenarios" / name, None))
-    for name, kind, args, hist in UNSEEN if a.unseen else GENERATED:
+    for name, kind, args, hist in generated:
         if wanted and name not in wanted:
             continue
         gen = lambda args, out: subprocess.run([sys.executable, str(GENERATE), *args, "--out", str(out)],  # noqa: E731
@@ -220,6 +215,19 @@ def main() -> None:
         days.append((name, kind, tmp / name, history))
     if wanted:
         days = [d for d in days if d[0] in wanted]
+    return days
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--days", help="comma-separated day names (default: all)")
+    ap.add_argument("--worst", type=int, default=3, help="print this many worst estimates of the worst day")
+    ap.add_argument("--unseen", action="store_true", help="the five days kept out of tuning, instead of the others")
+    a = ap.parse_args()
+    wanted = set(a.days.split(",")) if a.days else None
+    days = prepare_days(Path(tempfile.mkdtemp(prefix="qms-est-")), UNSEEN if a.unseen else GENERATED,
+                        shared=not a.unseen, wanted=wanted)
     results = []
     for name, kind, folder, history in days:
         m, rows = run_day(name, folder, history)

@@ -508,6 +508,22 @@ def test_predicted_breach_when_the_queue_is_long(engine):
     assert any(r.startswith("Cần thêm") and "Hộ tịch" in r for r in alert["recommendations"])
 
 
+def test_the_within_target_share_falls_before_anyone_is_past_it_when_the_estimate_says_they_will_be(engine, clock):
+    """The dashboard's "Gọi trong 15 phút" (issue 11): turns amber and red before the damage is done."""
+    engine.sign_in(4, "binh")                                 # the only HT counter open
+    first = engine.issue("HT")
+    assert engine.call_next(4, "binh")["id"] == first["id"]   # called at once: within the target
+    engine.start(first["id"], 4, "binh")
+    for _ in range(5):                                        # five behind one counter, ~8 min each
+        engine.issue("HT")
+    clock.advance(60)
+    stats = {s["service"]: s for s in engine.service_stats()}["HT"]
+    assert stats["waiting_past_target"] == 0                  # nobody has waited 15 minutes yet
+    assert stats["waiting_will_pass_target"] >= 3             # but by the estimate most will
+    assert stats["within_target_share"] == round(1 / (1 + stats["waiting_will_pass_target"]), 3)
+    assert stats["within_target_share"] < 0.7                 # the bar is red (dashboard.js: < 70 %)
+
+
 def test_a_clerk_signed_in_with_fewer_services_calls_only_those(engine):
     engine.issue("HT")
     ct = engine.issue("CT")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qms_common import wire
+from server.engine.alerts import RULE
 from server.insight.watch import Watch
 from tests.mosquitto_fixture import MqttProbe, require_mosquitto
 from tests.server_mqtt_kit import CENTER, anon_broker, decoded, start_link
@@ -79,10 +80,13 @@ def test_alerts_raised_and_cleared_with_the_retained_state(engine, clock, link, 
     clock.advance(120)
     for t in tickets:
         engine.cancel(t["id"], actor="giamdoc", reason="test")
+    # the queue is empty: the alert clears once that has lasted the rule's calm time, not at once
+    assert any(a["kind"] == "predicted_breach" for a in engine.alerts())
+    clock.advance(RULE.clear_after_s)
     link.wake()
     probe.wait(lambda: breach("cleared"), 10, "predicted breach cleared")
     cleared = breach("cleared")[0]
-    assert cleared.duration_s == pytest.approx(120, abs=2) and cleared.id > raised.id
+    assert cleared.duration_s == pytest.approx(120 + RULE.clear_after_s, abs=2) and cleared.id > raised.id
     probe.wait(lambda: not any(a.kind == "predicted_breach" for a in decoded(probe, state, wire.ALERTS)[-1].alerts),
                10, "retained alerts without the breach")
 

@@ -278,6 +278,9 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     expect(alert).to_have_attribute("data-kind", "predicted_breach")
     expect(alert.locator(".advice")).to_contain_text("Cần thêm", timeout=T)
     expect(alert.locator(".advice")).not_to_contain_text("Mở quầy")
+    # the "Gọi trong 15 phút" bar is red before anyone has waited 15 minutes: by the estimate, all ten will
+    expect(page.locator("#services tr[data-service='KD'] .bar-fill")).to_have_class(re.compile(r"\bbad\b"), timeout=T)
+    expect(page.locator("#services tr[data-service='KD'] .share b")).to_have_text("0%")
     # the device registry's socket event re-renders the panel
     page.evaluate("""() => window.qmsDashboard.live.socket.listeners("devices")[0]({devices: [{id: 'kiosk-1', kind: 'kiosk', online: true,
         last_seen: Date.now() / 1000, faults: ['paper_out'], health: {printer: 'paper_out'}}], at: 0})""")

@@ -19,7 +19,7 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReach
 
 from ..config import CenterConfig
 from ..store import Store
-from .alerts import promise_alerts
+from .alerts import RULE, promise_alerts
 from .controls import CounterControls
 from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
@@ -55,7 +55,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         self._open_day: date | None = None
         self.roster: list | None = None  # today's shifts (engine.waits.Shift); None: the configured hours
         self.waits = WaitEstimator(config)
-        self._held_alerts: dict[str, set[str]] = {}  # per site: services with a predicted breach
+        self._held_alerts: dict[str, dict[str, dict]] = {}  # per site: each service's memory for the alert rule
+        self.alert_rule = RULE  # when a predicted breach is raised and cleared (server/engine/alerts.py)
         self._advisor = None
         self._sync_counters()
 
@@ -848,8 +849,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             urgent = any(s["waiting"] and (s["longest_wait_s"] > self.config.targets.max_wait_s - 300
                                            or s["estimated_wait_s"] > self.config.targets.max_wait_s) for s in stats)
             advice = self.advisor.texts(sid) if urgent else None
-            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, set()),
-                                        advice):
+            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, {}),
+                                        advice, rule=self.alert_rule):
                 alert["site"] = sid
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"
