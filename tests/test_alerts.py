@@ -100,3 +100,18 @@ def test_the_rule_is_documented_with_its_numbers(field):
     from pathlib import Path
     doc = (Path(__file__).resolve().parents[1] / "docs" / "performance.md").read_text(encoding="utf-8")
     assert f"`{field}` = {getattr(RULE, field):g} s" in doc
+
+
+def test_the_alert_reads_the_new_ticket_s_wait_as_the_screens_print_it():
+    """The director reads the range the ticket prints ("khoảng 25–35 phút"), not a bare "~N phút"
+    that reads as a promise; a service no counter will call says so."""
+    from qms_common.wait_words import NO_COUNTER
+    d = Director()
+    late = dict(ct(TARGET + RULE.new_ticket_over_s + 60), estimated_wait_text="khoảng 25–35 phút")
+    assert d.look(late) == ["predicted_breach"]
+    assert "người lấy số bây giờ dự kiến chờ khoảng 25–35 phút" in d.last[0]["message"]
+    assert "~" not in d.last[0]["message"]
+    nobody = dict(ct(6 * 3600), estimated_wait_text=NO_COUNTER[0])
+    d2 = Director()
+    assert d2.look(nobody) == ["predicted_breach"]
+    assert "người lấy số bây giờ hiện không có quầy phục vụ" in d2.last[0]["message"]

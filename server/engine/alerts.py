@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from qms_common.wait_words import NO_COUNTER
+
 from ..config import CenterConfig
 
 WARN_AHEAD_S = 300  # warn five minutes before the target
@@ -51,6 +53,17 @@ class AlertRule:
 
 
 RULE = AlertRule()
+
+
+def _new_ticket_wait(s: dict[str, Any]) -> str:
+    """What a new ticket's wait reads, as the screens print it: "dự kiến chờ khoảng 20–30 phút", or
+    "hiện không có quầy phục vụ"; a bare figure only where the words are not given."""
+    words = s.get("estimated_wait_text")
+    if not words:
+        return f"dự kiến chờ ~{_minutes(s['estimated_wait_s'])} phút"
+    if words == NO_COUNTER[0]:
+        return words[0].lower() + words[1:]
+    return f"dự kiến chờ {words}"
 
 
 def _minutes(seconds: float) -> int:
@@ -105,14 +118,14 @@ def promise_alerts(config: CenterConfig, services: list[dict[str, Any]], counter
                     f"someone has waited past the target")
         elif on:
             kind = "predicted_breach"
-            text = (f"{name}: người lấy số bây giờ dự kiến chờ ~{_minutes(s['estimated_wait_s'])} phút; "
+            text = (f"{name}: người lấy số bây giờ {_new_ticket_wait(s)}; "
                     f"a new ticket is expected to wait past the target")
             if s.get("waiting_will_pass_target", 0) > s.get("waiting_past_target", 0):
                 text = (f"{name}: {s['waiting_will_pass_target']} người đang chờ dự kiến quá "
                         f"{_minutes(max_wait)} phút; citizens waiting are expected to pass the target")
             elif s["estimated_wait_s"] <= max_wait:
                 text = (f"{name}: nguy cơ chờ quá {_minutes(max_wait)} phút chưa hết hẳn (người lấy số bây giờ "
-                        f"dự kiến chờ ~{_minutes(s['estimated_wait_s'])} phút); the risk of passing the target "
+                        f"{_new_ticket_wait(s)}); the risk of passing the target "
                         f"has not cleared yet")
         elif s["waiting"] and s["longest_wait_s"] > max_wait - WARN_AHEAD_S:
             kind = "wait_warning"
