@@ -175,6 +175,13 @@ class Model:
     def mean_service_s(self, service: str) -> float:
         return self.durations(service).mean
 
+    def patience_table(self) -> tuple[list[float], list[int], float, int]:
+        """(survival per step, first step at or below each level, step in s, levels): what
+        ``leave_after`` reads, for the forecast's inlined copy of it (``paths.py``)."""
+        if self._first_below is None:
+            self._first_below = _first_below(self.survival)
+        return self.survival, self._first_below, STEP_S, _LEVELS
+
     def leave_after(self, waited: float, u: float) -> float:
         """Seconds until a citizen who has waited ``waited`` leaves (inf: stays), at uniform ``u``."""
         s = self.survival

@@ -1,0 +1,330 @@
+"""One sample path of the forecast (``forecast.py``), played as cheaply as pure Python allows. Pure.
+
+``forecast`` turns a :class:`~server.engine.forecast.Snapshot` into a :class:`Plan` once (streams,
+queues and counters as integer indexes, each service's duration table, each waiting citizen's
+place on the patience curve) and ``play`` runs one path of it. The rules are those described in
+``forecast.py`` and ``docs/queue-rules.md``; this module only plays them with fewer Python
+operations per call: no objects or dictionaries per event, the random draws read from a list by
+a C iterator, the service-time and patience look-ups inlined.
+
+The draws are the forecast's one seeded sequence, in the same order as before this module was
+split out, so a forecast is the same to the last bit for the same seed (the accuracy table of
+``docs/performance.md`` §9 did not move): ``Draws`` hands each path its list, an odd path
+replaying ``1 - u`` of the even path before it (antithetic pairs) and then fresh draws.
+"""
+from __future__ import annotations
+
+import math
+import random
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from heapq import heapify, heappop, heappush
+from statistics import NormalDist
+from typing import Callable
+
+from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Durations, Model
+
+_normal_inv_cdf = NormalDist().inv_cdf
+
+
+class Draws:
+    """The seeded uniforms, path by path: ``take(path, size)`` is the list a path reads (an even
+    path: the next fresh draws; an odd path: ``1 - u`` of the even path's, then fresh ones) and
+    ``used(n)`` says how many it read, so the next path starts where this one stopped."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed).random
+        self._fresh: list[float] = []   # drawn from the generator, not read yet by any path
+        self._tape: list[float] = []    # what the last even path read
+        self._mirror = 0                # how many mirrored draws head the current path's list
+
+    def take(self, path: int, size: int) -> list[float]:
+        fresh, rnd = self._fresh, self._random
+        if len(fresh) < size:
+            fresh.extend([rnd() for _ in range(size - len(fresh))])
+        if path % 2:
+            head = [1.0 - u for u in self._tape]
+            self._mirror = len(head)
+            return head + fresh[:size]
+        self._mirror = 0
+        return fresh[:size]
+
+    def used(self, path: int, taken: list[float], n: int) -> None:
+        if path % 2 == 0:
+            self._tape = taken[:n]
+        del self._fresh[:max(0, n - self._mirror)]
+
+
+def _next_arrival(pieces, i: int, x: float, nx) -> tuple[float, int] | None:
+    """The next Poisson arrival after ``x`` of piecewise-constant rates (memoryless: a piece's
+    end restarts the draw in the next piece)."""
+    while i < len(pieces):
+        a, b, rate = pieces[i]
+        x = max(x, a) + -math.log(max(1e-12, 1.0 - nx())) / rate
+        if x < b:
+            return x, i
+        i += 1
+        x = pieces[i][0] if i < len(pieces) else b
+    return None
+
+
+def _table(d: Durations) -> tuple:
+    """What ``Durations.sample`` reads, as a tuple: (n + prior weight, n, prior, samples, last, cum)."""
+    return (d.n + PRIOR_WEIGHT, d.n, d._prior, d.samples, len(d.samples) - 1, d._cum)
+
+
+def _sample(tab: tuple, u: float) -> float:
+    """``Durations.sample`` of a ``_table``."""
+    npw, n, prior, samples, last, cum = tab
+    x = u * npw
+    if x < PRIOR_WEIGHT or not n:
+        return prior[min(_QUANTILES - 1, int(u * _QUANTILES))]
+    return samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
+
+
+@dataclass
+class Plan:
+    """A snapshot as plain lists, built once per forecast (see ``forecast.forecast``)."""
+    now: float
+    model: Model
+    n_tickets: int
+    n_keys: int
+    qlist: list[list[int]]            # per stream: ticket indexes in queue order
+    qks: list[float]                  # per ticket: queue key
+    phantom: list[bool]
+    t_sx: list[int]                   # per ticket: service index
+    t_prio: list[bool]
+    key_sx: list[int]                 # per stream: service index (-1: a counter's own stream)
+    key_prio: list[bool]
+    streams: list[tuple[int, list]]   # (stream, arrival pieces) of citizens still to come
+    spread: list[tuple[str, float]]   # per service index, sorted by code: (code, spread)
+    counters: list                    # (CounterNow, windows: [(start, end, [(stream, offset, prio)])])
+    stop_at: int
+    max_in_row: int
+    guard: float
+    use_priority: bool
+    # patience: each ticket's step on the survival curve and S there (used when ``leaves``)
+    waited: list[float]
+    leave_k: list[int]
+    leave_s: list[float]
+    leaves: bool = False
+
+
+@dataclass
+class Tables:
+    """What every path reads and no path changes, derived from a :class:`Plan` once."""
+    base: list[tuple]          # per service index: its ``_table``
+    own: list[list]            # per counter, per service index: (share, the clerk's ``_table``) or None
+    windows: list[list[tuple]]  # per counter: (start, end, stream sent to it or -1, [(stream, offset,
+    #                            priority class)], index, next window's start or None)
+    in_hand: list[tuple | None]  # per counter: (table, i, m, elapsed, tail, code) of a service in hand
+
+
+def plan_tables(plan: Plan) -> Tables:
+    model = plan.model
+    codes = [code for code, _ in plan.spread]
+    base = [_table(model.durations(code)) for code in codes]
+    own, windows, in_hand = [], [], []
+    for c, wins in plan.counters:
+        row = []
+        for code in codes:
+            d = model.clerks.get((code, c.clerk)) if c.clerk is not None else None
+            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), _table(d)))
+        own.append(row)
+        out = []
+        for wi, (start, end, streams_of) in enumerate(wins):
+            to_k = -1
+            rest = []
+            for k, off, prio in streams_of:
+                if off == -math.inf:
+                    to_k = k   # sent to this counter: first in the list, before anything else
+                else:
+                    rest.append((k, off, bool(prio and plan.use_priority)))
+            out.append((start, end, to_k, rest, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
+        windows.append(out)
+        h = c.in_hand
+        spec = None
+        if h is not None and h.started:  # Durations.residual, its path-independent part
+            d = model.durations(h.service)
+            table = d.samples if len(d.samples) >= 20 else d._scaled_prior()
+            i = bisect_right(table, h.elapsed_s)
+            m = len(table) - i
+            spec = (table, i, m, h.elapsed_s, None if m >= 10 else d.tail_mean(table), h.service)
+        in_hand.append(spec)
+    return Tables(base, own, windows, in_hand)
+
+
+_DIRTY = (-math.inf, 0.0, 0.0, 0)
+
+
+def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int, float]]:
+    """One sample path: (ticket index, call time) of each call, in order; ``nx`` gives the draws.
+    Raises ``StopIteration`` when ``nx`` runs out (the caller retries with a longer list)."""
+    now, model = plan.now, plan.model
+    inf = math.inf
+    log = math.log
+    n_tickets, n_keys = plan.n_tickets, plan.n_keys
+    qlist, qks, phantom, t_sx, t_prio = plan.qlist, plan.qks, plan.phantom, plan.t_sx, plan.t_prio
+    key_sx, key_prio = plan.key_sx, plan.key_prio
+    stop_at, max_in_row, guard = plan.stop_at, plan.max_in_row, plan.guard
+    waited, leave_k, leave_s = plan.waited, plan.leave_k, plan.leave_s
+    base, own, windows = tables.base, tables.own, tables.windows
+    p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
+    qlen = [len(q) for q in qlist]
+    # when each citizen would leave, drawn the first time they reach the head of a line
+    if plan.leaves:
+        survival, first_below, step, levels = model.patience_table()
+        n_steps = len(survival)
+        leave = [None] * n_tickets
+    else:
+        leave = [inf] * n_tickets
+    pos = [0] * n_keys
+    nxt = [None] * n_keys
+    pieces_of = [None] * n_keys
+    for k, pieces in plan.streams:
+        pieces_of[k] = pieces
+        nxt[k] = _next_arrival(pieces, 0, max(now, pieces[0][0]), nx)
+    # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
+    scale = {}
+    scl = []
+    for code, sd in plan.spread:
+        z = _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9))
+        x = math.exp(-sd * sd / 2 + sd * z)
+        scl.append(x)
+        scale[code] = x
+    heap = []
+    in_row = []
+    current = []
+    for ci, (c, wins) in enumerate(plan.counters):
+        free = now
+        h = c.in_hand
+        if h is not None:
+            spec = tables.in_hand[ci]
+            if spec is not None:  # serving: Durations.residual, inlined
+                table, i, m, elapsed, tail, code = spec
+                u = nx()
+                if m >= 10:
+                    r = table[i + min(m - 1, int(u * m))] - elapsed
+                else:
+                    r = -log(1.0 - u * 0.999) * tail
+                free += r * scale.get(code, 1.0)
+            elif h.elapsed_s < walk:
+                free += walk - h.elapsed_s + model.service_sample(h.service, nx(), c.clerk,
+                                                                  scale.get(h.service, 1.0))
+            else:
+                free += max(0.0, hold - h.elapsed_s)
+        heap.append((free, c.number, ci))
+        in_row.append(c.priority_in_row)
+        current.append(windows[ci][0])
+    heapify(heap)
+    # each stream's head: (valid until, available from, queue key, ticket index or -1 for a newcomer)
+    head = [_DIRTY] * n_keys
+    calls = []
+    remaining = n_tickets
+    while heap and remaining > 0:
+        t, n, ci = heappop(heap)
+        win = current[ci]
+        if t >= win[1]:
+            wins = windows[ci]
+            wi = win[4] + 1
+            while wi < len(wins) and t >= wins[wi][1]:
+                wi += 1
+            if wi >= len(wins):
+                continue
+            win = current[ci] = wins[wi]
+        start, end, to_k, streams_of, _, next_start = win
+        if t < start:
+            t = start
+        # the best head of each class: score, queue key, ticket index (-1: a newcomer), stream
+        bpk = bnk = -1
+        bps = bns = bpq = bnq = inf
+        bpj = bnj = 0
+        wake = inf
+        for k, off, is_p in ((to_k, -inf, False),) + streams_of if to_k >= 0 else streams_of:
+            h = head[k]
+            if h[0] <= t:  # the head changed, or has left: find it (drawing patience as the engine meets it)
+                i = pos[k]
+                ql = qlen[k]
+                if i < ql:
+                    q = qlist[k]
+                    while True:
+                        j = q[i]
+                        lv = leave[j]
+                        if lv is None:  # Model.leave_after, inlined
+                            f = first_below[int(leave_s[j] * nx() * levels)]
+                            lv = leave[j] = inf if f >= n_steps else now + max(0.0, max(f, leave_k[j]) * step - waited[j])
+                        if lv > t:
+                            break
+                        i += 1
+                        remaining -= 1
+                        if i >= ql:
+                            break
+                    pos[k] = i
+                if i < ql:
+                    h = head[k] = (lv, -inf, qks[j], j)
+                else:
+                    a = nxt[k]
+                    h = head[k] = (inf, inf, inf, -1) if a is None else (inf, a[0], a[0], -1)
+            _, f, qk, j = h
+            if f > t:
+                if f < wake:
+                    wake = f
+                continue
+            sc = qk + off
+            if off == -inf:  # sent to this counter: before anything else
+                bpk, bnk, bns, bnq, bnj = -1, k, sc, qk, j
+                break
+            if is_p:
+                if sc < bps or (sc == bps and (qk, j, k) < (bpq, bpj, bpk)):
+                    bps, bpq, bpj, bpk = sc, qk, j, k
+            elif sc < bns or (sc == bns and (qk, j, k) < (bnq, bnj, bnk)):
+                bns, bnq, bnj, bnk = sc, qk, j, k
+        if bpk < 0:
+            if bnk < 0:
+                if wake < end:
+                    heappush(heap, (wake, n, ci))
+                elif next_start is not None:
+                    heappush(heap, (next_start, n, ci))
+                continue
+            j, k = bnj, bnk
+        elif bnk < 0:
+            j, k = bpj, bpk
+        elif in_row[ci] >= max_in_row or (t - bnq > guard and bnq < bpq):
+            j, k = bnj, bnk   # selection.normal_goes_first, inlined
+        else:
+            j, k = bpj, bpk
+        head[k] = _DIRTY
+        if j < 0:  # a newcomer: draw the next of that stream
+            a = nxt[k]
+            nxt[k] = _next_arrival(pieces_of[k], a[1], a[0], nx)
+            sx, is_prio = key_sx[k], key_prio[k]
+        else:
+            pos[k] += 1
+            remaining -= 1
+            calls.append((j, t))
+            if j == stop_at:
+                break
+            if phantom[j]:
+                heappush(heap, (t, n, ci))
+                continue
+            sx, is_prio = t_sx[j], t_prio[j]
+        in_row[ci] = in_row[ci] + 1 if is_prio else 0
+        u = nx()
+        if u < p_ns:
+            busy = hold
+        else:
+            v = (u - p_ns) / (1.0 - p_ns)
+            mine = own[ci][sx]
+            if mine is None:  # Durations.sample, inlined
+                npw, nn, prior, samples, last, cum = base[sx]
+                x = v * npw
+                if x < PRIOR_WEIGHT or not nn:
+                    d = prior[min(_QUANTILES - 1, int(v * _QUANTILES))]
+                else:
+                    d = samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
+            else:  # Model.sampler with the clerk's own times
+                share = mine[0]
+                d = _sample(mine[1], v / share) if v < share else _sample(base[sx], (v - share) / (1.0 - share))
+            busy = walk + d * scl[sx]
+        heappush(heap, (t + busy, n, ci))
+    return calls
