@@ -18,7 +18,7 @@ import math
 import random
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from heapq import heapify, heappop, heappush
+from heapq import heapify, heappop, heapreplace
 from statistics import NormalDist
 from typing import Callable
 
@@ -115,8 +115,7 @@ class Tables:
     """What every path reads and no path changes, derived from a :class:`Plan` once."""
     base: list[tuple]          # per service index: its ``_table``
     own: list[list]            # per counter, per service index: (share, the clerk's ``_table``) or None
-    windows: list[list[tuple]]  # per counter: (start, end, stream sent to it or -1, [(stream, offset,
-    #                            priority class)], index, next window's start or None)
+    windows: list[list[tuple]]  # per counter: (start, end, [(stream, offset, class)], index, next start or None)
     in_hand: list[tuple | None]  # per counter: (table, i, m, elapsed, tail, code) of a service in hand
 
 
@@ -133,14 +132,10 @@ def plan_tables(plan: Plan) -> Tables:
         own.append(row)
         out = []
         for wi, (start, end, streams_of) in enumerate(wins):
-            to_k = -1
-            rest = []
-            for k, off, prio in streams_of:
-                if off == -math.inf:
-                    to_k = k   # sent to this counter: first in the list, before anything else
-                else:
-                    rest.append((k, off, bool(prio and plan.use_priority)))
-            out.append((start, end, to_k, rest, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
+            # (stream, offset, class): 0 normal, 1 priority, 2 sent to this counter (first in the list)
+            scan = [(k, off, 2 if off == -math.inf else 1 if prio and plan.use_priority else 0)
+                    for k, off, prio in streams_of]
+            out.append((start, end, scan, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
         windows.append(out)
         h = c.in_hand
         spec = None
@@ -154,7 +149,7 @@ def plan_tables(plan: Plan) -> Tables:
     return Tables(base, own, windows, in_hand)
 
 
-_DIRTY = (-math.inf, 0.0, 0.0, 0)
+_DIRTY = (-math.inf, 0.0, 0)  # a stream's head to be found again
 
 
 def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int, float]]:
@@ -217,30 +212,31 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
         in_row.append(c.priority_in_row)
         current.append(windows[ci][0])
     heapify(heap)
-    # each stream's head: (valid until, available from, queue key, ticket index or -1 for a newcomer)
-    head = [_DIRTY] * n_keys
+    # each stream's head that a counter may call: (valid until, queue key, ticket index or -1 for a newcomer)
+    dirty = _DIRTY
+    head = [dirty] * n_keys
     calls = []
     remaining = n_tickets
     while heap and remaining > 0:
-        t, n, ci = heappop(heap)
+        # the counter free first; its entry is replaced (or popped) once it is known what it does
+        t, n, ci = heap[0]
         win = current[ci]
         if t >= win[1]:
             wins = windows[ci]
-            wi = win[4] + 1
+            wi = win[3] + 1
             while wi < len(wins) and t >= wins[wi][1]:
                 wi += 1
             if wi >= len(wins):
+                heappop(heap)
                 continue
             win = current[ci] = wins[wi]
-        start, end, to_k, streams_of, _, next_start = win
+        start, end, scan, _, next_start = win
         if t < start:
             t = start
-        # the best head of each class: score, queue key, ticket index (-1: a newcomer), stream
+        # the best head of each class (its score and stream; the rest is in ``head``)
         bpk = bnk = -1
-        bps = bns = bpq = bnq = inf
-        bpj = bnj = 0
-        wake = inf
-        for k, off, is_p in ((to_k, -inf, False),) + streams_of if to_k >= 0 else streams_of:
+        bps = bns = wake = inf
+        for k, off, cls in scan:
             h = head[k]
             if h[0] <= t:  # the head changed, or has left: find it (drawing patience as the engine meets it)
                 i = pos[k]
@@ -261,42 +257,56 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                             break
                     pos[k] = i
                 if i < ql:
-                    h = head[k] = (lv, -inf, qks[j], j)
+                    h = head[k] = (lv, qks[j], j)
                 else:
                     a = nxt[k]
-                    h = head[k] = (inf, inf, inf, -1) if a is None else (inf, a[0], a[0], -1)
-            _, f, qk, j = h
-            if f > t:
-                if f < wake:
-                    wake = f
-                continue
-            sc = qk + off
-            if off == -inf:  # sent to this counter: before anything else
-                bpk, bnk, bns, bnq, bnj = -1, k, sc, qk, j
+                    if a is None:  # nobody, now or later
+                        continue
+                    if a[0] > t:  # the next newcomer is still to come (looked at again each time)
+                        if a[0] < wake:
+                            wake = a[0]
+                        continue
+                    h = head[k] = (inf, a[0], -1)
+            sc = h[1] + off
+            if cls == 0:
+                if sc < bns or (sc == bns and (h[1], h[2], k) < (head[bnk][1], head[bnk][2], bnk)):
+                    bns, bnk = sc, k
+            elif cls == 1:
+                if sc < bps or (sc == bps and (h[1], h[2], k) < (head[bpk][1], head[bpk][2], bpk)):
+                    bps, bpk = sc, k
+            else:  # sent to this counter: before anything else
+                bpk, bnk = -1, k
                 break
-            if is_p:
-                if sc < bps or (sc == bps and (qk, j, k) < (bpq, bpj, bpk)):
-                    bps, bpq, bpj, bpk = sc, qk, j, k
-            elif sc < bns or (sc == bns and (qk, j, k) < (bnq, bnj, bnk)):
-                bns, bnq, bnj, bnk = sc, qk, j, k
         if bpk < 0:
             if bnk < 0:
                 if wake < end:
-                    heappush(heap, (wake, n, ci))
+                    heapreplace(heap, (wake, n, ci))
                 elif next_start is not None:
-                    heappush(heap, (next_start, n, ci))
+                    heapreplace(heap, (next_start, n, ci))
+                else:
+                    heappop(heap)
                 continue
-            j, k = bnj, bnk
+            k = bnk
         elif bnk < 0:
-            j, k = bpj, bpk
-        elif in_row[ci] >= max_in_row or (t - bnq > guard and bnq < bpq):
-            j, k = bnj, bnk   # selection.normal_goes_first, inlined
+            k = bpk
         else:
-            j, k = bpj, bpk
-        head[k] = _DIRTY
-        if j < 0:  # a newcomer: draw the next of that stream
-            a = nxt[k]
-            nxt[k] = _next_arrival(pieces_of[k], a[1], a[0], nx)
+            bnq = head[bnk][1]
+            if in_row[ci] >= max_in_row or (t - bnq > guard and bnq < head[bpk][1]):
+                k = bnk   # selection.normal_goes_first, inlined
+            else:
+                k = bpk
+        j = head[k][2]
+        head[k] = dirty
+        if j < 0:  # a newcomer: draw the next of that stream (_next_arrival, its first piece inlined)
+            x, i = nxt[k]
+            pieces = pieces_of[k]
+            p0, p1, rate = pieces[i]
+            x = max(x, p0) + -log(max(1e-12, 1.0 - nx())) / rate
+            if x < p1:
+                nxt[k] = (x, i)
+            else:
+                i += 1
+                nxt[k] = _next_arrival(pieces, i, pieces[i][0] if i < len(pieces) else p1, nx)
             sx, is_prio = key_sx[k], key_prio[k]
         else:
             pos[k] += 1
@@ -305,7 +315,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
             if j == stop_at:
                 break
             if phantom[j]:
-                heappush(heap, (t, n, ci))
+                heapreplace(heap, (t, n, ci))
                 continue
             sx, is_prio = t_sx[j], t_prio[j]
         in_row[ci] = in_row[ci] + 1 if is_prio else 0
@@ -314,17 +324,19 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
             busy = hold
         else:
             v = (u - p_ns) / (1.0 - p_ns)
-            mine = own[ci][sx]
-            if mine is None:  # Durations.sample, inlined
-                npw, nn, prior, samples, last, cum = base[sx]
-                x = v * npw
-                if x < PRIOR_WEIGHT or not nn:
-                    d = prior[min(_QUANTILES - 1, int(v * _QUANTILES))]
-                else:
-                    d = samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
-            else:  # Model.sampler with the clerk's own times
-                share = mine[0]
-                d = _sample(mine[1], v / share) if v < share else _sample(base[sx], (v - share) / (1.0 - share))
+            mine = own[ci][sx]  # Model.sampler: the clerk's own times for a share of the draws
+            if mine is None:
+                tab = base[sx]
+            elif v < mine[0]:
+                tab, v = mine[1], v / mine[0]
+            else:
+                tab, v = base[sx], (v - mine[0]) / (1.0 - mine[0])
+            npw, nn, prior, samples, last, cum = tab  # Durations.sample, inlined
+            x = v * npw
+            if x < PRIOR_WEIGHT or not nn:
+                d = prior[min(_QUANTILES - 1, int(v * _QUANTILES))]
+            else:
+                d = samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
             busy = walk + d * scl[sx]
-        heappush(heap, (t + busy, n, ci))
+        heapreplace(heap, (t + busy, n, ci))
     return calls
