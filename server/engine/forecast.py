@@ -113,7 +113,8 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
-    phantom ``(service, priority)``), each path stops once that one is called."""
+    phantom ``(service, priority)``), each path stops once that one is called, and the forecast
+    holds that one's estimate alone (the others' paths were cut short)."""
     now = snap.now
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it
@@ -187,7 +188,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     tables = plan_tables(plan)
     calls: list[list[float]] = [[] for _ in range(n_tickets)]
     draws = Draws(seed)
-    size = 1024
+    size = 256
     for path in range(paths):
         if pause is not None and path:
             pause()  # the server lets other greenlets run between paths; the result does not change
@@ -199,12 +200,14 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
                 break
             except StopIteration:  # more draws than this list: the same path again with a longer one
                 size *= 2
-        draws.used(path, taken, len(taken) - it.__length_hint__())
+        n = len(taken) - it.__length_hint__()
+        draws.used(path, taken, n)
+        size = max(size, 2 * n)
         for j, t in made:
             calls[j].append(t)
     out = Forecast(now)
     horizon = max((w[1] for c in snap.counters for w in c.windows), default=now)
-    for j in range(n_tickets):
+    for j in range(n_tickets) if only is None else [stop_at] if stop_at >= 0 else []:
         ts = sorted(calls[j])
         if ts:
             mean = sum(ts) / len(ts) - now
