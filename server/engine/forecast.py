@@ -188,7 +188,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     tables = plan_tables(plan)
     calls: list[list[float]] = [[] for _ in range(n_tickets)]
     draws = Draws(seed)
-    size = 256
+    size = 2 * n_tickets + 256  # draws one path reads, about (then as many as the last path read, twice)
     for path in range(paths):
         if pause is not None and path:
             pause()  # the server lets other greenlets run between paths; the result does not change
