@@ -17,6 +17,9 @@ The estimate of a ticket is the mean of its call times over the paths in which i
 as its 80% interval. A "new ticket" of each service (normal and priority) rides along as a
 phantom that takes no counter time, so the estimate for someone taking a ticket now comes from
 the same paths without changing anyone else's.
+
+This module reads the snapshot into plain lists (``paths.Plan``) and sums the paths up;
+``paths.play`` plays each path (the loop that costs: ``docs/performance.md`` §9).
 """
 from __future__ import annotations
 

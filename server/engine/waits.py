@@ -29,7 +29,7 @@ from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snap
 from .learned import Model, Observations, learn
 
 HISTORY_DAYS = 28
-ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (12 paths: 7 ms, but a noisier printed figure)
+ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (fewer: a noisier printed figure)
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
