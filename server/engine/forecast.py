@@ -128,18 +128,17 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             keys[key] = len(keys)
         return keys[key]
 
-    ids: list = []       # ticket index -> id (phantoms: ("new", service, priority))
-    qks: list[float] = []
-    waited: list[float] = []
-    services_of: list[str] = []
-    prio_of: list[bool] = []
-    phantom: list[bool] = []
     queue: dict[int, list[int]] = {}
-    for w in sorted(snap.waiting, key=lambda w: (w.queue_key, w.id)):
+    ws = sorted(snap.waiting, key=lambda w: (w.queue_key, w.id))
+    for j, w in enumerate(ws):
         k = kid(("to", w.target_counter)) if w.target_counter is not None else kid((w.service, bool(w.priority)))
-        queue.setdefault(k, []).append(len(ids))
-        ids.append(w.id), qks.append(w.queue_key), waited.append(now - w.wait_from)
-        services_of.append(w.service), prio_of.append(bool(w.priority)), phantom.append(False)
+        queue.setdefault(k, []).append(j)
+    ids: list = [w.id for w in ws]  # ticket index -> id (phantoms: ("new", service, priority))
+    qks = [w.queue_key for w in ws]
+    waited = [now - w.wait_from for w in ws]
+    services_of = [w.service for w in ws]
+    prio_of = [bool(w.priority) for w in ws]
+    phantom = [False] * len(ws)
     for service in snap.new_services:
         for prio in (False, True):
             queue.setdefault(kid((service, prio)), []).append(len(ids))
