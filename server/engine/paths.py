@@ -176,9 +176,11 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
     pos = [0] * n_keys
     nxt = [None] * n_keys
     pieces_of = [None] * n_keys
-    for k, pieces in plan.streams:
+    for k, pieces in plan.streams:  # _next_arrival, its first piece inlined
         pieces_of[k] = pieces
-        nxt[k] = _next_arrival(pieces, 0, max(now, pieces[0][0]), nx)
+        p0, p1, rate = pieces[0]
+        x = max(now, p0) + -log(max(1e-12, 1.0 - nx())) / rate
+        nxt[k] = (x, 0) if x < p1 else _next_arrival(pieces, 1, pieces[1][0] if len(pieces) > 1 else p1, nx)
     # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
     scale = {}
     scl = []
