@@ -186,7 +186,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
                 streams=streams, spread=[(code, model.durations(code).spread()) for code in codes],
                 counters=counters, stop_at=stop_at, max_in_row=policy.max_in_row, guard=policy.normal_guard_s,
                 use_priority=policy.enabled, waited=waited, leave_k=leave_k,
-                leave_s=[survival[k] for k in leave_k], leaves=leaves)
+                leave_s=[survival[k] for k in leave_k], leaves=leaves, record_all=only is None)
     tables = plan_tables(plan)
     calls: list[list[float]] = [[] for _ in range(n_tickets)]
     draws = Draws(seed)

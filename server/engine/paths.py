@@ -108,6 +108,7 @@ class Plan:
     leave_k: list[int]
     leave_s: list[float]
     leaves: bool = False
+    record_all: bool = True           # every call (False: the ``stop_at`` ticket's alone)
 
 
 @dataclass
@@ -153,7 +154,8 @@ _DIRTY = (-math.inf, 0.0, 0)  # a stream's head to be found again
 
 
 def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int, float]]:
-    """One sample path: (ticket index, call time) of each call, in order; ``nx`` gives the draws.
+    """One sample path: (ticket index, call time) of each call, in order (with ``record_all``
+    false, of the ``stop_at`` ticket's alone); ``nx`` gives the draws.
     Raises ``StopIteration`` when ``nx`` runs out (the caller retries with a longer list)."""
     now, model = plan.now, plan.model
     inf = math.inf
@@ -161,7 +163,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
     n_tickets, n_keys = plan.n_tickets, plan.n_keys
     qlist, qks, phantom, t_sx, t_prio = plan.qlist, plan.qks, plan.phantom, plan.t_sx, plan.t_prio
     key_sx, key_prio = plan.key_sx, plan.key_prio
-    stop_at, max_in_row, guard = plan.stop_at, plan.max_in_row, plan.guard
+    stop_at, max_in_row, guard, record_all = plan.stop_at, plan.max_in_row, plan.guard, plan.record_all
     waited, leave_k, leave_s = plan.waited, plan.leave_k, plan.leave_s
     base, own, windows = tables.base, tables.own, tables.windows
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
@@ -313,9 +315,11 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
         else:
             pos[k] += 1
             remaining -= 1
-            calls.append((j, t))
             if j == stop_at:
+                calls.append((j, t))
                 break
+            if record_all:
+                calls.append((j, t))
             if phantom[j]:
                 heapreplace(heap, (t, n, ci))
                 continue
