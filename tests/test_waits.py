@@ -109,7 +109,8 @@ def test_the_same_state_and_seed_give_the_same_estimate_to_the_last_digit():
     # the printed figure is reproducible (a forecast is seeded by the event sequence), also when a
     # path reads more random draws than the first list it was given (a rush of newcomers)
     rush = Snapshot(NOW, _waiting(6), _busy(2), Calling(), PriorityPolicy(), ["CT"],
-                    arrivals=[(("CT", False), [(NOW, NOW + 3 * 3600, 1 / 5)]), (("CT", True), [(NOW, NOW + 3600, 1 / 60)])])
+                    arrivals=[(("CT", False), [(NOW, NOW + 3 * 3600, 1 / 5)]),
+                              (("CT", True), [(NOW, NOW + 3600, 1 / 60)])])
     for only in (None, ("CT", False), "CT3"):
         a = forecast(rush, _model(), paths=6, seed=7, only=only)
         assert a == forecast(rush, _model(), paths=6, seed=7, only=only)

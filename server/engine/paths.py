@@ -69,17 +69,9 @@ def _next_arrival(pieces, i: int, x: float, nx) -> tuple[float, int] | None:
 
 
 def _table(d: Durations) -> tuple:
-    """What ``Durations.sample`` reads, as a tuple: (n + prior weight, n, prior, samples, last, cum)."""
+    """What ``Durations.sample`` reads, as a tuple: (n + prior weight, n, prior, samples, last, cum)
+    (``play`` inlines the look-up)."""
     return (d.n + PRIOR_WEIGHT, d.n, d._prior, d.samples, len(d.samples) - 1, d._cum)
-
-
-def _sample(tab: tuple, u: float) -> float:
-    """``Durations.sample`` of a ``_table``."""
-    npw, n, prior, samples, last, cum = tab
-    x = u * npw
-    if x < PRIOR_WEIGHT or not n:
-        return prior[min(_QUANTILES - 1, int(u * _QUANTILES))]
-    return samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
 
 
 @dataclass
@@ -252,7 +244,8 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                         lv = leave[j]
                         if lv is None:  # Model.leave_after, inlined
                             f = first_below[int(leave_s[j] * nx() * levels)]
-                            lv = leave[j] = inf if f >= n_steps else now + max(0.0, max(f, leave_k[j]) * step - waited[j])
+                            lv = leave[j] = (inf if f >= n_steps
+                                             else now + max(0.0, max(f, leave_k[j]) * step - waited[j]))
                         if lv > t:
                             break
                         i += 1
