@@ -22,7 +22,7 @@ from heapq import heapify, heappop, heapreplace
 from statistics import NormalDist
 from typing import Callable
 
-from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Durations, Model
+from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Model
 
 _normal_inv_cdf = NormalDist().inv_cdf
 
@@ -68,12 +68,6 @@ def _next_arrival(pieces, i: int, x: float, nx) -> tuple[float, int] | None:
     return None
 
 
-def _table(d: Durations) -> tuple:
-    """What ``Durations.sample`` reads, as a tuple: (n + prior weight, n, prior, samples, last, cum)
-    (``play`` inlines the look-up)."""
-    return (d.n + PRIOR_WEIGHT, d.n, d._prior, d.samples, len(d.samples) - 1, d._cum)
-
-
 @dataclass
 class Plan:
     """A snapshot as plain lists, built once per forecast (see ``forecast.forecast``)."""
@@ -106,8 +100,8 @@ class Plan:
 @dataclass
 class Tables:
     """What every path reads and no path changes, derived from a :class:`Plan` once."""
-    base: list[tuple]          # per service index: its ``_table``
-    own: list[list]            # per counter, per service index: (share, the clerk's ``_table``) or None
+    base: list[tuple]          # per service index: its ``Durations.sample_table``
+    own: list[list]            # per counter, per service index: (share, the clerk's sample table) or None
     windows: list[list[tuple]]  # per counter: (start, end, [(stream, offset, class)], index, next start or None)
     in_hand: list[tuple | None]  # per counter: (table, i, m, elapsed, tail, code) of a service in hand
 
@@ -115,13 +109,13 @@ class Tables:
 def plan_tables(plan: Plan) -> Tables:
     model = plan.model
     codes = [code for code, _ in plan.spread]
-    base = [_table(model.durations(code)) for code in codes]
+    base = [model.durations(code).sample_table() for code in codes]
     own, windows, in_hand = [], [], []
     for c, wins in plan.counters:
         row = []
         for code in codes:
             d = model.clerks.get((code, c.clerk)) if c.clerk is not None else None
-            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), _table(d)))
+            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
         own.append(row)
         out = []
         for wi, (start, end, streams_of) in enumerate(wins):
@@ -134,7 +128,7 @@ def plan_tables(plan: Plan) -> Tables:
         spec = None
         if h is not None and h.started:  # Durations.residual, its path-independent part
             d = model.durations(h.service)
-            table = d.samples if len(d.samples) >= 20 else d._scaled_prior()
+            table = d.residual_table()
             i = bisect_right(table, h.elapsed_s)
             m = len(table) - i
             spec = (table, i, m, h.elapsed_s, None if m >= 10 else d.tail_mean(table), h.service)
