@@ -90,6 +90,45 @@ def test_citizens_still_to_come_with_priority_go_first():
     assert forecast(rush, _model(), paths=400).new[("CT", False)].wait_s > alone.wait_s * 1.05
 
 
+def test_a_ticket_sent_to_a_counter_is_called_there_before_anyone_else():
+    # two counters, 100-second services: counter 1 free in 40 s, counter 2 in 70 s. "T" came last
+    # and was sent to counter 2: it goes before the three who waited longer, at +70 s; counter 1
+    # takes CT0 at +40 s and CT1 at +140 s, counter 2 takes CT2 after T, at +170 s
+    model = Model({"CT": Durations(100.0, [100.0] * 5000)}, p_no_show=0.0)
+    counters = [CounterNow(1, "c1", 0, InHand("CT", True, 60.0), ((NOW, NOW + DAY, ("CT",)),)),
+                CounterNow(2, "c2", 0, InHand("CT", True, 30.0), ((NOW, NOW + DAY, ("CT",)),))]
+    waiting = _waiting(3) + [WaitingTicket("T", "CT", False, NOW - 1, NOW - 1, target_counter=2)]
+    est = forecast(Snapshot(NOW, waiting, counters, Calling(), PriorityPolicy()), model, paths=10).tickets
+    assert est["T"].wait_s == pytest.approx(70, abs=1)
+    assert [round(est[f"CT{i}"].wait_s) for i in range(3)] == [40, 140, 170]
+    alone = forecast(Snapshot(NOW, waiting, counters, Calling(), PriorityPolicy()), model, paths=10, only="T")
+    assert alone.tickets["T"] == est["T"] and list(alone.tickets) == ["T"]  # only: that one's estimate
+
+
+def test_the_same_state_and_seed_give_the_same_estimate_to_the_last_digit():
+    # the printed figure is reproducible (a forecast is seeded by the event sequence), also when a
+    # path reads more random draws than the first list it was given (a rush of newcomers)
+    rush = Snapshot(NOW, _waiting(6), _busy(2), Calling(), PriorityPolicy(), ["CT"],
+                    arrivals=[(("CT", False), [(NOW, NOW + 3 * 3600, 1 / 5)]),
+                              (("CT", True), [(NOW, NOW + 3600, 1 / 60)])])
+    for only in (None, ("CT", False), "CT3"):
+        a = forecast(rush, _model(), paths=6, seed=7, only=only)
+        assert a == forecast(rush, _model(), paths=6, seed=7, only=only)
+        assert a != forecast(rush, _model(), paths=6, seed=8, only=only)
+
+
+def test_the_sample_paths_come_in_antithetic_pairs_from_one_seeded_sequence():
+    from server.engine.paths import Draws
+    draws, rng = Draws(5), random.Random(5)
+    first = draws.take(0, 8)
+    assert first == [rng.random() for _ in range(8)]
+    draws.used(0, first, 3)                     # path 0 read three draws
+    twin = draws.take(1, 4)
+    assert twin[:3] == [1.0 - u for u in first[:3]] and twin[3:] == first[3:7]  # then fresh ones
+    draws.used(1, twin, 5)                      # path 1 read its three mirrored draws and two fresh
+    assert draws.take(2, 2) == first[5:7]       # path 2 goes on from there
+
+
 def test_services_still_running_count_as_longer_than_so_far():
     values, weights = redistribute([100.0, 200.0], [150.0])
     assert sum(v * w for v, w in zip(values, weights)) / sum(weights) == pytest.approx((100 + 200 * 2) / 3)

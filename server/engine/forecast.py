@@ -17,18 +17,19 @@ The estimate of a ticket is the mean of its call times over the paths in which i
 as its 80% interval. A "new ticket" of each service (normal and priority) rides along as a
 phantom that takes no counter time, so the estimate for someone taking a ticket now comes from
 the same paths without changing anyone else's.
+
+This module reads the snapshot into plain lists (``paths.Plan``) and sums the paths up;
+``paths.play`` plays each path (the loop that costs: ``docs/performance.md`` §9).
 """
 from __future__ import annotations
 
-import heapq
 import math
-import random
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Callable, Sequence
 
 from ..config import Calling, PriorityPolicy
-from .learned import Model
+from .learned import STEP_S, Model
+from .paths import Draws, Plan, play, plan_tables
 from .selection import rank_offset
 
 PATHS = 24
@@ -112,48 +113,11 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[i] + (sorted_xs[j] - sorted_xs[i]) * (x - i)
 
 
-class _Uniforms:
-    """Uniform draws in antithetic pairs: an odd path replays ``1 - u`` of the even path before
-    it, as far as it goes (then fresh draws). A path with long services is paired with one with
-    short ones, which halves the noise of the mean for the same number of paths."""
-
-    def __init__(self, rng: random.Random) -> None:
-        self.rng, self.tape, self.i, self.mirror = rng, [], 0, False
-
-    def start(self, path: int) -> None:
-        self.mirror, self.i = path % 2 == 1, 0
-        if not self.mirror:
-            self.tape = []
-
-    def __call__(self) -> float:
-        if self.mirror:
-            i = self.i
-            if i < len(self.tape):
-                self.i = i + 1
-                return 1.0 - self.tape[i]
-            return self.rng.random()
-        u = self.rng.random()
-        self.tape.append(u)
-        return u
-
-
-def _next_arrival(pieces, i: int, x: float, expo) -> tuple[float, int] | None:
-    """The next Poisson arrival after ``x`` of piecewise-constant rates (memoryless: a piece's
-    end restarts the draw in the next piece)."""
-    while i < len(pieces):
-        a, b, rate = pieces[i]
-        x = max(x, a) + expo(rate)
-        if x < b:
-            return x, i
-        i += 1
-        x = pieces[i][0] if i < len(pieces) else b
-    return None
-
-
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
-    phantom ``(service, priority)``), each path stops once that one is called."""
+    phantom ``(service, priority)``), each path stops once that one is called, and the forecast
+    holds that one's estimate alone (the others' paths were cut short)."""
     now = snap.now
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it
@@ -164,24 +128,23 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             keys[key] = len(keys)
         return keys[key]
 
-    ids: list = []       # ticket index -> id (phantoms: ("new", service, priority))
-    qks: list[float] = []
-    waited: list[float] = []
-    services_of: list[str] = []
-    prio_of: list[bool] = []
-    phantom: list[bool] = []
     queue: dict[int, list[int]] = {}
-    for w in sorted(snap.waiting, key=lambda w: (w.queue_key, w.id)):
+    ws = sorted(snap.waiting, key=lambda w: (w.queue_key, w.id))
+    for j, w in enumerate(ws):
         k = kid(("to", w.target_counter)) if w.target_counter is not None else kid((w.service, bool(w.priority)))
-        queue.setdefault(k, []).append(len(ids))
-        ids.append(w.id), qks.append(w.queue_key), waited.append(now - w.wait_from)
-        services_of.append(w.service), prio_of.append(bool(w.priority)), phantom.append(False)
+        queue.setdefault(k, []).append(j)
+    ids: list = [w.id for w in ws]  # ticket index -> id (phantoms: ("new", service, priority))
+    qks = [w.queue_key for w in ws]
+    waited = [now - w.wait_from for w in ws]
+    services_of = [w.service for w in ws]
+    prio_of = [bool(w.priority) for w in ws]
+    phantom = [False] * len(ws)
     for service in snap.new_services:
         for prio in (False, True):
             queue.setdefault(kid((service, prio)), []).append(len(ids))
             ids.append(("new", service, prio)), qks.append(now), waited.append(0.0)
             services_of.append(service), prio_of.append(prio), phantom.append(True)
-    streams = [(kid(key), pieces) for key, pieces in snap.arrivals if pieces]
+    streams = [(kid(key), list(pieces)) for key, pieces in snap.arrivals if pieces]
     n_keys = len(keys)
     key_service = [None] * n_keys
     for key, k in keys.items():
@@ -206,160 +169,47 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             wins.append((start, end, streams_of))
         counters.append((c, wins))
     n_tickets = len(ids)
-    qlist = [queue.get(k, []) for k in range(n_keys)]
-    qlen = [len(q) for q in qlist]
-    calls: list[list[float]] = [[] for _ in range(n_tickets)]
-    rng = random.Random(seed)
-    rand = _Uniforms(rng)
-
-    def expo(rate: float) -> float:
-        return -math.log(max(1e-12, 1.0 - rand())) / rate
-    normal = NormalDist()
-    leave_after = model.leave_after
-    p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
-    samplers: dict[tuple[str | None, str], object] = {}
-    scale: dict[str, float] = {}
     all_services = set(services_of) | set(snap.new_services) | {c.in_hand.service for c in snap.counters if c.in_hand}
-    for _, key in sorted((k, key) for key, k in keys.items()):
+    for key in keys:
         if key[0] != "to":
             all_services.add(key[0])
-    spread = {svc: model.durations(svc).spread() for svc in sorted(all_services)}
-
-    def sampler(clerk, svc):
-        f = samplers.get((clerk, svc))
-        if f is None:
-            f = samplers[(clerk, svc)] = model.sampler(svc, clerk, scale.get(svc, 1.0))
-        return f
-    stream_pieces = [None] * n_keys
-    for k, pieces in streams:
-        stream_pieces[k] = pieces
-    max_in_row = policy.max_in_row
-    guard = policy.normal_guard_s
-    use_priority = policy.enabled
-    inf = math.inf
+    codes = sorted(all_services)
+    sx = {code: i for i, code in enumerate(codes)}
     leaves = bool(model.survival)
+    survival = model.survival
+    leave_k = [min(len(survival) - 1, int(w / STEP_S)) for w in waited] if leaves else []
+    plan = Plan(now=now, model=model, n_tickets=n_tickets, n_keys=n_keys,
+                qlist=[queue.get(k, []) for k in range(n_keys)], qks=qks, phantom=phantom,
+                t_sx=[sx[s] for s in services_of], t_prio=prio_of,
+                key_sx=[-1 if key[0] == "to" else sx[key[0]] for key in key_service],
+                key_prio=[bool(key[1]) if key[0] != "to" else False for key in key_service],
+                streams=streams, spread=[(code, model.durations(code).spread()) for code in codes],
+                counters=counters, stop_at=stop_at, max_in_row=policy.max_in_row, guard=policy.normal_guard_s,
+                use_priority=policy.enabled, waited=waited, leave_k=leave_k,
+                leave_s=[survival[k] for k in leave_k], leaves=leaves, record_all=only is None)
+    tables = plan_tables(plan)
+    calls: list[list[float]] = [[] for _ in range(n_tickets)]
+    draws = Draws(seed)
+    size = 2 * n_tickets + 256  # draws one path reads, about (then as many as the last path read, twice)
     for path in range(paths):
         if pause is not None and path:
             pause()  # the server lets other greenlets run between paths; the result does not change
-        rand.start(path)
-        # when each citizen would leave, drawn the first time they reach the head of a line
-        leave = [None if leaves else inf] * n_tickets
-        pos = [0] * n_keys
-        nxt = [None] * n_keys
-        for k, pieces in streams:
-            nxt[k] = _next_arrival(pieces, 0, max(now, pieces[0][0]), expo)
-        # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
-        for svc, sd in spread.items():
-            z = normal.inv_cdf(min(max(rand(), 1e-9), 1 - 1e-9))
-            scale[svc] = math.exp(-sd * sd / 2 + sd * z)
-        samplers.clear()
-        in_row = {}
-        wpos = {}
-        heap = []
-        for c, wins in counters:
-            free = now
-            h = c.in_hand
-            if h is not None:
-                if h.started:
-                    free += model.durations(h.service).residual(h.elapsed_s, rand()) * scale.get(h.service, 1.0)
-                elif h.elapsed_s < walk:
-                    free += walk - h.elapsed_s + model.service_sample(h.service, rand(), c.clerk,
-                                                                      scale.get(h.service, 1.0))
-                else:
-                    free += max(0.0, hold - h.elapsed_s)
-            heap.append((free, c.number, c, wins))
-            in_row[c.number] = c.priority_in_row
-            wpos[c.number] = 0
-        heapq.heapify(heap)
-        remaining = n_tickets
-        while heap and remaining > 0:
-            t, n, c, wins = heapq.heappop(heap)
-            wi = wpos[n]
-            while wi < len(wins) and t >= wins[wi][1]:
-                wi += 1
-            if wi >= len(wins):
-                continue
-            wpos[n] = wi
-            start, end, streams_of = wins[wi]
-            if t < start:
-                t = start
-            # the best head of each class: (score, queue key, ticket index or -1 for a newcomer, stream)
-            best_p = best_n = None
-            wake = inf
-            for k, off, prio in streams_of:
-                i = pos[k]
-                ql = qlen[k]
-                if i < ql:
-                    q = qlist[k]
-                    while i < ql:
-                        j = q[i]
-                        lv = leave[j]
-                        if lv is None:
-                            lv = leave[j] = now + leave_after(waited[j], rand())
-                        if lv > t:
-                            break
-                        i += 1
-                        remaining -= 1
-                    pos[k] = i
-                if i < ql:
-                    j = qlist[k][i]
-                    head = (qks[j] + off, qks[j], j, k)
-                else:
-                    a = nxt[k]
-                    if a is None:
-                        continue
-                    if a[0] > t:
-                        if a[0] < wake:
-                            wake = a[0]
-                        continue
-                    head = (a[0] + off, a[0], -1, k)
-                if off == -inf:  # sent to this counter: before anything else
-                    best_p, best_n = None, head
-                    break
-                if prio and use_priority:
-                    if best_p is None or head < best_p:
-                        best_p = head
-                elif best_n is None or head < best_n:
-                    best_n = head
-            if best_p is None and best_n is None:
-                if wake < end:
-                    heapq.heappush(heap, (wake, n, c, wins))
-                elif wi + 1 < len(wins):
-                    heapq.heappush(heap, (wins[wi + 1][0], n, c, wins))
-                continue
-            if best_p is None:
-                chosen = best_n
-            elif best_n is None:
-                chosen = best_p
-            elif in_row[n] >= max_in_row or (t - best_n[1] > guard and best_n[1] < best_p[1]):
-                chosen = best_n   # selection.normal_goes_first, inlined
-            else:
-                chosen = best_p
-            j, k = chosen[2], chosen[3]
-            if j < 0:  # a newcomer: draw the next of that stream
-                a = nxt[k]
-                nxt[k] = _next_arrival(stream_pieces[k], a[1], a[0], expo)
-                svc, is_prio = key_service[k]
-            else:
-                pos[k] += 1
-                remaining -= 1
-                calls[j].append(t)
-                if j == stop_at:
-                    break
-                if phantom[j]:
-                    heapq.heappush(heap, (t, n, c, wins))
-                    continue
-                svc, is_prio = services_of[j], prio_of[j]
-            in_row[n] = in_row[n] + 1 if is_prio else 0
-            u = rand()
-            if u < p_ns:
-                busy = hold
-            else:
-                busy = walk + sampler(c.clerk, svc)((u - p_ns) / (1.0 - p_ns))
-            heapq.heappush(heap, (t + busy, n, c, wins))
+        while True:
+            taken = draws.take(path, size)
+            it = iter(taken)
+            try:
+                made = play(plan, tables, it.__next__)
+                break
+            except StopIteration:  # more draws than this list: the same path again with a longer one
+                size *= 2
+        n = len(taken) - it.__length_hint__()
+        draws.used(path, taken, n)
+        size = max(size, 2 * n)
+        for j, t in made:
+            calls[j].append(t)
     out = Forecast(now)
     horizon = max((w[1] for c in snap.counters for w in c.windows), default=now)
-    for j in range(n_tickets):
+    for j in range(n_tickets) if only is None else [stop_at] if stop_at >= 0 else []:
         ts = sorted(calls[j])
         if ts:
             mean = sum(ts) / len(ts) - now

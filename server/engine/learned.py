@@ -109,9 +109,18 @@ class Durations:
             return self._prior[min(_QUANTILES - 1, int(u * _QUANTILES))]
         return self.samples[min(len(self.samples) - 1, bisect_left(self._cum, x - PRIOR_WEIGHT))]
 
+    def sample_table(self) -> tuple:
+        """What ``sample`` reads: (n + prior weight, n, prior, samples, last index, cumulative
+        weights), for the forecast's inlined copy of it (``paths.py``)."""
+        return (self.n + PRIOR_WEIGHT, self.n, self._prior, self.samples, len(self.samples) - 1, self._cum)
+
+    def residual_table(self) -> list[float]:
+        """The durations ``residual`` reads (the data, or the prior's shape with few data)."""
+        return self.samples if len(self.samples) >= 20 else self._scaled_prior()
+
     def residual(self, elapsed: float, u: float) -> float:
         """Time still to go for a service already ``elapsed`` long."""
-        table = self.samples if len(self.samples) >= 20 else self._scaled_prior()
+        table = self.residual_table()
         i = bisect_right(table, elapsed)
         m = len(table) - i
         if m >= 10:
@@ -174,6 +183,13 @@ class Model:
 
     def mean_service_s(self, service: str) -> float:
         return self.durations(service).mean
+
+    def patience_table(self) -> tuple[list[float], list[int], float, int]:
+        """(survival per step, first step at or below each level, step in s, levels): what
+        ``leave_after`` reads, for the forecast's inlined copy of it (``paths.py``)."""
+        if self._first_below is None:
+            self._first_below = _first_below(self.survival)
+        return self.survival, self._first_below, STEP_S, _LEVELS
 
     def leave_after(self, waited: float, u: float) -> float:
         """Seconds until a citizen who has waited ``waited`` leaves (inf: stays), at uniform ``u``."""

@@ -29,7 +29,7 @@ from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snap
 from .learned import Model, Observations, learn
 
 HISTORY_DAYS = 28
-ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (12 paths: 7 ms, but a noisier printed figure)
+ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (fewer: a noisier printed figure)
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
@@ -269,16 +269,13 @@ class WaitEstimator:
         # cold: today's recent rate, while some counter works
         span = min(RECENT_S, max(now - opens, 900.0))
         working = [w[:2] for c in counters for w in c.windows]
+        open_spans = [(a, b) for a, b in zip(edges, edges[1:]) if any(s <= (a + b) / 2 < e for s, e in working)]
+        since = now - span
         for key, times in today.items():
-            rate = sum(1 for t in times if t > now - span) / span
+            rate = sum(1 for t in times if t > since) / span
             if rate <= 0:
                 continue
-            pieces = []
-            for a, b in zip(edges, edges[1:]):
-                mid = (a + b) / 2
-                if any(s <= mid < e for s, e in working):
-                    pieces.append((a, b, rate))
-            out.append((key, pieces))
+            out.append((key, [(a, b, rate) for a, b in open_spans]))
         return out
 
     # --- estimates ----------------------------------------------------------------------------

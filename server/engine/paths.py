@@ -1,0 +1,335 @@
+"""One sample path of the forecast (``forecast.py``), played as cheaply as pure Python allows. Pure.
+
+``forecast`` turns a :class:`~server.engine.forecast.Snapshot` into a :class:`Plan` once (streams,
+queues and counters as integer indexes, each service's duration table, each waiting citizen's
+place on the patience curve) and ``play`` runs one path of it. The rules are those described in
+``forecast.py`` and ``docs/queue-rules.md``; this module only plays them with fewer Python
+operations per call: no objects or dictionaries per event, the random draws read from a list by
+a C iterator, the service-time and patience look-ups inlined.
+
+The draws are the forecast's one seeded sequence, in the same order as before this module was
+split out, so a forecast is the same to the last bit for the same seed (the accuracy table of
+``docs/performance.md`` §9 did not move): ``Draws`` hands each path its list, an odd path
+replaying ``1 - u`` of the even path before it (antithetic pairs) and then fresh draws.
+"""
+from __future__ import annotations
+
+import math
+import random
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from heapq import heapify, heappop, heapreplace
+from statistics import NormalDist
+from typing import Callable
+
+from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Model
+
+_normal_inv_cdf = NormalDist().inv_cdf
+
+
+class Draws:
+    """The seeded uniforms, path by path: ``take(path, size)`` is the list a path reads (an even
+    path: the next fresh draws; an odd path: ``1 - u`` of the even path's, then fresh ones) and
+    ``used(n)`` says how many it read, so the next path starts where this one stopped."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed).random
+        self._fresh: list[float] = []   # drawn from the generator, not read yet by any path
+        self._tape: list[float] = []    # what the last even path read
+        self._mirror = 0                # how many mirrored draws head the current path's list
+
+    def take(self, path: int, size: int) -> list[float]:
+        fresh, rnd = self._fresh, self._random
+        if len(fresh) < size:
+            fresh.extend([rnd() for _ in range(size - len(fresh))])
+        if path % 2:
+            head = [1.0 - u for u in self._tape]
+            self._mirror = len(head)
+            return head + fresh[:size]
+        self._mirror = 0
+        return fresh[:size]
+
+    def used(self, path: int, taken: list[float], n: int) -> None:
+        if path % 2 == 0:
+            self._tape = taken[:n]
+        del self._fresh[:max(0, n - self._mirror)]
+
+
+def _next_arrival(pieces, i: int, x: float, nx) -> tuple[float, int] | None:
+    """The next Poisson arrival after ``x`` of piecewise-constant rates (memoryless: a piece's
+    end restarts the draw in the next piece)."""
+    while i < len(pieces):
+        a, b, rate = pieces[i]
+        x = max(x, a) + -math.log(max(1e-12, 1.0 - nx())) / rate
+        if x < b:
+            return x, i
+        i += 1
+        x = pieces[i][0] if i < len(pieces) else b
+    return None
+
+
+@dataclass
+class Plan:
+    """A snapshot as plain lists, built once per forecast (see ``forecast.forecast``)."""
+    now: float
+    model: Model
+    n_tickets: int
+    n_keys: int
+    qlist: list[list[int]]            # per stream: ticket indexes in queue order
+    qks: list[float]                  # per ticket: queue key
+    phantom: list[bool]
+    t_sx: list[int]                   # per ticket: service index
+    t_prio: list[bool]
+    key_sx: list[int]                 # per stream: service index (-1: a counter's own stream)
+    key_prio: list[bool]
+    streams: list[tuple[int, list]]   # (stream, arrival pieces) of citizens still to come
+    spread: list[tuple[str, float]]   # per service index, sorted by code: (code, spread)
+    counters: list                    # (CounterNow, windows: [(start, end, [(stream, offset, prio)])])
+    stop_at: int
+    max_in_row: int
+    guard: float
+    use_priority: bool
+    # patience: each ticket's step on the survival curve and S there (used when ``leaves``)
+    waited: list[float]
+    leave_k: list[int]
+    leave_s: list[float]
+    leaves: bool = False
+    record_all: bool = True           # every call (False: the ``stop_at`` ticket's alone)
+
+
+@dataclass
+class Tables:
+    """What every path reads and no path changes, derived from a :class:`Plan` once."""
+    base: list[tuple]          # per service index: its ``Durations.sample_table``
+    own: list[list]            # per counter, per service index: (share, the clerk's sample table) or None
+    windows: list[list[tuple]]  # per counter: (start, end, [(stream, offset, class)], index, next start or None)
+    in_hand: list[tuple | None]  # per counter: (table, i, m, elapsed, tail, code) of a service in hand
+
+
+def plan_tables(plan: Plan) -> Tables:
+    model = plan.model
+    codes = [code for code, _ in plan.spread]
+    base = [model.durations(code).sample_table() for code in codes]
+    own, windows, in_hand = [], [], []
+    for c, wins in plan.counters:
+        row = []
+        for code in codes:
+            d = model.clerks.get((code, c.clerk)) if c.clerk is not None else None
+            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
+        own.append(row)
+        out = []
+        for wi, (start, end, streams_of) in enumerate(wins):
+            # (stream, offset, class): 0 normal, 1 priority, 2 sent to this counter (first in the list)
+            scan = [(k, off, 2 if off == -math.inf else 1 if prio and plan.use_priority else 0)
+                    for k, off, prio in streams_of]
+            out.append((start, end, scan, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
+        windows.append(out)
+        h = c.in_hand
+        spec = None
+        if h is not None and h.started:  # Durations.residual, its path-independent part
+            d = model.durations(h.service)
+            table = d.residual_table()
+            i = bisect_right(table, h.elapsed_s)
+            m = len(table) - i
+            spec = (table, i, m, h.elapsed_s, None if m >= 10 else d.tail_mean(table), h.service)
+        in_hand.append(spec)
+    return Tables(base, own, windows, in_hand)
+
+
+_DIRTY = (-math.inf, 0.0, 0)  # a stream's head to be found again
+
+
+def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int, float]]:
+    """One sample path: (ticket index, call time) of each call, in order (with ``record_all``
+    false, of the ``stop_at`` ticket's alone); ``nx`` gives the draws.
+    Raises ``StopIteration`` when ``nx`` runs out (the caller retries with a longer list)."""
+    now, model = plan.now, plan.model
+    inf = math.inf
+    log = math.log
+    n_tickets, n_keys = plan.n_tickets, plan.n_keys
+    qlist, qks, phantom, t_sx, t_prio = plan.qlist, plan.qks, plan.phantom, plan.t_sx, plan.t_prio
+    key_sx, key_prio = plan.key_sx, plan.key_prio
+    stop_at, max_in_row, guard, record_all = plan.stop_at, plan.max_in_row, plan.guard, plan.record_all
+    waited, leave_k, leave_s = plan.waited, plan.leave_k, plan.leave_s
+    base, own, windows = tables.base, tables.own, tables.windows
+    p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
+    qlen = [len(q) for q in qlist]
+    # when each citizen would leave, drawn the first time they reach the head of a line
+    if plan.leaves:
+        survival, first_below, step, levels = model.patience_table()
+        n_steps = len(survival)
+        leave = [None] * n_tickets
+    else:
+        leave = [inf] * n_tickets
+    pos = [0] * n_keys
+    nxt = [None] * n_keys
+    pieces_of = [None] * n_keys
+    for k, pieces in plan.streams:  # _next_arrival, its first piece inlined
+        pieces_of[k] = pieces
+        p0, p1, rate = pieces[0]
+        x = max(now, p0) + -log(max(1e-12, 1.0 - nx())) / rate
+        nxt[k] = (x, 0) if x < p1 else _next_arrival(pieces, 1, pieces[1][0] if len(pieces) > 1 else p1, nx)
+    # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
+    scale = {}
+    scl = []
+    for code, sd in plan.spread:
+        z = _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9))
+        x = math.exp(-sd * sd / 2 + sd * z)
+        scl.append(x)
+        scale[code] = x
+    heap = []
+    in_row = []
+    current = []
+    for ci, (c, wins) in enumerate(plan.counters):
+        free = now
+        h = c.in_hand
+        if h is not None:
+            spec = tables.in_hand[ci]
+            if spec is not None:  # serving: Durations.residual, inlined
+                table, i, m, elapsed, tail, code = spec
+                u = nx()
+                if m >= 10:
+                    r = table[i + min(m - 1, int(u * m))] - elapsed
+                else:
+                    r = -log(1.0 - u * 0.999) * tail
+                free += r * scale.get(code, 1.0)
+            elif h.elapsed_s < walk:
+                free += walk - h.elapsed_s + model.service_sample(h.service, nx(), c.clerk,
+                                                                  scale.get(h.service, 1.0))
+            else:
+                free += max(0.0, hold - h.elapsed_s)
+        heap.append((free, c.number, ci))
+        in_row.append(c.priority_in_row)
+        current.append(windows[ci][0])
+    heapify(heap)
+    # each stream's head that a counter may call: (valid until, queue key, ticket index or -1 for a newcomer)
+    dirty = _DIRTY
+    head = [dirty] * n_keys
+    calls = []
+    remaining = n_tickets
+    while heap and remaining > 0:
+        # the counter free first; its entry is replaced (or popped) once it is known what it does
+        t, n, ci = heap[0]
+        win = current[ci]
+        if t >= win[1]:
+            wins = windows[ci]
+            wi = win[3] + 1
+            while wi < len(wins) and t >= wins[wi][1]:
+                wi += 1
+            if wi >= len(wins):
+                heappop(heap)
+                continue
+            win = current[ci] = wins[wi]
+        start, end, scan, _, next_start = win
+        if t < start:
+            t = start
+        # the best head of each class (its score and stream; the rest is in ``head``)
+        bpk = bnk = -1
+        bps = bns = wake = inf
+        for k, off, cls in scan:
+            h = head[k]
+            if h[0] <= t:  # the head changed, or has left: find it (drawing patience as the engine meets it)
+                i = pos[k]
+                ql = qlen[k]
+                if i < ql:
+                    q = qlist[k]
+                    while True:
+                        j = q[i]
+                        lv = leave[j]
+                        if lv is None:  # Model.leave_after, inlined
+                            f = first_below[int(leave_s[j] * nx() * levels)]
+                            lv = leave[j] = (inf if f >= n_steps
+                                             else now + max(0.0, max(f, leave_k[j]) * step - waited[j]))
+                        if lv > t:
+                            break
+                        i += 1
+                        remaining -= 1
+                        if i >= ql:
+                            break
+                    pos[k] = i
+                if i < ql:
+                    h = head[k] = (lv, qks[j], j)
+                else:
+                    a = nxt[k]
+                    if a is None:  # nobody, now or later
+                        continue
+                    if a[0] > t:  # the next newcomer is still to come (looked at again each time)
+                        if a[0] < wake:
+                            wake = a[0]
+                        continue
+                    h = head[k] = (inf, a[0], -1)
+            sc = h[1] + off
+            if cls == 0:
+                if sc < bns or (sc == bns and (h[1], h[2], k) < (head[bnk][1], head[bnk][2], bnk)):
+                    bns, bnk = sc, k
+            elif cls == 1:
+                if sc < bps or (sc == bps and (h[1], h[2], k) < (head[bpk][1], head[bpk][2], bpk)):
+                    bps, bpk = sc, k
+            else:  # sent to this counter: before anything else
+                bpk, bnk = -1, k
+                break
+        if bpk < 0:
+            if bnk < 0:
+                if wake < end:
+                    heapreplace(heap, (wake, n, ci))
+                elif next_start is not None:
+                    heapreplace(heap, (next_start, n, ci))
+                else:
+                    heappop(heap)
+                continue
+            k = bnk
+        elif bnk < 0:
+            k = bpk
+        else:
+            bnq = head[bnk][1]
+            if in_row[ci] >= max_in_row or (t - bnq > guard and bnq < head[bpk][1]):
+                k = bnk   # selection.normal_goes_first, inlined
+            else:
+                k = bpk
+        j = head[k][2]
+        head[k] = dirty
+        if j < 0:  # a newcomer: draw the next of that stream (_next_arrival, its first piece inlined)
+            x, i = nxt[k]
+            pieces = pieces_of[k]
+            p0, p1, rate = pieces[i]
+            x = max(x, p0) + -log(max(1e-12, 1.0 - nx())) / rate
+            if x < p1:
+                nxt[k] = (x, i)
+            else:
+                i += 1
+                nxt[k] = _next_arrival(pieces, i, pieces[i][0] if i < len(pieces) else p1, nx)
+            sx, is_prio = key_sx[k], key_prio[k]
+        else:
+            pos[k] += 1
+            remaining -= 1
+            if j == stop_at:
+                calls.append((j, t))
+                break
+            if record_all:
+                calls.append((j, t))
+            if phantom[j]:
+                heapreplace(heap, (t, n, ci))
+                continue
+            sx, is_prio = t_sx[j], t_prio[j]
+        in_row[ci] = in_row[ci] + 1 if is_prio else 0
+        u = nx()
+        if u < p_ns:
+            busy = hold
+        else:
+            v = (u - p_ns) / (1.0 - p_ns)
+            mine = own[ci][sx]  # Model.sampler: the clerk's own times for a share of the draws
+            if mine is None:
+                tab = base[sx]
+            elif v < mine[0]:
+                tab, v = mine[1], v / mine[0]
+            else:
+                tab, v = base[sx], (v - mine[0]) / (1.0 - mine[0])
+            npw, nn, prior, samples, last, cum = tab  # Durations.sample, inlined
+            x = v * npw
+            if x < PRIOR_WEIGHT or not nn:
+                d = prior[min(_QUANTILES - 1, int(v * _QUANTILES))]
+            else:
+                d = samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
+            busy = walk + d * scl[sx]
+        heapreplace(heap, (t + busy, n, ci))
+    return calls
