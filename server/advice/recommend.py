@@ -81,6 +81,7 @@ class Proposal:
     overall_after: float | None
     late_saved: float               # citizens fewer called late, expected (overdue minutes counted in)
     overdue_saved_min: float = 0.0  # minutes less waiting, each, for those already past the target
+    gain_se: float | None = None    # standard error of overall_after - overall_before over the paths (paired)
     text: str = ""
 
     def as_dict(self) -> dict:
@@ -217,6 +218,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
             p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
         p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
                        p.overdue_saved_min)
+        p.gain_se = _paired_se(out.per_path_share, base.per_path_share)
         no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
         if no_worse < ROBUST_SHARE:
             gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
@@ -258,6 +260,15 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
                               f"every service is expected to keep the promise")
     advice.cost_ms = (time.perf_counter() - t0) * 1000
     return advice
+
+
+def _paired_se(after: Sequence[float | None], before: Sequence[float | None]) -> float | None:
+    """The standard error of the mean gain in share over paths that share their draws."""
+    d = [a - b for a, b in zip(after, before) if a is not None and b is not None]
+    if len(d) < 2:
+        return None
+    m = sum(d) / len(d)
+    return (sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d)) ** 0.5
 
 
 def _staffing(inp: AdviceInput, run, counters, service: str, share_now: float) -> dict:
