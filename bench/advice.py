@@ -7,7 +7,10 @@ Reported per day: the share of citizens called within 15 minutes without and wit
 (the simulator's own summary), the proposals applied, and for each applied proposal its
 predicted share within 15 minutes over its horizon (all services, the citizens waiting then and
 arriving within the horizon) against what the simulated day then showed for the same citizens
-(``follow.realized``); plus the advice's computing cost per look.
+(``follow.realized``: the *absolute* measure); and its *effect*, predicted (the share with it
+minus doing nothing, as the playout saw it) against lived (the same citizens' share in the day
+played again with it minus without it, ``server/advice/effect.py``); plus the advice's cost per
+look. ``--unseen`` adds five ward days the rules were not set on, in a table of their own.
 
 Days: the three shared scenarios (``data/scenarios/``) and ten generated ward days (two working
 weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a temporary folder.
