@@ -7,12 +7,15 @@ Reported per day: the share of citizens called within 15 minutes without and wit
 (the simulator's own summary), the proposals applied, and for each applied proposal its
 predicted share within 15 minutes over its horizon (all services, the citizens waiting then and
 arriving within the horizon) against what the simulated day then showed for the same citizens
-(``follow.realized``); plus the advice's computing cost per look.
+(``follow.realized``: the *absolute* measure); and its *effect*, predicted (the share with it
+minus doing nothing, as the playout saw it) against lived (the same citizens' share in the day
+played again with it minus without it, ``server/advice/effect.py``); plus the advice's cost per
+look. ``--unseen`` adds five ward days the rules were not set on, in a table of their own.
 
 Days: the three shared scenarios (``data/scenarios/``) and ten generated ward days (two working
 weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a temporary folder.
 
-Usage: .venv/bin/python bench/advice.py [--markdown] [--reaction-s 120] [--days NAME,...]
+Usage: .venv/bin/python bench/advice.py [--unseen] [--proposals] [--reaction-s 120] [--days NAME,...]
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from server.advice.effect import lived_effects  # noqa: E402
 from server.advice.follow import Director, realized  # noqa: E402
 from server.scenario import load_scenario  # noqa: E402
 from server.simulator import Simulation  # noqa: E402
@@ -34,6 +38,8 @@ from server.simulator import Simulation  # noqa: E402
 GENERATE = ROOT / "data" / "scenarios" / "generate.py"
 SHARED = ["ward-weekday", "satellite-point", "mms-steady"]
 WARD_DAYS = ["ward", "--seed", "900", "--load", "1.0", "--date", "2026-12-07", "--days", "10"]
+# days the recommender's rules were not tuned on (another seed, a heavier load, another month)
+UNSEEN_DAYS = ["ward", "--seed", "1700", "--load", "1.1", "--date", "2027-01-04", "--days", "5"]
 
 
 def run_day(name: str, folder: Path, reaction_s: float) -> dict:
@@ -50,52 +56,100 @@ def run_day(name: str, folder: Path, reaction_s: float) -> dict:
         real = realized(a, sim.records)
         if real is not None and a.proposal.overall_after is not None:
             errors.append((a.proposal.overall_after - real) * 100)
+    effects = lived_effects(lambda d: Simulation(sc, director=d), director.applied)
+    for e in effects:
+        if e.predicted is not None and e.lived is not None:
+            deltas.append((e.predicted * 100, e.lived * 100))
     cost = sorted(director.cost_ms)
     return {"name": name, "without": without["within_target"] * 100, "with": with_["within_target"] * 100,
             "applied": len(director.applied), "skipped": director.skipped, "errors": errors, "looks": director.looks,
             "cost_mean": statistics.fmean(cost) if cost else 0.0,
             "cost_p95": cost[int(0.95 * (len(cost) - 1))] if cost else 0.0, "cost_max": cost[-1] if cost else 0.0,
-            "sim_s": (t1 - t0, t2 - t1), "director": director, "deltas": deltas}
+            "sim_s": (t1 - t0, t2 - t1), "director": director, "deltas": deltas, "effects": effects}
+
+
+def table(rows: list[dict], title: str, proposals: bool) -> None:
+    print(f"\n{title}\n")
+    print("| day | within 15 min, without | with advice | change (points) | proposals applied | "
+          "effect: predicted / lived, mean (points) | effect error, mean abs (points) | effect within ±3 points | "
+          "absolute share error, mean abs (points) | absolute within ±3 points | "
+          "advice cost per look, mean / p95 / max (ms) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        e, d = r["errors"], r["deltas"]
+        mae = f"{statistics.fmean(abs(x) for x in e):.1f}" if e else "–"
+        share3 = f"{sum(abs(x) <= 3 for x in e)}/{len(e)}" if e else "–"
+        means = f"{statistics.fmean(p for p, _ in d):+.1f} / {statistics.fmean(lv for _, lv in d):+.1f}" if d else "–"
+        dmae = f"{statistics.fmean(abs(p - lv) for p, lv in d):.1f}" if d else "–"
+        d3 = f"{sum(abs(p - lv) <= 3 for p, lv in d)}/{len(d)}" if d else "–"
+        print(f"| {r['name']} | {r['without']:.1f}% | {r['with']:.1f}% | {r['with'] - r['without']:+.1f} | "
+              f"{r['applied']} | {means} | {dmae} | {d3} | {mae} | {share3} | "
+              f"{r['cost_mean']:.0f} / {r['cost_p95']:.0f} / {r['cost_max']:.0f} |")
+    all_err = [e for r in rows for e in r["errors"]]
+    all_d = [x for r in rows for x in r["deltas"]]
+    lower = [f"{r['name']} ({r['with'] - r['without']:+.2f})" for r in rows if r["with"] < r["without"] - 1e-9]
+    if all_d:
+        diff = [p - lv for p, lv in all_d]
+        print(f"\nEffect (with − without the proposal, same citizens), all {len(all_d)} applied proposals: "
+              f"predicted mean {statistics.fmean(p for p, _ in all_d):+.1f}, lived mean "
+              f"{statistics.fmean(lv for _, lv in all_d):+.1f} points; error mean abs "
+              f"{statistics.fmean(abs(x) for x in diff):.1f}, bias {statistics.fmean(diff):+.1f} (predicted − lived), "
+              f"{sum(abs(x) <= 3 for x in diff)}/{len(diff)} within ±3 points; lived effect < 0 for "
+              f"{sum(lv < 0 for _, lv in all_d)}.")
+    if all_err:
+        bias = statistics.fmean(all_err)
+        print(f"Absolute share (predicted with the change vs the followed day): error mean abs "
+              f"{statistics.fmean(abs(x) for x in all_err):.1f} points, bias {bias:+.1f} (predicted − lived), "
+              f"{sum(abs(x) <= 3 for x in all_err)}/{len(all_err)} within ±3 points; "
+              f"median abs {statistics.median(abs(x) for x in all_err):.1f}.")
+    print(f"Days lower with advice than without: {', '.join(lower) if lower else 'none'}.")
+    if proposals:
+        print("\n| day | seen | proposal | predicted: nothing → with (effect) | lived: without → with (effect) |")
+        print("| --- | --- | --- | ---: | ---: |")
+        for r in rows:
+            for e in r["effects"]:
+                p = e.rec.proposal
+                t = f"+{int(e.rec.seen_s // 3600)}:{int(e.rec.seen_s % 3600 // 60):02d}"
+                pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)})"
+                lived = f"{_pc(e.without_share)} → {_pc(e.with_share)} ({_pts(e.lived)})"
+                print(f"| {r['name']} | {t} | {p.key} | {pred} | {lived} |")
+
+
+def _pc(x):
+    return "–" if x is None else f"{x * 100:.1f}%"
+
+
+def _pts(x):
+    return "–" if x is None else f"{x * 100:+.1f}"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--reaction-s", type=float, default=120.0)
     ap.add_argument("--days", help="only these days (comma-separated names)")
+    ap.add_argument("--unseen", action="store_true", help="also the five unseen ward days (a separate table)")
+    ap.add_argument("--proposals", action="store_true", help="also list every applied proposal")
     args = ap.parse_args()
     wanted = set(args.days.split(",")) if args.days else None
-    rows = []
+    sets = {"tuned": [], "unseen": []}
     with tempfile.TemporaryDirectory(prefix="qms-advice-bench-") as tmp:
-        subprocess.run([sys.executable, str(GENERATE), *WARD_DAYS, "--out", str(Path(tmp) / "ward")], check=True,
-                       capture_output=True)
-        days = [(n, ROOT / "data" / "scenarios" / n) for n in SHARED]
-        days += [(f"ward-{p.name}", p) for p in sorted((Path(tmp) / "ward").iterdir())]
-        for name, folder in days:
+        gens = [("ward", WARD_DAYS, "tuned")] + ([("unseen", UNSEEN_DAYS, "unseen")] if args.unseen else [])
+        days = [(n, ROOT / "data" / "scenarios" / n, "tuned") for n in SHARED]
+        for sub, argv, which in gens:
+            subprocess.run([sys.executable, str(GENERATE), *argv, "--out", str(Path(tmp) / sub)], check=True,
+                           capture_output=True)
+            days += [(f"ward-{p.name}", p, which) for p in sorted((Path(tmp) / sub).iterdir())]
+        for name, folder, which in days:
             if wanted and name not in wanted:
                 continue
             r = run_day(name, folder, args.reaction_s)
-            rows.append(r)
+            sets[which].append(r)
             print(f"{name}: {r['without']:.1f}% -> {r['with']:.1f}% ({r['applied']} applied)", file=sys.stderr)
-    all_err = [e for r in rows for e in r["errors"]]
-    head = ("| day | within 15 min, without | with advice | change (points) | proposals applied | "
-            "prediction error, mean abs (points) | within ±3 points | advice cost per look, mean / p95 / max (ms) |")
-    print(head)
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for r in rows:
-        e = r["errors"]
-        mae = f"{statistics.fmean(abs(x) for x in e):.1f}" if e else "–"
-        share3 = f"{sum(abs(x) <= 3 for x in e)}/{len(e)}" if e else "–"
-        print(f"| {r['name']} | {r['without']:.1f}% | {r['with']:.1f}% | {r['with'] - r['without']:+.1f} | "
-              f"{r['applied']} | {mae} | {share3} | {r['cost_mean']:.0f} / {r['cost_p95']:.0f} / {r['cost_max']:.0f} |")
-    lower = [r["name"] for r in rows if r["with"] < r["without"] - 1e-9]
-    if all_err:
-        bias = statistics.fmean(all_err)
-        print(f"\nAll applied proposals: {len(all_err)}; prediction error mean abs "
-              f"{statistics.fmean(abs(x) for x in all_err):.1f} points, bias {bias:+.1f} (predicted - lived), "
-              f"{sum(abs(x) <= 3 for x in all_err)}/{len(all_err)} within ±3 points; "
-              f"median abs {statistics.median(abs(x) for x in all_err):.1f}.")
-    print(f"Days lower with advice than without: {', '.join(lower) if lower else 'none'}.")
+    if sets["tuned"]:
+        table(sets["tuned"], "Shared scenarios and ten generated ward days (seed 900):", args.proposals)
+    if sets["unseen"]:
+        table(sets["unseen"], "Unseen: five generated ward days (seed 1700, load 1.1, from 2027-01-04):",
+              args.proposals)
     return 0
 
 

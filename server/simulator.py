@@ -159,11 +159,14 @@ class Simulation:
     def now_s(self) -> float:
         return self._now  # kept exactly: epoch + 207.3 - epoch is not 207.3 in floating point
 
-    def run(self) -> SimulationResult:
+    def run(self, until_s: float | None = None) -> SimulationResult:
+        """The day (after its history days). ``until_s``: stop the day there (seconds after
+        opening; what happens after it is not played: the counterfactual branches of
+        ``server/advice/effect.py`` need only the next hour and a half)."""
         order = sorted(zip(self.days[:-1], self.history), key=lambda p: p[0])
         for day, sc in order:
             self._run_day(sc, day, observe=False)
-        records = self._run_day(self.scenario, self.days[-1], observe=True)
+        records = self._run_day(self.scenario, self.days[-1], observe=True, until_s=until_s)
         result = SimulationResult(self.scenario.name, self.config.calling.rule,
                                   sorted(records.values(), key=lambda r: r.arrival_s))
         self.store.close()
@@ -172,7 +175,8 @@ class Simulation:
         return result
 
     # one day -------------------------------------------------------------------------------
-    def _run_day(self, sc: Scenario, day: date, *, observe: bool) -> dict[str, TicketRecord]:
+    def _run_day(self, sc: Scenario, day: date, *, observe: bool,
+                 until_s: float | None = None) -> dict[str, TicketRecord]:
         self.day = sc
         self.t0 = self._day_start(sc, day)
         self._now = 0.0
@@ -198,6 +202,8 @@ class Simulation:
             self.director.start(self)
         while self._queue:
             t, _, kind, payload = heapq.heappop(self._queue)
+            if until_s is not None and t > until_s:
+                break
             if t > self._now:
                 self._now = t
                 self.clock.set(self.t0 + t)

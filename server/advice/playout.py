@@ -41,6 +41,7 @@ class Outcome:
     late: dict[str, float] = field(default_factory=dict)
     overdue_wait_s: float = 0.0   # summed waits of those already past the target now (lost for the share)
     per_path: list[float] = field(default_factory=list)  # each path's late citizens + overdue s / 600
+    per_path_share: list[float | None] = field(default_factory=list)  # each path's share within the target
 
     def share(self, service: str | None = None) -> float | None:
         keys = [service] if service else sorted(set(self.within) | set(self.late))
@@ -118,6 +119,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
     within, late = out.within, out.late
     for pi, path in enumerate(drawn):
         late_before, overdue_before = sum(late.values()), out.overdue_wait_s
+        within_before = sum(within.values())
         tickets, queues = path.tickets, path.queues
         pos = {k: 0 for k in queues}
         called = [False] * len(tickets)
@@ -220,5 +222,8 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                 out.overdue_wait_s += stop - tk[3]
             elif stop - tk[3] > target_s:
                 late[tk[0]] = late.get(tk[0], 0.0) + 1.0
-        out.per_path.append(sum(late.values()) - late_before + (out.overdue_wait_s - overdue_before) / 600.0)
+        n_late = sum(late.values()) - late_before
+        n_within = sum(within.values()) - within_before
+        out.per_path.append(n_late + (out.overdue_wait_s - overdue_before) / 600.0)
+        out.per_path_share.append(n_within / (n_within + n_late) if n_within + n_late else None)
     return out
