@@ -52,6 +52,48 @@ def test_nobody_is_called_during_a_break_or_after_the_last_shift():
     assert est["CT3"].called_share == 0               # +1600 is after the last shift: never called
 
 
+class _CountingModel(Model):
+    """A model that counts the service times drawn: one per citizen a path serves."""
+
+    def sampler(self, service, clerk=None, scale=1.0):
+        f = super().sampler(service, clerk, scale)
+
+        def counted(u):
+            self.draws += 1
+            return f(u)
+        return counted
+
+
+def test_a_ticket_no_counter_can_call_does_not_keep_every_path_going_to_the_end_of_the_day():
+    """One fast CT counter working six more hours, CT citizens still coming, and one HT ticket that
+    no counter works: a path ends once the 20 CT tickets are called. It used to play out every
+    newcomer of the six hours (about 10,000 services a path; in bench/connections.py 0.5 s of CPU
+    for each ticket issued, on the event loop: docs/performance.md, section 8)."""
+    window = ((NOW, NOW + 6 * 3600, ("CT",)),)
+    counter = [CounterNow(1, "c1", 0, None, window)]
+    arrivals = [(("CT", False), ((NOW, NOW + 6 * 3600, 0.5),))]
+    waiting = _waiting(20) + [WaitingTicket("HT0", "HT", False, NOW - 600, NOW - 600)]
+    snap = Snapshot(NOW, waiting, counter, Calling(), PriorityPolicy(), ["HT"], arrivals)
+
+    def model():
+        m = _CountingModel({"CT": Durations(2.0, [2.0] * 100)}, p_no_show=0.0)
+        m.draws = 0
+        return m
+    every = model()
+    result = forecast(snap, every, paths=24)
+    assert every.draws == 20 * 24  # each path served the 20 waiting, and nobody after them
+    assert result.tickets["CT19"].called_share == 1
+    assert result.tickets["HT0"].called_share == 0  # and the one nobody serves still says so
+    assert result.tickets["HT0"].wait_s == pytest.approx(6 * 3600, abs=1)
+    assert result.new[("HT", False)].called_share == 0
+    # asked for that one ticket alone (or a new HT ticket, as an issue does): nothing to play out
+    for only in ("HT0", ("HT", False)):
+        alone = model()
+        one = forecast(snap, alone, paths=24, only=only)
+        assert alone.draws == 0
+        assert (one.tickets.get("HT0") or one.new[("HT", False)]).called_share == 0
+
+
 def test_priority_and_the_normal_guard_are_the_engines():
     # one counter, 100-second services, free in 50 s: a priority citizen who came last goes first,
     # unless the normal ones have waited past the guard (12 min)

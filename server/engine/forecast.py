@@ -208,6 +208,15 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     n_tickets = len(ids)
     qlist = [queue.get(k, []) for k in range(n_keys)]
     qlen = [len(q) for q in qlist]
+    # a path is over once every ticket some counter can call has been called or has left: the
+    # others (a service no counter works today) are called in no path, however long it runs.
+    # Without this, one such ticket kept every path going to the end of the day, simulating
+    # every newcomer the open counters would serve (bench/connections.py: 1.3 s of CPU per
+    # issue with one fast counter open; docs/performance.md, section 8)
+    callable_keys = {k for _, wins in counters for _, _, streams_of in wins for k, _, _ in streams_of}
+    reachable = sum(qlen[k] for k in callable_keys)
+    if stop_at >= 0 and not any(stop_at in qlist[k] for k in callable_keys):
+        reachable = 0  # the one asked for can never be called: no path would stop
     calls: list[list[float]] = [[] for _ in range(n_tickets)]
     rng = random.Random(seed)
     rand = _Uniforms(rng)
@@ -271,7 +280,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             in_row[c.number] = c.priority_in_row
             wpos[c.number] = 0
         heapq.heapify(heap)
-        remaining = n_tickets
+        remaining = reachable
         while heap and remaining > 0:
             t, n, c, wins = heapq.heappop(heap)
             wi = wpos[n]
