@@ -292,3 +292,53 @@ def test_a_counter_still_open_after_hours_is_expected_to_call_who_waits(engine, 
     ht = next(s for s in engine.service_stats() if s["service"] == "HT")
     assert ht["waiting"] == 3 and ht["estimated_wait_s"] > 10 * 60
     assert ht["estimated_wait_text"].startswith(("khoảng", "hơn"))
+
+
+def test_the_warmer_and_the_pusher_asking_for_the_same_state_share_one_forecast(tmp_path, monkeypatch):
+    """After an event the background warmer and the live hub's pusher both want every waiting
+    citizen's forecast of the new state: while one computes it, the other waits for that one
+    instead of computing it a second time beside it (docs/performance.md, section 8)."""
+    import threading
+    from qms_common.clock import FakeClock
+    from server.engine import Engine, waits
+    from server.store import Store
+    sim = Simulation(load_scenario("ward-weekday"))
+    engine = Engine(Store(tmp_path / "w.db", synchronous="OFF"), sim.config, FakeClock(sim.t0))
+    engine.sign_in(1, "c1", services=["CT"])
+    engine.issue("CT")
+    engine.issue("CT")
+    engine.waits._cache.clear()
+    started, gate, second_waits = threading.Event(), threading.Event(), threading.Event()
+    computed = []
+    real = waits.forecast
+
+    def held_forecast(*args, **kw):
+        computed.append(kw.get("only"))
+        started.set()
+        assert gate.wait(10)
+        return real(*args, **kw)
+    monkeypatch.setattr(waits, "forecast", held_forecast)
+    results = {}
+
+    def ask(name):
+        results[name] = engine.waits.all_waiting(engine.store.conn(), "main", None, engine.clock.now())
+    first = threading.Thread(target=ask, args=("warmer",))
+    first.start()
+    assert started.wait(10)
+    seq, done = engine.waits._computing["main"]
+
+    class Noticed:  # the first one's "done", telling us when someone waits on it
+        def wait(self, timeout=None):
+            second_waits.set()
+            return done.wait(timeout)
+    engine.waits._computing["main"] = (seq, Noticed())
+    second = threading.Thread(target=ask, args=("pusher",))
+    second.start()
+    try:
+        assert second_waits.wait(10), "the second one did not wait for the forecast under way"
+    finally:
+        gate.set()
+        first.join(10)
+        second.join(10)
+    assert computed == [None]  # one forecast of every waiting citizen
+    assert results["pusher"] is results["warmer"]
