@@ -17,8 +17,10 @@ import json
 import math
 import sqlite3
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from qms_common.clock import local_datetime, local_timestamp
 
@@ -107,6 +109,8 @@ class WaitEstimator:
         self._cache: dict[str, tuple[int, float, Forecast]] = {}
         # the forecast of every waiting citizen being computed now, per site: (seq, done)
         self._computing: dict[str, tuple[int, threading.Event]] = {}
+        # inside one_state(): the forecast of every waiting citizen already read there, per site
+        self._pinned: ContextVar[dict | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
@@ -292,7 +296,27 @@ class WaitEstimator:
         return out
 
     # --- estimates ----------------------------------------------------------------------------
+    @contextmanager
+    def one_state(self) -> Iterator[None]:
+        """Inside, every forecast of all waiting citizens of a site is the first one read here:
+        the live hub's push reads the screens' figures and the status pages' from one state, not a
+        new forecast for each while a burst of events goes on. A ticket issued since is not in it
+        (``positions`` then asks for that ticket alone)."""
+        mark = self._pinned.set({})
+        try:
+            yield
+        finally:
+            self._pinned.reset(mark)
+
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
+        pinned = self._pinned.get() if only is None else None
+        if pinned is not None:
+            if site not in pinned:
+                pinned[site] = self._latest(conn, site, roster, now)
+            return pinned[site]
+        return self._latest(conn, site, roster, now, only)
+
+    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         cached = self._cache.get(site)
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
