@@ -22,7 +22,8 @@ sequence order under one lock, filling any gap from the event log, so clients se
 Every connect sends a full snapshot with its ``seq``; since ``seq`` lives in the database a
 server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
 places in line) follow each burst of events as a coalesced snapshot push (at most every
-``MIN_PUSH_S`` during a long burst; the events themselves are never held back): the screens' views
+``MIN_PUSH_S`` during a long burst, and ``PUSH_SPACING`` times the last push's duration after it;
+one forecast per push: ``WaitEstimator.one_state``; the events themselves are never held back): the screens' views
 and the phones of the tickets an event touched at once, every other watched phone at most
 every ``CITIZEN_REFRESH_S`` (computed for all of them in one go: ``server/engine/positions.py``),
 so hundreds of phones cost the server a few milliseconds per refresh, not per event.
