@@ -153,7 +153,8 @@ def _next_arrival(pieces, i: int, x: float, expo) -> tuple[float, int] | None:
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
-    phantom ``(service, priority)``), each path stops once that one is called."""
+    phantom ``(service, priority)``), each path stops once that one is called, and only its
+    estimate is given."""
     now = snap.now
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it
@@ -368,7 +369,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             heapq.heappush(heap, (t + busy, n, c, wins))
     out = Forecast(now)
     horizon = max((w[1] for c in snap.counters for w in c.windows), default=now)
-    for j in range(n_tickets):
+    # with ``only``, the paths were cut short for the others: their figures would mean nothing
+    for j in (range(n_tickets) if stop_at < 0 else (stop_at,)):
         ts = sorted(calls[j])
         if ts:
             mean = sum(ts) / len(ts) - now
