@@ -21,12 +21,12 @@ sequence order under one lock, filling any gap from the event log, so clients se
 ``seq`` rise by one; a client that sees a gap (it was offline) asks for a ``resync``.
 Every connect sends a full snapshot with its ``seq``; since ``seq`` lives in the database a
 server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
-places in line) follow each burst of events as a coalesced snapshot push (at most every
-``MIN_PUSH_S`` during a long burst, and ``PUSH_SPACING`` times the last push's duration after it;
-one forecast per push: ``WaitEstimator.one_state``; the events themselves are never held back): the screens' views
-and the phones of the tickets an event touched at once, every other watched phone at most
-every ``CITIZEN_REFRESH_S`` (computed for all of them in one go: ``server/engine/positions.py``),
-so hundreds of phones cost the server a few milliseconds per refresh, not per event.
+places in line) follow each burst of events as a coalesced snapshot push (during a long
+burst at most every ``MIN_PUSH_S``, and ``PUSH_SPACING`` times the last push's duration after it,
+up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``; the events
+themselves are never held back): the screens' views and the phones of the tickets an event
+touched at once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed for all
+of them in one go: ``server/engine/positions.py``), so hundreds of phones cost the server a few milliseconds per refresh, not per event.
 """
 from __future__ import annotations
 
@@ -53,6 +53,7 @@ ALL_SITES = "*"
 COALESCE_S = 0.05  # gather a burst of events into one snapshot push
 MIN_PUSH_S = 0.5  # ... and during a long burst push at most this often (events themselves go at once)
 PUSH_SPACING = 2.0  # ... and never sooner than this many times the last push's duration after it
+MAX_PUSH_GAP_S = 5.0  # ... but a slow push (a starved machine) never holds the next one back longer
 PERIODIC_S = 30.0  # waits grow with time: refresh the screens at least this often
 CITIZEN_REFRESH_S = 2.0  # a phone whose ticket no event touched: its place in line, at most this often
 YIELD_EVERY = 50  # emits between two yields of the pusher (under gevent: let requests in)
@@ -404,7 +405,7 @@ class Realtime:
             time.sleep(COALESCE_S)  # let a burst of events settle into one push
             # a push that took long (a thousand waiting: its forecast) waits twice as long before
             # the next, so that pushing takes at most a third of the server's time during a burst
-            gap = max(MIN_PUSH_S, PUSH_SPACING * self._push_took)
+            gap = min(MAX_PUSH_GAP_S, max(MIN_PUSH_S, PUSH_SPACING * self._push_took))
             time.sleep(max(0.0, self._last_push + gap - time.monotonic()))
             self._dirty.clear()
             try:

@@ -212,7 +212,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     # a path is over once every ticket some counter can call has been called or has left: the
     # others (a service no counter works today) are called in no path, however long it runs.
     # Without this, one such ticket kept every path going to the end of the day, simulating
-    # every newcomer the open counters would serve (bench/connections.py: 1.3 s of CPU per
+    # every newcomer the open counters would serve (bench/connections.py: 0.5 s of CPU per
     # issue with one fast counter open; docs/performance.md, section 8)
     callable_keys = {k for _, wins in counters for _, _, streams_of in wins for k, _, _ in streams_of}
     reachable = sum(qlen[k] for k in callable_keys)
