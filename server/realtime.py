@@ -21,11 +21,12 @@ sequence order under one lock, filling any gap from the event log, so clients se
 ``seq`` rise by one; a client that sees a gap (it was offline) asks for a ``resync``.
 Every connect sends a full snapshot with its ``seq``; since ``seq`` lives in the database a
 server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
-places in line) follow each burst of events as a coalesced snapshot push (at most every
-``MIN_PUSH_S`` during a long burst; the events themselves are never held back): the screens' views
-and the phones of the tickets an event touched at once, every other watched phone at most
-every ``CITIZEN_REFRESH_S`` (computed for all of them in one go: ``server/engine/positions.py``),
-so hundreds of phones cost the server a few milliseconds per refresh, not per event.
+places in line) follow each burst of events as a coalesced snapshot push (during a long
+burst at most every ``MIN_PUSH_S``, and ``PUSH_SPACING`` times the last push's duration after it,
+up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``; the events
+themselves are never held back): the screens' views and the phones of the tickets an event
+touched at once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed for all
+of them in one go: ``server/engine/positions.py``), so hundreds of phones cost the server a few milliseconds per refresh, not per event.
 """
 from __future__ import annotations
 
@@ -51,6 +52,8 @@ MANAGERS = ("director", "admin")
 ALL_SITES = "*"
 COALESCE_S = 0.05  # gather a burst of events into one snapshot push
 MIN_PUSH_S = 0.5  # ... and during a long burst push at most this often (events themselves go at once)
+PUSH_SPACING = 2.0  # ... and never sooner than this many times the last push's duration after it
+MAX_PUSH_GAP_S = 5.0  # ... but a slow push (a starved machine) never holds the next one back longer
 PERIODIC_S = 30.0  # waits grow with time: refresh the screens at least this often
 CITIZEN_REFRESH_S = 2.0  # a phone whose ticket no event touched: its place in line, at most this often
 YIELD_EVERY = 50  # emits between two yields of the pusher (under gevent: let requests in)
@@ -142,6 +145,7 @@ class Realtime:
         self._stale = False  # an event may have moved someone's place in line
         self._last_full = 0.0  # monotonic time of the last refresh of every watched phone
         self._last_push = 0.0
+        self._push_took = 0.0  # seconds the last push took
         self.refused = 0  # refused requests, for tests and health
         self._sites = {s.id for s in self.config.sites}
         self._counters = {c.number: c.site for c in self.config.counters}
@@ -399,7 +403,10 @@ class Realtime:
                 timeout = max(0.0, self._last_full + CITIZEN_REFRESH_S - time.monotonic())
             self._dirty.wait(timeout)
             time.sleep(COALESCE_S)  # let a burst of events settle into one push
-            time.sleep(max(0.0, self._last_push + MIN_PUSH_S - time.monotonic()))
+            # a push that took long (a thousand waiting: its forecast) waits twice as long before
+            # the next, so that pushing takes at most a third of the server's time during a burst
+            gap = min(MAX_PUSH_GAP_S, max(MIN_PUSH_S, PUSH_SPACING * self._push_took))
+            time.sleep(max(0.0, self._last_push + gap - time.monotonic()))
             self._dirty.clear()
             try:
                 self.push_views()
@@ -410,6 +417,13 @@ class Realtime:
         """Send every watched view a fresh snapshot, and watched tickets their status: those an
         event touched, or all of them when ``full`` (by default: once ``CITIZEN_REFRESH_S`` passed)."""
         now = self._last_push = time.monotonic()
+        try:
+            with self.engine.waits.one_state():
+                self._push(now, full)
+        finally:
+            self._push_took = time.monotonic() - now
+
+    def _push(self, now: float, full: bool | None) -> None:
         self._settle_pending()
         with self._lock:
             views = list(self._subs.views)

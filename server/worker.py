@@ -34,7 +34,7 @@ from gunicorn.workers.ggevent import GeventWorker
 
 log = logging.getLogger(__name__)
 
-ACCEPT_PER_TURN = 1
+ACCEPT_PER_TURN = 10
 GC_GEN0_THRESHOLD = 20_000  # objects allocated between young collections (CPython's default: 700)
 
 TOO_MANY = (
@@ -68,8 +68,11 @@ class QmsGeventWorker(GeventWorker):
         _raise_open_files(limits.max + 256)
         # gevent accepts up to 100 connections per turn of the loop and runs all of them before
         # anyone else: a burst of reconnecting clients then holds a kiosk's request ~100 ms.
-        # One per turn interleaves them with the requests already in (gunicorn does the same
-        # with several workers). The attribute is gevent's documented knob, set in this process only.
+        # Ten per turn interleaves them with the requests already in. One per turn (tried first)
+        # accepted fewer than the ~100 reconnections a second of bench/connections.py once turns
+        # took 10 ms: 450-675 connections waited in the listen backlog, and a kiosk or /healthz
+        # that had to reconnect waited seconds (docs/performance.md, section 8). The attribute is
+        # gevent's documented knob, set in this process only.
         StreamServer.max_accept = ACCEPT_PER_TURN
         super().init_process()
 

@@ -32,3 +32,24 @@ def test_batched_positions_equal_one_by_one(engine, clock, seed):
         assert (batch[tid]["state"], batch[tid]["people_ahead_now"], batch[tid]["estimated_wait_s"]) == \
             (one["state"], one["people_ahead_now"], one["estimated_wait_s"])
     assert any(b["people_ahead_now"] > 0 for b in batch.values())  # the queues were not trivial
+
+
+def test_one_push_reads_one_forecast_while_tickets_are_issued(engine, clock):
+    """The live hub's push reads every figure from one state (``WaitEstimator.one_state``):
+    tickets issued during it do not make it forecast every waiting citizen again, and a ticket
+    issued meanwhile still gets its own estimate, the one ``Engine.position`` gives it."""
+    engine.sign_in(1, "clerk-1")
+    first = [engine.issue("CT")["id"] for _ in range(3)]
+    conn = engine.store.conn()
+    with engine.waits.one_state():
+        before = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
+        late = engine.issue("CT")["id"]
+        assert engine.waits.all_waiting(conn, "main", engine.roster, clock.now()) is before
+        assert late not in before.tickets
+        batch = positions(engine, first + [late])
+    assert batch[late]["people_ahead_now"] == 3
+    assert batch[late]["estimated_wait_s"] == engine.position(late)["estimated_wait_s"] > 0
+    # those already waiting: from the state the push began with
+    assert [batch[t]["estimated_wait_s"] for t in first] == [round(before.tickets[t].wait_s, 1) for t in first]
+    after = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
+    assert late in after.tickets  # outside it, the state as it is now

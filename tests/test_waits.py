@@ -52,6 +52,36 @@ def test_nobody_is_called_during_a_break_or_after_the_last_shift():
     assert est["CT3"].called_share == 0               # +1600 is after the last shift: never called
 
 
+def test_a_ticket_no_counter_can_call_does_not_keep_every_path_going_to_the_end_of_the_day(monkeypatch):
+    """One fast CT counter working six more hours, CT citizens still coming, and one HT ticket that
+    no counter works: a path ends once the 20 CT tickets are called. It used to play out every
+    newcomer of the six hours (about 10,000 services a path; in bench/connections.py 0.5 s of CPU
+    for each ticket issued, on the event loop: docs/performance.md, section 8)."""
+    from server.engine import paths as sample_paths
+    window = ((NOW, NOW + 6 * 3600, ("CT",)),)
+    counter = [CounterNow(1, "c1", 0, None, window)]
+    arrivals = [(("CT", False), ((NOW, NOW + 6 * 3600, 0.5),))]
+    waiting = _waiting(20) + [WaitingTicket("HT0", "HT", False, NOW - 600, NOW - 600)]
+    snap = Snapshot(NOW, waiting, counter, Calling(), PriorityPolicy(), ["HT"], arrivals)
+    read = []  # the random draws each path read: one or two per event it played
+    real_used = sample_paths.Draws.used
+    monkeypatch.setattr(sample_paths.Draws, "used", lambda self, path, taken, n: (read.append(n),
+                                                                                  real_used(self, path, taken, n)))
+    model = Model({"CT": Durations(2.0, [2.0] * 100)}, p_no_show=0.0)
+    result = forecast(snap, model, paths=24)
+    assert len(read) == 24 and max(read) < 60  # each path served the 20 waiting, and few after them
+    assert result.tickets["CT19"].called_share == 1
+    assert result.tickets["HT0"].called_share == 0  # and the one nobody serves still says so
+    assert result.tickets["HT0"].wait_s == pytest.approx(6 * 3600, abs=1)
+    assert result.new[("HT", False)].called_share == 0
+    # asked for that one ticket alone (or a new HT ticket, as an issue does): nothing to play out
+    for only in ("HT0", ("HT", False)):
+        read.clear()
+        one = forecast(snap, model, paths=24, only=only)
+        assert max(read) <= 3  # the path's own set-up draws, no event
+        assert (one.tickets.get("HT0") or one.new[("HT", False)]).called_share == 0
+
+
 def test_priority_and_the_normal_guard_are_the_engines():
     # one counter, 100-second services, free in 50 s: a priority citizen who came last goes first,
     # unless the normal ones have waited past the guard (12 min)
@@ -286,3 +316,53 @@ def test_a_ticket_no_counter_will_call_today_is_told_so_not_a_range(engine):
     assert now["estimated_wait_text"].startswith(("dưới", "khoảng")), now["estimated_wait_text"]
     fresh = engine.issue("HT")
     assert fresh["estimated_wait_text"].startswith(("dưới", "khoảng"))
+
+
+def test_the_warmer_and_the_pusher_asking_for_the_same_state_share_one_forecast(tmp_path, monkeypatch):
+    """After an event the background warmer and the live hub's pusher both want every waiting
+    citizen's forecast of the new state: while one computes it, the other waits for that one
+    instead of computing it a second time beside it (docs/performance.md, section 8)."""
+    import threading
+    from qms_common.clock import FakeClock
+    from server.engine import Engine, waits
+    from server.store import Store
+    sim = Simulation(load_scenario("ward-weekday"))
+    engine = Engine(Store(tmp_path / "w.db", synchronous="OFF"), sim.config, FakeClock(sim.t0))
+    engine.sign_in(1, "c1", services=["CT"])
+    engine.issue("CT")
+    engine.issue("CT")
+    engine.waits._cache.clear()
+    started, gate, second_waits = threading.Event(), threading.Event(), threading.Event()
+    computed = []
+    real = waits.forecast
+
+    def held_forecast(*args, **kw):
+        computed.append(kw.get("only"))
+        started.set()
+        assert gate.wait(10)
+        return real(*args, **kw)
+    monkeypatch.setattr(waits, "forecast", held_forecast)
+    results = {}
+
+    def ask(name):
+        results[name] = engine.waits.all_waiting(engine.store.conn(), "main", None, engine.clock.now())
+    first = threading.Thread(target=ask, args=("warmer",))
+    first.start()
+    assert started.wait(10)
+    seq, done = engine.waits._computing["main"]
+
+    class Noticed:  # the first one's "done", telling us when someone waits on it
+        def wait(self, timeout=None):
+            second_waits.set()
+            return done.wait(timeout)
+    engine.waits._computing["main"] = (seq, Noticed())
+    second = threading.Thread(target=ask, args=("pusher",))
+    second.start()
+    try:
+        assert second_waits.wait(10), "the second one did not wait for the forecast under way"
+    finally:
+        gate.set()
+        first.join(10)
+        second.join(10)
+    assert computed == [None]  # one forecast of every waiting citizen
+    assert results["pusher"] is results["warmer"]

@@ -178,8 +178,18 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     leaves = bool(model.survival)
     survival = model.survival
     leave_k = [min(len(survival) - 1, int(w / STEP_S)) for w in waited] if leaves else []
+    qlist = [queue.get(k, []) for k in range(n_keys)]
+    # a path is over once every ticket some counter can call has been called or has left: the
+    # others (a service no counter works today) are called in no path, however long it runs.
+    # Without this, one such ticket kept every path going to the end of the day, simulating
+    # every newcomer the open counters would serve (bench/connections.py: 0.5 s of CPU per
+    # issue with one fast counter open; docs/performance.md, section 8)
+    callable_keys = {k for _, wins in counters for _, _, streams_of in wins for k, _, _ in streams_of}
+    reachable = sum(len(qlist[k]) for k in callable_keys)
+    if stop_at >= 0 and not any(stop_at in qlist[k] for k in callable_keys):
+        reachable = 0  # the one asked for can never be called: no path would stop
     plan = Plan(now=now, model=model, n_tickets=n_tickets, n_keys=n_keys,
-                qlist=[queue.get(k, []) for k in range(n_keys)], qks=qks, phantom=phantom,
+                qlist=qlist, qks=qks, phantom=phantom, reachable=reachable,
                 t_sx=[sx[s] for s in services_of], t_prio=prio_of,
                 key_sx=[-1 if key[0] == "to" else sx[key[0]] for key in key_service],
                 key_prio=[bool(key[1]) if key[0] != "to" else False for key in key_service],

@@ -86,6 +86,7 @@ class Plan:
     spread: list[tuple[str, float]]   # per service index, sorted by code: (code, spread)
     counters: list                    # (CounterNow, windows: [(start, end, [(stream, offset, prio)])])
     stop_at: int
+    reachable: int                    # tickets some counter can call: a path ends once they are decided
     max_in_row: int
     guard: float
     use_priority: bool
@@ -206,7 +207,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
     dirty = _DIRTY
     head = [dirty] * n_keys
     calls = []
-    remaining = n_tickets
+    remaining = plan.reachable
     while heap and remaining > 0:
         # the counter free first; its entry is replaced (or popped) once it is known what it does
         t, n, ci = heap[0]

@@ -59,7 +59,10 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
             forecasts[t["site"]] = engine.waits.all_waiting(conn, t["site"], engine.roster, now)
         result = forecasts[t["site"]]
         est = result.tickets.get(t["id"])
-        est = engine.waits._shift(est, result, now) if est is not None else None
+        if est is None:  # issued after the forecast read for this push (WaitEstimator.one_state)
+            est = engine.waits.for_ticket(conn, t, engine.roster, now)
+        else:
+            est = engine.waits._shift(est, result, now)
         t["people_ahead_now"] = ahead
         t["estimated_wait_s"] = round(est.wait_s, 1) if est else 0.0
         t["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)] if est else [0.0, 0.0]

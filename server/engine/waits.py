@@ -17,8 +17,10 @@ import json
 import math
 import sqlite3
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from qms_common.clock import local_datetime, local_timestamp
 
@@ -35,6 +37,7 @@ AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
 RELEARN_S = 60.0
 REUSE_S = 20.0
+COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
 AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
 
@@ -104,6 +107,10 @@ class WaitEstimator:
         self._history: tuple[str, Observations] | None = None
         self._model: tuple[str, float, Model] | None = None
         self._cache: dict[str, tuple[int, float, Forecast]] = {}
+        # the forecast of every waiting citizen being computed now, per site: (seq, done)
+        self._computing: dict[str, tuple[int, threading.Event]] = {}
+        # inside one_state(): the forecast of every waiting citizen already read there, per site
+        self._pinned: ContextVar[dict | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
@@ -143,13 +150,20 @@ class WaitEstimator:
             return cal
 
     @staticmethod
-    def _calibrated(result: Forecast, cal: Calibration) -> Forecast:
+    def _calibrated(result: Forecast, cal: Calibration, only=None) -> Forecast:
+        """The forecast with calibrated intervals; with ``only``, just that one estimate (the
+        others of such a forecast are cut short and never read)."""
         def one(e: Estimate) -> Estimate:
             low, high = cal.apply(e.wait_s, e.low_s, e.high_s)
             return Estimate(e.wait_s, low, high, e.called_share, e.low_s, e.high_s)
         out = Forecast(result.now)
-        out.tickets = {k: one(e) for k, e in result.tickets.items()}
-        out.new = {k: one(e) for k, e in result.new.items()}
+        if only is None:
+            out.tickets = {k: one(e) for k, e in result.tickets.items()}
+            out.new = {k: one(e) for k, e in result.new.items()}
+        elif isinstance(only, tuple):
+            out.new = {k: one(e) for k, e in result.new.items() if k == only}
+        else:
+            out.tickets = {k: one(e) for k, e in result.tickets.items() if k == only}
         return out
 
     # --- the state now ------------------------------------------------------------------------
@@ -279,20 +293,61 @@ class WaitEstimator:
         return out
 
     # --- estimates ----------------------------------------------------------------------------
+    @contextmanager
+    def one_state(self) -> Iterator[None]:
+        """Inside, every forecast of all waiting citizens of a site is the first one read here:
+        the live hub's push reads the screens' figures and the status pages' from one state, not a
+        new forecast for each while a burst of events goes on. A ticket issued since is not in it
+        (``positions`` then asks for that ticket alone)."""
+        mark = self._pinned.set({})
+        try:
+            yield
+        finally:
+            self._pinned.reset(mark)
+
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
+        pinned = self._pinned.get() if only is None else None
+        if pinned is not None:
+            if site not in pinned:
+                pinned[site] = self._latest(conn, site, roster, now)
+            return pinned[site]
+        return self._latest(conn, site, roster, now, only)
+
+    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         cached = self._cache.get(site)
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
             return cached[2]
+        if only is not None:
+            return self._compute(conn, site, roster, now, seq, only)
+        # one forecast of every waiting citizen per site and state: the background warmer and the
+        # live hub's pusher ask for the same one after each event (and it yields between its
+        # paths, so both would otherwise be computing it at once); the second waits for the first
+        computing = self._computing.get(site)
+        if computing is not None and computing[0] == seq:
+            computing[1].wait(COMPUTING_WAIT_S)
+            cached = self._cache.get(site)
+            if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+                return cached[2]
+        mine = (seq, threading.Event())
+        self._computing[site] = mine
+        try:
+            result = self._compute(conn, site, roster, now, seq, None)
+            self._cache[site] = (seq, now, result)
+            return result
+        finally:
+            mine[1].set()
+            if self._computing.get(site) is mine:
+                del self._computing[site]
+
+    def _compute(self, conn: sqlite3.Connection, site: str, roster, now: float, seq: int, only) -> Forecast:
         snap = self.snapshot(conn, site, roster, now)
         paths = self.paths or (ONE_PATHS if only is not None else PATHS)
         # every waiting citizen: ~30-40 ms of pure Python with a thousand waiting. Under gevent the
         # forecast lets kiosks and screens run between its sample paths (the result is the same)
         pause = cooperative_pause() if only is None else None
         result = self._calibrated(forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths, pause=pause),
-                                  self.calibration(conn, now))
-        if only is None:
-            self._cache[site] = (seq, now, result)
+                                  self.calibration(conn, now), only)
         return result
 
     @staticmethod
