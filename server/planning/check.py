@@ -4,16 +4,19 @@ Synthetic days are drawn from the forecast (Poisson counts per service and half 
 uniform in the half hour, each citizen's service time, patience, priority and no-show drawn from
 a citizen of that service in the history), at levels spread over the forecast's day-to-day
 uncertainty (equal-probability strata: for twelve days from about -1.7 to +1.7 standard
-deviations). The formula's plan (``staffing.plan_day``) is the first cut; it lives those days
-through ``server.simulator.Simulation`` and is corrected until the plan keeps the promise on
-every one of them (a quantile of the forecast's days, not their mean):
+deviations). The formula's plan (``staffing.plan_day``) is the first cut; it lives those days through
+``server.simulator.Simulation`` and is corrected (``search.Search``) until it keeps the promise
+on every one of twelve *fit* days and on every one of twelve *held-out* days, drawn the same way
+from other seeds and never used to choose a change (a search that keeps only the days it chose
+on fits them: docs/performance.md §11):
 
-* up: while a day is under the level, the half hours and services with most citizens called
-  late (on the days still under it) are the candidates; each is tried (an extension of a clerk
-  trained for the service where their shift allows it, else one more clerk for that half
-  hour) and the one that raises those days most is kept, one clerk-half-hour at a time;
+* up: while a fit day is under the level (or, the fit days kept, a held-out day is), the half
+  hours and services with most citizens called late on the fit days are the candidates; a
+  training of a clerk for one of them is tried first (no clerk-hours), and only when none calls
+  more citizens in time, a clerk-half-hour (an extension of a clerk trained for the service
+  where their shift allows it, else one more clerk trained for it and a second service);
 * down: every clerk-half-hour added (by the formula or by the search), fewest late citizens
-  first, is taken away if every day still keeps the promise without it.
+  first, is taken away if the fit and the held-out days still keep the promise without it.
 """
 from __future__ import annotations
 
