@@ -60,6 +60,7 @@ class CheckResult:
     held_out_shares: list[float] = field(default_factory=list)   # the days that only judged the plan
     trained_by_search: int = 0        # trainings the simulation added (no clerk-hours)
     held_out_kept: bool = True        # every held-out day (at its quantile) keeps the promise
+    untrained: int = 0                # trainings taken away as not needed
 
 
 def synthetic_day(fc: Forecast, patterns: dict[str, list[Citizen]], seed: int, level: float = 1.0) -> list[Arrival]:
@@ -247,7 +248,8 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     n = sum(res[k][1] for k in fit)
     return CheckResult(plan, ok / n if n else 1.0, out.tried, n, [share(res[k]) for k in fit],
                        first.extra_clerk_hours(), [share(first_res[k]) for k in fit], out.added, out.removed,
-                       sims, time.perf_counter() - t0, [share(res[k]) for k in held], out.trained, out.held_kept)
+                       sims, time.perf_counter() - t0, [share(res[k]) for k in held], out.trained, out.held_kept,
+                       out.untrained)
 
 
 def _plan_with(first: StaffPlan, fixes: list[Fix], roster, absent, fc) -> StaffPlan:

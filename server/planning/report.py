@@ -59,7 +59,7 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
             "rounds": check.rounds, "first_cut_hours": round(check.first_cut_hours, 2),
             "first_cut_by_day": [round(x, 4) for x in check.first_cut_shares],
             "added_half_hours": check.added_by_search, "removed_half_hours": check.removed,
-            "trained_by_search": check.trained_by_search,
+            "trained_by_search": check.trained_by_search, "trainings_removed": check.untrained,
             "held_out_days": len(check.held_out_shares), "held_out_by_day": [round(x, 4) for x in check.held_out_shares],
             "held_out_kept": check.held_out_kept,
             "simulations": check.simulations, "seconds": round(check.seconds, 1)},

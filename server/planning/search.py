@@ -34,6 +34,7 @@ class Outcome:
     added: int = 0                    # clerk-half-hours the search added
     trained: int = 0                  # trainings the search added
     removed: int = 0                  # clerk-half-hours taken away
+    untrained: int = 0                # trainings taken away as not needed
     tried: int = 0                    # plans tried
     held_kept: bool = False           # the held-out days keep the promise at their quantile
     log: list[str] = field(default_factory=list)
@@ -114,7 +115,9 @@ class Search:
         late_all = _late(out.res, days)
         order = sorted((f for f in out.fixes if f.kind != "train"),
                        key=lambda f: (late_all.get((f.service, int(f.start_s // self.fc.slot_s)), 0), -f.start_s))
-        for f in order[:max_prune]:
+        # then the trainings not needed (they cost no clerk-hours, but each is a clerk to train)
+        order = order[:max_prune] + [f for f in reversed(out.fixes) if f.kind == "train"]
+        for f in order:
             fx = list(out.fixes)
             fx.remove(f)
             r: dict[int, Lived] = {}
@@ -128,7 +131,10 @@ class Search:
             out.tried += 1
             if ok:
                 out.fixes, out.res = fx, r
-                out.removed += 1
+                if f.kind == "train":
+                    out.untrained += 1
+                else:
+                    out.removed += 1
         out.held_kept = self.under(out.res, self.held) <= self.spare_held
         return out
 
