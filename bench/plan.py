@@ -101,7 +101,9 @@ def run_case(seed: int, n: int, tmp: Path, fresh: int = 0) -> dict:
     mae = sum(e["abs_error"] for e in open_slots) / len(open_slots)
     mean = sum(e["actual"] for e in open_slots) / len(open_slots)
     t = time.perf_counter()
-    ck = check_plan(fc, hist.models, hist.roster, hist.center, hist.patterns)
+    ck = check_plan(fc, hist.models, hist.roster, hist.center, hist.patterns,
+                    progress=lambda m: print(f"  {seed}:{n} {time.perf_counter() - t:.0f} s {m}", file=sys.stderr,
+                                             flush=True))
     plan_s = time.perf_counter() - t
     base = share_of(live(actual.center, hist.roster, actual.arrivals, printed_estimates=False))
     applied = share_of(live(actual.center, ck.plan.rows, actual.arrivals, printed_estimates=False))

@@ -209,7 +209,7 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
                patterns: dict[str, list[Citizen]], *, absent: tuple[str, ...] = (), target_s: float = 900,
                level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), held_out=HELD_OUT_SEEDS,
                quantile: float = 0.95, held_quantile: float = 1.0, max_steps: int = 40, candidates: int = 3,
-               max_prune: int = 40, max_trainings: int = 6) -> CheckResult:
+               max_prune: int = 40, max_trainings: int = 6, progress=None) -> CheckResult:
     """The formula's plan for ``fc``, corrected on synthetic days until the ``quantile`` of the
     fit days (one per seed of ``seeds``) and the ``held_quantile`` of the held-out days (one per
     seed of ``held_out``, never used to choose a change) reach ``level + margin`` within
@@ -237,7 +237,7 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     fit, held = list(range(n_fit)), list(range(n_fit, len(days)))
     search = Search(fc, roster, absent, lambda fx: rows_with(roster, absent, fx, fc.slot_s), lived, fit, held,
                     goal, int((1 - quantile) * n_fit + 1e-9), int((1 - held_quantile) * len(held) + 1e-9),
-                    candidates=candidates, max_trainings=max_trainings)
+                    candidates=candidates, max_trainings=max_trainings, progress=progress)
     fixes = units(first.fixes, fc.slot_s)
     first_res = lived(fixes, fit)
     out = search.up(fixes, max_steps, first_res)

@@ -57,8 +57,10 @@ class Search:
     spare_fit: int                    # fit days that may stay under the goal
     spare_held: int                   # held-out days that may stay under the goal
     candidates: int = 3
+    weakest: int = 4                  # fit days tried once all are kept and a held-out day is not
     max_trainings: int = 6
     trainings_per_clerk: int = 2
+    progress: Callable[[str], None] | None = None       # told each step (the bench prints it)
 
     def under(self, res, days) -> int:
         return sum(share(res[k]) < self.goal for k in days)
@@ -76,11 +78,16 @@ class Search:
                 if self.under(out.res, self.held) <= self.spare_held:
                     out.held_kept = True
                     break
-                # the fit days are kept and the held-out are not: go on, on all the fit days'
-                # late citizens, aiming above the goal
-                which, cap = list(self.fit), self.goal + 0.02
+                # the fit days are kept and the held-out are not: go on, on the weakest fit
+                # days' late citizens, aiming above the goal
+                weakest = sorted(self.fit, key=lambda k: (share(out.res[k]), k))[:self.weakest]
+                which, cap = weakest, self.goal + 0.02
             else:
                 which, cap = [k for k in self.fit if share(out.res[k]) < self.goal], self.goal
+            if self.progress:
+                self.progress(f"up: {out.added} half hours, {out.trained} trainings; fit days under "
+                              f"{self.under(out.res, self.fit)}, held-out under "
+                              f"{self.under(out.res, [k for k in self.held if k in out.res])}")
             late = _late(out.res, which)
             if not late:
                 break
