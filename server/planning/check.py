@@ -61,6 +61,7 @@ class CheckResult:
     trained_by_search: int = 0        # trainings the simulation added (no clerk-hours)
     held_out_kept: bool = True        # every held-out day (at its quantile) keeps the promise
     untrained: int = 0                # trainings taken away as not needed
+    rotated: int = 0                  # held-out days under the goal that became fit days
 
 
 def synthetic_day(fc: Forecast, patterns: dict[str, list[Citizen]], seed: int, level: float = 1.0) -> list[Arrival]:
@@ -209,18 +210,28 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
                patterns: dict[str, list[Citizen]], *, absent: tuple[str, ...] = (), target_s: float = 900,
                level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), held_out=HELD_OUT_SEEDS,
                quantile: float = 0.95, held_quantile: float = 1.0, max_steps: int = 40, candidates: int = 3,
-               max_prune: int = 40, max_trainings: int = 6, progress=None) -> CheckResult:
+               max_prune: int = 40, max_trainings: int = 6, rotate: bool = True, max_rotated: int = 12,
+               progress=None) -> CheckResult:
     """The formula's plan for ``fc``, corrected on synthetic days until the ``quantile`` of the
     fit days (one per seed of ``seeds``) and the ``held_quantile`` of the held-out days (one per
     seed of ``held_out``, never used to choose a change) reach ``level + margin`` within
     ``target_s``: with 12 fit days and 0.95, every one; with 12 held-out days and 1.0, every one.
     Trainings are tried before clerk-half-hours (``search.Search``), then the clerk-half-hours
-    not needed are taken away."""
+    not needed are taken away. With ``rotate``, a held-out day under the goal once the fit days
+    are kept becomes a fit day and a fresh day takes its place (at most ``max_rotated``): the
+    held-out days at the end have never guided a change."""
     t0 = time.perf_counter()
     goal = level + margin
     n_fit = len(seeds)
-    days = [synthetic_day(fc, patterns, seed, lv) for seed, lv in zip(seeds, day_levels(fc, n_fit))]
-    days += [synthetic_day(fc, patterns, seed, lv) for seed, lv in zip(held_out, day_levels(fc, len(held_out)))]
+    levels = day_levels(fc, n_fit) + day_levels(fc, len(held_out))
+    days = [synthetic_day(fc, patterns, seed, lv) for seed, lv in zip((*seeds, *held_out), levels)]
+
+    def replace(k: int) -> int:
+        """A fresh held-out day at the level of day ``k`` (seeds 10001, 10002, ...)."""
+        levels.append(levels[k])
+        days.append(synthetic_day(fc, patterns, 10_000 + len(days) - n_fit - len(held_out) + 1, levels[k]))
+        return len(days) - 1
+
     first = plan_day(fc, models, roster, absent=absent, target_s=target_s, level=level)
     sims = 0
 
@@ -235,21 +246,24 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
         return out
 
     fit, held = list(range(n_fit)), list(range(n_fit, len(days)))
+    first_fit = list(fit)
     search = Search(fc, roster, absent, lambda fx: rows_with(roster, absent, fx, fc.slot_s), lived, fit, held,
                     goal, int((1 - quantile) * n_fit + 1e-9), int((1 - held_quantile) * len(held) + 1e-9),
-                    candidates=candidates, max_trainings=max_trainings, progress=progress)
+                    candidates=candidates, max_trainings=max_trainings, progress=progress,
+                    replace=replace if rotate else None, max_rotated=max_rotated)
     fixes = units(first.fixes, fc.slot_s)
     first_res = lived(fixes, fit)
     out = search.up(fixes, max_steps, first_res)
     out = search.down(out, max_prune)
     res = out.res
+    fit, held = search.fit, search.held
     plan = _plan_with(first, out.fixes, roster, absent, fc)
     ok = sum(res[k][0] for k in fit)
     n = sum(res[k][1] for k in fit)
     return CheckResult(plan, ok / n if n else 1.0, out.tried, n, [share(res[k]) for k in fit],
-                       first.extra_clerk_hours(), [share(first_res[k]) for k in fit], out.added, out.removed,
+                       first.extra_clerk_hours(), [share(first_res[k]) for k in first_fit], out.added, out.removed,
                        sims, time.perf_counter() - t0, [share(res[k]) for k in held], out.trained, out.held_kept,
-                       out.untrained)
+                       out.untrained, out.rotated)
 
 
 def _plan_with(first: StaffPlan, fixes: list[Fix], roster, absent, fc) -> StaffPlan:

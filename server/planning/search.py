@@ -37,6 +37,7 @@ class Outcome:
     untrained: int = 0                # trainings taken away as not needed
     tried: int = 0                    # plans tried
     held_kept: bool = False           # the held-out days keep the promise at their quantile
+    rotated: int = 0                  # held-out days under the goal moved to the fit days
     log: list[str] = field(default_factory=list)
 
 
@@ -61,6 +62,8 @@ class Search:
     max_trainings: int = 6
     trainings_per_clerk: int = 2
     progress: Callable[[str], None] | None = None       # told each step (the bench prints it)
+    replace: Callable[[int], int] | None = None         # a fresh day like day k: its index
+    max_rotated: int = 12             # held-out days that may become fit days
 
     def under(self, res, days) -> int:
         return sum(share(res[k]) < self.goal for k in days)
@@ -78,10 +81,20 @@ class Search:
                 if self.under(out.res, self.held) <= self.spare_held:
                     out.held_kept = True
                     break
-                # the fit days are kept and the held-out are not: go on, on the weakest fit
-                # days' late citizens, aiming above the goal
-                weakest = sorted(self.fit, key=lambda k: (share(out.res[k]), k))[:self.weakest]
-                which, cap = weakest, self.goal + 0.02
+                if self.replace is not None and out.rotated < self.max_rotated:
+                    # the held-out days under the goal have judged: they become fit days (their
+                    # late citizens now guide the search) and fresh days, never seen, take their
+                    # place in the held-out set (same level, another seed)
+                    failed = [k for k in self.held if share(out.res[k]) < self.goal]
+                    for k in failed:
+                        self.held[self.held.index(k)] = self.replace(k)
+                        self.fit.append(k)
+                    out.rotated += len(failed)
+                    which, cap = failed, self.goal
+                else:
+                    # go on, on the weakest fit days' late citizens, aiming above the goal
+                    weakest = sorted(self.fit, key=lambda k: (share(out.res[k]), k))[:self.weakest]
+                    which, cap = weakest, self.goal + 0.02
             else:
                 which, cap = [k for k in self.fit if share(out.res[k]) < self.goal], self.goal
             if self.progress:
