@@ -144,5 +144,5 @@ def as_table(d: dict) -> str:
                          f"{said} lời hứa; mô phỏng giao thêm {ck['trained_by_search']} lĩnh vực / "
                          f"{ck['held_out_days']} held-out days (never used to choose): lowest {held:.1f}%, promise "
                          f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation trained "
-                         f"{ck['trained_by_search']} clerks")
+                         f"{ck['trained_by_search']} times (a clerk for one more service)")
     return "\n".join(lines) + "\n"
