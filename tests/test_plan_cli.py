@@ -73,7 +73,7 @@ def test_check_adds_clerks_until_the_simulated_days_keep_the_promise():
     short = live(center, roster, synthetic_day(fc, patterns, 9))
     ok, n, _ = late_by(short, fc, 900)
     assert ok / n < 0.9                                  # two clerks are not enough
-    result = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3, 4))
+    result = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3, 4), held_out=(101, 102, 103))
     assert min(result.shares_by_day) >= 0.97             # every day checked keeps the promise
     assert len(result.plan.rows) > len(roster)
     ok, n, _ = late_by(live(center, result.plan.rows, synthetic_day(fc, patterns, 9)), fc, 900)
@@ -91,7 +91,7 @@ def test_check_takes_away_clerk_half_hours_the_days_do_not_need():
     roster = [RosterRow("c1", 1, ("HT",), 0, 4 * 1800)]
     first = plan_day(fc, models, roster)
     assert first.extra_clerk_hours() >= 2                 # the formula over-staffs
-    result = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3))
+    result = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103))
     assert result.removed > 0
     assert result.plan.extra_clerk_hours() < first.extra_clerk_hours()
     assert min(result.shares_by_day) >= 0.97
@@ -115,8 +115,9 @@ def test_check_of_a_what_if_with_a_clerk_absent_adds_more():
     patterns = {"HT": [Citizen("HT", False, s, None, False) for s in (300, 500, 700, 900)]}
     models = {"HT": ServiceModel(600.0, None)}
     roster = [RosterRow(f"c{k}", k, ("HT",), 0, 4 * 1800) for k in (1, 2, 3)]
-    full = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3))
-    what_if = check_plan(fc, models, roster, center, patterns, absent=("c2",), seeds=(1, 2, 3))
+    full = check_plan(fc, models, roster, center, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103))
+    what_if = check_plan(fc, models, roster, center, patterns, absent=("c2",), seeds=(1, 2, 3),
+                         held_out=(101, 102, 103))
     assert "c2" not in {r.clerk for r in what_if.plan.rows}
     assert what_if.plan.extra_clerk_hours() > full.plan.extra_clerk_hours()
     assert min(what_if.shares_by_day) >= 0.97
@@ -128,10 +129,13 @@ def test_table_and_json_say_what_the_check_did():
     fc = Forecast(date(2026, 11, 23), 1800, 4, {"HT": [9.0, 9.0, 9.0, 9.0]}, {"HT": [3.0] * 4}, 10, 2, 1.0, 1.0, 0.1)
     patterns = {"HT": [Citizen("HT", False, s, None, False) for s in (300, 500, 700, 900)]}
     roster = [RosterRow("c1", 1, ("HT",), 0, 4 * 1800), RosterRow("c2", 2, ("HT",), 0, 4 * 1800)]
-    ck = check_plan(fc, {"HT": ServiceModel(600.0, None)}, roster, center, patterns, seeds=(1, 2))
+    ck = check_plan(fc, {"HT": ServiceModel(600.0, None)}, roster, center, patterns, seeds=(1, 2),
+                    held_out=(101, 102))
     d = as_dict(ck.plan, ck, names={"HT": "Hộ tịch"}, opens_at="07:30")
     assert d["check"]["synthetic_days"] == 2 and len(d["check"]["first_cut_by_day"]) == 2
     assert d["check"]["simulations"] == ck.simulations and d["extra_clerk_hours"] == ck.plan.extra_clerk_hours()
     text = as_table(d)
     assert f"Ngày thấp nhất {min(ck.shares_by_day) * 100:.1f}%" in text and "lowest day" in text
     assert "Thêm" in text                                # the clerks added, as a fix
+    assert d["check"]["held_out_days"] == 2 and len(d["check"]["held_out_by_day"]) == 2
+    assert "2 ngày kiểm chứng riêng" in text and "held-out days (never used to choose)" in text

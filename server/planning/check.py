@@ -4,16 +4,19 @@ Synthetic days are drawn from the forecast (Poisson counts per service and half 
 uniform in the half hour, each citizen's service time, patience, priority and no-show drawn from
 a citizen of that service in the history), at levels spread over the forecast's day-to-day
 uncertainty (equal-probability strata: for twelve days from about -1.7 to +1.7 standard
-deviations). The formula's plan (``staffing.plan_day``) is the first cut; it lives those days
-through ``server.simulator.Simulation`` and is corrected until the plan keeps the promise on
-every one of them (a quantile of the forecast's days, not their mean):
+deviations). The formula's plan (``staffing.plan_day``) is the first cut; it lives those days through
+``server.simulator.Simulation`` and is corrected (``search.Search``) until it keeps the promise
+on every one of twelve *fit* days and on every one of twelve *held-out* days, drawn the same way
+from other seeds and never used to choose a change (a search that keeps only the days it chose
+on fits them: docs/performance.md §11):
 
-* up: while a day is under the level, the half hours and services with most citizens called
-  late (on the days still under it) are the candidates; each is tried (an extension of a clerk
-  trained for the service where their shift allows it, else one more clerk for that half
-  hour) and the one that raises those days most is kept, one clerk-half-hour at a time;
+* up: while a fit day is under the level (or, the fit days kept, a held-out day is), the half
+  hours and services with most citizens called late on the fit days are the candidates; a
+  training of a clerk for one of them is tried first (no clerk-hours), and only when none calls
+  more citizens in time, a clerk-half-hour (an extension of a clerk trained for the service
+  where their shift allows it, else one more clerk trained for it and a second service);
 * down: every clerk-half-hour added (by the formula or by the search), fewest late citizens
-  first, is taken away if every day still keeps the promise without it.
+  first, is taken away if the fit and the held-out days still keep the promise without it.
 """
 from __future__ import annotations
 
@@ -27,7 +30,8 @@ from ..scenario import Arrival, Scenario, ScenarioCenter, Shift
 from ..engine.waits import Estimate
 from ..simulator import Simulation
 from .forecast import Forecast
-from .staffing import Fix, RosterRow, ServiceModel, StaffPlan, _apply, _extend, _merge, plan_day
+from .search import Search, share
+from .staffing import Fix, RosterRow, ServiceModel, StaffPlan, _apply, _merge, plan_day
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,11 @@ class CheckResult:
     removed: int = 0                  # clerk-half-hours it took away as not needed
     simulations: int = 0
     seconds: float = 0.0
+    held_out_shares: list[float] = field(default_factory=list)   # the days that only judged the plan
+    trained_by_search: int = 0        # trainings the simulation added (no clerk-hours)
+    held_out_kept: bool = True        # every held-out day (at its quantile) keeps the promise
+    untrained: int = 0                # trainings taken away as not needed
+    rotated: int = 0                  # held-out days under the goal that became fit days
 
 
 def synthetic_day(fc: Forecast, patterns: dict[str, list[Citizen]], seed: int, level: float = 1.0) -> list[Arrival]:
@@ -131,7 +140,7 @@ def units(fixes: list[Fix], slot_s: int) -> list[Fix]:
             continue
         t = f.start_s
         while t < f.end_s - 1e-6:
-            out.append(Fix(f.kind, f.service, f.clerk, t, min(f.end_s, t + slot_s)))
+            out.append(Fix(f.kind, f.service, f.clerk, t, min(f.end_s, t + slot_s), f.also))
             t += slot_s
     return out
 
@@ -155,12 +164,12 @@ def rows_with(roster: list[RosterRow], absent: tuple[str, ...], fixes: list[Fix]
             break
         pending = left
     counter = max((r.counter for r in roster), default=0)
-    adds: dict[str, dict[float, int]] = {}
+    adds: dict[tuple[str, tuple[str, ...]], dict[float, int]] = {}
     for f in fixes:
         if f.kind == "add":
-            adds.setdefault(f.service, {})
-            adds[f.service][f.start_s] = adds[f.service].get(f.start_s, 0) + 1
-    for s, per in sorted(adds.items()):
+            per = adds.setdefault((f.service, f.also), {})
+            per[f.start_s] = per.get(f.start_s, 0) + 1
+    for (s, also), per in sorted(adds.items()):
         for k in range(1, max(per.values()) + 1):   # the k-th extra clerk of each slot, in runs
             run = None
             for t in sorted(t for t, n in per.items() if n >= k):
@@ -169,11 +178,11 @@ def rows_with(roster: list[RosterRow], absent: tuple[str, ...], fixes: list[Fix]
                     continue
                 if run:
                     counter += 1
-                    rows.append(RosterRow(f"them{counter}", counter, (s,), run[0], run[1]))
+                    rows.append(RosterRow(f"them{counter}", counter, (s, *also), run[0], run[1]))
                 run = [t, t + slot_s]
             if run:
                 counter += 1
-                rows.append(RosterRow(f"them{counter}", counter, (s,), run[0], run[1]))
+                rows.append(RosterRow(f"them{counter}", counter, (s, *also), run[0], run[1]))
     return rows
 
 
@@ -185,109 +194,76 @@ def _skills(rows, clerk):
     return next(r.skills for r in rows if r.clerk == clerk)
 
 
+def busy_by(records) -> dict[str, float]:
+    """Each clerk's seconds at the counter with a citizen (call to finish)."""
+    out: dict[str, float] = {}
+    for r in records:
+        if r.clerk and r.called_s is not None:
+            out[r.clerk] = out.get(r.clerk, 0.0) + ((r.finished_s or r.called_s) - r.called_s)
+    return out
+
+
+HELD_OUT_SEEDS = tuple(range(101, 113))
+
+
 def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[RosterRow], center: ScenarioCenter,
                patterns: dict[str, list[Citizen]], *, absent: tuple[str, ...] = (), target_s: float = 900,
-               level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), quantile: float = 0.95,
-               max_steps: int = 40, candidates: int = 3, max_prune: int = 40) -> CheckResult:
-    """The formula's plan for ``fc``, corrected on synthetic days (one per seed) until the
-    ``quantile`` of their shares called within ``target_s`` reaches ``level + margin`` (with 16
-    days and 0.95: every day; with 20: all but one), with the fewest clerk-half-hours the search
-    finds (up one at a time where it helps most, then down where one is not needed)."""
+               level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), held_out=HELD_OUT_SEEDS,
+               quantile: float = 0.95, held_quantile: float = 1.0, max_steps: int = 40, candidates: int = 3,
+               max_prune: int = 40, max_trainings: int = 6, rotate: bool = True, max_rotated: int = 12,
+               progress=None) -> CheckResult:
+    """The formula's plan for ``fc``, corrected on synthetic days until the ``quantile`` of the
+    fit days (one per seed of ``seeds``) and the ``held_quantile`` of the held-out days (one per
+    seed of ``held_out``, never used to choose a change) reach ``level + margin`` within
+    ``target_s``: with 12 fit days and 0.95, every one; with 12 held-out days and 1.0, every one.
+    Trainings are tried before clerk-half-hours (``search.Search``), then the clerk-half-hours
+    not needed are taken away. With ``rotate``, a held-out day under the goal once the fit days
+    are kept becomes a fit day and a fresh day takes its place (at most ``max_rotated``): the
+    held-out days at the end have never guided a change."""
     t0 = time.perf_counter()
     goal = level + margin
-    days = [synthetic_day(fc, patterns, seed, lv) for seed, lv in zip(seeds, day_levels(fc, len(seeds)))]
+    n_fit = len(seeds)
+    levels = day_levels(fc, n_fit) + day_levels(fc, len(held_out))
+    days = [synthetic_day(fc, patterns, seed, lv) for seed, lv in zip((*seeds, *held_out), levels)]
+
+    def replace(k: int) -> int:
+        """A fresh held-out day at the level of day ``k`` (seeds 10001, 10002, ...)."""
+        levels.append(levels[k])
+        days.append(synthetic_day(fc, patterns, 10_000 + len(days) - n_fit - len(held_out) + 1, levels[k]))
+        return len(days) - 1
+
     first = plan_day(fc, models, roster, absent=absent, target_s=target_s, level=level)
-    fixes = units(first.fixes, fc.slot_s)
     sims = 0
-    tried = 0
 
     def lived(fx, which):
         nonlocal sims
         rows = rows_with(roster, absent, fx, fc.slot_s)
         out = {}
         for k in which:
-            out[k] = late_by(live(center, rows, days[k], f"plan-{k}", printed_estimates=False), fc, target_s)
+            recs = live(center, rows, days[k], f"plan-{k}", printed_estimates=False)
+            out[k] = (*late_by(recs, fc, target_s), busy_by(recs))
             sims += 1
         return out
 
-    def share(r):
-        ok, n, _ = r
-        return ok / n if n else 1.0
-
-    spare = int((1 - quantile) * len(days) + 1e-9)     # days that may stay under the goal
-
-    def kept(r):
-        return sum(share(r[k]) < goal for k in r) <= spare
-
-    res = lived(fixes, range(len(days)))
-    first_shares = [share(res[k]) for k in range(len(days))]
-    added = removed = 0
-    # up: one clerk-half-hour at a time, of the three half hours and services with most late
-    # citizens on the days under the goal, the one that calls most of theirs in time
-    while added < max_steps and not kept(res):
-        which = range(len(days)) if candidates == 1 else [k for k in res if share(res[k]) < goal]
-        late: dict[tuple[str, int], int] = {}
-        for k in which:
-            for key, v in res[k][2].items():
-                late[key] = late.get(key, 0) + v
-        if not late:
-            break
-        best = None
-        ranked = sorted(late, key=lambda key: (-late[key], key))
-        for s, i in ranked[:candidates]:
-            fx = fixes + [_unit(roster, absent, fixes, s, i, fc)]
-            r = lived(fx, which)
-            tried += 1
-            score = (sum(min(share(r[k]), goal) for k in which), sum(r[k][0] for k in which))
-            if best is None or score > best[0]:
-                best = (score, fx, r)
-        before = (sum(min(share(res[k]), goal) for k in which), sum(res[k][0] for k in which))
-        if best[0][1] <= before[1]:          # no candidate calls one more citizen in time
-            break
-        _, fixes, r = best
-        res.update(r)
-        added += 1
-        if candidates > 1 and kept(res):     # confirm on all the days (those above may drop)
-            res = lived(fixes, range(len(days)))
-    # down: the clerk-half-hours not needed, fewest late citizens in their half hour first
-    # (when the days cannot all be kept, no more of them may fall under the goal)
-    allowed = max(spare, sum(share(res[k]) < goal for k in res))
-    late_all: dict[tuple[str, int], int] = {}
-    for k in res:
-        for key, v in res[k][2].items():
-            late_all[key] = late_all.get(key, 0) + v
-    order = sorted((f for f in fixes if f.kind != "train"),
-                   key=lambda f: (late_all.get((f.service, int(f.start_s // fc.slot_s)), 0), -f.start_s))
-    for f in order[:max_prune]:
-        fx = list(fixes)
-        fx.remove(f)
-        rows_days = sorted(res, key=lambda k: share(res[k]))   # the weakest day first
-        ok = True
-        r = {}
-        under = 0
-        for k in rows_days:
-            r.update(lived(fx, [k]))
-            under += share(r[k]) < goal
-            if under > allowed:
-                ok = False
-                break
-        tried += 1
-        if ok:
-            fixes, res = fx, r
-            removed += 1
-    plan = _plan_with(first, fixes, roster, absent, fc)
-    shares = [share(res[k]) for k in range(len(days))]
-    ok = sum(res[k][0] for k in res)
-    n = sum(res[k][1] for k in res)
-    return CheckResult(plan, ok / n if n else 1.0, tried, n, shares, first.extra_clerk_hours(), first_shares,
-                       added, removed, sims, time.perf_counter() - t0)
-
-
-def _unit(roster, absent, fixes, s, i, fc) -> Fix:
-    """One more clerk-half-hour for service ``s`` in slot ``i``: a shift extended if a clerk
-    trained for it ends or starts there, else one more clerk."""
-    rows = rows_with(roster, absent, [f for f in fixes if f.kind != "add"], fc.slot_s)
-    return _extend(rows, s, i, fc) or Fix("add", s, None, i * fc.slot_s, (i + 1) * fc.slot_s)
+    fit, held = list(range(n_fit)), list(range(n_fit, len(days)))
+    first_fit = list(fit)
+    search = Search(fc, roster, absent, lambda fx: rows_with(roster, absent, fx, fc.slot_s), lived, fit, held,
+                    goal, int((1 - quantile) * n_fit + 1e-9), int((1 - held_quantile) * len(held) + 1e-9),
+                    candidates=candidates, max_trainings=max_trainings, progress=progress,
+                    replace=replace if rotate else None, max_rotated=max_rotated)
+    fixes = units(first.fixes, fc.slot_s)
+    first_res = lived(fixes, fit)
+    out = search.up(fixes, max_steps, first_res)
+    out = search.down(out, max_prune)
+    res = out.res
+    fit, held = search.fit, search.held
+    plan = _plan_with(first, out.fixes, roster, absent, fc)
+    ok = sum(res[k][0] for k in fit)
+    n = sum(res[k][1] for k in fit)
+    return CheckResult(plan, ok / n if n else 1.0, out.tried, n, [share(res[k]) for k in fit],
+                       first.extra_clerk_hours(), [share(first_res[k]) for k in first_fit], out.added, out.removed,
+                       sims, time.perf_counter() - t0, [share(res[k]) for k in held], out.trained, out.held_kept,
+                       out.untrained, out.rotated)
 
 
 def _plan_with(first: StaffPlan, fixes: list[Fix], roster, absent, fc) -> StaffPlan:

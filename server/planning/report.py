@@ -48,7 +48,8 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
         "absent": list(plan.absent),
         "slots": slots,
         "fixes": [{"kind": f.kind, "service": f.service, "clerk": f.clerk, "start": clock(f.start_s, opens_at),
-                   "end": clock(f.end_s, opens_at), "clerk_hours": round(f.clerk_hours, 2)} for f in plan.fixes],
+                   "end": clock(f.end_s, opens_at), "clerk_hours": round(f.clerk_hours, 2), "also": list(f.also)}
+                  for f in plan.fixes],
         "moves": [{**m, "start": clock(m["start_s"], opens_at), "end": clock(m["end_s"], opens_at)}
                   for m in _moves(plan)],
         "extra_clerk_hours": round(plan.extra_clerk_hours(), 2),
@@ -58,6 +59,9 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
             "rounds": check.rounds, "first_cut_hours": round(check.first_cut_hours, 2),
             "first_cut_by_day": [round(x, 4) for x in check.first_cut_shares],
             "added_half_hours": check.added_by_search, "removed_half_hours": check.removed,
+            "trained_by_search": check.trained_by_search, "trainings_removed": check.untrained,
+            "held_out_days": len(check.held_out_shares), "held_out_by_day": [round(x, 4) for x in check.held_out_shares],
+            "held_out_kept": check.held_out_kept,
             "simulations": check.simulations, "seconds": round(check.seconds, 1)},
     }
 
@@ -113,8 +117,10 @@ def as_table(d: dict) -> str:
                          f"/ extend {f['clerk']}'s shift")
         else:
             n = f.get("count", 1)
-            lines.append(f"  Thêm {n} cán bộ {svc} {f['start']}–{f['end']} ({n * f['clerk_hours']:.1f} giờ công) "
-                         f"/ {n} more clerk{'s' if n > 1 else ''} for {f['service']}")
+            also = [c for c in f.get("also", [])]
+            two = f", biết cả {', '.join(names.get(c, c) for c in also)}" if also else ""
+            lines.append(f"  Thêm {n} cán bộ {svc}{two} {f['start']}–{f['end']} ({n * f['clerk_hours']:.1f} giờ công) "
+                         f"/ {n} more clerk{'s' if n > 1 else ''} for {'+'.join([f['service'], *also])}")
     if d["moves"]:
         lines.append("Điều chuyển trong ca / clerks moved within their shift:")
         for m in d["moves"]:
@@ -131,4 +137,12 @@ def as_table(d: dict) -> str:
                      f"nửa giờ công / lowest day {low:.1f}%; the formula alone {ck['first_cut_hours']:.1f} clerk-hours "
                      f"(lowest day {first:.1f}%), the simulation added {ck['added_half_hours']} and took away "
                      f"{ck['removed_half_hours']} clerk-half-hours")
+        if ck.get("held_out_days"):
+            held = min(ck["held_out_by_day"]) * 100
+            said = "giữ được" if ck["held_out_kept"] else "CHƯA giữ được"
+            lines.append(f"  {ck['held_out_days']} ngày kiểm chứng riêng (không dùng để chọn): ngày thấp nhất {held:.1f}%, "
+                         f"{said} lời hứa; mô phỏng giao thêm {ck['trained_by_search']} lĩnh vực / "
+                         f"{ck['held_out_days']} held-out days (never used to choose): lowest {held:.1f}%, promise "
+                         f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation trained "
+                         f"{ck['trained_by_search']} times (a clerk for one more service)")
     return "\n".join(lines) + "\n"

@@ -43,6 +43,7 @@ class Fix:
     clerk: str | None
     start_s: float
     end_s: float
+    also: tuple[str, ...] = ()     # "add": the other services the added clerk is trained for
 
     @property
     def clerk_hours(self) -> float:
@@ -299,14 +300,15 @@ def _merge(fixes: list[Fix]) -> list[Fix]:
 
 
 def _runs(adds: list[Fix]) -> list[Fix]:
-    """Additions as whole shifts: per service, the k-th extra clerk of each slot joined into runs."""
+    """Additions as whole shifts: per service (and second services), the k-th extra clerk of
+    each slot joined into runs."""
     out = []
-    by: dict[str, dict[float, int]] = {}
+    by: dict[tuple[str, tuple[str, ...]], dict[float, int]] = {}
     for f in adds:
-        by.setdefault(f.service, {})
-        by[f.service][f.start_s] = by[f.service].get(f.start_s, 0) + 1
-    for s, per in sorted(by.items()):
-        slot = min(b - a for a, b in [(f.start_s, f.end_s) for f in adds])
+        per = by.setdefault((f.service, f.also), {})
+        per[f.start_s] = per.get(f.start_s, 0) + 1
+    slot = min((f.end_s - f.start_s for f in adds), default=0.0)
+    for (s, also), per in sorted(by.items()):
         for k in range(1, max(per.values()) + 1):
             starts = sorted(t for t, n in per.items() if n >= k)
             run = None
@@ -315,10 +317,10 @@ def _runs(adds: list[Fix]) -> list[Fix]:
                     run[1] = t + slot
                 else:
                     if run:
-                        out.append(Fix("add", s, None, run[0], run[1]))
+                        out.append(Fix("add", s, None, run[0], run[1], also))
                     run = [t, t + slot]
             if run:
-                out.append(Fix("add", s, None, run[0], run[1]))
+                out.append(Fix("add", s, None, run[0], run[1], also))
     return out
 
 
@@ -327,6 +329,6 @@ def _extra_rows(added: dict[str, list[int]], fc: Forecast, *, start_counter: int
     counter = start_counter
     for f in _runs([Fix("add", s, None, i * fc.slot_s, (i + 1) * fc.slot_s)
                     for s, per in added.items() for i, n in enumerate(per) for _ in range(n)]):
-        rows.append(RosterRow(f"them{counter}", counter, (f.service,), f.start_s, f.end_s))
+        rows.append(RosterRow(f"them{counter}", counter, (f.service, *f.also), f.start_s, f.end_s))
         counter += 1
     return rows

@@ -4,7 +4,7 @@
 /* global Chart */
 import { $, api, bindSignIn, clock, config, el, showError } from "./live.js";
 
-const PLAN_TIMEOUT_MS = 300000; // the simulated check takes about a minute on a Pi
+const PLAN_TIMEOUT_MS = 900000; // the simulated check takes a few minutes (docs/planning.md), more on a busy machine
 export const planPage = { plan: null, chart: null, roster: null, busy: false };
 window.qmsPlan = planPage; // for diagnostics and tests
 
@@ -39,7 +39,9 @@ function fixText(f, names) {
   const svc = `${names[f.service] || f.service} (${f.service})`;
   if (f.kind === "train") return `Giao thêm lĩnh vực ${svc} cho cán bộ ${f.clerk} (đang rảnh từ ${f.start}) · train ${f.clerk} for ${f.service}`;
   if (f.kind === "extend") return `Kéo dài ca của ${f.clerk} ${f.start}–${f.end} cho ${svc} · extend ${f.clerk}'s shift`;
-  return `Thêm 1 cán bộ ${svc} ${f.start}–${f.end} (${num(f.clerk_hours)} giờ công) · one more clerk for ${f.service}`;
+  const also = f.also || [];
+  const two = also.length ? `, biết cả ${also.map((c) => names[c] || c).join(", ")}` : "";
+  return `Thêm 1 cán bộ ${svc}${two} ${f.start}–${f.end} (${num(f.clerk_hours)} giờ công) · one more clerk for ${[f.service, ...also].join("+")}`;
 }
 
 function render(p) {
@@ -61,7 +63,7 @@ function render(p) {
     : [el("li", { class: "empty-state" }, "Không có · none")]));
   const ck = p.check;
   $("#plan-check-result").textContent = ck
-    ? `Kiểm tra bằng mô phỏng ${ck.synthetic_days} ngày theo dự báo (${ck.tickets} lượt): ${num(ck.within_15_min * 100)}% được gọi trong 15 phút · simulated check`
+    ? `Kiểm tra bằng mô phỏng ${ck.synthetic_days} ngày theo dự báo (${ck.tickets} lượt): ${num(ck.within_15_min * 100)}% được gọi trong 15 phút · simulated check${ck.held_out_days ? `; ${ck.held_out_days} ngày kiểm chứng riêng: thấp nhất ${num(Math.min(...ck.held_out_by_day) * 100)}%, ${ck.held_out_kept ? "giữ được lời hứa · held-out days keep the promise" : "CHƯA giữ được lời hứa · held-out days do NOT keep the promise"}` : ""}`
     : "Chưa kiểm tra bằng mô phỏng (chỉ công thức hàng đợi) · not checked by simulation (the queueing formula only)";
   const codes = Object.keys(p.services);
   $("#plan-table thead").replaceChildren(el("tr", {}, el("th", {}, "Giờ", el("span", { class: "en" }, "Time")),
