@@ -187,8 +187,9 @@ def watch(query: WatchQuery):
 @require(*MANAGERS)
 def plan(query: PlanQuery):
     absent = tuple(c for c in (query.absent or "").split(",") if c)
-    # the simulated check is seconds of CPU: on a real thread, so the event loop goes on
-    return current_app.extensions["qms_plan"].plan(query.date, absent, query.check, runner=run_blocking)
+    # the simulated check is minutes of CPU: in a child process (server/insight/plan_view.py), so
+    # the event loop goes on and no pool thread holds the GIL against it
+    return current_app.extensions["qms_plan"].plan(query.date, absent, query.check)
 
 
 @bp.get("/plan/roster", tags=DASHBOARD, security=BEARER, responses={200: Roster},

@@ -3,20 +3,38 @@
 It runs the command's own function (``server/planning/command.py``, ``run_plan``) with the
 history and roster of the ``[planning]`` settings, so the page and the command can never
 disagree. Plans are kept (a day's plan depends only on its inputs) and computed one at a time.
+
+The computation runs in a child process (``python -m server.cli plan ... --format json``, at a
+lower CPU priority), never in the server: a checked plan is one to several minutes of pure-Python
+CPU (hundreds of simulated days, ``docs/performance.md`` §11), which on the event loop would stop
+every kiosk, and on a pool thread would hold the GIL against it (the convoy measured in §8).
+Under gevent the wait for the child is cooperative (``subprocess`` is patched): only the director
+who asked waits.
 """
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 from argparse import Namespace
 from collections import OrderedDict
 from datetime import date
+from pathlib import Path
 
 from qms_common.errors import NotFound, QmsError
 
 KEEP = 16
+TIMEOUT_S = 1200.0  # a checked plan took 47-723 s on the reference machine, loaded (§11)
+# the child: the command itself, niced so that the server's own work goes first
+CHILD = ("import os, sys; os.nice(10); from server.cli import main; sys.exit(main(sys.argv[1:]))",)
+
+
+class PlanFailed(QmsError):
+    """The child process could not make the plan."""
+    http_status = 503
 
 
 class PlanView:
@@ -66,19 +84,29 @@ class PlanView:
                 "last_day": days[-1].center.date.isoformat()}
 
     def _run(self, day: date, absent: tuple[str, ...], check: bool) -> dict:
-        from ..planning.command import run_plan
         os.makedirs(self.state_dir, exist_ok=True)
         fd, path = tempfile.mkstemp(prefix="plan-", suffix=".json", dir=self.state_dir)
         os.close(fd)
+        argv = ["plan", "--date", day.isoformat(), "--history", *self.history, "--absent", ",".join(absent),
+                "--format", "json", "--out", path]
+        if self.staff:
+            argv += ["--staff", self.staff]
+        if not check:
+            argv.append("--no-check")
         try:
-            args = Namespace(date=day.isoformat(), history=self.history, staff=self.staff, absent=",".join(absent),
-                             format="json", no_check=not check, out=path)
             try:
-                run_plan(args)
-            except QmsError:
-                raise
-            except ValueError as exc:   # the forecast refuses a history without an earlier day
-                raise QmsError(str(exc)) from None
+                out = subprocess.run([sys.executable, "-c", *CHILD, *argv], capture_output=True, timeout=TIMEOUT_S,
+                                     cwd=Path(__file__).resolve().parents[2])
+            except subprocess.TimeoutExpired:
+                raise PlanFailed(f"Lập kế hoạch quá {TIMEOUT_S / 60:.0f} phút; the plan took too long") from None
+            if out.returncode != 0:
+                # the command's own clear message ("qms: ..."), as `qms plan` prints it
+                lines = [ln for ln in out.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+                said = next((ln[len("qms: "):] for ln in reversed(lines) if ln.startswith("qms: ")), None)
+                if out.returncode == 2 and said:
+                    raise QmsError(said)
+                raise PlanFailed(f"Không lập được kế hoạch ({lines[-1] if lines else out.returncode}); "
+                                 "the plan could not be made")
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
         finally:
