@@ -17,6 +17,7 @@ class Advisor:
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[tuple, Advice]] = {}
         self._top: dict[str, str | None] = {}
+        self._seen: dict[str, tuple[tuple, dict[str, int]]] = {}  # per site: the advice's key, its queues
 
     def input_horizon(self) -> float:
         from .recommend import HORIZON_S
@@ -61,15 +62,22 @@ class Advisor:
             result = recommend(self.input(site), previous=self._top.get(site), pause=cooperative_pause())
             self._top[site] = result.proposals[0].key if result.proposals else None
             self._cache[site] = (key, result)
+            self._seen[site] = (key, self._waiting(site))  # the queues it saw (``texts``)
             return result
 
     def texts(self, site: str) -> dict[str, list[str]]:
         """For the alerts: per service, the proposals for it, or what staffing would; computed at
-        most once a minute (the screens ask at every event)."""
+        most once a minute (the screens ask at every event), and again within the minute when a
+        queue has grown well past what the cached advice saw (a burst of ten at a service with no
+        counter must not keep the advice of its first two for a minute)."""
         minute = int(self.engine.clock.now() // 60)
+        counts = self._waiting(site)
         with self._lock:
             hit = self._cache.get(site)
-        advice = hit[1] if hit and hit[0][1] == minute else self.advice(site)
+            seen = self._seen.get(site)
+        fresh = hit and hit[0][1] == minute and seen is not None and seen[0] == hit[0] and all(
+            n <= max(seen[1].get(svc, 0) + 2, 1.5 * seen[1].get(svc, 0)) for svc, n in counts.items())
+        advice = hit[1] if fresh else self.advice(site)
         out: dict[str, list[str]] = {}
         for p in advice.proposals:
             out.setdefault(p.focus, []).append(p.text)
@@ -80,6 +88,11 @@ class Advisor:
                 if s["late"] >= 0.25:
                     out.setdefault(s["service"], []).insert(0, advice.message)
         return out
+
+    def _waiting(self, site: str) -> dict[str, int]:
+        rows = self.engine.store.conn().execute(
+            "SELECT service, count(*) FROM tickets WHERE state = 'waiting' AND site = ? GROUP BY service", (site,))
+        return {svc: n for svc, n in rows.fetchall()}
 
     def apply(self, key: str, *, by: str | None, role: str | None, site: str | None = None) -> dict:
         """Apply the proposal ``key`` of the current advice as a control change."""

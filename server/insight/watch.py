@@ -94,9 +94,12 @@ class Watch:
             if (not force and self._last is not None and seq == self._last_seq
                     and mono - self._last_mono < MIN_OBSERVE_S):
                 return {**self._last, "changes": []}
-            now = self.clock.now()
             services, counters = engine.service_stats(), engine.counters_view()
             alerts = engine.alerts()
+            # the time of the look is read after the alerts: the engine judged them at its own
+            # clock reading, and the log must not stamp a change earlier than that (an injected
+            # clock moved meanwhile made a clear look 900 s shorter than it was)
+            now = self.clock.now()
             rates = current_rates(self.today_events(), now)
             flags = overload_flags(engine.config, services, counters, rates, now)
             as_alerts = [{"kind": f"overload_{f['kind']}", "severity": c["severity"], "site": c["site"],

@@ -1,0 +1,32 @@
+"""The advice shown on the alerts (``Advisor.texts``) is computed at most once a minute, except
+when a queue has grown well past what it saw: ten citizens arriving in a burst at a service with
+no counter must not keep, for a minute, the advice made when the first two had come (the
+director would be told nothing about the eight others)."""
+from __future__ import annotations
+
+from server.advice import live
+
+
+def test_a_queue_that_grows_within_the_minute_gets_new_advice_not_the_cached_one(engine, clock, monkeypatch):
+    made = []
+    real = live.recommend
+
+    def counted(inp, **kw):
+        made.append(sum(1 for t in inp.snap.waiting if t.service == "KD"))
+        return real(inp, **kw)
+    monkeypatch.setattr(live, "recommend", counted)
+    engine.sign_in(4, "binh")
+    for _ in range(2):
+        engine.issue("KD")  # household business: its only counter (7) is closed
+    engine.advisor.texts("main")
+    assert made == [2]
+    engine.issue("HT")      # another event, the KD queue as it was: the minute's advice holds
+    engine.advisor.texts("main")
+    assert made == [2]
+    for _ in range(8):
+        engine.issue("KD")
+    engine.advisor.texts("main")
+    assert made == [2, 10]  # the queue grew from 2 to 10 within the minute: advised again
+    clock.advance(60)
+    engine.advisor.texts("main")
+    assert made == [2, 10, 10]  # and once a minute in any case
