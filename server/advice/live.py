@@ -15,9 +15,9 @@ class Advisor:
         self.engine = engine
         self.horizon_s, self.paths = horizon_s, paths
         self._lock = threading.Lock()
-        self._cache: dict[str, tuple[tuple, Advice]] = {}
+        # per site: (seq, minute), the advice, and the queues it saw (waiting per service, ``texts``)
+        self._cache: dict[str, tuple[tuple, Advice, dict[str, int]]] = {}
         self._top: dict[str, str | None] = {}
-        self._seen: dict[str, tuple[tuple, dict[str, int]]] = {}  # per site: the advice's key, its queues
 
     def input_horizon(self) -> float:
         from .recommend import HORIZON_S
@@ -61,8 +61,7 @@ class Advisor:
             # makes every socket call of the loop wait for the GIL (measured: 1-2 s stalls)
             result = recommend(self.input(site), previous=self._top.get(site), pause=cooperative_pause())
             self._top[site] = result.proposals[0].key if result.proposals else None
-            self._cache[site] = (key, result)
-            self._seen[site] = (key, self._waiting(site))  # the queues it saw (``texts``)
+            self._cache[site] = (key, result, self._waiting(site))
             return result
 
     def texts(self, site: str) -> dict[str, list[str]]:
@@ -74,9 +73,8 @@ class Advisor:
         counts = self._waiting(site)
         with self._lock:
             hit = self._cache.get(site)
-            seen = self._seen.get(site)
-        fresh = hit and hit[0][1] == minute and seen is not None and seen[0] == hit[0] and all(
-            n <= max(seen[1].get(svc, 0) + 2, 1.5 * seen[1].get(svc, 0)) for svc, n in counts.items())
+        fresh = hit and hit[0][1] == minute and all(
+            n <= max(hit[2].get(svc, 0) + 2, 1.5 * hit[2].get(svc, 0)) for svc, n in counts.items())
         advice = hit[1] if fresh else self.advice(site)
         out: dict[str, list[str]] = {}
         for p in advice.proposals:
