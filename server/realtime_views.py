@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from qms_common.wait_words import wait_range_phrase
 
 from .engine import Engine
 from .engine.positions import positions
@@ -67,9 +66,9 @@ def _status(engine: Engine, t: dict, seq: int) -> dict:
         "people_ahead": t["people_ahead_now"],
         "estimated_wait_s": t["estimated_wait_s"],
         "estimated_wait_range_s": t["estimated_wait_range_s"],
-        # the engine's words (a range, or "may not be served today"); a range for older rows
-        "estimated_wait_text": t.get("estimated_wait_text") or wait_range_phrase(*t["estimated_wait_range_s"])[0],
-        "estimated_wait_text_en": t.get("estimated_wait_text_en") or wait_range_phrase(*t["estimated_wait_range_s"])[1],
+        # the engine's words (a range, or "may not be served today"): engine/positions.estimate_fields
+        "estimated_wait_text": t["estimated_wait_text"],
+        "estimated_wait_text_en": t["estimated_wait_text_en"],
         "counter": t["counter"] if t["state"] in ("called", "serving") else None,
         "called_at": t["called_at"],
         # how long this citizen has waited so far (from the issue, or from a transfer)

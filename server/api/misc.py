@@ -7,7 +7,6 @@ from flask import make_response, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import NotFound
-from qms_common.wait_words import wait_range_phrase
 
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, principal, request_token, require, services
 from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
@@ -90,8 +89,7 @@ def status(path: TokenPath):
     return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
             "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
             "estimated_wait_s": t["estimated_wait_s"], "estimated_wait_range_s": t["estimated_wait_range_s"],
-            "estimated_wait_text": t.get("estimated_wait_text") or wait_range_phrase(*t["estimated_wait_range_s"])[0],
-            "counter": t["counter"],
+            "estimated_wait_text": t["estimated_wait_text"], "counter": t["counter"],
             "called_at": t["called_at"]}
 
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
-from qms_common.wait_words import NO_COUNTER, estimate_phrase, wait_range_phrase
+from qms_common.wait_words import NO_COUNTER, wait_range_phrase
 from qms_common.errors import Conflict, Forbidden, InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
@@ -25,6 +25,7 @@ from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
+from .positions import estimate_fields
 from .waits import WaitEstimator
 from .ratings import Ratings
 from .selection import Candidate, choose_next
@@ -248,7 +249,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         queue_key = issued_at if queue_key is None else queue_key
         ahead = self._people_ahead(conn, service, site, priority, queue_key)
         est = self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
-        predicted, wait_range = round(est.wait_s, 1), [round(est.low_s, 1), round(est.high_s, 1)]
+        shown = estimate_fields(est)
+        predicted, wait_range = shown["estimated_wait_s"], shown["estimated_wait_range_s"]
         raw = [predicted, round(est.raw_low_s if est.raw_low_s is not None else est.low_s, 1),
                round(est.raw_high_s if est.raw_high_s is not None else est.high_s, 1)]
         token = status_token or secrets.token_urlsafe(16)
@@ -264,10 +266,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
                     day=day, source=source, issued_at=issued_at, predicted_wait_s=predicted,
                     predicted_range_s=wait_range, predicted_raw_s=raw, people_ahead=ahead)
         ticket = self._ticket_row(conn, ticket_id)
-        ticket["estimated_wait_s"] = predicted
-        ticket["estimated_wait_range_s"] = wait_range
-        ticket["estimated_wait_text"], ticket["estimated_wait_text_en"] = estimate_phrase(
-            est.low_s, est.high_s, est.called_share)
+        ticket.update(shown)
         return ticket
 
     def _people_ahead(self, conn: sqlite3.Connection, service: str, site: str, priority: bool,
@@ -286,15 +285,10 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
                                        ticket["queue_key"]) - 1
             ticket["people_ahead_now"] = max(0, ahead)
-            est = self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())
-            ticket["estimated_wait_s"] = round(est.wait_s, 1)
-            ticket["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)]
-            ticket["estimated_wait_text"], ticket["estimated_wait_text_en"] = estimate_phrase(
-                est.low_s, est.high_s, est.called_share)
+            ticket.update(estimate_fields(self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())))
         else:
             ticket["people_ahead_now"] = 0
-            ticket["estimated_wait_s"] = 0.0
-            ticket["estimated_wait_range_s"] = [0.0, 0.0]
+            ticket.update(estimate_fields(None))
         return ticket
 
     def position(self, ticket_id: str) -> dict:

@@ -19,8 +19,21 @@ from .states import State
 
 if TYPE_CHECKING:
     from .core import Engine
+    from .forecast import Estimate
 
 _CHUNK = 500  # SQLite's limit on bound parameters is far above; keeps each statement small
+
+
+def estimate_fields(est: "Estimate | None") -> dict:
+    """A ticket's estimate as every answer carries it: the mean and the 80 % interval, rounded, and
+    their words (a range, or "may not be served today": ``estimate_phrase``); ``None``, a ticket no
+    longer waiting: zero."""
+    if est is None:
+        return {"estimated_wait_s": 0.0, "estimated_wait_range_s": [0.0, 0.0],
+                **dict(zip(("estimated_wait_text", "estimated_wait_text_en"), estimate_phrase(0.0, 0.0)))}
+    vi, en = estimate_phrase(est.low_s, est.high_s, est.called_share)
+    return {"estimated_wait_s": round(est.wait_s, 1), "estimated_wait_range_s": [round(est.low_s, 1), round(est.high_s, 1)],
+            "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
 
 def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
@@ -38,8 +51,7 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
     for t in rows.values():
         if t["state"] != State.WAITING:
             t["people_ahead_now"] = 0
-            t["estimated_wait_s"] = 0.0
-            t["estimated_wait_range_s"] = [0.0, 0.0]
+            t.update(estimate_fields(None))
             continue
         key = (t["site"], t["service"])
         if key not in queues:
@@ -64,9 +76,5 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
         else:
             est = engine.waits._shift(est, result, now)
         t["people_ahead_now"] = ahead
-        t["estimated_wait_s"] = round(est.wait_s, 1) if est else 0.0
-        t["estimated_wait_range_s"] = [round(est.low_s, 1), round(est.high_s, 1)] if est else [0.0, 0.0]
-        if est is not None:
-            t["estimated_wait_text"], t["estimated_wait_text_en"] = estimate_phrase(
-                est.low_s, est.high_s, est.called_share)
+        t.update(estimate_fields(est))
     return rows
