@@ -48,3 +48,10 @@ def new_page(browser, viewport: dict = DESK, **kwargs):
     page.errors = []  # type: ignore[attr-defined]
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
     return page
+
+
+def sign_in(page, username: str, password: str = "matkhau-123") -> None:
+    """Fill the pages' sign-in form (``_sign_in.html``) and send it."""
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-form button[type=submit]")

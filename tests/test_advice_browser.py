@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, sign_in, new_page  # noqa: F401  (fixture)
 from server.config import sample_center_text
 from tests.live_server import LiveServer
 
@@ -48,9 +48,7 @@ def test_apply_a_proposal_and_the_next_call_follows_it(browser, srv):  # noqa: F
     _post(srv, "/counters/1/sign-in", "bot1")      # counter 1: CT only
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "bot4")
-    console.fill("#password", "matkhau-123")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "bot4")
     console.click(".pick[data-counter='4']", timeout=T)
     expect(console.locator("#work")).to_be_visible(timeout=T)
     expect(console.locator("#counter-notice")).to_be_hidden()
@@ -59,9 +57,7 @@ def test_apply_a_proposal_and_the_next_call_follows_it(browser, srv):  # noqa: F
 
     dash = new_page(browser, DESK)
     dash.goto(srv.url + "/dashboard")
-    dash.fill("#username", "giamdoc")
-    dash.fill("#password", "matkhau-123")
-    dash.click("#login-form button[type=submit]")
+    sign_in(dash, "giamdoc")
     proposal = dash.locator("#advice-proposals li.proposal[data-counter='4']").first
     expect(proposal).to_contain_text("Chứng thực:", timeout=T)
     expect(proposal).to_contain_text("→")

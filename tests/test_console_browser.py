@@ -11,7 +11,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, new_page, sign_in as fill_sign_in  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 10_000  # ms
@@ -40,9 +40,7 @@ def state_of(srv, ticket_id: str) -> str:
 
 def sign_in(page, srv, password="matkhau-123"):
     page.goto(srv.url + "/console")
-    page.fill("#username", "lan.nguyen")
-    page.fill("#password", password)
-    page.click("#login-form button[type=submit]")
+    fill_sign_in(page, "lan.nguyen", password)
 
 
 def at_counter(browser, srv, number=4):  # noqa: F811

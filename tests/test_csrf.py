@@ -14,7 +14,7 @@ from playwright.sync_api import expect
 from server.app import create_app
 from server.csrf import normalize_origin, refusal
 from server.settings import ServerSettings
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, new_page, sign_in  # noqa: F401  (fixture)
 from tests.live_server import LiveServer, free_port
 
 T = 10_000
@@ -122,9 +122,7 @@ def test_a_foreign_page_cannot_pause_or_close_a_counter_in_chromium(browser, tmp
 
         console = new_page(browser, DESK)
         console.goto(srv.url + "/console")
-        console.fill("#username", "lan.nguyen")
-        console.fill("#password", "matkhau-123")
-        console.click("#login-form button[type=submit]")
+        sign_in(console, "lan.nguyen")
         console.click(".pick[data-counter='4']", timeout=T)
         expect(console.locator("#work")).to_be_visible(timeout=T)
 

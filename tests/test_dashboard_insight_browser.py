@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, sign_in, new_page  # noqa: F401  (fixture)
 from server.config import sample_center_text
 from tests.live_server import LiveServer
 from tests.test_pages_browser import _issue, _post
@@ -51,9 +51,7 @@ def srv(tmp_path_factory):
 def _dashboard(browser, srv, **context):  # noqa: F811
     page = new_page(browser, DESK, **context)
     page.goto(srv.url + "/dashboard")
-    page.fill("#username", "giamdoc")
-    page.fill("#password", "matkhau-123")
-    page.click("#login-form button[type=submit]")
+    sign_in(page, "giamdoc")
     expect(page.locator("#services tr")).to_have_count(7, timeout=T)
     return page
 

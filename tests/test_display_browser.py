@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser import WALL, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import WALL, browser, sign_in, new_page  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 10_000  # ms
@@ -109,9 +109,7 @@ def test_a_new_screen_is_paired_from_the_dashboard_by_its_code(browser, srv):  #
     dashboard = new_page(browser, {"width": 1440, "height": 900})
     srv.add_user("giamdoc", "director")
     dashboard.goto(srv.url + "/dashboard")
-    dashboard.fill("#username", "giamdoc")
-    dashboard.fill("#password", "matkhau-123")
-    dashboard.click("#login-form button[type=submit]")
+    sign_in(dashboard, "giamdoc")
     dashboard.fill("#pair-code", code.inner_text())
     dashboard.fill("#pair-name", "Sảnh chờ tầng 1")
     dashboard.click("#pair-form button[type=submit]")

@@ -10,7 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser import DESK, PHONE, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, PHONE, browser, new_page, sign_in  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 10_000  # ms
@@ -57,18 +57,14 @@ def test_a_refused_hand_over_shows_on_console_and_dashboard_until_resolved(brows
     assert r.status_code == 403
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "lan.nguyen")
-    console.fill("#password", "matkhau-123")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "lan.nguyen")
     console.click(".pick[data-counter='4']", timeout=T)
     item = console.locator(f"#handover li[data-code='{code}']")
     expect(item).to_be_visible(timeout=T)
     expect(item).to_contain_text("không đưa được vào hàng")
     dashboard = new_page(browser, DESK)
     dashboard.goto(srv.url + "/dashboard")
-    dashboard.fill("#username", "giamdoc")
-    dashboard.fill("#password", "matkhau-123")
-    dashboard.click("#login-form button[type=submit]")
+    sign_in(dashboard, "giamdoc")
     alert = dashboard.locator("#alerts li[data-kind='handover_refused']")
     expect(alert).to_contain_text(code, timeout=T)
     item.locator("button").click()  # the clerk served the citizen holding that paper

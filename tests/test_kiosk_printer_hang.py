@@ -28,7 +28,7 @@ from kiosk.config import config_from_dict
 from kiosk.testing import config_dict
 from kiosk.web import KioskWeb
 from qms_common import wire
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, new_page, sign_in  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 from tests.mosquitto_fixture import CENTER, MqttProbe, center_setup
 from tests.test_printer_hang import drain, fifo, fill, idle_reader, unread
@@ -105,9 +105,7 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
         assert app.sender.wait_rounds(1, 15)
         app.screen.wait_for(lambda s: s.printer == "ok")  # the first idle probe: the FIFO takes bytes
         dash.goto(srv.url + "/dashboard")
-        dash.fill("#username", "giamdoc")
-        dash.fill("#password", "matkhau-123")
-        dash.click("#login-form button[type=submit]")
+        sign_in(dash, "giamdoc")
         row = dash.locator(f"#devices tr[data-device='{DEVICE}']")
         expect(row).to_contain_text(NAME, timeout=T)
         expect(row).to_contain_text("Trực tuyến", timeout=T)
@@ -198,9 +196,7 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
         console = new_page(browser, DESK)
         try:
             console.goto(srv.url + "/console")
-            console.fill("#username", "minh.tran")
-            console.fill("#password", "matkhau-123")
-            console.click("#login-form button[type=submit]")
+            sign_in(console, "minh.tran")
             console.click(".pick[data-counter='2']", timeout=T)  # counter 2 serves CT, then HT
             expect(console.locator("#unprinted li", has_text=code4)).to_be_visible(timeout=T)
             item = console.locator("#unprinted li", has_text=code1)

@@ -16,7 +16,7 @@ import pytest
 import requests
 from playwright.sync_api import expect
 
-from tests.browser import DESK, PHONE, WALL, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, PHONE, WALL, browser, sign_in, new_page  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 10_000  # ms: the give-up time of every wait
@@ -75,9 +75,7 @@ def test_clerk_call_reaches_the_display_and_the_phone(browser, srv, display):  #
 
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "lan.nguyen")
-    console.fill("#password", "matkhau-123")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "lan.nguyen")
     console.click(".pick[data-counter='3']", timeout=T)
     expect(console.locator("#work")).to_be_visible(timeout=T)
     expect(console.locator("button[data-action='call-next'] kbd")).to_have_text("N")
@@ -115,9 +113,7 @@ def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # no
 
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "minh.tran")
-    console.fill("#password", "matkhau-123")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "minh.tran")
     console.click(".pick[data-counter='2']", timeout=T)  # counter 2 serves CT, then HT
     expect(console.locator("#work")).to_be_visible(timeout=T)  # (its buttons exist while hidden)
     expect(console.locator("button[data-action='call-next']")).to_be_enabled(timeout=T)
@@ -154,9 +150,7 @@ def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # no
 def test_console_shows_api_errors_in_vietnamese(browser, srv):  # noqa: F811
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "minh.tran")
-    console.fill("#password", "sai-mat-khau")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "minh.tran", "sai-mat-khau")
     expect(console.locator("#error-vi")).to_have_text("Sai tên đăng nhập hoặc mật khẩu", timeout=T)
     expect(console.locator("#error-en")).to_contain_text("wrong username or password")
     console.context.close()
@@ -263,9 +257,7 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     _post(srv, "/counters/5/sign-in", "clerk")  # (idempotent: the test stands alone or after the others)
     page = new_page(browser, DESK)
     page.goto(srv.url + "/dashboard")
-    page.fill("#username", "giamdoc")
-    page.fill("#password", "matkhau-123")
-    page.click("#login-form button[type=submit]")
+    sign_in(page, "giamdoc")
     expect(page.locator("#services tr")).to_have_count(7, timeout=T)
     expect(page.locator("#counters tr[data-counter='5']")).to_contain_text("lan.nguyen")
     expect(page.locator("#devices .empty-state")).to_be_visible()
@@ -323,18 +315,14 @@ def test_documentation_screenshots(browser, srv, display):  # noqa: F811
 
     console = new_page(browser, DESK)
     console.goto(srv.url + "/console")
-    console.fill("#username", "hoa.pham")
-    console.fill("#password", "matkhau-123")
-    console.click("#login-form button[type=submit]")
+    sign_in(console, "hoa.pham")
     expect(console.locator("#work")).to_be_visible(timeout=T)
     expect(console.locator("#in-hand .code")).to_be_visible(timeout=T)
     console.screenshot(path=str(out / "console.png"), full_page=True)
 
     dash = new_page(browser, DESK)
     dash.goto(srv.url + "/dashboard")
-    dash.fill("#username", "giamdoc")
-    dash.fill("#password", "matkhau-123")
-    dash.click("#login-form button[type=submit]")
+    sign_in(dash, "giamdoc")
     expect(dash.locator("#services tr")).to_have_count(7, timeout=T)
     dash.screenshot(path=str(out / "dashboard.png"), full_page=True)
 

@@ -12,7 +12,7 @@ import requests
 from playwright.sync_api import expect
 
 from server.cli import main
-from tests.browser import DESK, browser, new_page  # noqa: F401  (fixture)
+from tests.browser import DESK, browser, sign_in, new_page  # noqa: F401  (fixture)
 from tests.live_server import LiveServer
 
 T = 60_000  # ms: planning without the simulated check takes a few seconds on a shared machine
@@ -38,9 +38,7 @@ def _cli_plan(history, tmp_path, *extra) -> dict:
 def test_the_plan_page_shows_the_commands_plan_and_answers_what_if(browser, srv, history, tmp_path):  # noqa: F811
     page = new_page(browser, DESK)
     page.goto(srv.url + "/dashboard/plan")
-    page.fill("#username", "giamdoc")
-    page.fill("#password", "matkhau-123")
-    page.click("#login-form button[type=submit]")
+    sign_in(page, "giamdoc")
     expect(page.locator("#plan-absent input[value='c3']")).to_be_attached(timeout=T)
     page.wait_for_function("() => window.qmsPlan.plan && !window.qmsPlan.busy", timeout=T)  # tomorrow's plan first
     page.fill("#plan-date", "2026-11-10")
