@@ -1,10 +1,9 @@
 """The dashboard's plan page: exactly ``qms plan --date D [--absent ...] --format json``.
 
-It runs the command's own function (``server/planning/command.py``, ``run_plan``) with the
-history and roster of the ``[planning]`` settings, so the page and the command can never
-disagree. Plans are kept (a day's plan depends only on its inputs) and computed one at a time.
+It runs the command itself with the history and roster of the ``[planning]`` settings, so the
+page and the command can never disagree. Plans are kept (a day's plan depends only on its inputs) and computed one at a time.
 
-The computation runs in a child process (``python -m server.cli plan ... --format json``, at a
+The computation runs in a child process (``server.cli``'s ``qms plan ... --format json``, at a
 lower CPU priority), never in the server: a checked plan is one to several minutes of pure-Python
 CPU (hundreds of simulated days, ``docs/performance.md`` §11), which on the event loop would stop
 every kiosk, and on a pool thread would hold the GIL against it (the convoy measured in §8).
@@ -19,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-from argparse import Namespace
 from collections import OrderedDict
 from datetime import date
 from pathlib import Path
@@ -45,8 +43,8 @@ class PlanView:
         self._cache: OrderedDict[tuple, dict] = OrderedDict()
         self._lock = threading.Lock()
 
-    def plan(self, day: date, absent: tuple[str, ...] = (), check: bool = True, runner=None) -> dict:
-        """The plan; ``runner(fn, *args)`` runs the computation (``server.blocking.run_blocking``)."""
+    def plan(self, day: date, absent: tuple[str, ...] = (), check: bool = True) -> dict:
+        """The plan, made in a child process (``_run``) unless it is kept."""
         if not self.history:
             raise NotFound("Chưa cấu hình lịch sử để lập kế hoạch ([planning] history trong server.toml, "
                            "docs/configuration.md); no planning history is configured", setting="planning.history")
@@ -55,7 +53,7 @@ class PlanView:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            result = (runner or (lambda fn, *a: fn(*a)))(self._run, day, key[1], check)
+            result = self._run(day, key[1], check)
             self._cache[key] = result
             while len(self._cache) > KEEP:
                 self._cache.popitem(last=False)
