@@ -192,6 +192,19 @@ _M004_CALLBACKS = """
         CREATE INDEX callbacks_created ON callbacks (created_at);
 """
 
+# the dashboard's log of alerts raised and cleared (server/insight/alert_log.py): kept on disk so a
+# restart or a power cut does not empty the director's log of the day; ``data`` is the entry (JSON)
+_M005_ALERT_LOG = """
+        CREATE TABLE alert_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at REAL NOT NULL,
+            event TEXT NOT NULL CHECK (event IN ('raised', 'cleared')),
+            key TEXT NOT NULL,
+            data TEXT NOT NULL
+        );
+        CREATE INDEX alert_log_key ON alert_log (key, id);
+"""
+
 # Migrations are named SQL scripts, each applied once, in one transaction.
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_core", _M001_CORE),
@@ -202,6 +215,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("003_counter_services", "ALTER TABLE counters ADD COLUMN services TEXT;"),
     ("004_event_origin", _M004_EVENT_ORIGIN),
     ("004_callbacks", _M004_CALLBACKS),
+    ("005_alert_log", _M005_ALERT_LOG),
 ]
 
 

@@ -10,6 +10,8 @@ from server.insight.alert_log import AlertLog, diff_alerts
 from server.insight.charts import NO_HISTORY, day_charts
 from server.insight.overload import CALLED_STALE_S, clear_time_s, current_rates, overload_flags
 from server.insight.watch import Watch
+from server.engine import Engine
+from server.store import Store
 
 
 def _charts(engine, clock):
@@ -174,6 +176,39 @@ def test_the_watch_logs_a_predicted_breach_and_an_overload(engine, clock):
     clock.advance(2)
     kinds = {c["kind"] for c in w.observe()["changes"]}
     assert "overload_cannot_clear" in kinds
+
+
+def test_the_alert_log_of_the_day_survives_a_restart(tmp_path, center, clock):
+    """A power cut or a restart must not empty the director's log, nor restart an alert's clock."""
+    store = Store(tmp_path / "qms.db")
+    engine = Engine(store, center, clock)
+    engine.sign_in(4, "lan")
+    ids = [engine.issue("HT")["id"] for _ in range(3)]
+    clock.advance(2)
+    raised = [c for c in Watch(engine, clock).observe()["changes"] if c["kind"] == "overload_cannot_clear"]
+    assert len(raised) == 1 and raised[0]["event"] == "raised"
+    since, first_id = raised[0]["at"], raised[0]["id"]
+    store.close()
+
+    clock.advance(600)                               # the server comes back ten minutes later
+    store = Store(tmp_path / "qms.db")
+    engine = Engine(store, center, clock)
+    watch = Watch(engine, clock)
+    assert [e["id"] for e in watch.log.after(0) if e["kind"] == "overload_cannot_clear"] == [first_id]
+    still = [a for a in watch.observe()["active"] if a["kind"] == "overload_cannot_clear"]
+    assert [a["since"] for a in still] == [since]    # the same alert, not raised again
+    assert watch.log.last_id >= first_id
+
+    for ticket_id in ids:                            # the queue is gone: the alert clears once
+        engine.cancel(ticket_id, actor="giamdoc", role="director")
+    clock.advance(2)
+    cleared = [c for c in watch.observe()["changes"] if c["kind"] == "overload_cannot_clear"]
+    assert [(c["event"], c["since"], c["duration_s"]) for c in cleared] == [("cleared", since, round(clock.now() - since, 1))]
+    assert cleared[0]["id"] > first_id
+    store.close()
+    after = Watch(Engine(Store(tmp_path / "qms.db"), center, clock), clock)
+    assert [e["event"] for e in after.log.after(0) if e["kind"] == "overload_cannot_clear"] == ["raised", "cleared"]
+    assert not [a for a in after.log.active_list() if a["kind"] == "overload_cannot_clear"]
 
 
 # --- the API ------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ class Watch:
     def __init__(self, engine: Any, clock: Clock) -> None:
         self.engine = engine
         self.clock = clock
-        self.log = AlertLog()
+        self.log = AlertLog(store=engine.store)   # on disk: survives a restart
         self._lock = threading.Lock()
         self._last: dict | None = None
         self._last_mono = -1e9
