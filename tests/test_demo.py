@@ -32,7 +32,8 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
     state = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "--state-dir", str(state), "demo",
-                             "--port", str(free_port()), "--speed", "120"], cwd=ROOT, env=env,
+                             "--port", str(free_port()), "--kiosk-port", str(free_port()),
+                             "--broker-port", str(free_port()), "--speed", "120"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
