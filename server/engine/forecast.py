@@ -113,6 +113,29 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[i] + (sorted_xs[j] - sorted_xs[i]) * (x - i)
 
 
+def _what_can_matter(stop_at: int, counters: list, qlist: list[list[int]], streams: list, phantom: list[bool]
+                     ) -> tuple[list, list]:
+    """For one ticket's forecast: the counters and streams that can change when it is called,
+    the rest taken out (``qlist`` in place). That is the counters that call from its stream,
+    those that share a stream with them, and so on, with their streams; the others' calls never
+    touch a queue these counters call from. The other phantoms go too: a phantom takes no
+    counter time, so it changes nobody's call (only which random draw each event reads: the
+    estimate is the same in distribution, its sample paths are others)."""
+    scans = [{k for _, _, streams_of in wins for k, _, _ in streams_of} for _, wins in counters]
+    mine = {k for k, q in enumerate(qlist) if stop_at in q}
+    kept = [False] * len(counters)
+    grew = True
+    while grew:
+        grew = False
+        for ci, scan in enumerate(scans):
+            if not kept[ci] and scan & mine:
+                kept[ci] = grew = True
+                mine |= scan
+    for k, q in enumerate(qlist):
+        qlist[k] = [j for j in q if not phantom[j] or j == stop_at] if k in mine else []
+    return [c for ci, c in enumerate(counters) if kept[ci]], [(k, p) for k, p in streams if k in mine]
+
+
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
@@ -179,6 +202,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     survival = model.survival
     leave_k = [min(len(survival) - 1, int(w / STEP_S)) for w in waited] if leaves else []
     qlist = [queue.get(k, []) for k in range(n_keys)]
+    if stop_at >= 0:
+        counters, streams = _what_can_matter(stop_at, counters, qlist, streams, phantom)
     # a path is over once every ticket some counter can call has been called or has left: the
     # others (a service no counter works today) are called in no path, however long it runs.
     # Without this, one such ticket kept every path going to the end of the day, simulating

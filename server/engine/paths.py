@@ -263,6 +263,8 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                             leave[j] = lv
                         if lv > t:
                             break
+                        if j == stop_at:  # the one asked for has left: nothing after can change its estimate
+                            return calls
                         i += 1
                         remaining -= 1
                         if i >= ql:
