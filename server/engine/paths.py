@@ -112,26 +112,17 @@ class Tables:
     spread: list[tuple[float, float]]  # per service index: (-sd * sd / 2, sd) of its mean's lognormal draw
 
 
-def _padded(table: tuple) -> tuple:
-    """``Durations.sample_table`` as ``play`` reads it: (n + prior weight, below it the prior's
-    quantile is read (inf: no data), the prior's quantiles, the data, their cumulative weights),
-    each list with its last value once more at its end, so an index one past the end (a draw
-    rounded up to 1) reads the last value as ``min(last, i)`` did."""
-    npw, n, prior, samples, _last, cum = table
-    return (npw, PRIOR_WEIGHT if n else math.inf, prior + prior[-1:], samples + samples[-1:], cum)
-
-
 def plan_tables(plan: Plan) -> Tables:
     model = plan.model
     codes = [code for code, _ in plan.spread]
     sx_of = {code: i for i, code in enumerate(codes)}
-    base = [_padded(model.durations(code).sample_table()) for code in codes]
+    base = [model.durations(code).sample_table() for code in codes]
     own, windows, in_hand = [], [], []
     for c, wins in plan.counters:
         row = []
         for code in codes:
             d = model.clerks.get((code, c.clerk)) if c.clerk is not None else None
-            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), _padded(d.sample_table())))
+            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
         own.append(row)
         out = []
         for wi, (start, end, streams_of) in enumerate(wins):
@@ -354,7 +345,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                 tab, v = mine[1], v / mine[0]
             else:
                 tab, v = base[sx], (v - mine[0]) / (1.0 - mine[0])
-            npw, below, prior, samples, cum = tab  # Durations.sample, inlined (its tables padded: no min())
+            npw, below, prior, samples, cum = tab  # Durations.sample, inlined (its lists padded: no min())
             x = v * npw
             if x < below:
                 d = prior[int(v * quantiles)]
