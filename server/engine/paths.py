@@ -19,6 +19,8 @@ import random
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from heapq import heapify, heappop, heapreplace
+from itertools import repeat, starmap
+from operator import sub
 from statistics import NormalDist
 from typing import Callable
 
@@ -40,10 +42,10 @@ class Draws:
 
     def take(self, path: int, size: int) -> list[float]:
         fresh, rnd = self._fresh, self._random
-        if len(fresh) < size:
-            fresh.extend([rnd() for _ in range(size - len(fresh))])
+        if len(fresh) < size:  # the generator called in a C loop, the mirror made by one (the same values)
+            fresh.extend(starmap(rnd, repeat((), size - len(fresh))))
         if path % 2:
-            head = [1.0 - u for u in self._tape]
+            head = list(map(sub, repeat(1.0), self._tape))
             self._mirror = len(head)
             return head + fresh[:size]
         self._mirror = 0
