@@ -140,8 +140,9 @@ def _what_can_matter(stop_at: int, counters: list, qlist: list[list[int]], strea
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
-    phantom ``(service, priority)``), each path stops once that one is called, and the forecast
-    holds that one's estimate alone (the others' paths were cut short)."""
+    phantom ``(service, priority)``), the paths play only what can change that one
+    (``_what_can_matter``), each stops once it is called or has left, and the forecast holds that
+    one's estimate alone."""
     now = snap.now
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it

@@ -7,10 +7,11 @@ place on the patience curve) and ``play`` runs one path of it. The rules are tho
 operations per call: no objects or dictionaries per event, the random draws read from a list by
 a C iterator, the service-time and patience look-ups inlined.
 
-The draws are the forecast's one seeded sequence, in the same order as before this module was
-split out, so a forecast is the same to the last bit for the same seed (the accuracy table of
-``docs/performance.md`` §9 did not move): ``Draws`` hands each path its list, an odd path
-replaying ``1 - u`` of the even path before it (antithetic pairs) and then fresh draws.
+The draws are the forecast's one seeded sequence, so a forecast is the same to the last bit for
+the same seed (``bench/forecast_identity.py`` checks a faster version against captured ones):
+``Draws`` hands each path its list, an odd path replaying ``1 - u`` of the even path before it
+(antithetic pairs) and then fresh draws. With ``stop_at`` (one ticket's forecast) a path ends
+once that ticket is called or has left.
 """
 from __future__ import annotations
 
