@@ -18,7 +18,7 @@ for the printed estimate the share of actual waits inside its 80% interval.
 The generated days are made at run time with ``data/scenarios/generate.py`` (standard library,
 deterministic by seed) in a temporary folder, so the benchmark needs nothing else.
 
-Usage: .venv/bin/python bench/estimates.py [--markdown] [--days NAME,...] [--worst 3] [--unseen]
+Usage: .venv/bin/python bench/estimates.py [--markdown] [--days NAME,...] [--worst 3] [--unseen] [--seed-offset N]
 """
 from __future__ import annotations
 
@@ -224,7 +224,17 @@ def main() -> None:
     ap.add_argument("--days", help="comma-separated day names (default: all)")
     ap.add_argument("--worst", type=int, default=3, help="print this many worst estimates of the worst day")
     ap.add_argument("--unseen", action="store_true", help="the five days kept out of tuning, instead of the others")
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="move every forecast's seed by this much: another draw of the same estimate's sample paths")
     a = ap.parse_args()
+    if a.seed_offset:
+        from server.engine import waits
+        seeded = waits.forecast
+
+        def shifted(snap, model, **kw):
+            kw["seed"] = kw.get("seed", 0) + a.seed_offset * 1_000_003
+            return seeded(snap, model, **kw)
+        waits.forecast = shifted
     wanted = set(a.days.split(",")) if a.days else None
     days = prepare_days(Path(tempfile.mkdtemp(prefix="qms-est-")), UNSEEN if a.unseen else GENERATED,
                         shared=not a.unseen, wanted=wanted)

@@ -113,11 +113,36 @@ def _quantile(sorted_xs: list[float], q: float) -> float:
     return sorted_xs[i] + (sorted_xs[j] - sorted_xs[i]) * (x - i)
 
 
+def _what_can_matter(stop_at: int, counters: list, qlist: list[list[int]], streams: list, phantom: list[bool]
+                     ) -> tuple[list, list, set[int]]:
+    """For one ticket's forecast: the counters and streams that can change when it is called,
+    the rest taken out (``qlist`` in place). That is the counters that call from its stream,
+    those that share a stream with them, and so on, with their streams; the others' calls never
+    touch a queue these counters call from. The other phantoms go too: a phantom takes no
+    counter time, so it changes nobody's call (only which random draw each event reads: the
+    estimate is the same in distribution, its sample paths are others). Returns the counters, the
+    streams of citizens still to come and the streams kept."""
+    scans = [{k for _, _, streams_of in wins for k, _, _ in streams_of} for _, wins in counters]
+    mine = {k for k, q in enumerate(qlist) if stop_at in q}
+    kept = [False] * len(counters)
+    grew = True
+    while grew:
+        grew = False
+        for ci, scan in enumerate(scans):
+            if not kept[ci] and scan & mine:
+                kept[ci] = grew = True
+                mine |= scan
+    for k, q in enumerate(qlist):
+        qlist[k] = [j for j in q if not phantom[j] or j == stop_at] if k in mine else []
+    return [c for ci, c in enumerate(counters) if kept[ci]], [(k, p) for k, p in streams if k in mine], mine
+
+
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
              only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
-    phantom ``(service, priority)``), each path stops once that one is called, and the forecast
-    holds that one's estimate alone (the others' paths were cut short)."""
+    phantom ``(service, priority)``), the paths play only what can change that one
+    (``_what_can_matter``), each stops once it is called or has left, and the forecast holds that
+    one's estimate alone."""
     now = snap.now
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it
@@ -169,16 +194,22 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             wins.append((start, end, streams_of))
         counters.append((c, wins))
     n_tickets = len(ids)
-    all_services = set(services_of) | set(snap.new_services) | {c.in_hand.service for c in snap.counters if c.in_hand}
-    for key in keys:
-        if key[0] != "to":
-            all_services.add(key[0])
+    qlist = [queue.get(k, []) for k in range(n_keys)]
+    if stop_at >= 0:
+        counters, streams, kept = _what_can_matter(stop_at, counters, qlist, streams, phantom)
+        # each path draws every service's true mean: of these services alone
+        all_services = ({services_of[j] for k in kept for j in qlist[k]}
+                        | {key_service[k][0] for k in kept if key_service[k][0] != "to"}
+                        | {c.in_hand.service for c, _ in counters if c.in_hand})
+    else:
+        all_services = (set(services_of) | set(snap.new_services)
+                        | {c.in_hand.service for c in snap.counters if c.in_hand}
+                        | {key[0] for key in keys if key[0] != "to"})
     codes = sorted(all_services)
     sx = {code: i for i, code in enumerate(codes)}
     leaves = bool(model.survival)
     survival = model.survival
     leave_k = [min(len(survival) - 1, int(w / STEP_S)) for w in waited] if leaves else []
-    qlist = [queue.get(k, []) for k in range(n_keys)]
     # a path is over once every ticket some counter can call has been called or has left: the
     # others (a service no counter works today) are called in no path, however long it runs.
     # Without this, one such ticket kept every path going to the end of the day, simulating
@@ -190,8 +221,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
         reachable = 0  # the one asked for can never be called: no path would stop
     plan = Plan(now=now, model=model, n_tickets=n_tickets, n_keys=n_keys,
                 qlist=qlist, qks=qks, phantom=phantom, reachable=reachable,
-                t_sx=[sx[s] for s in services_of], t_prio=prio_of,
-                key_sx=[-1 if key[0] == "to" else sx[key[0]] for key in key_service],
+                t_sx=[sx.get(s, -1) for s in services_of], t_prio=prio_of,  # -1: a ticket no path calls
+                key_sx=[-1 if key[0] == "to" else sx.get(key[0], -1) for key in key_service],
                 key_prio=[bool(key[1]) if key[0] != "to" else False for key in key_service],
                 streams=streams, spread=[(code, model.durations(code).spread()) for code in codes],
                 counters=counters, stop_at=stop_at, max_in_row=policy.max_in_row, guard=policy.normal_guard_s,

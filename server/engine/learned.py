@@ -72,6 +72,8 @@ class Durations:
     _cum: list[float] = field(default_factory=list, repr=False)
     _tail: float | None = field(default=None, repr=False)
     _scaled: list[float] | None = field(default=None, repr=False)
+    _table: tuple | None = field(default=None, repr=False)
+    _spread: float | None = field(default=None, repr=False)
     n: float = field(default=0.0, init=False)  # total weight of the data
 
     def __post_init__(self) -> None:
@@ -87,7 +89,13 @@ class Durations:
 
     def spread(self) -> float:
         """How uncertain the mean still is, as the standard deviation of its logarithm: the
-        coefficient of variation over the square root of the data's weight (with the prior's)."""
+        coefficient of variation over the square root of the data's weight (with the prior's);
+        computed once (a forecast reads it for every service)."""
+        if self._spread is None:
+            self._spread = self._spread_now()
+        return self._spread
+
+    def _spread_now(self) -> float:
         if self.n >= 2:
             m = sum(x * w for x, w in zip(self.samples, self.weights)) / self.n
             var = sum(w * (x - m) ** 2 for x, w in zip(self.samples, self.weights)) / self.n
@@ -110,9 +118,15 @@ class Durations:
         return self.samples[min(len(self.samples) - 1, bisect_left(self._cum, x - PRIOR_WEIGHT))]
 
     def sample_table(self) -> tuple:
-        """What ``sample`` reads: (n + prior weight, n, prior, samples, last index, cumulative
-        weights), for the forecast's inlined copy of it (``paths.py``)."""
-        return (self.n + PRIOR_WEIGHT, self.n, self._prior, self.samples, len(self.samples) - 1, self._cum)
+        """What ``sample`` reads, for the forecast's inlined copy of it (``paths.py``), made once:
+        (n + prior weight, the prior weight: below it the prior's quantile is read (inf: no data),
+        the prior's quantiles, the data, their cumulative weights), each list with its last value
+        once more at its end, so that an index one past the end (a draw rounded up to 1) reads
+        the last value as ``sample``'s ``min()`` does."""
+        if self._table is None:
+            self._table = (self.n + PRIOR_WEIGHT, PRIOR_WEIGHT if self.n else math.inf, self._prior + self._prior[-1:],
+                           self.samples + self.samples[-1:], self._cum)
+        return self._table
 
     def residual_table(self) -> list[float]:
         """The durations ``residual`` reads (the data, or the prior's shape with few data)."""

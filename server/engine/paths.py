@@ -7,10 +7,11 @@ place on the patience curve) and ``play`` runs one path of it. The rules are tho
 operations per call: no objects or dictionaries per event, the random draws read from a list by
 a C iterator, the service-time and patience look-ups inlined.
 
-The draws are the forecast's one seeded sequence, in the same order as before this module was
-split out, so a forecast is the same to the last bit for the same seed (the accuracy table of
-``docs/performance.md`` §9 did not move): ``Draws`` hands each path its list, an odd path
-replaying ``1 - u`` of the even path before it (antithetic pairs) and then fresh draws.
+The draws are the forecast's one seeded sequence, so a forecast is the same to the last bit for
+the same seed (``bench/forecast_identity.py`` checks a faster version against captured ones):
+``Draws`` hands each path its list, an odd path replaying ``1 - u`` of the even path before it
+(antithetic pairs) and then fresh draws. With ``stop_at`` (one ticket's forecast) a path ends
+once that ticket is called or has left.
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import random
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from heapq import heapify, heappop, heapreplace
+from itertools import repeat, starmap
+from operator import sub
 from statistics import NormalDist
 from typing import Callable
 
@@ -40,10 +43,10 @@ class Draws:
 
     def take(self, path: int, size: int) -> list[float]:
         fresh, rnd = self._fresh, self._random
-        if len(fresh) < size:
-            fresh.extend([rnd() for _ in range(size - len(fresh))])
+        if len(fresh) < size:  # the generator called in a C loop, the mirror made by one (the same values)
+            fresh.extend(starmap(rnd, repeat((), size - len(fresh))))
         if path % 2:
-            head = [1.0 - u for u in self._tape]
+            head = list(map(sub, repeat(1.0), self._tape))
             self._mirror = len(head)
             return head + fresh[:size]
         self._mirror = 0
@@ -104,12 +107,18 @@ class Tables:
     base: list[tuple]          # per service index: its ``Durations.sample_table``
     own: list[list]            # per counter, per service index: (share, the clerk's sample table) or None
     windows: list[list[tuple]]  # per counter: (start, end, [(stream, offset, class)], index, next start or None)
-    in_hand: list[tuple | None]  # per counter: (table, i, m, elapsed, tail, code) of a service in hand
+    # per counter: how it frees up, with the draws it reads: (0, table, i, m, elapsed, tail, service index) of a
+    # service in hand, (1, None, ...) of a citizen called and still walking, (2, time still held) otherwise
+    in_hand: list[tuple]
+    qlen: list[int]            # per stream: how many wait in it now
+    pieces: list               # per stream: its arrival pieces (None: nobody comes)
+    spread: list[tuple[float, float]]  # per service index: (-sd * sd / 2, sd) of its mean's lognormal draw
 
 
 def plan_tables(plan: Plan) -> Tables:
     model = plan.model
     codes = [code for code, _ in plan.spread]
+    sx_of = {code: i for i, code in enumerate(codes)}
     base = [model.durations(code).sample_table() for code in codes]
     own, windows, in_hand = [], [], []
     for c, wins in plan.counters:
@@ -126,86 +135,87 @@ def plan_tables(plan: Plan) -> Tables:
             out.append((start, end, scan, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
         windows.append(out)
         h = c.in_hand
-        spec = None
-        if h is not None and h.started:  # Durations.residual, its path-independent part
+        if h is None:
+            spec = (2, 0.0)
+        elif h.started:  # Durations.residual, its path-independent part
             d = model.durations(h.service)
             table = d.residual_table()
             i = bisect_right(table, h.elapsed_s)
             m = len(table) - i
-            spec = (table, i, m, h.elapsed_s, None if m >= 10 else d.tail_mean(table), h.service)
+            spec = (0, table, i, m, h.elapsed_s, None if m >= 10 else d.tail_mean(table), sx_of.get(h.service, -1))
+        elif h.elapsed_s < model.walk_s:
+            spec = (1, sx_of.get(h.service, -1))
+        else:
+            spec = (2, max(0.0, model.hold_s - h.elapsed_s))
         in_hand.append(spec)
-    return Tables(base, own, windows, in_hand)
-
-
-_DIRTY = (-math.inf, 0.0, 0)  # a stream's head to be found again
+    pieces: list = [None] * plan.n_keys
+    for k, ps in plan.streams:
+        pieces[k] = ps
+    return Tables(base, own, windows, in_hand, [len(q) for q in plan.qlist], pieces,
+                  [(-sd * sd / 2, sd) for _, sd in plan.spread])
 
 
 def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int, float]]:
     """One sample path: (ticket index, call time) of each call, in order (with ``record_all``
     false, of the ``stop_at`` ticket's alone); ``nx`` gives the draws.
     Raises ``StopIteration`` when ``nx`` runs out (the caller retries with a longer list)."""
-    now, model = plan.now, plan.model
+    now = plan.now
     inf = math.inf
-    log = math.log
-    n_tickets, n_keys = plan.n_tickets, plan.n_keys
+    log, exp = math.log, math.exp
+    _heapreplace, _heappop, _bisect_left = heapreplace, heappop, bisect_left
+    prior_weight, quantiles = PRIOR_WEIGHT, _QUANTILES
+    n_keys = plan.n_keys
     qlist, qks, phantom, t_sx, t_prio = plan.qlist, plan.qks, plan.phantom, plan.t_sx, plan.t_prio
     key_sx, key_prio = plan.key_sx, plan.key_prio
     stop_at, max_in_row, guard, record_all = plan.stop_at, plan.max_in_row, plan.guard, plan.record_all
     waited, leave_k, leave_s = plan.waited, plan.leave_k, plan.leave_s
-    base, own, windows = tables.base, tables.own, tables.windows
+    base, own, windows, qlen, pieces_of = tables.base, tables.own, tables.windows, tables.qlen, tables.pieces
+    model = plan.model
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
-    qlen = [len(q) for q in qlist]
+    not_ns = 1.0 - p_ns
     # when each citizen would leave, drawn the first time they reach the head of a line
     if plan.leaves:
         survival, first_below, step, levels = model.patience_table()
         n_steps = len(survival)
-        leave = [None] * n_tickets
+        leave = [None] * plan.n_tickets
     else:
-        leave = [inf] * n_tickets
+        leave = [inf] * plan.n_tickets
     pos = [0] * n_keys
     nxt = [None] * n_keys
-    pieces_of = [None] * n_keys
     for k, pieces in plan.streams:  # _next_arrival, its first piece inlined
-        pieces_of[k] = pieces
         p0, p1, rate = pieces[0]
         x = max(now, p0) + -log(max(1e-12, 1.0 - nx())) / rate
         nxt[k] = (x, 0) if x < p1 else _next_arrival(pieces, 1, pieces[1][0] if len(pieces) > 1 else p1, nx)
     # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
-    scale = {}
-    scl = []
-    for code, sd in plan.spread:
-        z = _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9))
-        x = math.exp(-sd * sd / 2 + sd * z)
-        scl.append(x)
-        scale[code] = x
+    scl = [exp(a + sd * _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9))) for a, sd in tables.spread]
     heap = []
     in_row = []
     current = []
     for ci, (c, wins) in enumerate(plan.counters):
-        free = now
-        h = c.in_hand
-        if h is not None:
-            spec = tables.in_hand[ci]
-            if spec is not None:  # serving: Durations.residual, inlined
-                table, i, m, elapsed, tail, code = spec
-                u = nx()
-                if m >= 10:
-                    r = table[i + min(m - 1, int(u * m))] - elapsed
-                else:
-                    r = -log(1.0 - u * 0.999) * tail
-                free += r * scale.get(code, 1.0)
-            elif h.elapsed_s < walk:
-                free += walk - h.elapsed_s + model.service_sample(h.service, nx(), c.clerk,
-                                                                  scale.get(h.service, 1.0))
+        spec = tables.in_hand[ci]
+        if spec[0] == 0:  # serving: Durations.residual, inlined
+            _, table, i, m, elapsed, tail, sx = spec
+            u = nx()
+            if m >= 10:
+                r = table[i + min(m - 1, int(u * m))] - elapsed
             else:
-                free += max(0.0, hold - h.elapsed_s)
+                r = -log(1.0 - u * 0.999) * tail
+            free = now + r * (scl[sx] if sx >= 0 else 1.0)
+        elif spec[0] == 1:  # called, still walking to the counter
+            h, sx = c.in_hand, spec[1]
+            free = now + (walk - h.elapsed_s + model.service_sample(h.service, nx(), c.clerk,
+                                                                     scl[sx] if sx >= 0 else 1.0))
+        else:
+            free = now + spec[1]
         heap.append((free, c.number, ci))
         in_row.append(c.priority_in_row)
         current.append(windows[ci][0])
     heapify(heap)
-    # each stream's head that a counter may call: (valid until, queue key, ticket index or -1 for a newcomer)
-    dirty = _DIRTY
-    head = [dirty] * n_keys
+    # each stream's head that a counter may call: valid until (it leaves then), queue key, ticket
+    # index (-1: a newcomer); valid until -inf: to be found again
+    hlv = [-inf] * n_keys
+    hkey = [0.0] * n_keys
+    hj = [0] * n_keys
     calls = []
     remaining = plan.reachable
     while heap and remaining > 0:
@@ -218,18 +228,17 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
             while wi < len(wins) and t >= wins[wi][1]:
                 wi += 1
             if wi >= len(wins):
-                heappop(heap)
+                _heappop(heap)
                 continue
             win = current[ci] = wins[wi]
         start, end, scan, _, next_start = win
         if t < start:
             t = start
-        # the best head of each class (its score and stream; the rest is in ``head``)
+        # the best head of each class (its score and stream)
         bpk = bnk = -1
         bps = bns = wake = inf
         for k, off, cls in scan:
-            h = head[k]
-            if h[0] <= t:  # the head changed, or has left: find it (drawing patience as the engine meets it)
+            if hlv[k] <= t:  # the head changed, or has left: find it (drawing patience as the engine meets it)
                 i = pos[k]
                 ql = qlen[k]
                 if i < ql:
@@ -237,34 +246,48 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                     while True:
                         j = q[i]
                         lv = leave[j]
-                        if lv is None:  # Model.leave_after, inlined
+                        if lv is None:  # Model.leave_after, inlined (max() as comparisons: the same values)
                             f = first_below[int(leave_s[j] * nx() * levels)]
-                            lv = leave[j] = (inf if f >= n_steps
-                                             else now + max(0.0, max(f, leave_k[j]) * step - waited[j]))
+                            if f >= n_steps:
+                                lv = inf
+                            else:
+                                lk = leave_k[j]
+                                y = (f if f > lk else lk) * step - waited[j]
+                                lv = now + y if y > 0.0 else now + 0.0
+                            leave[j] = lv
                         if lv > t:
                             break
+                        if j == stop_at:  # the one asked for has left: nothing after can change its estimate
+                            return calls
                         i += 1
                         remaining -= 1
                         if i >= ql:
                             break
                     pos[k] = i
                 if i < ql:
-                    h = head[k] = (lv, qks[j], j)
+                    hlv[k] = lv
+                    hkey[k] = qk = qks[j]
+                    hj[k] = j
                 else:
                     a = nxt[k]
                     if a is None:  # nobody, now or later
                         continue
-                    if a[0] > t:  # the next newcomer is still to come (looked at again each time)
-                        if a[0] < wake:
-                            wake = a[0]
+                    qk = a[0]
+                    if qk > t:  # the next newcomer is still to come (looked at again each time)
+                        if qk < wake:
+                            wake = qk
                         continue
-                    h = head[k] = (inf, a[0], -1)
-            sc = h[1] + off
+                    hlv[k] = inf
+                    hkey[k] = qk
+                    hj[k] = -1
+            else:
+                qk = hkey[k]
+            sc = qk + off
             if cls == 0:
-                if sc < bns or (sc == bns and (h[1], h[2], k) < (head[bnk][1], head[bnk][2], bnk)):
+                if sc <= bns and (sc < bns or (qk, hj[k], k) < (hkey[bnk], hj[bnk], bnk)):
                     bns, bnk = sc, k
             elif cls == 1:
-                if sc < bps or (sc == bps and (h[1], h[2], k) < (head[bpk][1], head[bpk][2], bpk)):
+                if sc <= bps and (sc < bps or (qk, hj[k], k) < (hkey[bpk], hj[bpk], bpk)):
                     bps, bpk = sc, k
             else:  # sent to this counter: before anything else
                 bpk, bnk = -1, k
@@ -272,23 +295,23 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
         if bpk < 0:
             if bnk < 0:
                 if wake < end:
-                    heapreplace(heap, (wake, n, ci))
+                    _heapreplace(heap, (wake, n, ci))
                 elif next_start is not None:
-                    heapreplace(heap, (next_start, n, ci))
+                    _heapreplace(heap, (next_start, n, ci))
                 else:
-                    heappop(heap)
+                    _heappop(heap)
                 continue
             k = bnk
         elif bnk < 0:
             k = bpk
         else:
-            bnq = head[bnk][1]
-            if in_row[ci] >= max_in_row or (t - bnq > guard and bnq < head[bpk][1]):
+            bnq = hkey[bnk]
+            if in_row[ci] >= max_in_row or (t - bnq > guard and bnq < hkey[bpk]):
                 k = bnk   # selection.normal_goes_first, inlined
             else:
                 k = bpk
-        j = head[k][2]
-        head[k] = dirty
+        j = hj[k]
+        hlv[k] = -inf
         if j < 0:  # a newcomer: draw the next of that stream (_next_arrival, its first piece inlined)
             x, i = nxt[k]
             pieces = pieces_of[k]
@@ -309,7 +332,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
             if record_all:
                 calls.append((j, t))
             if phantom[j]:
-                heapreplace(heap, (t, n, ci))
+                _heapreplace(heap, (t, n, ci))
                 continue
             sx, is_prio = t_sx[j], t_prio[j]
         in_row[ci] = in_row[ci] + 1 if is_prio else 0
@@ -317,7 +340,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
         if u < p_ns:
             busy = hold
         else:
-            v = (u - p_ns) / (1.0 - p_ns)
+            v = (u - p_ns) / not_ns
             mine = own[ci][sx]  # Model.sampler: the clerk's own times for a share of the draws
             if mine is None:
                 tab = base[sx]
@@ -325,12 +348,12 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float]) -> list[tuple[int,
                 tab, v = mine[1], v / mine[0]
             else:
                 tab, v = base[sx], (v - mine[0]) / (1.0 - mine[0])
-            npw, nn, prior, samples, last, cum = tab  # Durations.sample, inlined
+            npw, below, prior, samples, cum = tab  # Durations.sample, inlined (its lists padded: no min())
             x = v * npw
-            if x < PRIOR_WEIGHT or not nn:
-                d = prior[min(_QUANTILES - 1, int(v * _QUANTILES))]
+            if x < below:
+                d = prior[int(v * quantiles)]
             else:
-                d = samples[min(last, bisect_left(cum, x - PRIOR_WEIGHT))]
+                d = samples[_bisect_left(cum, x - prior_weight)]
             busy = walk + d * scl[sx]
-        heapreplace(heap, (t + busy, n, ci))
+        _heapreplace(heap, (t + busy, n, ci))
     return calls
