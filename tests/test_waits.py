@@ -78,8 +78,11 @@ def test_a_ticket_no_counter_can_call_does_not_keep_every_path_going_to_the_end_
     for only in ("HT0", ("HT", False)):
         read.clear()
         one = forecast(snap, model, paths=24, only=only)
-        assert max(read) <= 3  # the path's own set-up draws, no event
+        assert max(read, default=0) <= 3  # the path's own set-up draws, no event (a new HT ticket: no path)
         assert (one.tickets.get("HT0") or one.new[("HT", False)]).called_share == 0
+    # and the estimate printed on a new HT ticket is the one every path of the whole forecast gives it
+    assert one.new[("HT", False)] == result.new[("HT", False)]
+    assert forecast(snap, model, paths=24, only=("HT", True)).new[("HT", True)] == result.new[("HT", True)]
 
 
 def test_priority_and_the_normal_guard_are_the_engines():
