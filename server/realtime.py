@@ -437,8 +437,9 @@ class Realtime:
             snap = screen_snapshot(self.engine, site)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
         ids = sorted(watched if full else touched)
+        queues: dict = {}  # read once for the whole push, as its forecast
         for first in range(0, len(ids), STATUS_CHUNK):
-            statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK])
+            statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK], queues)
             for n, (ticket_id, status) in enumerate(statuses.items(), 1):
                 mark = status_fingerprint(status)
                 with self._lock:
