@@ -91,6 +91,8 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
     now = snap.now
     out = []
     services = {w.service for w in snap.waiting} | {k[0] for k, _ in snap.arrivals}
+    waiting = sorted(snap.waiting, key=lambda w: (w.queue_key, w.id))
+    streams = sorted(snap.arrivals, key=lambda kp: (kp[0][0], kp[0][1]))
     for p in range(paths):
         if pause is not None and p:
             pause()
@@ -101,12 +103,14 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
             scale[svc] = math.exp(-sd * sd / 2 + sd * rng.gauss(0.0, 1.0)) if MEAN_SPREAD else 1.0
         tickets: list[tuple] = []
         queues: dict[object, list[int]] = {}
-        for w in sorted(snap.waiting, key=lambda w: (w.queue_key, w.id)):
+        for w in waiting:
             key = ("to", w.target_counter) if w.target_counter is not None else (w.service, bool(w.priority))
             leave = now + model.leave_after(now - w.wait_from, rng.random())
             queues.setdefault(key, []).append(len(tickets))
             tickets.append((w.service, bool(w.priority), w.queue_key, w.wait_from, now, leave, rng.random(), key))
-        for key, pieces in sorted(snap.arrivals, key=lambda kp: (kp[0][0], kp[0][1])):
+            if pause is not None and len(tickets) % PAUSE_EVERY == 0:
+                pause()
+        for key, pieces in streams:
             for at in _arrivals(pieces, now + horizon_s, now, rng):
                 leave = at + model.leave_after(0.0, rng.random())
                 queues.setdefault(key, []).append(len(tickets))
