@@ -40,6 +40,9 @@ REUSE_S = 20.0
 COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
 AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
+WAITING_DELTA_MAX = 500  # more events than this since the kept list: read everyone again
+_WAITING_SQL = ("SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
+                "WHERE state = 'waiting' AND site = ?")
 
 __all__ = ["Shift", "WaitEstimator", "Estimate"]
 
@@ -112,8 +115,8 @@ class WaitEstimator:
         # inside one_state(): the forecast of every waiting citizen already read there, per site
         self._pinned: ContextVar[dict | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
-        # per site: the waiting tickets of the last snapshot, by their row (``_waiting``)
-        self._waiting_seen: dict[str, dict[tuple, WaitingTicket]] = {}
+        # per site: who waited, by ticket id, as of an event sequence (``_waiting``)
+        self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
 
@@ -204,20 +207,42 @@ class WaitEstimator:
         return out
 
     def _waiting(self, conn: sqlite3.Connection, site: str) -> list[WaitingTicket]:
-        """Who waits at ``site``. A ticket whose row is as the last snapshot read it keeps its
-        object: with a thousand waiting, making them anew was most of the cost of the estimate
-        printed on each ticket (docs/performance.md, section 8)."""
+        """Who waits at ``site``, in no particular order (the forecast sorts them).
+
+        With a thousand waiting, reading them all was most of the cost of the estimate printed on
+        each ticket (docs/performance.md, section 8). So the last list read outside a transaction
+        is kept with the event sequence it reflects, and the next read re-reads only the tickets
+        that events since then name: every change of a ticket's place in a queue is an event of
+        that ticket, written in the same transaction (the live tables are rebuilt from the events:
+        ``engine/replay.py``). The count of those waiting, from the index, must then agree, or
+        everyone is read again. A list read inside a write transaction is not kept: it may see
+        writes that are rolled back."""
         cur = conn.cursor()
-        cur.row_factory = None  # plain tuples: they are the cache's keys
-        rows = cur.execute("SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
-                           "WHERE state = 'waiting' AND site = ?", (site,)).fetchall()
-        known = self._waiting_seen.get(site, {})
-        seen = {}
-        for r in rows:
-            w = known.get(r)
-            seen[r] = w if w is not None else WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
-        self._waiting_seen[site] = seen  # only these: the cache never holds more than who waits
-        return list(seen.values())
+        cur.row_factory = None  # plain tuples
+        seq = cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        kept = self._waiting_seen.get(site)
+        by_id = None
+        if kept is not None and 0 <= seq - kept[0] <= WAITING_DELTA_MAX:
+            by_id = dict(kept[1])
+            changed = [r[0] for r in cur.execute("SELECT DISTINCT ticket_id FROM events WHERE seq > ? "
+                                                 "AND ticket_id IS NOT NULL", (kept[0],))]
+            for i in range(0, len(changed), 500):
+                chunk = changed[i:i + 500]
+                for tid in chunk:
+                    by_id.pop(tid, None)
+                marks = ",".join("?" * len(chunk))
+                for r in cur.execute(f"{_WAITING_SQL} AND id IN ({marks})", (site, *chunk)):
+                    by_id[r[0]] = WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+            count = cur.execute("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ?",
+                                (site,)).fetchone()[0]
+            if count != len(by_id):  # a change without its event (never expected): read everyone
+                by_id = None
+        if by_id is None:
+            by_id = {r[0]: WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+                     for r in cur.execute(_WAITING_SQL, (site,))}
+        if not conn.in_transaction:
+            self._waiting_seen[site] = (seq, by_id)
+        return list(by_id.values())
 
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
         day = local_datetime(now, self.config.tz).date()
