@@ -45,10 +45,11 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
     return _status(engine, engine.position(ticket_id), seq)
 
 
-def citizen_statuses(engine: Engine, ticket_ids: list[str]) -> dict[str, dict]:
-    """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``)."""
+def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None = None) -> dict[str, dict]:
+    """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
+    the queues read by earlier calls of the same push)."""
     seq = engine.last_seq()
-    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids).items()}
+    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues).items()}
 
 
 def _status(engine: Engine, t: dict, seq: int) -> dict:

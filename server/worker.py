@@ -66,6 +66,7 @@ class QmsGeventWorker(GeventWorker):
         self._in_request: set = set()  # ... of those, serving a plain HTTP request now
         self._closing = False
         _raise_open_files(limits.max + 256)
+        untrack_greenlet_tree()
         # gevent accepts up to 100 connections per turn of the loop and runs all of them before
         # anyone else: a burst of reconnecting clients then holds a kiosk's request ~100 ms.
         # Ten per turn interleaves them with the requests already in. One per turn (tried first)
@@ -143,6 +144,15 @@ class QmsGeventWorker(GeventWorker):
             pass
         finally:
             client.close()
+
+
+def untrack_greenlet_tree() -> None:
+    """gevent records, for every greenlet, the stack that spawned it (``spawning_stack``: a chain
+    of frame records kept as long as the greenlet lives). With 2,000 connections that was ~45,000
+    of the objects every young and full collection of the garbage collector walks (a census of
+    the worker's heap in bench/connections.py), and nothing here reads it. gevent's documented
+    switch (``GEVENT_TRACK_GREENLET_TREE``), set before any connection's greenlet exists."""
+    gevent.config.track_greenlet_tree = False
 
 
 def _raise_open_files(want: int) -> None:

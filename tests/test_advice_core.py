@@ -45,6 +45,27 @@ def test_the_same_state_gives_the_same_advice(engine, clock):
     assert [p.as_dict() for p in a.proposals] == [p.as_dict() for p in b.proposals]
 
 
+def test_the_server_lets_others_run_within_each_playout_and_the_advice_is_the_same(engine, clock, monkeypatch):
+    """Under gevent the advice yields (``pause``) between its playouts and within them, every
+    ``playout.PAUSE_EVERY`` calls: a playout of a thousand waiting held the event loop 60-140 ms
+    (docs/performance.md, section 8). Where it yields changes nothing it advises."""
+    from server.advice import playout
+    monkeypatch.setattr(playout, "PAUSE_EVERY", 3)
+    _busy_ct(engine, clock, n=30)
+    inp = engine.advisor.input("main")
+    pauses = []
+    slow = recommend(inp, pause=lambda: pauses.append(1))
+    fast = recommend(inp)
+    assert [p.as_dict() for p in slow.proposals] == [p.as_dict() for p in fast.proposals]
+    assert slow.services == fast.services and slow.staffing == fast.staffing
+    drawn = playout.draw_paths(inp.snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s)
+    within = []
+    kw = {"target_s": inp.target_s, "horizon_s": inp.horizon_s}
+    one = playout.play(inp.snap, inp.model, inp.snap.counters, drawn, pause=lambda: within.append(1), **kw)
+    assert one == playout.play(inp.snap, inp.model, inp.snap.counters, drawn, **kw)
+    assert len(within) > 2 * inp.paths  # not only between two paths: within each one
+
+
 def test_the_first_proposal_holds_unless_beaten_by_the_margin(engine, clock):
     engine.sign_in(9, "canbo")  # XH first, CT second: could take CT first
     engine.sign_in(8, "bot8")   # XH, NC, HT

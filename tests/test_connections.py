@@ -266,3 +266,15 @@ def test_the_gevent_worker_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_
         sock.close()
         (short / "notify").unlink()
         short.rmdir()
+
+
+def test_the_worker_keeps_no_spawning_stack_per_greenlet(monkeypatch):
+    """Every connection is a greenlet; gevent would keep the stack that spawned each one for its
+    whole life, objects the garbage collector walks on every collection (docs/performance.md,
+    section 8). The worker turns that off before it serves."""
+    import gevent
+    from server.worker import untrack_greenlet_tree
+    monkeypatch.setattr(gevent.config, "track_greenlet_tree", True)
+    assert gevent.Greenlet(lambda: None).spawning_stack is not None  # gevent's default: kept
+    untrack_greenlet_tree()
+    assert gevent.Greenlet(lambda: None).spawning_stack is None

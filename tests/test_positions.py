@@ -53,3 +53,31 @@ def test_one_push_reads_one_forecast_while_tickets_are_issued(engine, clock):
     assert [batch[t]["estimated_wait_s"] for t in first] == [round(before.tickets[t].wait_s, 1) for t in first]
     after = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
     assert late in after.tickets  # outside it, the state as it is now
+
+
+def test_the_chunks_of_one_push_read_each_queue_once_and_still_count_a_ticket_issued_between_them(engine, clock):
+    """The live hub refreshes hundreds of phones in chunks and keeps the queues it read for the
+    whole push (``positions(..., queues)``): a later chunk reads no queue again, and a ticket
+    issued between two chunks still gets the place in line ``Engine.position`` gives it."""
+    engine.sign_in(1, "clerk-1")
+    first = []
+    for _ in range(4):
+        clock.advance(10)
+        first.append(engine.issue("CT")["id"])
+    queues: dict = {}
+    batch = positions(engine, first[:2], queues)
+    assert [batch[t]["people_ahead_now"] for t in first[:2]] == [0, 1]
+    clock.advance(10)
+    late = engine.issue("CT")["id"]
+    conn = engine.store.conn()
+    reads = []
+    conn.set_trace_callback(lambda sql: reads.append(sql) if sql.startswith("SELECT id, priority, queue_key") else None)
+    try:
+        batch = positions(engine, first[2:] + [late], queues)
+    finally:
+        conn.set_trace_callback(None)
+    assert reads == []  # the CT queue as the push's first chunk read it
+    assert [batch[t]["people_ahead_now"] for t in first[2:]] == [2, 3]
+    assert batch[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 4
+    engine.issue("CT", priority=True)  # goes first: the next push (its own queues) sees it
+    assert positions(engine, [late], {})[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 5

@@ -78,8 +78,11 @@ def test_a_ticket_no_counter_can_call_does_not_keep_every_path_going_to_the_end_
     for only in ("HT0", ("HT", False)):
         read.clear()
         one = forecast(snap, model, paths=24, only=only)
-        assert max(read) <= 3  # the path's own set-up draws, no event
+        assert max(read, default=0) <= 3  # the path's own set-up draws, no event (a new HT ticket: no path)
         assert (one.tickets.get("HT0") or one.new[("HT", False)]).called_share == 0
+    # and the estimate printed on a new HT ticket is the one every path of the whole forecast gives it
+    assert one.new[("HT", False)] == result.new[("HT", False)]
+    assert forecast(snap, model, paths=24, only=("HT", True)).new[("HT", True)] == result.new[("HT", True)]
 
 
 def test_priority_and_the_normal_guard_are_the_engines():
@@ -366,3 +369,77 @@ def test_the_warmer_and_the_pusher_asking_for_the_same_state_share_one_forecast(
         second.join(10)
     assert computed == [None]  # one forecast of every waiting citizen
     assert results["pusher"] is results["warmer"]
+
+
+_FULL = "SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets WHERE state = 'waiting' AND site = ?"
+
+
+def test_the_waiting_list_kept_between_snapshots_is_what_reading_everyone_gives(engine, clock):
+    """The estimator keeps who waits and re-reads only the tickets that events since then name
+    (``WaitEstimator._waiting``: with a thousand waiting, a full read was most of an issue's
+    cost). After each of 200 random operations (issue, call, start, finish, no-show, park,
+    resume, transfer, requeue, cancel) the kept list is the full read; so it is after a
+    transaction rolled back, and after a change that came without its event."""
+    from qms_common.errors import QmsError
+    rng = random.Random(11)
+    conn = engine.store.conn()
+
+    def full():
+        return {r[0]: (r[1], bool(r[2]), r[3], r[4], r[5]) for r in conn.execute(_FULL, ("main",))}
+
+    def kept(c=None):
+        return {w.id: (w.service, w.priority, w.queue_key, w.wait_from, w.target_counter)
+                for w in engine.waits._waiting(c or conn, "main")}
+
+    clerks = {1: "a", 2: "b", 4: "c"}
+    for n, clerk in clerks.items():
+        engine.sign_in(n, clerk)
+    services = ["CT", "HT", "XD"]
+    kept()
+    for _ in range(200):
+        clock.advance(rng.uniform(1, 40))
+        r = rng.random()
+        try:
+            if r < 0.4:
+                engine.issue(rng.choice(services), priority=rng.random() < 0.15)
+            elif r < 0.55:
+                n = rng.choice(list(clerks))
+                t = engine.call_next(n, clerks[n])
+                if t is not None and rng.random() < 0.7:
+                    engine.start(t["id"], n, clerks[n])
+            else:
+                live = engine.tickets(state=rng.choice(["waiting", "called", "serving", "parked"]))
+                if not live:
+                    continue
+                t = rng.choice(live)
+                n = t["counter"]
+                if t["state"] == "serving":
+                    engine.finish(t["id"], n, clerks[n])
+                elif t["state"] == "called":
+                    rng.choice([lambda: engine.no_show(t["id"], n, clerks[n]),
+                                lambda: engine.park(t["id"], n, clerks[n])])()
+                elif t["state"] == "parked":
+                    engine.resume(t["id"], rng.choice(list(clerks)), None)
+                elif r < 0.75:
+                    engine.transfer(t["id"], service=rng.choice(services))
+                elif r < 0.85:
+                    engine.requeue(t["id"])
+                else:
+                    engine.cancel(t["id"], reason="left")
+        except QmsError:
+            pass  # a move the rules refuse: nothing changed
+        assert kept() == full()
+    assert len(full()) > 10
+    # a write rolled back: seen inside its transaction, never kept
+    gone = next(iter(full()))
+    with pytest.raises(RuntimeError):
+        with engine.store.write() as c:
+            c.execute("UPDATE tickets SET state = 'cancelled' WHERE id = ?", (gone,))
+            c.execute("INSERT INTO events (at, type, ticket_id) VALUES (?, 'ticket_cancel', ?)", (clock.now(), gone))
+            assert gone not in kept(c)
+            raise RuntimeError("rolled back")
+    assert gone in kept() and kept() == full()
+    # a change without its event (another program, a bug): the count disagrees, everyone is read
+    with engine.store.write() as c:
+        c.execute("UPDATE tickets SET state = 'cancelled' WHERE id = ?", (gone,))
+    assert gone not in kept() and kept() == full()

@@ -16,7 +16,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
@@ -27,6 +27,10 @@ from ..engine.selection import rank_offset
 # prediction pessimistic (waits grow faster than linearly with service time): measured on the
 # shared days, -7.6 points of bias with it, about +1 without (bench/advice.py). Off here.
 MEAN_SPREAD = False
+# a playout with a thousand waiting is ~50 ms a path: with ``pause`` (the server's: let other
+# greenlets run) it yields every this many calls and between paths, so that a kiosk's request
+# never waits behind a whole path (docs/performance.md, section 8). The result does not change.
+PAUSE_EVERY = 1000
 Windows = tuple[tuple[float, float, tuple[str, ...]], ...]
 
 
@@ -81,12 +85,17 @@ def _arrivals(pieces, until: float, now: float, rng: random.Random) -> list[floa
     return out
 
 
-def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, seed: int = 0) -> list[_Path]:
+def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, seed: int = 0,
+               pause: Callable[[], object] | None = None) -> list[_Path]:
     """The citizens of each path, drawn once and shared by every candidate."""
     now = snap.now
     out = []
     services = {w.service for w in snap.waiting} | {k[0] for k, _ in snap.arrivals}
+    waiting = sorted(snap.waiting, key=lambda w: (w.queue_key, w.id))
+    streams = sorted(snap.arrivals, key=lambda kp: (kp[0][0], kp[0][1]))
     for p in range(paths):
+        if pause is not None and p:
+            pause()
         rng = random.Random(seed * 1_000_003 + p)
         scale = {}
         for svc in sorted(services):
@@ -94,12 +103,14 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
             scale[svc] = math.exp(-sd * sd / 2 + sd * rng.gauss(0.0, 1.0)) if MEAN_SPREAD else 1.0
         tickets: list[tuple] = []
         queues: dict[object, list[int]] = {}
-        for w in sorted(snap.waiting, key=lambda w: (w.queue_key, w.id)):
+        for w in waiting:
             key = ("to", w.target_counter) if w.target_counter is not None else (w.service, bool(w.priority))
             leave = now + model.leave_after(now - w.wait_from, rng.random())
             queues.setdefault(key, []).append(len(tickets))
             tickets.append((w.service, bool(w.priority), w.queue_key, w.wait_from, now, leave, rng.random(), key))
-        for key, pieces in sorted(snap.arrivals, key=lambda kp: (kp[0][0], kp[0][1])):
+            if pause is not None and len(tickets) % PAUSE_EVERY == 0:
+                pause()
+        for key, pieces in streams:
             for at in _arrivals(pieces, now + horizon_s, now, rng):
                 leave = at + model.leave_after(0.0, rng.random())
                 queues.setdefault(key, []).append(len(tickets))
@@ -109,15 +120,19 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
 
 
 def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: list[_Path], *,
-         target_s: float, horizon_s: float) -> Outcome:
-    """Play every drawn path with these counters; count the cohort's outcomes."""
+         target_s: float, horizon_s: float, pause: Callable[[], object] | None = None) -> Outcome:
+    """Play every drawn path with these counters; count the cohort's outcomes. ``pause``, if
+    given, is called between paths and every ``PAUSE_EVERY`` calls within one."""
     now, calling, policy = snap.now, snap.calling, snap.priority
     stop = now + horizon_s + target_s
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
     use_priority, max_in_row, guard = policy.enabled, policy.max_in_row, policy.normal_guard_s
     out = Outcome(len(drawn))
     within, late = out.within, out.late
+    steps = 0
     for pi, path in enumerate(drawn):
+        if pause is not None and pi:
+            pause()
         late_before, overdue_before = sum(late.values()), out.overdue_wait_s
         within_before = sum(within.values())
         tickets, queues = path.tickets, path.queues
@@ -202,6 +217,9 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                 chosen = best_p
             j, key = chosen[2], chosen[3]
             pos[key] += 1
+            steps += 1
+            if pause is not None and steps % PAUSE_EVERY == 0:
+                pause()
             called[j] = True
             svc, is_prio, _, wait_from, _, _, u, _ = tickets[j]
             if now - wait_from > target_s:

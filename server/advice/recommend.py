@@ -191,15 +191,16 @@ def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple,
 
 def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[], object] | None = None) -> Advice:
     """The best two or three changes possible now, with their predicted effect. ``pause``, if
-    given, is called between two playouts (the server passes one that lets other greenlets run)."""
+    given, is called between two playouts and within them (``playout.PAUSE_EVERY``: the server passes
+    one that lets other greenlets run)."""
     t0 = time.perf_counter()
     snap, now = inp.snap, inp.snap.now
-    drawn = draw_paths(snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s)
+    drawn = draw_paths(snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s, pause=pause)
 
     def run(counters) -> Outcome:
         if pause is not None:
             pause()
-        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
+        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s, pause=pause)
     base = run(snap.counters)
     advice = Advice(now, overall=base.share())
     codes = sorted(set(base.within) | set(base.late))

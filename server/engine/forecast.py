@@ -144,6 +144,12 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     (``_what_can_matter``), each stops once it is called or has left, and the forecast holds that
     one's estimate alone."""
     now = snap.now
+    if isinstance(only, tuple) and only[0] in snap.new_services and not any(
+            only[0] in services for c in snap.counters for _, _, services in c.windows):
+        # a new ticket of a service no counter works today is called in no path: its answer needs
+        # no plan (a kiosk's issue built one of a thousand waiting for it: docs/performance.md §8)
+        rest = max(0.0, max((w[1] for c in snap.counters for w in c.windows), default=now) - now)
+        return Forecast(now, new={(only[0], bool(only[1])): Estimate(rest, rest, rest, 0.0)})
     calling, policy = snap.calling, snap.priority
     # streams: one per (service, priority class), and one per counter for tickets sent to it
     keys: dict[object, int] = {}

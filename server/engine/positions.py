@@ -36,8 +36,13 @@ def estimate_fields(est: "Estimate | None") -> dict:
             "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
 
-def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
-    """``{ticket id: ticket row + people_ahead_now + estimated_wait_s}`` for the ids that exist."""
+def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = None) -> dict[str, dict]:
+    """``{ticket id: ticket row + people_ahead_now + estimated_wait_s}`` for the ids that exist.
+
+    ``queues``: a dict the caller keeps across several calls (the live hub's push, in chunks of
+    phones): the waiting queues are then read once, by the first call that needs each one, as the
+    push's forecast is (``WaitEstimator.one_state``). With a thousand waiting, reading them again
+    for every chunk was most of a push's time for the phones."""
     conn = engine.store.conn()
     rows: dict[str, dict] = {}
     for i in range(0, len(ticket_ids), _CHUNK):
@@ -45,7 +50,8 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
             rows[row["id"]] = dict(row)
-    queues: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+    if queues is None:
+        queues = {}
     forecasts: dict[str, object] = {}
     now = engine.clock.now()
     for t in rows.values():
@@ -55,18 +61,21 @@ def positions(engine: "Engine", ticket_ids: list[str]) -> dict[str, dict]:
             continue
         key = (t["site"], t["service"])
         if key not in queues:
-            prio, normal = [], []
-            for p, q in conn.execute("SELECT priority, queue_key FROM tickets WHERE state = 'waiting' "
-                                     "AND site = ? AND service = ?", key).fetchall():
+            prio, normal, ids = [], [], set()
+            for tid, p, q in conn.execute("SELECT id, priority, queue_key FROM tickets WHERE state = 'waiting' "
+                                          "AND site = ? AND service = ?", key).fetchall():
                 (prio if p else normal).append(q)
-            queues[key] = (sorted(prio), sorted(normal))
-        prio, normal = queues[key]
-        # the same count as Engine._people_ahead, this ticket included, then minus itself
+                ids.add(tid)
+            queues[key] = (sorted(prio), sorted(normal), ids)
+        prio, normal, ids = queues[key]
+        # the same count as Engine._people_ahead, this ticket included, then minus itself (unless
+        # it came to this queue after the queue was read)
         if t["priority"]:
             ahead = bisect_right(prio, t["queue_key"])
         else:
             ahead = len(prio) + bisect_right(normal, t["queue_key"])
-        ahead = max(0, ahead - 1)
+        if t["id"] in ids:
+            ahead = max(0, ahead - 1)
         if t["site"] not in forecasts:
             forecasts[t["site"]] = engine.waits.all_waiting(conn, t["site"], engine.roster, now)
         result = forecasts[t["site"]]

@@ -40,6 +40,9 @@ REUSE_S = 20.0
 COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
 AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
+WAITING_DELTA_MAX = 500  # more events than this since the kept list: read everyone again
+_WAITING_SQL = ("SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
+                "WHERE state = 'waiting' AND site = ?")
 
 __all__ = ["Shift", "WaitEstimator", "Estimate"]
 
@@ -112,6 +115,8 @@ class WaitEstimator:
         # inside one_state(): the forecast of every waiting citizen already read there, per site
         self._pinned: ContextVar[dict | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
+        # per site: who waited, by ticket id, as of an event sequence (``_waiting``)
+        self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
 
@@ -201,11 +206,47 @@ class WaitEstimator:
             out = ((now, now + AFTER_CLOSE_S, active),)
         return out
 
+    def _waiting(self, conn: sqlite3.Connection, site: str) -> list[WaitingTicket]:
+        """Who waits at ``site``, in no particular order (the forecast sorts them).
+
+        With a thousand waiting, reading them all was most of the cost of the estimate printed on
+        each ticket (docs/performance.md, section 8). So the last list read outside a transaction
+        is kept with the event sequence it reflects, and the next read re-reads only the tickets
+        that events since then name: every change of a ticket's place in a queue is an event of
+        that ticket, written in the same transaction (the live tables are rebuilt from the events:
+        ``engine/replay.py``). The count of those waiting, from the index, must then agree, or
+        everyone is read again. A list read inside a write transaction is not kept: it may see
+        writes that are rolled back."""
+        cur = conn.cursor()
+        cur.row_factory = None  # plain tuples
+        seq = cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        kept = self._waiting_seen.get(site)
+        by_id = None
+        if kept is not None and 0 <= seq - kept[0] <= WAITING_DELTA_MAX:
+            by_id = dict(kept[1])
+            changed = [r[0] for r in cur.execute("SELECT DISTINCT ticket_id FROM events WHERE seq > ? "
+                                                 "AND ticket_id IS NOT NULL", (kept[0],))]
+            for i in range(0, len(changed), 500):
+                chunk = changed[i:i + 500]
+                for tid in chunk:
+                    by_id.pop(tid, None)
+                marks = ",".join("?" * len(chunk))
+                for r in cur.execute(f"{_WAITING_SQL} AND id IN ({marks})", (site, *chunk)):
+                    by_id[r[0]] = WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+            count = cur.execute("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ?",
+                                (site,)).fetchone()[0]
+            if count != len(by_id):  # a change without its event (never expected): read everyone
+                by_id = None
+        if by_id is None:
+            by_id = {r[0]: WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+                     for r in cur.execute(_WAITING_SQL, (site,))}
+        if not conn.in_transaction:
+            self._waiting_seen[site] = (seq, by_id)
+        return list(by_id.values())
+
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
         day = local_datetime(now, self.config.tz).date()
-        waiting = [WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5]) for r in conn.execute(
-            "SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
-            "WHERE state = 'waiting' AND site = ?", (site,))]
+        waiting = self._waiting(conn, site)
         rows = {r["number"]: r for r in conn.execute(
             "SELECT c.number, c.state, c.clerk, c.priority_in_row, c.services, t.service AS t_service, "
             "t.state AS t_state, t.called_at, t.started_at FROM counters c LEFT JOIN tickets t ON t.id = c.ticket_id "
@@ -258,10 +299,14 @@ class WaitEstimator:
         if end <= now:
             return []
         n_days, profile = self._history_profile(conn, site, day)
-        today: dict[tuple[str, bool], list[float]] = {}
-        for service, prio, issued in conn.execute(
-                "SELECT service, priority, issued_at FROM tickets WHERE day = ? AND site = ?", (day.isoformat(), site)):
-            today.setdefault((service, bool(prio)), []).append(issued)
+        span = min(RECENT_S, max(now - opens, 900.0))
+        since = now - span
+        # per (service, priority class): tickets issued today, and those in the last ``span``; in
+        # the order a scan of the day's index meets them (an aggregate, not a row per ticket in
+        # Python: a busy day has over a thousand, and this runs for every ticket issued)
+        today = [((service, bool(prio)), n, recent) for service, prio, n, recent in conn.execute(
+            "SELECT service, priority, count(*), sum(issued_at > ?) FROM tickets WHERE day = ? AND site = ? "
+            "GROUP BY service, priority ORDER BY service, min(rowid)", (since, day.isoformat(), site))]
         edges = [now]
         k = int((now - midnight) / SLOT_S) + 1
         while midnight + k * SLOT_S < end:
@@ -270,7 +315,7 @@ class WaitEstimator:
         edges.append(end)
         out = []
         if n_days:
-            so_far = sum(len(v) for v in today.values())
+            so_far = sum(n for _, n, _ in today)
             k_now = int((now - midnight) / SLOT_S)
             frac = (now - midnight) / SLOT_S - k_now
             expected = sum(sum(c[:k_now]) + c[k_now] * frac for c in profile.values()) / n_days
@@ -281,12 +326,10 @@ class WaitEstimator:
                 out.append((key, [p for p in pieces if p[2] > 0]))
             return out
         # cold: today's recent rate, while some counter works
-        span = min(RECENT_S, max(now - opens, 900.0))
         working = [w[:2] for c in counters for w in c.windows]
         open_spans = [(a, b) for a, b in zip(edges, edges[1:]) if any(s <= (a + b) / 2 < e for s, e in working)]
-        since = now - span
-        for key, times in today.items():
-            rate = sum(1 for t in times if t > since) / span
+        for key, _, recent in today:
+            rate = recent / span
             if rate <= 0:
                 continue
             out.append((key, [(a, b, rate) for a, b in open_spans]))
