@@ -46,6 +46,12 @@ def build_auth(settings: ServerSettings, store: Store, clock: Clock) -> Auth:
                     forget_after_s=login.forget_after_s)))
 
 
+def _socketio_path_not_served():
+    """The Socket.IO middleware serves /socket.io/ before Flask; reached only without it."""
+    from flask import abort
+    abort(404)
+
+
 def create_app(settings: ServerSettings | None = None, *, center: CenterConfig | None = None,
                clock: Clock | None = None, store: Store | None = None) -> OpenAPI:
     settings = settings or ServerSettings()
@@ -102,6 +108,17 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
         response.status_code = 408
         response.headers["Connection"] = "close"
         return response
+
+    # Flask-SocketIO runs every Socket.IO handler in a request context built from the websocket's
+    # handshake, and Flask routes it: with no rule for /socket.io/ each one stored a NotFound with
+    # its traceback, a reference cycle of ~40 objects per connect, event and disconnect that only
+    # the cyclic collector frees (most of the server's garbage with 1,000 sockets connected:
+    # docs/performance.md, section 8). The rule is never served: the Socket.IO middleware answers
+    # that path before Flask.
+    app.add_url_rule("/socket.io/", endpoint="socketio_polling", view_func=_socketio_path_not_served,
+                     methods=["GET", "POST"])
+    app.add_url_rule("/socket.io/", endpoint="socketio_websocket", view_func=_socketio_path_not_served,
+                     websocket=True)
 
     @app.get("/healthz", doc_ui=False)
     def healthz():
