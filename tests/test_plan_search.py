@@ -121,3 +121,20 @@ def test_a_training_that_costs_the_days_already_kept_is_not_taken():
                     0.97, 0, 0)
     out = search.up([], 10)
     assert out.trained == 1 and out.added == 0 and [f.kind for f in out.fixes] == ["train"]
+
+
+def test_a_search_started_without_the_formulas_hours_adds_only_what_the_days_need():
+    fc, patterns, _, roster = _two_services(2.0)
+    models = {"HT": ServiceModel(300.0, None), "DD": ServiceModel(1500.0, None)}   # told 25 min: too many
+    first = plan_day(fc, models, roster)
+    assert first.extra_clerk_hours() > 0                                 # the formula adds clerks
+    ck = check_plan(fc, models, roster, CENTER, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103),
+                    max_trainings=0, max_prune=0, start_with_hours=False)
+    assert ck.first_cut_hours == first.extra_clerk_hours()              # still reported
+    # every clerk-half-hour of the plan is one the simulated days asked for
+    assert ck.plan.extra_clerk_hours() * 2 == ck.added_by_search - ck.removed
+    assert min(ck.shares_by_day) >= 0.97 and ck.held_out_kept
+    kept = check_plan(fc, models, roster, CENTER, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103),
+                      max_trainings=0, max_prune=0)
+    assert kept.plan.extra_clerk_hours() >= first.extra_clerk_hours()   # the formula's hours, none taken away
+    assert ck.plan.extra_clerk_hours() < kept.plan.extra_clerk_hours()
