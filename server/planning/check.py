@@ -222,8 +222,8 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     held-out days at the end have never guided a change. ``start_with_hours=False`` starts the
     search from the formula's trainings alone (its clerk-half-hours dropped), so that every
     clerk-half-hour of the plan is one the simulation asked for (docs/performance.md §11: on
-    one case, fewer hours and more fresh days kept, at 2.5 times the simulations; not the
-    default yet)."""
+    the six cases, fewer hours and a few more fresh days kept, at 1.3-2.2 times the
+    simulations; not the default yet)."""
     t0 = time.perf_counter()
     goal = level + margin
     n_fit = len(seeds)
