@@ -87,7 +87,16 @@ def fresh_days(ck, hist, fc, n: int) -> float:
     return kept / n
 
 
-def run_case(seed: int, n: int, tmp: Path, fresh: int = 0) -> dict:
+def search_on_forecast_days(hist, fc, n: int) -> list[float]:
+    """The same search on ``n`` forecast days at the forecast's level (seeds 60000, ...): the
+    clerk-hours a day *like* the one planned needs when the day is known, to tell how much of
+    (c) is the plan's hedging and how much is the actual day's luck (a quiet day needs less)."""
+    from server.planning.check import synthetic_day
+    return sorted(search(hist.center, hist.roster, synthetic_day(fc, hist.patterns, 60_000 + k), fc)[0]
+                  for k in range(n))
+
+
+def run_case(seed: int, n: int, tmp: Path, fresh: int = 0, like: int = 0) -> dict:
     out = tmp / f"ward-{seed}"
     subprocess.run([sys.executable, str(GENERATE), "ward", "--date", "2026-11-02", "--days", str(n),
                     "--seed", str(seed), "--out", str(out)], check=True, capture_output=True)
@@ -119,6 +128,7 @@ def run_case(seed: int, n: int, tmp: Path, fresh: int = 0) -> dict:
             "held_min": min(ck.held_out_shares, default=1.0), "held_kept": ck.held_out_kept,
             "search_trainings": ck.trained_by_search,
             "fresh": fresh_days(ck, hist, fc, fresh) if fresh else None,
+            "like": search_on_forecast_days(hist, fc, like) if like else None,
             "first_applied": share_of(live(actual.center, first_rows(hist, fc), actual.arrivals,
                                            printed_estimates=False))}
 
@@ -143,17 +153,21 @@ def main() -> int:
     ap.add_argument("--cases", default=CASES, help="seed:days,... (the last day of each is planned)")
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--fresh", type=int, default=0, help="also live the plan on N fresh forecast days (development)")
+    ap.add_argument("--like", type=int, default=0, help="also run the search on N forecast days (what a day like it needs)")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="qms-bench-plan-") as tmp:
         for case in args.cases.split(","):
             seed, n = (int(x) for x in case.split(":"))
-            r = run_case(seed, n, Path(tmp), args.fresh)
+            r = run_case(seed, n, Path(tmp), args.fresh, args.like)
             rows.append(r)
             print(f"# {r}", file=sys.stderr, flush=True)
     print("\n".join(table(rows)))
     if args.fresh:
         print("\nfresh forecast days kept: " + ", ".join(f"{r['case']} {r['fresh'] * 100:.0f}%" for r in rows))
+    if args.like:
+        print("search on forecast days, extra h: " + "; ".join(
+            f"{r['case']} {', '.join(f'{h:.1f}' for h in r['like'])}" for r in rows))
     ok_b = all(r["applied"] >= 0.97 for r in rows)
     ok_c = all(r["over"] <= 0.15 for r in rows)
     lines = [""]

@@ -80,3 +80,61 @@ def test_a_held_out_day_under_the_promise_becomes_a_fit_day_and_a_fresh_one_judg
     assert len(ck.shares_by_day) == 1 + ck.rotated          # and became a fit day
     assert len(ck.held_out_shares) == 6
     assert ck.held_out_kept and min(ck.held_out_shares) >= 0.97 and min(ck.shares_by_day) >= 0.97
+
+
+def _fake_days(effect):
+    """A ``lived`` for the search without the engine: three fit days of 100 citizens each, whose
+    citizens called in time are ``effect(day, fixes)``; the late ones are Đất đai's, half hour 1."""
+    def lived(fixes, which):
+        out = {}
+        for k in which:
+            ok = effect(k, fixes)
+            out[k] = (ok, 100, {("DD", 1): 100 - ok} if ok < 100 else {}, {"c1": 600.0, "c2": 900.0, "c3": 7000.0})
+        return out
+    return lived
+
+
+def test_a_training_that_costs_the_days_already_kept_is_not_taken():
+    from server.planning.search import Search
+    fc, _, _, _ = _two_services(3.0)
+    roster = [RosterRow("c1", 1, ("HT",), 0, 4 * 1800), RosterRow("c2", 2, ("HT",), 0, 4 * 1800),
+              RosterRow("c3", 3, ("DD",), 0, 4 * 1800)]
+
+    def effect(day, fixes):
+        trained = any(f.kind == "train" for f in fixes)
+        more = any(f.kind in ("add", "extend") for f in fixes)
+        if day == 0:                                   # the day under the promise: both help it
+            return 100 if trained else 98 if more else 90
+        return 90 if trained else 100                  # the days kept: the training takes a clerk off HT
+    search = Search(fc, roster, (), lambda fx: rows_with(roster, (), fx, 1800), _fake_days(effect), [0, 1, 2], [],
+                    0.97, 0, 0)
+    out = search.up([], 10)
+    assert [f.kind for f in out.fixes] == ["add"] or [f.kind for f in out.fixes] == ["extend"]
+    assert out.trained == 0 and out.added == 1
+    assert all(out.res[k][0] >= 97 for k in (0, 1, 2))
+    assert any("costs the other fit days" in line for line in out.log)
+
+    # the same training, harmless to the days kept, is taken before any clerk-hour
+    def harmless(day, fixes):
+        return 100 if any(f.kind == "train" for f in fixes) or day else 90
+    search = Search(fc, roster, (), lambda fx: rows_with(roster, (), fx, 1800), _fake_days(harmless), [0, 1, 2], [],
+                    0.97, 0, 0)
+    out = search.up([], 10)
+    assert out.trained == 1 and out.added == 0 and [f.kind for f in out.fixes] == ["train"]
+
+
+def test_a_search_started_without_the_formulas_hours_adds_only_what_the_days_need():
+    fc, patterns, _, roster = _two_services(2.0)
+    models = {"HT": ServiceModel(300.0, None), "DD": ServiceModel(1500.0, None)}   # told 25 min: too many
+    first = plan_day(fc, models, roster)
+    assert first.extra_clerk_hours() > 0                                 # the formula adds clerks
+    ck = check_plan(fc, models, roster, CENTER, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103),
+                    max_trainings=0, max_prune=0, start_with_hours=False)
+    assert ck.first_cut_hours == first.extra_clerk_hours()              # still reported
+    # every clerk-half-hour of the plan is one the simulated days asked for
+    assert ck.plan.extra_clerk_hours() * 2 == ck.added_by_search - ck.removed
+    assert min(ck.shares_by_day) >= 0.97 and ck.held_out_kept
+    kept = check_plan(fc, models, roster, CENTER, patterns, seeds=(1, 2, 3), held_out=(101, 102, 103),
+                      max_trainings=0, max_prune=0)
+    assert kept.plan.extra_clerk_hours() >= first.extra_clerk_hours()   # the formula's hours, none taken away
+    assert ck.plan.extra_clerk_hours() < kept.plan.extra_clerk_hours()

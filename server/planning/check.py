@@ -211,7 +211,7 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
                level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), held_out=HELD_OUT_SEEDS,
                quantile: float = 0.95, held_quantile: float = 1.0, max_steps: int = 40, candidates: int = 3,
                max_prune: int = 40, max_trainings: int = 6, rotate: bool = True, max_rotated: int = 12,
-               progress=None) -> CheckResult:
+               start_with_hours: bool = True, progress=None) -> CheckResult:
     """The formula's plan for ``fc``, corrected on synthetic days until the ``quantile`` of the
     fit days (one per seed of ``seeds``) and the ``held_quantile`` of the held-out days (one per
     seed of ``held_out``, never used to choose a change) reach ``level + margin`` within
@@ -219,7 +219,11 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     Trainings are tried before clerk-half-hours (``search.Search``), then the clerk-half-hours
     not needed are taken away. With ``rotate``, a held-out day under the goal once the fit days
     are kept becomes a fit day and a fresh day takes its place (at most ``max_rotated``): the
-    held-out days at the end have never guided a change."""
+    held-out days at the end have never guided a change. ``start_with_hours=False`` starts the
+    search from the formula's trainings alone (its clerk-half-hours dropped), so that every
+    clerk-half-hour of the plan is one the simulation asked for (docs/performance.md §11: on
+    the six cases, fewer hours and a few more fresh days kept, at 1.3-2.2 times the
+    simulations; not the default yet)."""
     t0 = time.perf_counter()
     goal = level + margin
     n_fit = len(seeds)
@@ -252,8 +256,12 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
                     candidates=candidates, max_trainings=max_trainings, progress=progress,
                     replace=replace if rotate else None, max_rotated=max_rotated)
     fixes = units(first.fixes, fc.slot_s)
-    first_res = lived(fixes, fit)
-    out = search.up(fixes, max_steps, first_res)
+    first_res = lived(fixes, fit)              # the formula's plan, as the check reports it
+    start_res = first_res
+    if not start_with_hours:                   # its trainings only: every clerk-hour the search's
+        fixes = [f for f in fixes if f.kind == "train"]
+        start_res = lived(fixes, fit)
+    out = search.up(fixes, max_steps, start_res)
     out = search.down(out, max_prune)
     res = out.res
     fit, held = search.fit, search.held

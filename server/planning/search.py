@@ -59,6 +59,7 @@ class Search:
     spare_held: int                   # held-out days that may stay under the goal
     candidates: int = 3
     weakest: int = 4                  # fit days tried once all are kept and a held-out day is not
+    verify: int = 2                   # trainings (best first) lived on all the fit days each step
     max_trainings: int = 6
     trainings_per_clerk: int = 2
     progress: Callable[[str], None] | None = None       # told each step (the bench prints it)
@@ -76,8 +77,9 @@ class Search:
         out = Outcome(list(fixes), dict(res) if res is not None else self.lived(fixes, self.fit))
         while out.added < max_steps:
             if self.under(out.res, self.fit) <= self.spare_fit:
-                todo = [k for k in self.held if k not in out.res]
-                out.res.update(self.lived(out.fixes, todo))
+                # all of them, with the plan as it is now (a training since they were last
+                # lived can cost a day that was kept)
+                out.res.update(self.lived(out.fixes, list(self.held)))
                 if self.under(out.res, self.held) <= self.spare_held:
                     out.held_kept = True
                     break
@@ -105,19 +107,19 @@ class Search:
             if not late:
                 break
             before = self.score(out.res, which, cap)
-            best = self._best(out, self._trainings(out, which, late), which, cap) \
-                if out.trained < self.max_trainings else None
-            if best is None or best[0][1] <= before[1]:
-                best = self._best(out, self._units(out.fixes, late), which, cap)
-                if best is None or best[0][1] <= before[1]:
-                    out.log.append("no candidate calls one more citizen in time")
-                    break
-                out.added += 1
-            else:
+            picked = self._training(out, which, late, cap, before) if out.trained < self.max_trainings else None
+            if picked is not None:
+                out.fixes, out.res = picked
                 out.trained += 1
+                continue
+            best = self._best(out, self._units(out.fixes, late), which, cap)
+            if best is None or best[0][1] <= before[1]:
+                out.log.append("no candidate calls one more citizen in time")
+                break
+            out.added += 1
             _, out.fixes, r = best
             # the fit days not tried keep the old plan's results until the tried ones are kept,
-            # then all are lived again (a training can take a clerk's time from their own queue)
+            # then all are lived again (a clerk-half-hour adds time, it takes none away)
             stale = [k for k in self.fit if k not in which]
             out.res = {**{k: out.res[k] for k in stale}, **r}
             if stale and self.under(out.res, self.fit) <= self.spare_fit:
@@ -157,6 +159,35 @@ class Search:
                     out.removed += 1
         out.held_kept = self.under(out.res, self.held) <= self.spare_held
         return out
+
+    def _training(self, out: Outcome, which, late, cap, before):
+        """The training kept this step, with every fit day lived with it, or None. The
+        candidates are ranked on the days in question; the best ones that call more of their
+        citizens in time are then lived on the other fit days too, and one is kept only if the
+        fit days as a whole are no worse: no more of them under the goal, and more citizens
+        called in time over all of them (a clerk trained for a long service leaves their own
+        queue to serve it, which can cost the days that were kept more than it gives the
+        others: docs/performance.md §11, 500:16)."""
+        ranked = self._ranked(out, self._trainings(out, which, late), which, cap)
+        stale = [k for k in self.fit if k not in which]
+        old = {k: out.res[k] for k in self.fit}        # the stale ones as last lived
+        for sc, fx, r in ranked[:self.verify]:
+            if sc[1] <= before[1]:
+                break
+            whole = {**r, **self.lived(fx, stale)} if stale else dict(r)
+            if self.under(whole, self.fit) <= self.under(old, self.fit) and \
+                    self.score(whole, self.fit, cap) > self.score(old, self.fit, cap):
+                return fx, {**out.res, **whole}
+            out.log.append(f"training {fx[-1].clerk} for {fx[-1].service} costs the other fit days")
+        return None
+
+    def _ranked(self, out: Outcome, cands: list[list[Fix]], which, cap):
+        scored = []
+        for fx in cands:
+            r = self.lived(fx, which)
+            out.tried += 1
+            scored.append((self.score(r, which, cap), fx, r))
+        return sorted(scored, key=lambda x: x[0], reverse=True)
 
     def _best(self, out: Outcome, cands: list[list[Fix]], which, cap):
         best = None
