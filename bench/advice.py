@@ -104,15 +104,17 @@ def table(rows: list[dict], title: str, proposals: bool) -> None:
               f"median abs {statistics.median(abs(x) for x in all_err):.1f}.")
     print(f"Days lower with advice than without: {', '.join(lower) if lower else 'none'}.")
     if proposals:
-        print("\n| day | seen | proposal | predicted: nothing → with (effect) | lived: without → with (effect) |")
-        print("| --- | --- | --- | ---: | ---: |")
+        print("\n| day | seen | proposal | gain on the paths it was picked on | predicted (fresh paths): nothing → with "
+              "(effect ± s.e.) | lived: without → with (effect) |")
+        print("| --- | --- | --- | ---: | ---: | ---: |")
         for r in rows:
             for e in r["effects"]:
                 p = e.rec.proposal
                 t = f"+{int(e.rec.seen_s // 3600)}:{int(e.rec.seen_s % 3600 // 60):02d}"
-                pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)})"
+                se = f" ± {p.gain_se * 100:.1f}" if p.gain_se is not None else ""
+                pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)}{se})"
                 lived = f"{_pc(e.without_share)} → {_pc(e.with_share)} ({_pts(e.lived)})"
-                print(f"| {r['name']} | {t} | {p.key} | {pred} | {lived} |")
+                print(f"| {r['name']} | {t} | {p.key} | {_pts(p.screen_gain)} | {pred} | {lived} |")
 
 
 def _pc(x):
@@ -129,12 +131,22 @@ def main() -> int:
     ap.add_argument("--days", help="only these days (comma-separated names)")
     ap.add_argument("--unseen", action="store_true", help="also the five unseen ward days (a separate table)")
     ap.add_argument("--proposals", action="store_true", help="also list every applied proposal")
+    ap.add_argument("--extra", action="append", default=[], metavar="ARGS",
+                    help="also these generated days, never tuned on, in a table of their own: generate.py's "
+                         "arguments, e.g. \"ward --seed 4200 --load 1.2 --date 2027-02-01 --days 5\"")
+    ap.add_argument("--no-tuned", action="store_true", help="skip the shared and tuned days")
     args = ap.parse_args()
     wanted = set(args.days.split(",")) if args.days else None
     sets = {"tuned": [], "unseen": []}
+    titles = {}
     with tempfile.TemporaryDirectory(prefix="qms-advice-bench-") as tmp:
-        gens = [("ward", WARD_DAYS, "tuned")] + ([("unseen", UNSEEN_DAYS, "unseen")] if args.unseen else [])
-        days = [(n, ROOT / "data" / "scenarios" / n, "tuned") for n in SHARED]
+        gens = [] if args.no_tuned else [("ward", WARD_DAYS, "tuned")]
+        gens += [("unseen", UNSEEN_DAYS, "unseen")] if args.unseen else []
+        for i, extra in enumerate(args.extra):
+            sets[f"extra{i}"] = []
+            titles[f"extra{i}"] = f"Never tuned on: generate.py {extra}:"
+            gens.append((f"extra{i}", extra.split(), f"extra{i}"))
+        days = [] if args.no_tuned else [(n, ROOT / "data" / "scenarios" / n, "tuned") for n in SHARED]
         for sub, argv, which in gens:
             subprocess.run([sys.executable, str(GENERATE), *argv, "--out", str(Path(tmp) / sub)], check=True,
                            capture_output=True)
@@ -150,6 +162,9 @@ def main() -> int:
     if sets["unseen"]:
         table(sets["unseen"], "Unseen: five generated ward days (seed 1700, load 1.1, from 2027-01-04):",
               args.proposals)
+    for key, title in titles.items():
+        if sets[key]:
+            table(sets[key], title, args.proposals)
     return 0
 
 
