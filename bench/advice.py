@@ -96,6 +96,11 @@ def table(rows: list[dict], title: str, proposals: bool) -> None:
               f"{statistics.fmean(abs(x) for x in diff):.1f}, bias {statistics.fmean(diff):+.1f} (predicted − lived), "
               f"{sum(abs(x) <= 3 for x in diff)}/{len(diff)} within ±3 points; lived effect < 0 for "
               f"{sum(lv < 0 for _, lv in all_d)}.")
+        ranged = [e for r in rows for e in r["effects"] if e.lived is not None and e.rec.proposal.gain_low is not None]
+        if ranged:
+            inside = sum(e.rec.proposal.gain_low - 1e-9 <= e.lived <= e.rec.proposal.gain_high + 1e-9 for e in ranged)
+            print(f"Lived effect inside the predicted one-day range (the paths' 10th to 90th percentile): "
+                  f"{inside}/{len(ranged)}.")
     if all_err:
         bias = statistics.fmean(all_err)
         print(f"Absolute share (predicted with the change vs the followed day): error mean abs "
@@ -112,6 +117,8 @@ def table(rows: list[dict], title: str, proposals: bool) -> None:
                 p = e.rec.proposal
                 t = f"+{int(e.rec.seen_s // 3600)}:{int(e.rec.seen_s % 3600 // 60):02d}"
                 se = f" ± {p.gain_se * 100:.1f}" if p.gain_se is not None else ""
+                if p.gain_low is not None:
+                    se += f", one day {p.gain_low * 100:+.1f} to {p.gain_high * 100:+.1f}"
                 pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)}{se})"
                 lived = f"{_pc(e.without_share)} → {_pc(e.with_share)} ({_pts(e.lived)})"
                 print(f"| {r['name']} | {t} | {p.key} | {_pts(p.screen_gain)} | {pred} | {lived} |")
@@ -135,7 +142,12 @@ def main() -> int:
                     help="also these generated days, never tuned on, in a table of their own: generate.py's "
                          "arguments, e.g. \"ward --seed 4200 --load 1.2 --date 2027-02-01 --days 5\"")
     ap.add_argument("--no-tuned", action="store_true", help="skip the shared and tuned days")
+    ap.add_argument("--no-confirm", action="store_true",
+                    help="the rules as they were before the confirmation on fresh paths (for a before/after)")
     args = ap.parse_args()
+    if args.no_confirm:
+        from server.advice import recommend
+        recommend.CONFIRM_PATHS = 0
     wanted = set(args.days.split(",")) if args.days else None
     sets = {"tuned": [], "unseen": []}
     titles = {}

@@ -41,6 +41,12 @@ def test_the_effect_shown_is_the_one_on_fresh_paths_not_on_those_it_was_picked_o
         # the figures shown (and the text) are those of the fresh paths
         assert (p.overall_before, p.overall_after) == (before, after)
         assert p.share_after == out.share(p.focus)
+        # one day is one path: the range it shows is that of the fresh paths' gains, 8 in 10 inside it
+        _, base = shares(fresh, snap.counters)
+        gains = [a - b for a, b in zip(out.per_path_share, base.per_path_share)]
+        assert p.gain_low <= p.gain_high
+        assert 0.75 <= sum(p.gain_low <= g <= p.gain_high for g in gains) / len(gains) <= 1.0
+        assert sum(g < p.gain_low for g in gains) <= 0.15 * len(gains) >= sum(g > p.gain_high for g in gains)
         # and the gain on the paths it was picked on is kept beside, for the record
         (b0, _), (a0, _) = shares(picked_on, snap.counters), shares(picked_on, counters)
         assert p.screen_gain == a0 - b0
