@@ -304,7 +304,8 @@ def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome) -> tuple[Proposa
 def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]]:
     """The candidates that passed on the first paths, played again on ``CONFIRM_PATHS`` fresh ones
     (independent of the first: another seed): kept if they pass the same rules there, with the
-    fresh figures (and the first paths' gain kept as ``screen_gain``), best first."""
+    fresh figures (and the first paths' gain kept as ``screen_gain``), in the first paths' order: picking
+    the best again on the fresh paths would make their figures overrated in turn."""
     snap = inp.snap
     fresh = draw_paths(snap, inp.model, paths=CONFIRM_PATHS, horizon_s=inp.horizon_s, seed=CONFIRM_SEED)
 
@@ -319,7 +320,7 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
         if ok:
             p.screen_gain = first.screen_gain
             out.append((p, saved))
-    return sorted(out, key=lambda ps: -ps[1])
+    return out
 
 
 
