@@ -58,6 +58,9 @@ Z_GAIN = 2.0
 # where the same day with and without the change differed by 0 (docs/performance.md, section 12).
 CONFIRM_PATHS = 32
 CONFIRM_SEED = 1
+# the first paths only pick which few are played again: their own bar if set (None: the same as the final one)
+SCREEN_MIN_WITHIN_GAIN: float | None = None
+SCREEN_Z_GAIN: float | None = None
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     for cand in candidates:
         action, st, focus, new, key = cand
         counters = _with(snap.counters, st.number, new, now, action == "call_back", inp.persistent)
-        evaluated.append((cand, counters, *_judge(inp, cand, base, run(counters))))
+        evaluated.append((cand, counters, *_judge(inp, cand, base, run(counters), screen=bool(CONFIRM_PATHS))))
     advice.evaluated = len(evaluated)
     good = sorted((e for e in evaluated if e[5]), key=lambda e: -e[3])
     # the winner's curse: the chosen few again on fresh paths; what is shown is what they say there
@@ -268,7 +271,8 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     advice.cost_ms = (time.perf_counter() - t0) * 1000
     return advice
 
-def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome) -> tuple[Proposal, float, float, bool]:
+def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False
+           ) -> tuple[Proposal, float, float, bool]:
     """One candidate against things as they are, on the same paths: the proposal with its figures,
     the late citizens it saves (overdue minutes counted in), its overall gain, and whether it is
     worth a click (rules 2 and 3)."""
@@ -296,9 +300,14 @@ def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome) -> tuple[Proposa
         gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
     sure = action == "call_back" or (
         base.share() is not None and out.share() is not None
-        and p.within_gain >= MIN_WITHIN_GAIN and gain >= Z_GAIN * (p.gain_se or 0.0))
+        and p.within_gain >= _bar(screen, SCREEN_MIN_WITHIN_GAIN, MIN_WITHIN_GAIN)
+        and gain >= _bar(screen, SCREEN_Z_GAIN, Z_GAIN) * (p.gain_se or 0.0))
     ok = saved >= MIN_GAIN_PEOPLE and gain >= -MAX_LOSS_SHARE and sure
     return p, saved, gain, ok
+
+
+def _bar(screen: bool, screen_value: float | None, value: float) -> float:
+    return screen_value if screen and screen_value is not None else value
 
 
 def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]]:
