@@ -16,6 +16,12 @@ Days: the three shared scenarios (``data/scenarios/``) and ten generated ward da
 weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a temporary folder.
 
 Usage: .venv/bin/python bench/advice.py [--unseen] [--proposals] [--reaction-s 120] [--days NAME,...]
+       [--extra "ward --seed S --load L --date D --days N"]... [--no-tuned] [--no-confirm] [--history N]
+
+``--extra`` adds a set of generated days (never tuned on) in a table of its own; ``--no-confirm``
+plays the rules as they were before proposals were confirmed on fresh paths; ``--history N``
+plays each generated day after the N earlier days of its set (a center with a history, whose
+arrival forecast knows the day's shape; cold otherwise).
 """
 from __future__ import annotations
 
@@ -42,13 +48,14 @@ WARD_DAYS = ["ward", "--seed", "900", "--load", "1.0", "--date", "2026-12-07", "
 UNSEEN_DAYS = ["ward", "--seed", "1700", "--load", "1.1", "--date", "2027-01-04", "--days", "5"]
 
 
-def run_day(name: str, folder: Path, reaction_s: float) -> dict:
+def run_day(name: str, folder: Path, reaction_s: float, history: list[Path] = ()) -> dict:
     sc = load_scenario(folder)
+    hist = [load_scenario(h) for h in history]
     t0 = time.perf_counter()
-    without = Simulation(sc).run().summary()
+    without = Simulation(sc, history=hist).run().summary()
     t1 = time.perf_counter()
     director = Director(reaction_s=reaction_s)
-    sim = Simulation(sc, director=director)
+    sim = Simulation(sc, director=director, history=hist)
     with_ = sim.run().summary()
     t2 = time.perf_counter()
     errors, deltas = [], []
@@ -56,7 +63,7 @@ def run_day(name: str, folder: Path, reaction_s: float) -> dict:
         real = realized(a, sim.records)
         if real is not None and a.proposal.overall_after is not None:
             errors.append((a.proposal.overall_after - real) * 100)
-    effects = lived_effects(lambda d: Simulation(sc, director=d), director.applied)
+    effects = lived_effects(lambda d: Simulation(sc, director=d, history=hist), director.applied)
     for e in effects:
         if e.predicted is not None and e.lived is not None:
             deltas.append((e.predicted * 100, e.lived * 100))
@@ -144,6 +151,9 @@ def main() -> int:
     ap.add_argument("--no-tuned", action="store_true", help="skip the shared and tuned days")
     ap.add_argument("--no-confirm", action="store_true",
                     help="the rules as they were before the confirmation on fresh paths (for a before/after)")
+    ap.add_argument("--history", type=int, default=0, metavar="N",
+                    help="each generated day after its set's N earlier days, as history (the forecast learns "
+                         "the day's shape from them; the set's first N days and the shared days are left out)")
     args = ap.parse_args()
     if args.no_confirm:
         from server.advice import recommend
@@ -158,15 +168,18 @@ def main() -> int:
             sets[f"extra{i}"] = []
             titles[f"extra{i}"] = f"Never tuned on: generate.py {extra}:"
             gens.append((f"extra{i}", extra.split(), f"extra{i}"))
-        days = [] if args.no_tuned else [(n, ROOT / "data" / "scenarios" / n, "tuned") for n in SHARED]
+        days = [] if args.no_tuned or args.history else [(n, ROOT / "data" / "scenarios" / n, "tuned", [])
+                                                         for n in SHARED]
         for sub, argv, which in gens:
             subprocess.run([sys.executable, str(GENERATE), *argv, "--out", str(Path(tmp) / sub)], check=True,
                            capture_output=True)
-            days += [(f"ward-{p.name}", p, which) for p in sorted((Path(tmp) / sub).iterdir())]
-        for name, folder, which in days:
+            made = sorted((Path(tmp) / sub).iterdir())
+            days += [(f"ward-{p.name}", p, which, made[i - args.history:i]) for i, p in enumerate(made)
+                     if i >= args.history]
+        for name, folder, which, history in days:
             if wanted and name not in wanted:
                 continue
-            r = run_day(name, folder, args.reaction_s)
+            r = run_day(name, folder, args.reaction_s, history)
             sets[which].append(r)
             print(f"{name}: {r['without']:.1f}% -> {r['with']:.1f}% ({r['applied']} applied)", file=sys.stderr)
     if sets["tuned"]:
