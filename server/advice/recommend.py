@@ -53,11 +53,14 @@ Z_GAIN = 2.0
 # The winner's curse: of 14 candidates judged on the same 16 paths, the one with the highest gain
 # is also the one whose gain those paths overrate most. So the few that pass are played again on
 # CONFIRM_PATHS fresh paths (another seed: citizens and dice independent of the first ones), and
-# only those that pass the same rules there are shown, with the figures of the fresh paths (an
-# estimate no selection has touched). Without it, the shown effect was +3.3 points on average
-# where the same day with and without the change differed by 0 (docs/performance.md, section 12).
+# only those that pass the same rules there too are shown. Their figures come from a third draw,
+# SHOW_PATHS paths that decided nothing (passing a bar on a draw overrates that draw's figure in
+# turn: by about its standard error near the bar). Without it the shown effect was +3.3 points on
+# average where the same day with and without the change differed by 0 (docs/performance.md, 12).
 CONFIRM_PATHS = 32
 CONFIRM_SEED = 1
+SHOW_PATHS = 32
+SHOW_SEED = 2
 # the first paths only pick which few are played again: their own bar if set (None: the same as the final one)
 SCREEN_MIN_WITHIN_GAIN: float | None = None
 SCREEN_Z_GAIN: float | None = None
@@ -103,7 +106,8 @@ class Proposal:
     overdue_saved_min: float = 0.0  # minutes less waiting, each, for those already past the target
     gain_se: float | None = None    # standard error of overall_after - overall_before over the paths (paired)
     within_gain: float = 0.0        # citizens more called within the target, expected (all services)
-    screen_gain: float | None = None  # the overall gain on the paths it was picked on (overrated: the winner's curse)
+    screen_gain: float | None = None   # the overall gain on the paths it was picked on (overrated: the winner's curse)
+    confirm_gain: float | None = None  # on the fresh paths it had to pass too (overrated a little)
     # one day is one path: its effect on the cohort lies between these 8 times in 10 (the paths' 10th and
     # 90th percentiles of the gain; most reorderings change nothing on most paths and a lot on a few)
     gain_low: float | None = None
@@ -312,25 +316,39 @@ def _bar(screen: bool, screen_value: float | None, value: float) -> float:
 
 def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]]:
     """The candidates that passed on the first paths, played again on ``CONFIRM_PATHS`` fresh ones
-    (independent of the first: another seed): kept if they pass the same rules there, with the
-    fresh figures (and the first paths' gain kept as ``screen_gain``), in the first paths' order: picking
-    the best again on the fresh paths would make their figures overrated in turn."""
+    (independent of the first: another seed) and kept if they pass the same rules there; each kept
+    one is then played on ``SHOW_PATHS`` more (a third seed) whose figures are the ones shown, and
+    which decide nothing (the gains on the first two draws are kept as ``screen_gain`` and
+    ``confirm_gain``; one whose shown figure helps nobody is dropped). In the first paths' order: picking the best again on a later draw would make
+    its figures overrated in turn."""
     snap = inp.snap
-    fresh = draw_paths(snap, inp.model, paths=CONFIRM_PATHS, horizon_s=inp.horizon_s, seed=CONFIRM_SEED)
 
-    def run(counters) -> Outcome:
-        if pause is not None:
-            pause()
-        return play(snap, inp.model, counters, fresh, target_s=inp.target_s, horizon_s=inp.horizon_s)
-    base = run(snap.counters)
-    out = []
+    def runner(seed: int, paths: int):
+        drawn = draw_paths(snap, inp.model, paths=paths, horizon_s=inp.horizon_s, seed=seed)
+
+        def run(counters) -> Outcome:
+            if pause is not None:
+                pause()
+            return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
+        return run, run(snap.counters)
+    run, base = runner(CONFIRM_SEED, CONFIRM_PATHS)
+    kept = []
     for cand, counters, first, *_ in good[:2 * MAX_PROPOSALS]:
         p, saved, _, ok = _judge(inp, cand, base, run(counters))
         if ok:
-            p.screen_gain = first.screen_gain
+            p.screen_gain, p.confirm_gain = first.screen_gain, p.screen_gain
+            kept.append((cand, counters, p, saved))
+    if not kept or not SHOW_PATHS:
+        return [(p, saved) for _, _, p, saved in kept]
+    run, base = runner(SHOW_SEED, SHOW_PATHS)
+    out = []
+    for cand, counters, confirmed, saved in kept:
+        p, shown_saved, gain, _ = _judge(inp, cand, base, run(counters))
+        p.screen_gain, p.confirm_gain = confirmed.screen_gain, confirmed.confirm_gain
+        # a change whose honest figure says it helps nobody is not shown ("→" the same share)
+        if shown_saved > 0 and (p.action == "call_back" or gain > 0):
             out.append((p, saved))
     return out
-
 
 
 def _range(after: Sequence[float | None], before: Sequence[float | None]) -> tuple[float | None, float | None]:
