@@ -9,6 +9,8 @@
    a change is proposed only if it lowers the expected number of citizens called after the target
    by at least ``MIN_GAIN_PEOPLE`` (minutes saved to those already late counted in), does not lower
    the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
+   The few that pass are played again on fresh paths and kept only if they pass there too; the
+   figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse).
 3. **Steady.** The proposal shown first last time stays first while it is still possible and
    still helps, unless another beats it by ``MARGIN_PEOPLE`` (``previous``, kept by the caller).
 4. **Honest about staffing.** When nothing possible helps enough, or the best still leaves a
