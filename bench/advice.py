@@ -173,7 +173,8 @@ def main() -> int:
         for sub, argv, which in gens:
             subprocess.run([sys.executable, str(GENERATE), *argv, "--out", str(Path(tmp) / sub)], check=True,
                            capture_output=True)
-            made = sorted((Path(tmp) / sub).iterdir())
+            out = Path(tmp) / sub  # one day is written to OUT itself, more to OUT/YYYY-MM-DD/
+            made = [out] if (out / "center.json").exists() else sorted(out.iterdir())
             days += [(f"ward-{p.name}", p, which, made[i - args.history:i]) for i, p in enumerate(made)
                      if i >= args.history]
         for name, folder, which, history in days:
