@@ -277,6 +277,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     advice.cost_ms = (time.perf_counter() - t0) * 1000
     return advice
 
+
 def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False
            ) -> tuple[Proposal, float, float, bool]:
     """One candidate against things as they are, on the same paths: the proposal with its figures,
@@ -320,9 +321,9 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
     """The candidates that passed on the first paths, played again on ``CONFIRM_PATHS`` fresh ones
     (independent of the first: another seed) and kept if they pass the same rules there; each kept
     one is then played on ``SHOW_PATHS`` more (a third seed) whose figures are the ones shown, and
-    which decide nothing (the gains on the first two draws are kept as ``screen_gain`` and
-    ``confirm_gain``; one whose shown figure helps nobody is dropped). In the first paths' order: picking the best again on a later draw would make
-    its figures overrated in turn."""
+    which decide nothing but this: one whose shown figure helps nobody is dropped (the gains on the
+    first two draws are kept as ``screen_gain`` and ``confirm_gain``). In the first paths' order:
+    picking the best again on a later draw would make its figures overrated in turn."""
     snap = inp.snap
 
     def runner(seed: int, paths: int):
