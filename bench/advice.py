@@ -16,6 +16,12 @@ Days: the three shared scenarios (``data/scenarios/``) and ten generated ward da
 weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a temporary folder.
 
 Usage: .venv/bin/python bench/advice.py [--unseen] [--proposals] [--reaction-s 120] [--days NAME,...]
+       [--extra "ward --seed S --load L --date D --days N"]... [--no-tuned] [--no-confirm] [--history N]
+
+``--extra`` adds a set of generated days (never tuned on) in a table of its own; ``--no-confirm``
+plays the rules as they were before proposals were confirmed on fresh paths; ``--history N``
+plays each generated day after the N earlier days of its set (a center with a history, whose
+arrival forecast knows the day's shape; cold otherwise).
 """
 from __future__ import annotations
 
@@ -42,13 +48,14 @@ WARD_DAYS = ["ward", "--seed", "900", "--load", "1.0", "--date", "2026-12-07", "
 UNSEEN_DAYS = ["ward", "--seed", "1700", "--load", "1.1", "--date", "2027-01-04", "--days", "5"]
 
 
-def run_day(name: str, folder: Path, reaction_s: float) -> dict:
+def run_day(name: str, folder: Path, reaction_s: float, history: list[Path] = ()) -> dict:
     sc = load_scenario(folder)
+    hist = [load_scenario(h) for h in history]
     t0 = time.perf_counter()
-    without = Simulation(sc).run().summary()
+    without = Simulation(sc, history=hist).run().summary()
     t1 = time.perf_counter()
     director = Director(reaction_s=reaction_s)
-    sim = Simulation(sc, director=director)
+    sim = Simulation(sc, director=director, history=hist)
     with_ = sim.run().summary()
     t2 = time.perf_counter()
     errors, deltas = [], []
@@ -56,7 +63,7 @@ def run_day(name: str, folder: Path, reaction_s: float) -> dict:
         real = realized(a, sim.records)
         if real is not None and a.proposal.overall_after is not None:
             errors.append((a.proposal.overall_after - real) * 100)
-    effects = lived_effects(lambda d: Simulation(sc, director=d), director.applied)
+    effects = lived_effects(lambda d: Simulation(sc, director=d, history=hist), director.applied)
     for e in effects:
         if e.predicted is not None and e.lived is not None:
             deltas.append((e.predicted * 100, e.lived * 100))
@@ -96,6 +103,11 @@ def table(rows: list[dict], title: str, proposals: bool) -> None:
               f"{statistics.fmean(abs(x) for x in diff):.1f}, bias {statistics.fmean(diff):+.1f} (predicted − lived), "
               f"{sum(abs(x) <= 3 for x in diff)}/{len(diff)} within ±3 points; lived effect < 0 for "
               f"{sum(lv < 0 for _, lv in all_d)}.")
+        ranged = [e for r in rows for e in r["effects"] if e.lived is not None and e.rec.proposal.gain_low is not None]
+        if ranged:
+            inside = sum(e.rec.proposal.gain_low - 1e-9 <= e.lived <= e.rec.proposal.gain_high + 1e-9 for e in ranged)
+            print(f"Lived effect inside the predicted one-day range (the paths' 10th to 90th percentile): "
+                  f"{inside}/{len(ranged)}.")
     if all_err:
         bias = statistics.fmean(all_err)
         print(f"Absolute share (predicted with the change vs the followed day): error mean abs "
@@ -104,15 +116,19 @@ def table(rows: list[dict], title: str, proposals: bool) -> None:
               f"median abs {statistics.median(abs(x) for x in all_err):.1f}.")
     print(f"Days lower with advice than without: {', '.join(lower) if lower else 'none'}.")
     if proposals:
-        print("\n| day | seen | proposal | predicted: nothing → with (effect) | lived: without → with (effect) |")
-        print("| --- | --- | --- | ---: | ---: |")
+        print("\n| day | seen | proposal | gain on the paths it was picked on | predicted (fresh paths): nothing → with "
+              "(effect ± s.e.) | lived: without → with (effect) |")
+        print("| --- | --- | --- | ---: | ---: | ---: |")
         for r in rows:
             for e in r["effects"]:
                 p = e.rec.proposal
                 t = f"+{int(e.rec.seen_s // 3600)}:{int(e.rec.seen_s % 3600 // 60):02d}"
-                pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)})"
+                se = f" ± {p.gain_se * 100:.1f}" if p.gain_se is not None else ""
+                if p.gain_low is not None:
+                    se += f", one day {p.gain_low * 100:+.1f} to {p.gain_high * 100:+.1f}"
+                pred = f"{_pc(p.overall_before)} → {_pc(p.overall_after)} ({_pts(e.predicted)}{se})"
                 lived = f"{_pc(e.without_share)} → {_pc(e.with_share)} ({_pts(e.lived)})"
-                print(f"| {r['name']} | {t} | {p.key} | {pred} | {lived} |")
+                print(f"| {r['name']} | {t} | {p.key} | {_pts(p.screen_gain)} | {pred} | {lived} |")
 
 
 def _pc(x):
@@ -129,20 +145,42 @@ def main() -> int:
     ap.add_argument("--days", help="only these days (comma-separated names)")
     ap.add_argument("--unseen", action="store_true", help="also the five unseen ward days (a separate table)")
     ap.add_argument("--proposals", action="store_true", help="also list every applied proposal")
+    ap.add_argument("--extra", action="append", default=[], metavar="ARGS",
+                    help="also these generated days, never tuned on, in a table of their own: generate.py's "
+                         "arguments, e.g. \"ward --seed 4200 --load 1.2 --date 2027-02-01 --days 5\"")
+    ap.add_argument("--no-tuned", action="store_true", help="skip the shared and tuned days")
+    ap.add_argument("--no-confirm", action="store_true",
+                    help="the rules as they were before the confirmation on fresh paths (for a before/after)")
+    ap.add_argument("--history", type=int, default=0, metavar="N",
+                    help="each generated day after its set's N earlier days, as history (the forecast learns "
+                         "the day's shape from them; the set's first N days and the shared days are left out)")
     args = ap.parse_args()
+    if args.no_confirm:
+        from server.advice import recommend
+        recommend.CONFIRM_PATHS = 0
     wanted = set(args.days.split(",")) if args.days else None
     sets = {"tuned": [], "unseen": []}
+    titles = {}
     with tempfile.TemporaryDirectory(prefix="qms-advice-bench-") as tmp:
-        gens = [("ward", WARD_DAYS, "tuned")] + ([("unseen", UNSEEN_DAYS, "unseen")] if args.unseen else [])
-        days = [(n, ROOT / "data" / "scenarios" / n, "tuned") for n in SHARED]
+        gens = [] if args.no_tuned else [("ward", WARD_DAYS, "tuned")]
+        gens += [("unseen", UNSEEN_DAYS, "unseen")] if args.unseen else []
+        for i, extra in enumerate(args.extra):
+            sets[f"extra{i}"] = []
+            titles[f"extra{i}"] = f"Never tuned on: generate.py {extra}:"
+            gens.append((f"extra{i}", extra.split(), f"extra{i}"))
+        days = [] if args.no_tuned or args.history else [(n, ROOT / "data" / "scenarios" / n, "tuned", [])
+                                                         for n in SHARED]
         for sub, argv, which in gens:
             subprocess.run([sys.executable, str(GENERATE), *argv, "--out", str(Path(tmp) / sub)], check=True,
                            capture_output=True)
-            days += [(f"ward-{p.name}", p, which) for p in sorted((Path(tmp) / sub).iterdir())]
-        for name, folder, which in days:
+            out = Path(tmp) / sub  # one day is written to OUT itself, more to OUT/YYYY-MM-DD/
+            made = [out] if (out / "center.json").exists() else sorted(out.iterdir())
+            days += [(f"ward-{p.name}", p, which, made[i - args.history:i]) for i, p in enumerate(made)
+                     if i >= args.history]
+        for name, folder, which, history in days:
             if wanted and name not in wanted:
                 continue
-            r = run_day(name, folder, args.reaction_s)
+            r = run_day(name, folder, args.reaction_s, history)
             sets[which].append(r)
             print(f"{name}: {r['without']:.1f}% -> {r['with']:.1f}% ({r['applied']} applied)", file=sys.stderr)
     if sets["tuned"]:
@@ -150,6 +188,9 @@ def main() -> int:
     if sets["unseen"]:
         table(sets["unseen"], "Unseen: five generated ward days (seed 1700, load 1.1, from 2027-01-04):",
               args.proposals)
+    for key, title in titles.items():
+        if sets[key]:
+            table(sets[key], title, args.proposals)
     return 0
 
 

@@ -25,10 +25,12 @@ def _lived(records):
 
 @pytest.fixture(scope="module")
 def followed():
-    """ward-weekday followed with the old margin (none), so that several proposals are applied."""
+    """ward-weekday followed with the old rules (no margin, no confirmation on fresh paths), so that
+    several proposals are applied."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(rec_mod, "MIN_WITHIN_GAIN", 0.0)
         mp.setattr(rec_mod, "Z_GAIN", 0.0)
+        mp.setattr(rec_mod, "CONFIRM_PATHS", 0)
         director = Director()
         sim = _sim(director)
         sim.run()

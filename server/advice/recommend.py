@@ -9,6 +9,8 @@
    a change is proposed only if it lowers the expected number of citizens called after the target
    by at least ``MIN_GAIN_PEOPLE`` (minutes saved to those already late counted in), does not lower
    the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
+   The few that pass are played again on fresh paths and kept only if they pass there too; the
+   figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse).
 3. **Steady.** The proposal shown first last time stays first while it is still possible and
    still helps, unless another beats it by ``MARGIN_PEOPLE`` (``previous``, kept by the caller).
 4. **Honest about staffing.** When nothing possible helps enough, or the best still leaves a
@@ -50,6 +52,20 @@ ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are 
 # -7 to +8 on some: three days in thirteen ended lower (docs/performance.md, section 12).
 MIN_WITHIN_GAIN = 1.0
 Z_GAIN = 2.0
+# The winner's curse: of 14 candidates judged on the same 16 paths, the one with the highest gain
+# is also the one whose gain those paths overrate most. So the few that pass are played again on
+# CONFIRM_PATHS fresh paths (another seed: citizens and dice independent of the first ones), and
+# only those that pass the same rules there too are shown. Their figures come from a third draw,
+# SHOW_PATHS paths that decided nothing (passing a bar on a draw overrates that draw's figure in
+# turn: by about its standard error near the bar). Without it the shown effect was +3.3 points on
+# average where the same day with and without the change differed by 0 (docs/performance.md, 12).
+CONFIRM_PATHS = 32
+CONFIRM_SEED = 1
+SHOW_PATHS = 32
+SHOW_SEED = 2
+# the first paths only pick which few are played again: their own bar if set (None: the same as the final one)
+SCREEN_MIN_WITHIN_GAIN: float | None = None
+SCREEN_Z_GAIN: float | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +108,12 @@ class Proposal:
     overdue_saved_min: float = 0.0  # minutes less waiting, each, for those already past the target
     gain_se: float | None = None    # standard error of overall_after - overall_before over the paths (paired)
     within_gain: float = 0.0        # citizens more called within the target, expected (all services)
+    screen_gain: float | None = None   # the overall gain on the paths it was picked on (overrated: the winner's curse)
+    confirm_gain: float | None = None  # on the fresh paths it had to pass too (overrated a little)
+    # one day is one path: its effect on the cohort lies between these 8 times in 10 (the paths' 10th and
+    # 90th percentiles of the gain; most reorderings change nothing on most paths and a lot on a few)
+    gain_low: float | None = None
+    gain_high: float | None = None
     text: str = ""
 
     def as_dict(self) -> dict:
@@ -211,36 +233,16 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     codes = sorted(set(codes) | overdue)
     at_risk = [s for s in sorted(codes, key=lambda s: (s not in overdue, -base.late_per_path(s)))
                if base.late_per_path(s) >= 0.25 or s in overdue][:3]
+    candidates = _candidates(inp, at_risk)
     evaluated = []
-    for action, st, focus, new, key in _candidates(inp, at_risk):
+    for cand in candidates:
+        action, st, focus, new, key = cand
         counters = _with(snap.counters, st.number, new, now, action == "call_back", inp.persistent)
-        out = run(counters)
-        saved = base.late_per_path() - out.late_per_path() + (
-            base.overdue_wait_s - out.overdue_wait_s) / out.paths / OVERDUE_S_PER_PERSON
-        gain = (out.share() or 0.0) - (base.share() or 0.0)
-        before = {"state": st.state, "services": list(st.services)}
-        after = {"state": "open" if action == "call_back" else st.state,
-                 "services": list(new) if new else list(st.services)}
-        p = Proposal(key, st.number, action, list(new) if action == "set_services" else None,
-                     focus if action != "set_services" else focus, before, after, focus,
-                     base.share(focus), out.share(focus), base.share(), out.share(), round(saved, 2))
-        n_overdue = sum(1 for w in snap.waiting if now - w.wait_from > inp.target_s)
-        if n_overdue:
-            p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
-        p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
-                       p.overdue_saved_min)
-        p.gain_se = _paired_se(out.per_path_share, base.per_path_share)
-        p.within_gain = round((sum(out.within.values()) - sum(base.within.values())) / out.paths, 2)
-        no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
-        if no_worse < ROBUST_SHARE:
-            gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
-        sure = action == "call_back" or (
-            base.share() is not None and out.share() is not None
-            and p.within_gain >= MIN_WITHIN_GAIN and gain >= Z_GAIN * (p.gain_se or 0.0))
-        evaluated.append((p, saved, gain, sure))
+        evaluated.append((cand, counters, *_judge(inp, cand, base, run(counters), screen=bool(CONFIRM_PATHS))))
     advice.evaluated = len(evaluated)
-    good = sorted(((p, s) for p, s, g, sure in evaluated if s >= MIN_GAIN_PEOPLE and g >= -MAX_LOSS_SHARE and sure),
-                  key=lambda ps: -ps[1])
+    good = sorted((e for e in evaluated if e[5]), key=lambda e: -e[3])
+    # the winner's curse: the chosen few again on fresh paths; what is shown is what they say there
+    good = _confirm(inp, good, pause) if CONFIRM_PATHS and good else [(p, s) for _, _, p, s, _, _ in good]
     if previous is not None and good and good[0][0].key != previous:
         held = next(((p, s) for p, s in good if p.key == previous), None)
         if held is not None and good[0][1] - held[1] < MARGIN_PEOPLE:
@@ -275,6 +277,91 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
                               f"every service is expected to keep the promise")
     advice.cost_ms = (time.perf_counter() - t0) * 1000
     return advice
+
+
+def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False
+           ) -> tuple[Proposal, float, float, bool]:
+    """One candidate against things as they are, on the same paths: the proposal with its figures,
+    the late citizens it saves (overdue minutes counted in), its overall gain, and whether it is
+    worth a click (rules 2 and 3)."""
+    action, st, focus, new, key = cand
+    snap, now = inp.snap, inp.snap.now
+    saved = base.late_per_path() - out.late_per_path() + (
+        base.overdue_wait_s - out.overdue_wait_s) / out.paths / OVERDUE_S_PER_PERSON
+    gain = (out.share() or 0.0) - (base.share() or 0.0)
+    before = {"state": st.state, "services": list(st.services)}
+    after = {"state": "open" if action == "call_back" else st.state,
+             "services": list(new) if new else list(st.services)}
+    p = Proposal(key, st.number, action, list(new) if action == "set_services" else None, focus, before, after,
+                 focus, base.share(focus), out.share(focus), base.share(), out.share(), round(saved, 2))
+    n_overdue = sum(1 for w in snap.waiting if now - w.wait_from > inp.target_s)
+    if n_overdue:
+        p.overdue_saved_min = round((base.overdue_wait_s - out.overdue_wait_s) / out.paths / n_overdue / 60, 1)
+    p.text = _text(inp, action, st.number, focus, st.services, new, p.share_before, p.share_after,
+                   p.overdue_saved_min)
+    p.gain_se = _paired_se(out.per_path_share, base.per_path_share)
+    p.gain_low, p.gain_high = _range(out.per_path_share, base.per_path_share)
+    p.within_gain = round((sum(out.within.values()) - sum(base.within.values())) / out.paths, 2)
+    p.screen_gain = gain if None not in (out.share(), base.share()) else None
+    no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
+    if no_worse < ROBUST_SHARE:
+        gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
+    sure = action == "call_back" or (
+        base.share() is not None and out.share() is not None
+        and p.within_gain >= _bar(screen, SCREEN_MIN_WITHIN_GAIN, MIN_WITHIN_GAIN)
+        and gain >= _bar(screen, SCREEN_Z_GAIN, Z_GAIN) * (p.gain_se or 0.0))
+    ok = saved >= MIN_GAIN_PEOPLE and gain >= -MAX_LOSS_SHARE and sure
+    return p, saved, gain, ok
+
+
+def _bar(screen: bool, screen_value: float | None, value: float) -> float:
+    return screen_value if screen and screen_value is not None else value
+
+
+def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]]:
+    """The candidates that passed on the first paths, played again on ``CONFIRM_PATHS`` fresh ones
+    (independent of the first: another seed) and kept if they pass the same rules there; each kept
+    one is then played on ``SHOW_PATHS`` more (a third seed) whose figures are the ones shown, and
+    which decide nothing but this: one whose shown figure helps nobody is dropped (the gains on the
+    first two draws are kept as ``screen_gain`` and ``confirm_gain``). In the first paths' order:
+    picking the best again on a later draw would make its figures overrated in turn."""
+    snap = inp.snap
+
+    def runner(seed: int, paths: int):
+        drawn = draw_paths(snap, inp.model, paths=paths, horizon_s=inp.horizon_s, seed=seed)
+
+        def run(counters) -> Outcome:
+            if pause is not None:
+                pause()
+            return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
+        return run, run(snap.counters)
+    run, base = runner(CONFIRM_SEED, CONFIRM_PATHS)
+    kept = []
+    for cand, counters, first, *_ in good[:2 * MAX_PROPOSALS]:
+        p, saved, _, ok = _judge(inp, cand, base, run(counters))
+        if ok:
+            p.screen_gain, p.confirm_gain = first.screen_gain, p.screen_gain
+            kept.append((cand, counters, p, saved))
+    if not kept or not SHOW_PATHS:
+        return [(p, saved) for _, _, p, saved in kept]
+    run, base = runner(SHOW_SEED, SHOW_PATHS)
+    out = []
+    for cand, counters, confirmed, saved in kept:
+        p, shown_saved, gain, _ = _judge(inp, cand, base, run(counters))
+        p.screen_gain, p.confirm_gain = confirmed.screen_gain, confirmed.confirm_gain
+        # a change whose honest figure says it helps nobody is not shown ("→" the same share)
+        if shown_saved > 0 and (p.action == "call_back" or gain > 0):
+            out.append((p, saved))
+    return out
+
+
+def _range(after: Sequence[float | None], before: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """The 10th and 90th percentiles of the gain in share over paths that share their draws."""
+    d = sorted(a - b for a, b in zip(after, before) if a is not None and b is not None)
+    if not d:
+        return None, None
+    at = lambda q: d[min(len(d) - 1, max(0, round(q * (len(d) - 1))))]  # noqa: E731
+    return at(0.1), at(0.9)
 
 
 def _paired_se(after: Sequence[float | None], before: Sequence[float | None]) -> float | None:
