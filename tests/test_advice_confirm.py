@@ -68,12 +68,12 @@ def test_a_change_that_helps_only_on_the_paths_it_was_picked_on_is_not_shown(eng
     assert recommend(inp).proposals  # on the paths it is judged on, taking CT helps
     real = rec_mod.draw_paths
 
-    def quiet_fresh(snap, model, *, paths, horizon_s, seed=0):
+    def quiet_fresh(snap, model, *, paths, horizon_s, seed=0, **rest):
         # the second draw comes from a world where the citizens the change was for are not there
         if seed == CONFIRM_SEED:
             snap = dataclasses.replace(snap, waiting=[w for w in snap.waiting if w.service != "CT"],
                                        arrivals=[a for a in snap.arrivals if a[0][0] != "CT"])
-        return real(snap, model, paths=paths, horizon_s=horizon_s, seed=seed)
+        return real(snap, model, paths=paths, horizon_s=horizon_s, seed=seed, **rest)
     monkeypatch.setattr(rec_mod, "draw_paths", quiet_fresh)
     advice = recommend(inp)
     assert [p for p in advice.proposals if p.focus == "CT"] == []
