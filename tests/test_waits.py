@@ -443,3 +443,14 @@ def test_the_waiting_list_kept_between_snapshots_is_what_reading_everyone_gives(
     with engine.store.write() as c:
         c.execute("UPDATE tickets SET state = 'cancelled' WHERE id = ?", (gone,))
     assert gone not in kept() and kept() == full()
+
+
+def test_one_ticket_s_forecast_plays_fewer_paths_only_when_many_wait():
+    """Up to 100 waiting the ticket being issued gets its 24 paths, so every figure there is as
+    before; with a thousand waiting each path plays a thousand calls, and fewer paths give the
+    same relative noise (the spread of a long wait is relatively smaller): an even number, at least 4."""
+    from server.engine.waits import ONE_PATHS, one_ticket_paths
+    assert [one_ticket_paths(n) for n in (0, 30, 100)] == [ONE_PATHS] * 3
+    many = [one_ticket_paths(n) for n in (101, 200, 400, 1300, 100_000)]
+    assert many == sorted(many, reverse=True) and all(p % 2 == 0 and 4 <= p < ONE_PATHS for p in many)
+    assert one_ticket_paths(200) * 200 <= ONE_PATHS * 100       # about the work of 24 paths at 100

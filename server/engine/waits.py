@@ -32,6 +32,18 @@ from .learned import Model, Observations, learn
 
 HISTORY_DAYS = 28
 ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (fewer: a noisier printed figure)
+# one ticket's paths play everyone ahead of it: with many waiting, fewer paths for the same work.
+# The relative spread of a wait with n ahead falls as 1/sqrt(n), so paths ~ 1/n keep the figure's
+# relative noise about what 24 paths give with 100 waiting (at or under 100: the same 24 paths)
+ONE_PATHS_FULL_UP_TO = 100
+ONE_PATHS_MIN = 4
+
+
+def one_ticket_paths(waiting: int) -> int:
+    """How many sample paths one ticket's forecast plays with ``waiting`` citizens at the site."""
+    if waiting <= ONE_PATHS_FULL_UP_TO:
+        return ONE_PATHS
+    return max(ONE_PATHS_MIN, ONE_PATHS * ONE_PATHS_FULL_UP_TO // waiting // 2 * 2)
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
@@ -385,7 +397,7 @@ class WaitEstimator:
 
     def _compute(self, conn: sqlite3.Connection, site: str, roster, now: float, seq: int, only) -> Forecast:
         snap = self.snapshot(conn, site, roster, now)
-        paths = self.paths or (ONE_PATHS if only is not None else PATHS)
+        paths = self.paths or (one_ticket_paths(len(snap.waiting)) if only is not None else PATHS)
         # every waiting citizen: ~30-40 ms of pure Python with a thousand waiting. Under gevent the
         # forecast lets kiosks and screens run between its sample paths (the result is the same)
         pause = cooperative_pause() if only is None else None
