@@ -11,15 +11,7 @@ from server.advice.playout import draw_paths, play
 from server.advice.recommend import (CONFIRM_PATHS, CONFIRM_SEED, MIN_WITHIN_GAIN, PATHS, SHOW_PATHS, SHOW_SEED,
                                      Z_GAIN, _paired_se, _with, recommend)
 
-# sample ward: counter 1 serves CT, counter 4 HT; bot1 is trained for CT, HT; bot4 for HT, CT, XH
-
-
-def _busy_ct(engine, clock, n=14):
-    engine.sign_in(1, "bot1")
-    engine.sign_in(4, "bot4")
-    for _ in range(n):
-        engine.issue("CT")
-    clock.advance(300)
+from tests.test_advice_core import _busy_ct  # counter 1 CT, counter 4 HT, 14 waiting for CT
 
 
 def test_the_effect_shown_is_from_paths_that_decided_nothing(engine, clock):
