@@ -26,7 +26,8 @@ burst at most every ``MIN_PUSH_S``, and ``PUSH_SPACING`` times the last push's d
 up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``; the events
 themselves are never held back): the screens' views and the phones of the tickets an event
 touched at once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed for all
-of them in one go: ``server/engine/positions.py``), so hundreds of phones cost the server a few milliseconds per refresh, not per event.
+of them in one go: ``server/engine/positions.py``), so hundreds of phones cost the server a few
+milliseconds per refresh, not per event.
 """
 from __future__ import annotations
 

@@ -23,6 +23,8 @@ Cost: one playout per candidate over ``paths`` paths; at most ``MAX_CANDIDATES``
 from __future__ import annotations
 
 import dataclasses
+import math
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -217,13 +219,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     one that lets other greenlets run)."""
     t0 = time.perf_counter()
     snap, now = inp.snap, inp.snap.now
-    drawn = draw_paths(snap, inp.model, paths=inp.paths, horizon_s=inp.horizon_s, pause=pause)
-
-    def run(counters) -> Outcome:
-        if pause is not None:
-            pause()
-        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s, pause=pause)
-    base = run(snap.counters)
+    run, base = _runner(inp, 0, inp.paths, pause)
     advice = Advice(now, overall=base.share())
     codes = sorted(set(base.within) | set(base.late))
     advice.services = [{"service": s, "name": inp.names.get(s, s), "share": base.share(s),
@@ -279,6 +275,21 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     return advice
 
 
+def _runner(inp: AdviceInput, seed: int, paths: int, pause: Callable[[], object] | None
+            ) -> tuple[Callable[[Sequence[CounterNow]], Outcome], Outcome]:
+    """Draw ``paths`` paths with ``seed`` once; answer a player of counters on them and things as
+    they are played there. ``pause`` (the server's: let other greenlets run) is called between
+    playouts and within them (``playout.PAUSE_EVERY``), on every draw alike."""
+    snap = inp.snap
+    drawn = draw_paths(snap, inp.model, paths=paths, horizon_s=inp.horizon_s, seed=seed, pause=pause)
+
+    def run(counters) -> Outcome:
+        if pause is not None:
+            pause()
+        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s, pause=pause)
+    return run, run(snap.counters)
+
+
 def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False
            ) -> tuple[Proposal, float, float, bool]:
     """One candidate against things as they are, on the same paths: the proposal with its figures,
@@ -325,17 +336,7 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
     which decide nothing but this: one whose shown figure helps nobody is dropped (the gains on the
     first two draws are kept as ``screen_gain`` and ``confirm_gain``). In the first paths' order:
     picking the best again on a later draw would make its figures overrated in turn."""
-    snap = inp.snap
-
-    def runner(seed: int, paths: int):
-        drawn = draw_paths(snap, inp.model, paths=paths, horizon_s=inp.horizon_s, seed=seed)
-
-        def run(counters) -> Outcome:
-            if pause is not None:
-                pause()
-            return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s)
-        return run, run(snap.counters)
-    run, base = runner(CONFIRM_SEED, CONFIRM_PATHS)
+    run, base = _runner(inp, CONFIRM_SEED, CONFIRM_PATHS, pause)
     kept = []
     for cand, counters, first, *_ in good[:2 * MAX_PROPOSALS]:
         p, saved, _, ok = _judge(inp, cand, base, run(counters))
@@ -344,7 +345,7 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
             kept.append((cand, counters, p, saved))
     if not kept or not SHOW_PATHS:
         return [(p, saved) for _, _, p, saved in kept]
-    run, base = runner(SHOW_SEED, SHOW_PATHS)
+    run, base = _runner(inp, SHOW_SEED, SHOW_PATHS, pause)
     out = []
     for cand, counters, confirmed, saved in kept:
         p, shown_saved, gain, _ = _judge(inp, cand, base, run(counters))
@@ -369,8 +370,7 @@ def _paired_se(after: Sequence[float | None], before: Sequence[float | None]) ->
     d = [a - b for a, b in zip(after, before) if a is not None and b is not None]
     if len(d) < 2:
         return None
-    m = sum(d) / len(d)
-    return (sum((x - m) ** 2 for x in d) / (len(d) - 1) / len(d)) ** 0.5
+    return statistics.stdev(d) / math.sqrt(len(d))
 
 
 def _staffing(inp: AdviceInput, run, counters, service: str, share_now: float) -> dict:

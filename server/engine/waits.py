@@ -38,12 +38,6 @@ ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 anti
 ONE_PATHS_FULL_UP_TO = 100
 ONE_PATHS_MIN = 4
 
-
-def one_ticket_paths(waiting: int) -> int:
-    """How many sample paths one ticket's forecast plays with ``waiting`` citizens at the site."""
-    if waiting <= ONE_PATHS_FULL_UP_TO:
-        return ONE_PATHS
-    return max(ONE_PATHS_MIN, ONE_PATHS * ONE_PATHS_FULL_UP_TO // waiting // 2 * 2)
 SLOT_S = 1800.0          # arrival rates by half hour of the day
 AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
@@ -57,6 +51,18 @@ _WAITING_SQL = ("SELECT id, service, priority, queue_key, wait_from, target_coun
                 "WHERE state = 'waiting' AND site = ?")
 
 __all__ = ["Shift", "WaitEstimator", "Estimate"]
+
+
+def one_ticket_paths(waiting: int) -> int:
+    """How many sample paths one ticket's forecast plays with ``waiting`` citizens at the site."""
+    if waiting <= ONE_PATHS_FULL_UP_TO:
+        return ONE_PATHS
+    return max(ONE_PATHS_MIN, ONE_PATHS * ONE_PATHS_FULL_UP_TO // waiting // 2 * 2)
+
+
+def _waiting_ticket(row) -> WaitingTicket:
+    """A row of ``_WAITING_SQL`` as the forecast reads it."""
+    return WaitingTicket(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
 def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
@@ -244,14 +250,13 @@ class WaitEstimator:
                     by_id.pop(tid, None)
                 marks = ",".join("?" * len(chunk))
                 for r in cur.execute(f"{_WAITING_SQL} AND id IN ({marks})", (site, *chunk)):
-                    by_id[r[0]] = WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
+                    by_id[r[0]] = _waiting_ticket(r)
             count = cur.execute("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ?",
                                 (site,)).fetchone()[0]
             if count != len(by_id):  # a change without its event (never expected): read everyone
                 by_id = None
         if by_id is None:
-            by_id = {r[0]: WaitingTicket(r[0], r[1], bool(r[2]), r[3], r[4], r[5])
-                     for r in cur.execute(_WAITING_SQL, (site,))}
+            by_id = {r[0]: _waiting_ticket(r) for r in cur.execute(_WAITING_SQL, (site,))}
         if not conn.in_transaction:
             self._waiting_seen[site] = (seq, by_id)
         return list(by_id.values())
