@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 _STOP = object()
 _PRINTER_RELEASED = object()  # an abandoned print job's blocked call returned: look at the printer again
+_OUTBOX_CHANGED = object()  # the sender handed something over: count the outbox again (worker thread)
 
 
 @dataclass
@@ -103,7 +104,6 @@ class KioskApp:
         self._beat = self._started
         #: longest a healthy worker spends on one event: issue (online deadline) + print (its deadline)
         self.max_busy_s = 2 * (config.server.online_timeout_s + config.printer.job_timeout_s) + 10.0
-        self._outbox_depth = 0
         self._seen_requests: deque[str] = deque(maxlen=200)
         self._worker = threading.Thread(target=self._run, name="kiosk-worker", daemon=True)
         self._ready = threading.Event()
@@ -185,12 +185,12 @@ class KioskApp:
         if released:
             log.warning("%d offline ticket(s) were printing when the kiosk stopped; handed over as not printed",
                         released)
-        self._outbox_depth = outbox.depth()
+        depth = outbox.depth()
         last = outbox.last_ticket()
         if last is not None and last.day == local_day(self.clock.now(), self.config.timezone).isoformat():
             self.screen.update(ticket=self._shown(last, last.printed))
         self.indicators.show("ready")
-        self.screen.update(outbox=self._outbox_depth)
+        self.screen.update(outbox=depth)
         self._ready.set()
         try:
             while True:
@@ -202,8 +202,9 @@ class KioskApp:
                     continue
                 if event is _STOP:
                     return
-                if event is _PRINTER_RELEASED:
-                    self.printer_state.recheck_soon()
+                if event is _PRINTER_RELEASED or event is _OUTBOX_CHANGED:
+                    if event is _PRINTER_RELEASED:
+                        self.printer_state.recheck_soon()
                     self._idle(outbox)
                     continue
                 try:
@@ -235,8 +236,7 @@ class KioskApp:
         if screen.mqtt != mqtt_up:
             self.screen.update(mqtt=mqtt_up)
         depth = outbox.depth()
-        if depth != self._outbox_depth:
-            self._outbox_depth = depth
+        if depth != screen.outbox:
             self.screen.update(outbox=depth)
         if self.printer_state.check_due(now, self.config.printer.status_interval_s):
             status = self.printer.status()
@@ -374,10 +374,12 @@ class KioskApp:
             mode = "online" if reachable else "offline"
             if self.screen.get().mode != mode:
                 changes["mode"] = mode
-        if self.screen.get().outbox != self.sender.depth:
-            changes["outbox"] = self.sender.depth
         if changes:
             self.screen.update(**changes)
+        # the count is the worker's to write, read fresh there: the sender's own count may be older
+        # than a print result the worker queued since, and would put "0 waiting to send" on the
+        # screen and in the health while that result was not yet with the server
+        self.events.put(_OUTBOX_CHANGED)
 
     def health(self) -> wire.Health:
         screen = self.screen.get()

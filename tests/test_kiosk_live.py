@@ -352,3 +352,24 @@ def test_the_server_sends_the_estimate_as_a_range_for_the_ticket(server) -> None
     # and its words for it, which the kiosk prints: the range, or "may not be served today"
     from qms_common.wait_words import NOT_SURE_TODAY
     assert answer.estimated_wait_text in (wait_range_phrase(low, high), NOT_SURE_TODAY)
+
+
+def test_the_outbox_count_is_never_an_older_one_from_the_sender(tmp_path, kiosks, pins) -> None:
+    """The sender reports a change with the count it read last (after its own round). A print
+    result queued since must still be counted: the screen's "chờ gửi" and the health say 0
+    only when nothing waits to reach the server (a full-suite run once read the server too early)."""
+    with LiveServer(tmp_path / "own-server") as srv:
+        clock = FakeClock(time.time())
+        app = kiosks(srv, clock=clock, **{"buttons.per_minute": 120})
+        srv.stop()                                   # nothing leaves the outbox now
+        for i in range(2):
+            push(pins, HT_PIN)
+            settle(app, i + 1)
+            clock.advance(2.5)                       # past the button's cooldown
+        assert app.screen.get().outbox == 2
+        app.sender.depth = 0                         # its count from before these presses
+        app.sender._changed()                        # ... as after a round that reserved numbers
+        assert app.screen.get().outbox == 2
+        app.press("1", wait=True, timeout=15)        # handled after the sender's report
+        assert app.screen.get().outbox == 3
+        assert app.health().outbox == 3
