@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_PASSWORD = "demo1234"
 BOT_COUNTERS = [1, 2, 3, 4, 5, 6, 7, 8, 21]  # 9 and 22 stay free for you
+# as the role's systemd units do (Restart=on-failure, RestartSec=3, systemd's default start limit
+# of 5 starts in 10 s, here 5 restarts in 60 s): a process that dies is started again after
+# RESTART_S; one that keeps dying stops the demo, with its name and log
+RESTART_S = 3.0
+RESTART_BURST, RESTART_WINDOW_S = 5, 60.0
 
 
 MARKER = ".qms-demo"  # a folder the demo made: it may wipe it and start afresh
@@ -92,6 +97,8 @@ class Demo:
         self.broker_port = _check_port(broker_port or port + 2, "MQTT broker", "--broker-port")
         self.scenario = load_scenario(scenario or "ward-weekday")
         self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.specs: dict[str, tuple[list[str], dict | None]] = {}  # how each was started, to restart it
+        self.restarts: dict[str, list[float]] = {}  # monotonic times of each process's restarts
         self.stop = threading.Event()
         self.threads: list[threading.Thread] = []
 
@@ -188,10 +195,35 @@ port = {self.broker_port}
     # processes ----------------------------------------------------------------------------
     def spawn(self, name: str, argv: list[str], env: dict | None = None) -> subprocess.Popen:
         log_path = self.dir / f"{name}.log"
-        proc = subprocess.Popen(argv, cwd=ROOT, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
-                                env={**os.environ, **(env or {})}, start_new_session=True)
+        with open(log_path, "ab") as log_file:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(argv, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT,
+                                    env={**os.environ, **(env or {})}, start_new_session=True)
+        self.specs[name] = (argv, env)
+        for i, (known, _) in enumerate(self.procs):
+            if known == name:  # a restart takes the place of the one that died (the shutdown order)
+                self.procs[i] = (name, proc)
+                return proc
         self.procs.append((name, proc))
         return proc
+
+    def _restart(self, name: str, proc: subprocess.Popen) -> bool:
+        """Start a process that died again, as systemd would; False when it died too often."""
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(name, []) if now - t < RESTART_WINDOW_S]
+        log_path = self.dir / f"{name}.log"
+        if len(recent) >= RESTART_BURST:
+            print(f"qms demo: {name} đã dừng {len(recent) + 1} lần trong {RESTART_WINDOW_S:g} giây, "
+                  f"dừng bản chạy thử; xem {log_path} / {name} keeps dying, the demo stops",
+                  file=sys.stderr, flush=True)
+            return False
+        print(f"qms demo: {name} đã dừng ({proc.returncode}), khởi động lại sau {RESTART_S:g} giây; "
+              f"xem {log_path} / {name} stopped, restarting", file=sys.stderr, flush=True)
+        if self.stop.wait(RESTART_S):
+            return True  # asked to stop meanwhile: nothing to restart
+        self.restarts[name] = recent + [time.monotonic()]
+        argv, env = self.specs[name]
+        self.spawn(name, argv, env)
+        return True
 
     def start(self) -> None:
         py = sys.executable
@@ -320,10 +352,8 @@ Ctrl-C để dừng tất cả / stops everything.
         end = time.monotonic() + duration_s if duration_s else None
         answering, last_check = True, 0.0
         while not self.stop.wait(1.0):
-            for name, proc in self.procs:
-                if proc.poll() is not None:
-                    print(f"qms demo: {name} đã dừng ({proc.returncode}); xem {self.dir / (name + '.log')}",
-                          file=sys.stderr)
+            for name, proc in list(self.procs):
+                if proc.poll() is not None and not self.stop.is_set() and not self._restart(name, proc):
                     return 1
             if time.monotonic() - last_check >= 5:  # one short line when the server stalls or comes back
                 last_check = time.monotonic()

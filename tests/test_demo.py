@@ -45,6 +45,22 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
             time.sleep(0.5)
         else:
             pytest.fail("the demo called nobody within 2 minutes:\n" + (state / "server.log").read_text()[-2000:])
+        # the broker dies (as a crash would): the demo starts it again, as systemd does, and the
+        # calls reach the announcer through it
+        broker = _pids_mentioning(str(state / "mosquitto.conf"))
+        assert len(broker) == 1
+        os.kill(broker[0], signal.SIGKILL)
+        called, spoken = _called(state / "qms.db"), len(list((state / "announcements").glob("*.wav")))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # bounded by the deadline, as above
+            assert proc.poll() is None, proc.stdout.read()
+            again = _pids_mentioning(str(state / "mosquitto.conf"))
+            wavs = len(list((state / "announcements").glob("*.wav")))
+            if again and again != broker and _called(state / "qms.db") >= called + 2 and wavs > spoken:
+                break  # called since, and the announcer heard it through the new broker
+            time.sleep(0.5)
+        else:
+            pytest.fail("no broker again, or no call since:\n" + (state / "mosquitto.log").read_text()[-2000:])
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -55,6 +71,7 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
     assert "/s/" in out and "Trang của công dân" in out
     assert "nhanh gấp 120 lần thời gian thực" in out  # says what runs faster
     assert " INFO " not in out  # the terminal stays readable: the detail is in the log files
+    assert "mosquitto đã dừng (-9), khởi động lại sau 3 giây" in out
     with sqlite3.connect(state / "qms.db") as conn:
         sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM tickets")}
     assert "kiosk" in sources  # citizens pressed the kiosk's buttons, not the API directly
@@ -84,6 +101,20 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
                          timeout=60)
     assert out.returncode == 2 and "không phải của bản chạy thử" in out.stderr
     assert (tmp_path / "mine.txt").exists()
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    """Process ids whose command line mentions ``text`` (read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if text.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
 
 
 def _processes_mentioning(text: str) -> list[str]:
