@@ -34,8 +34,9 @@ def diff_alerts(active: dict[str, dict], alerts: Iterable[dict], now: float) -> 
     changes = []
     new_active: dict[str, dict] = {}
     for key, a in current.items():
-        entry = {"key": key, "kind": a.get("kind"), "severity": a.get("severity", 1), "site": a.get("site"),
-                 "service": a.get("service"), "counter": a.get("counter"), "message": a.get("message", "")}
+        entry = {"key": key, **{k: a.get(k) for k in ENTRY_FIELDS[1:]}}
+        entry["severity"] = a.get("severity", 1)
+        entry["message"] = a.get("message", "")
         if key in active:
             new_active[key] = {**active[key], "message": entry["message"], "severity": entry["severity"]}
         else:
