@@ -26,7 +26,9 @@ The server runs as if it were ``--local-time`` (default 09:30, the center's morn
 ``qms serve --bench-clock-start`` (a clock that starts there and runs at real speed:
 server/bench_clock.py); ``--local-time real`` runs it on the real clock, as before. The
 figures depend on it: during the center's day the roster's counters have the whole queue
-ahead of them, in its evening none has (docs/performance.md, section 8).
+ahead of them, in its evening none has (docs/performance.md, section 8). ``--counters`` (default
+9, all of the bundled ward's main site) have a clerk signed in, as on a staffed morning; only
+counter 1 calls.
 
 ``--threads`` is written to the server settings (for the old one-thread-per-connection server,
 whose results are in docs/performance.md). Latencies in ms; a request that timed out counts
@@ -180,10 +182,12 @@ class Clients:
 class Center:
     """The server with a kiosk, a display token, a clerk at counter 1 and citizens waiting."""
 
-    def __init__(self, workdir: Path, threads: int | None, citizens: int, clock_start: str | None = None) -> None:
+    def __init__(self, workdir: Path, threads: int | None, citizens: int, clock_start: str | None = None,
+                 counters: int = 1) -> None:
         self.srv = LiveServer(workdir, threads=threads or 8,
                               serve_args=("--bench-clock-start", clock_start) if clock_start else ())
         self.citizens = citizens
+        self.counters = counters
 
     def start(self) -> "Center":
         srv = self.srv.start()
@@ -197,6 +201,8 @@ class Center:
             t = self.post("/api/v1/tickets", {"service": "CT"}, self.kiosk)
             self.status_tokens.append(t["status_url"].rsplit("/", 1)[1])
         self.post("/api/v1/counters/1/sign-in", None, self.clerk)
+        for n in range(2, self.counters + 1):  # the other counters staffed (they call nobody here)
+            self.post(f"/api/v1/counters/{n}/sign-in", None, srv.add_user(f"bench-clerk-{n}", "clerk"))
         return self
 
     def post(self, path: str, body, token: str):
@@ -388,6 +394,9 @@ def main() -> int:
                          "morning), or 'real' for the real clock")
     ap.add_argument("--local-date", help="the day for --local-time, YYYY-MM-DD (default: the center's latest "
                                          "working day up to its today)")
+    ap.add_argument("--counters", type=int, default=9,
+                    help="counters 1..N of the main site with a clerk signed in (default 9: all of the bundled "
+                         "ward's, a staffed morning); only counter 1 calls")
     args = ap.parse_args()
     start_at = clock_start(args.local_time, args.local_date)
     print(f"server clock: {'real' if start_at is None else 'starts at ' + start_at + ' (center time)'}", flush=True)
@@ -397,7 +406,7 @@ def main() -> int:
     # every phone watches its own ticket, as citizens do
     citizens = args.calls * (len(args.screens) + 1) + 50 + int(args.idle * mix.get("phone", 0))
     with tempfile.TemporaryDirectory() as tmp:
-        center = Center(Path(tmp) / "srv", args.threads, citizens, start_at).start()
+        center = Center(Path(tmp) / "srv", args.threads, citizens, start_at, args.counters).start()
         try:
             time.sleep(2)
             if args.server_nice is not None:
