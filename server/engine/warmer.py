@@ -26,6 +26,12 @@ QUIET_S = 0.2  # forecast once no event has come for this long
 SPACING = 2.0
 
 
+def quiet_window(now: float, ended: float, took: float) -> float:
+    """How long the events must pause before the next round: ``QUIET_S``, or until ``SPACING``
+    times the last round's duration ``took`` has passed since it ``ended`` (monotonic seconds)."""
+    return max(QUIET_S, ended + SPACING * took - now)
+
+
 class EstimateWarmer:
     def __init__(self, engine) -> None:
         self.engine = engine
@@ -59,7 +65,7 @@ class EstimateWarmer:
                 self._wake.clear()
                 if self._stop.is_set():
                     return
-                if not self._wake.wait(max(QUIET_S, ended + SPACING * took - time.monotonic())):
+                if not self._wake.wait(quiet_window(time.monotonic(), ended, took)):
                     break
             start = time.monotonic()
             try:
