@@ -19,8 +19,9 @@ device) and ``ticket:<ticket id>`` (one citizen).
 Ordering: every engine event has a database sequence number. Events are broadcast in
 sequence order under one lock, filling any gap from the event log, so clients see
 ``seq`` rise by one; a client that sees a gap (it was offline) asks for a ``resync``.
-Every connect sends a full snapshot with its ``seq``; since ``seq`` lives in the database a
-server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
+Every connect sends a full snapshot with its ``seq`` (a screen's: the last one pushed to its view,
+then every event since, in order: ``server/realtime_connect.py``); since ``seq`` lives in the
+database a server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
 places in line) follow each burst of events as a coalesced snapshot push (during a long
 burst at most every ``MIN_PUSH_S``, and ``PUSH_SPACING`` times the last push's duration after it,
 up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``; the events
@@ -43,6 +44,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, le
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
 from .engine import Engine
+from .realtime_connect import SnapshotKeeper, snapshot_for_connect
 from .realtime_views import (citizen_status, citizen_statuses, device_list, pending_status, screen_event,
                              screen_snapshot,
                              status_fingerprint)
@@ -150,6 +152,7 @@ class Realtime:
         self.refused = 0  # refused requests, for tests and health
         self._sites = {s.id for s in self.config.sites}
         self._counters = {c.number: c.site for c in self.config.counters}
+        self.keeper = SnapshotKeeper()  # the last snapshot pushed to each view: what a connect gets
 
     # --- registration ---------------------------------------------------------------------
     def register(self) -> "Realtime":
@@ -233,11 +236,20 @@ class Realtime:
             self._refuse_connect(str(exc), str(exc))
         client = Client(request.sid, "screen", principal=who, site=site, counters=counters)
         self._add_client(client)
-        join_room(self.rooms.center_room())
-        join_room(self.rooms.view(site))
-        if who.kind == "device":
-            join_room(self.rooms.display(who.id))
-        emit("snapshot", self._snapshot_for(client))
+        # the last pushed snapshot, then every event since: no forecast per connect (realtime_connect.py)
+        snap, _ = snapshot_for_connect(self.keeper, site, lambda: self._last_sent,
+                                       lambda: screen_snapshot(self.engine, site))
+        with self._send_lock:  # no broadcast passes until the snapshot and the events since are sent
+            join_room(self.rooms.center_room())
+            join_room(self.rooms.view(site))
+            if who.kind == "device":
+                join_room(self.rooms.display(who.id))
+            upto = self._last_sent
+            emit("snapshot", self._personal(snap, client))
+            if upto > snap["seq"]:
+                for e in self.engine.events_after(snap["seq"], upto - snap["seq"]):
+                    if e["seq"] <= upto:
+                        emit("event", screen_event(e))
 
     def _on_disconnect(self, *args: Any) -> None:
         with self._lock:
@@ -354,6 +366,14 @@ class Realtime:
     # --- snapshots ------------------------------------------------------------------------
     def _snapshot_for(self, client: Client) -> dict:
         snap = screen_snapshot(self.engine, client.site)
+        self.keeper.keep(client.site, snap)
+        return self._personal(snap, client)
+
+    def _personal(self, shared: dict, client: Client) -> dict:
+        """A snapshot (perhaps one kept for every connect) with what this client may see of itself;
+        ``sent_at``: the server's clock now (the figures are of ``at``)."""
+        snap = dict(shared)
+        snap["sent_at"] = self.engine.clock.now()
         who = client.principal
         snap["client"] = {"kind": who.kind, "id": who.id, "role": who.role, "name": who.name,
                           "site": client.site, "counters": client.counters}
@@ -436,6 +456,7 @@ class Realtime:
                 self._last_full, self._stale = now, False
         for site in views:
             snap = screen_snapshot(self.engine, site)
+            self.keeper.keep(site, snap)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
         ids = sorted(watched if full else touched)
         queues: dict = {}  # read once for the whole push, as its forecast

@@ -242,3 +242,77 @@ def test_hub_fills_gaps_from_the_event_log(tmp_path, center, clock):
     assert [e["seq"] for e in events] == [snap["seq"] + 1, snap["seq"] + 2, snap["seq"] + 3]
     assert [e["data"]["service"] for e in events] == ["HT", "CT", "DD"]
     client.disconnect()
+
+
+def _hub_without_pusher(tmp_path, center, clock, monkeypatch):
+    """An in-process app whose snapshot pusher never runs by itself: the test pushes."""
+    from server.app import create_app
+    from server.realtime import Realtime
+    from server.settings import ServerSettings
+    monkeypatch.setattr(Realtime, "_start_worker", lambda self: None)
+    app = create_app(ServerSettings(state_dir=str(tmp_path)), center=center, clock=clock)
+    services = app.extensions["qms"]
+    return app, app.extensions["qms_socketio"], app.extensions["qms_realtime"], services
+
+
+def test_a_screen_connecting_gets_the_last_pushed_snapshot_then_every_event_since(tmp_path, center, clock,
+                                                                                  monkeypatch):
+    """No forecast of everyone per connect: the snapshot the hub pushed last, with its seq, then the
+    events broadcast since (from the event log, in order), then the next event as it happens."""
+    import server.realtime as realtime
+    app, sio, hub, services = _hub_without_pusher(tmp_path, center, clock, monkeypatch)
+    engine = services.engine
+    token = services.auth.add_device("display-k", "display", site="main")
+    first = sio.test_client(app, auth={"token": token})  # a screen watching the view already
+    engine.issue("CT")
+    hub.push_views(full=True)  # the push after a burst: kept for the next connect
+    pushed_seq = engine.last_seq()
+    engine.issue("HT")
+    engine.issue("CT")  # broadcast to the screens already there; this one is not yet
+    made = []
+    real = realtime.screen_snapshot
+    monkeypatch.setattr(realtime, "screen_snapshot", lambda *a: (made.append(a), real(*a))[1])
+    client = sio.test_client(app, auth={"token": token})
+    assert client.is_connected() and made == [] and hub.keeper.served == 1
+    got = client.get_received()
+    assert [p["name"] for p in got] == ["snapshot", "event", "event"]
+    snap = got[0]["args"][0]
+    assert snap["seq"] == pushed_seq
+    assert next(s for s in snap["services"] if s["service"] == "HT")["waiting"] == 0  # the figures of its seq
+    assert snap["client"]["id"] == "display-k" and snap["sent_at"] == clock.now()
+    assert [(p["args"][0]["seq"], p["args"][0]["data"]["service"]) for p in got[1:]] == [
+        (pushed_seq + 1, "HT"), (pushed_seq + 2, "CT")]
+    engine.issue("DD")
+    assert [(p["name"], p["args"][0]["seq"]) for p in client.get_received()] == [("event", pushed_seq + 3)]
+    client.disconnect()
+    first.disconnect()
+
+
+def test_a_kept_snapshot_too_old_or_too_far_behind_is_made_anew(tmp_path, center, clock, monkeypatch):
+    from server import realtime_connect
+    from server.realtime_connect import MAX_AGE_S, SnapshotKeeper
+    app, sio, hub, services = _hub_without_pusher(tmp_path, center, clock, monkeypatch)
+    engine = services.engine
+    mono = [100.0]
+    hub.keeper = SnapshotKeeper(monotonic=lambda: mono[0])
+    token = services.auth.add_device("display-o", "display", site="main")
+    first = sio.test_client(app, auth={"token": token})
+    engine.issue("CT")
+    hub.push_views(full=True)
+    engine.issue("HT")
+    mono[0] += MAX_AGE_S + 1  # no push since: the screens' views are refreshed at least every 30 s
+    client = sio.test_client(app, auth={"token": token})
+    got = client.get_received()
+    assert [p["name"] for p in got] == ["snapshot"] and got[0]["args"][0]["seq"] == engine.last_seq()
+    assert hub.keeper.served == 0
+    client.disconnect()
+    # more events behind than MAX_EVENTS: a fresh one too
+    monkeypatch.setattr(realtime_connect, "MAX_EVENTS", 1)
+    hub.push_views(full=True)
+    engine.issue("CT")
+    engine.issue("CT")
+    client = sio.test_client(app, auth={"token": token})
+    got = client.get_received()
+    assert [p["name"] for p in got] == ["snapshot"] and got[0]["args"][0]["seq"] == engine.last_seq()
+    client.disconnect()
+    first.disconnect()

@@ -454,3 +454,13 @@ def test_one_ticket_s_forecast_plays_fewer_paths_only_when_many_wait():
     many = [one_ticket_paths(n) for n in (101, 200, 400, 1300, 100_000)]
     assert many == sorted(many, reverse=True) and all(p % 2 == 0 and 4 <= p < ONE_PATHS for p in many)
     assert one_ticket_paths(200) * 200 <= ONE_PATHS * 100       # about the work of 24 paths at 100
+
+
+def test_the_warmer_waits_twice_its_last_round_before_the_next_during_a_burst():
+    """A round of 0.5 s (a thousand waiting) is followed by at least 1 s without a new one, however
+    the events pause; rounds of a few milliseconds (a small center) wait only for the pause."""
+    from server.engine.warmer import QUIET_S, SPACING, quiet_window
+    assert SPACING == 2.0
+    assert quiet_window(now=100.1, ended=100.0, took=0.5) == pytest.approx(0.9)   # until 101.0
+    assert quiet_window(now=100.9, ended=100.0, took=0.5) == QUIET_S               # then a pause as always
+    assert quiet_window(now=100.0, ended=100.0, took=0.004) == QUIET_S

@@ -25,6 +25,7 @@ from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
 from .permissions import MANAGERS, check_ticket_action
+from .forecast import Estimate
 from .positions import estimate_fields
 from .waits import WaitEstimator
 from .ratings import Ratings
@@ -194,6 +195,10 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         self._roll_day()
         day = local_datetime(now, self.config.tz).date().isoformat()
         events: list[dict] = []
+        # the wait printed on the ticket, before the write transaction and outside it: its forecast
+        # holds no lock while it plays (and yields to other greenlets), and is bounded
+        # (engine/one_budget.py); the number and the estimate are then committed together
+        est = self.waits.for_new(self.store.conn(), svc.code, site, priority, self.roster, now)
 
         def work(conn: sqlite3.Connection) -> dict:
             events.clear()
@@ -221,7 +226,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             return self._insert_ticket(conn, events, day=day, service=svc.code, prefix=svc.prefix,
                                        number=number, priority=priority, site=site, issued_at=now,
                                        source=source, device=device, client_ref=client_ref, actor=actor,
-                                       queue_key=max(now, latest or now))
+                                       queue_key=max(now, latest or now), estimate=est)
 
         try:
             ticket = self.store.transact(work)
@@ -243,12 +248,12 @@ class Engine(OfflineHandover, Ratings, CounterControls):
                        prefix: str, number: int, priority: bool, site: str, issued_at: float, source: str,
                        device: str | None, client_ref: str | None, actor: str | None,
                        printed: bool | None = None, status_token: str | None = None,
-                       queue_key: float | None = None) -> dict:
+                       queue_key: float | None = None, estimate: Estimate | None = None) -> dict:
         code = format_code(prefix, number)
         ticket_id = f"{day.replace('-', '')}-{code}"
         queue_key = issued_at if queue_key is None else queue_key
         ahead = self._people_ahead(conn, service, site, priority, queue_key)
-        est = self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
+        est = estimate or self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
         shown = estimate_fields(est)
         predicted, wait_range = shown["estimated_wait_s"], shown["estimated_wait_range_s"]
         raw = [predicted, round(est.raw_low_s if est.raw_low_s is not None else est.low_s, 1),

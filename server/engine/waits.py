@@ -26,6 +26,7 @@ from qms_common.clock import local_datetime, local_timestamp
 
 from ..blocking import cooperative_pause
 from ..config import CenterConfig
+from . import one_budget
 from .calibration import Calibration, learn_calibration
 from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
 from .learned import Model, Observations, learn
@@ -137,6 +138,7 @@ class WaitEstimator:
         self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
+        self.over_budget = 0  # one ticket's estimates taken from the cached forecast (one_budget.py)
 
     # --- what has been learned -------------------------------------------------------------
     def model(self, conn: sqlite3.Connection, now: float) -> Model:
@@ -403,12 +405,40 @@ class WaitEstimator:
     def _compute(self, conn: sqlite3.Connection, site: str, roster, now: float, seq: int, only) -> Forecast:
         snap = self.snapshot(conn, site, roster, now)
         paths = self.paths or (one_ticket_paths(len(snap.waiting)) if only is not None else PATHS)
+        if only is not None and self.paths is None:
+            over = self._over_budget(conn, snap, site, only, paths, now)
+            if isinstance(over, Forecast):
+                return over
+            paths = over
         # every waiting citizen: ~30-40 ms of pure Python with a thousand waiting. Under gevent the
-        # forecast lets kiosks and screens run between its sample paths (the result is the same)
-        pause = cooperative_pause() if only is None else None
+        # forecast lets kiosks and screens run between its sample paths (the result is the same);
+        # so does one ticket's, outside a write transaction (the kiosk's issue computes it before)
+        pause = cooperative_pause() if only is None or not conn.in_transaction else None
         result = self._calibrated(forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths, pause=pause),
                                   self.calibration(conn, now), only)
         return result
+
+    def _over_budget(self, conn: sqlite3.Connection, snap: Snapshot, site: str, only, paths: int, now: float
+                     ) -> Forecast | int:
+        """Within ``one_budget.BUDGET``: ``paths`` (the forecast is played as always). Beyond it: the
+        estimate from the last forecast of everyone (``one_budget.from_cache``), or, before any,
+        ``ONE_PATHS_MIN`` paths (``engine/one_budget.py``)."""
+        if isinstance(only, tuple):
+            service, priority, key, tid = only[0], bool(only[1]), None, None
+        else:
+            mine = next((w for w in snap.waiting if w.id == only), None)
+            if mine is None:
+                return paths
+            service, priority, key, tid = mine.service, mine.priority, mine.queue_key, mine.id
+        if one_budget.within(paths, snap, service):
+            return paths
+        cached = self._cache.get(site)
+        est = None if cached is None else one_budget.from_cache(
+            conn, cached[2], snap, self.model(conn, now), site, service, priority, key, tid)
+        if est is None:
+            return ONE_PATHS_MIN
+        self.over_budget += 1
+        return Forecast(now, new={(service, priority): est}) if tid is None else Forecast(now, tickets={tid: est})
 
     @staticmethod
     def _shift(est: Estimate, result: Forecast, now: float) -> Estimate:

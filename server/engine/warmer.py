@@ -13,10 +13,23 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 log = logging.getLogger(__name__)
 
 QUIET_S = 0.2  # forecast once no event has come for this long
+# ... and never sooner after the last round than this many times what that round took: with a
+# thousand waiting a round is 0.3-0.8 s of CPU, and during a burst with short pauses the warmer
+# forecast state after state beside the live hub's push (a quarter of the server's samples in
+# bench/connections.py at 00:15, docs/performance.md section 8); a small center's rounds of a few
+# milliseconds are as before
+SPACING = 2.0
+
+
+def quiet_window(now: float, ended: float, took: float) -> float:
+    """How long the events must pause before the next round: ``QUIET_S``, or until ``SPACING``
+    times the last round's duration ``took`` has passed since it ``ended`` (monotonic seconds)."""
+    return max(QUIET_S, ended + SPACING * took - now)
 
 
 class EstimateWarmer:
@@ -45,18 +58,22 @@ class EstimateWarmer:
         self._wake.set()
 
     def _run(self) -> None:
+        took, ended = 0.0, 0.0
         while True:
             self._wake.wait()
-            while True:  # until the events pause
+            while True:  # until the events pause, and the last round's spacing has passed
                 self._wake.clear()
                 if self._stop.is_set():
                     return
-                if not self._wake.wait(QUIET_S):
+                if not self._wake.wait(quiet_window(time.monotonic(), ended, took)):
                     break
+            start = time.monotonic()
             try:
                 self.engine.warm_estimates()
             except Exception:  # a failed forecast must never stop the next one
                 log.exception("background wait forecast failed")
+            ended = time.monotonic()
+            took = ended - start
             with self._done:
                 self.rounds += 1
                 self._done.notify_all()

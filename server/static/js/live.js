@@ -98,7 +98,7 @@ export function connectLive({ auth, onSnapshot, onEvent, onStatus, onDevices, on
     if (state.haveSnapshot && snap.seq < state.lastSeq) return; // an older push; a newer follows
     state.haveSnapshot = true;
     state.lastSeq = snap.seq;
-    clock.sync(snap.at);
+    clock.sync(snap.sent_at ?? snap.at); // a connect's snapshot may be the last pushed one: its figures are of snap.at
     onSnapshot && onSnapshot(snap);
     const pending = state.pending.splice(0);
     for (const ev of pending) handleEvent(ev);
