@@ -90,3 +90,16 @@ def test_a_path_ends_once_the_ticket_asked_for_has_left(monkeypatch):
     everyone = forecast(snap, model, paths=24).tickets["CT29"]
     assert min(read) > 100  # the forecast of everyone plays each path to its end
     assert 0.2 < everyone.called_share < 0.8
+
+
+def test_the_server_lets_others_run_within_a_path_and_the_forecast_is_the_same(monkeypatch):
+    """Under gevent the forecast yields (``pause``) between its paths and, every
+    ``paths.PAUSE_EVERY`` steps, within each: one path of a thousand waiting held the server's
+    loop ~36 ms (docs/performance.md, section 8). Where it yields changes no estimate."""
+    monkeypatch.setattr(sample_paths, "PAUSE_EVERY", 5)
+    snap = Snapshot(NOW, _waiting(40, "CT") + _waiting(20, "HT"), [_counter(1, "CT"), _counter(2, "HT", "CT")],
+                    Calling(), PriorityPolicy(), ["CT", "HT"], [(("CT", False), ((NOW, NOW + 3600, 1 / 300),))])
+    pauses: list[int] = []
+    slow = forecast(snap, _model(), paths=6, seed=4, pause=lambda: pauses.append(1))
+    assert slow == forecast(snap, _model(), paths=6, seed=4)  # to the last bit
+    assert len(pauses) > 6 * 5  # not only between two paths (5 of them): within each one

@@ -245,7 +245,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             taken = draws.take(path, size)
             it = iter(taken)
             try:
-                made = play(plan, tables, it.__next__)
+                made = play(plan, tables, it.__next__, pause)
                 break
             except StopIteration:  # more draws than this list: the same path again with a longer one
                 size *= 2
