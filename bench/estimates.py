@@ -76,7 +76,7 @@ UNSEEN = [
                                   "--date", "2026-12-11"], None),
 ]
 
-# days of new seeds made on 1 Dec 2026 (20:00) to check the round on issue 11's last misses, used
+# days of new seeds made on 1 Dec 2026 (evening) to check the round on issue 11's last misses, used
 # to tune nothing (--fresh)
 FRESH = [
     ("ward-f1201", "ward", ["ward", "--seed", "1201", "--load", "1.0", "--date", "2026-12-14"], None),
