@@ -38,3 +38,15 @@ def test_an_episode_is_right_if_the_breach_comes_within_15_minutes_of_raising_ev
     assert row["recall_any"] == 0.0          # but nothing was on when it happened
     row = score(timeline, [(K, 16 * 60.0)]).row()
     assert row["precision"] == 0.0
+
+
+def test_a_lean_reads_expected_past_the_target_nearer_the_top_of_the_interval():
+    # bench/alerts.py's lean-x rules: a waiting citizen counts as expected past 15 min when the wait
+    # so far + estimate + x * (interval top - estimate) passes it; x = 0 is what the engine counts
+    from bench.alerts import Look, leaned
+    minute = 60.0
+    look = Look(0.0, 0.0, "main", [{"service": "HT", "waiting": 2, "waiting_will_pass_target": 0}], [],
+                [("HT", 5 * minute, 8 * minute, 16 * minute),    # 13 min expected, 21 at the top
+                 ("HT", 1 * minute, 6 * minute, 10 * minute)])   # 7 expected, 11 at the top
+    counted = [leaned(look, 15 * minute, x)[0]["waiting_will_pass_target"] for x in (0.0, 0.2, 0.3, 1.0)]
+    assert counted == [0, 0, 1, 1]

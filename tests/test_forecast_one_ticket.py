@@ -103,3 +103,19 @@ def test_the_server_lets_others_run_within_a_path_and_the_forecast_is_the_same(m
     slow = forecast(snap, _model(), paths=6, seed=4, pause=lambda: pauses.append(1))
     assert slow == forecast(snap, _model(), paths=6, seed=4)  # to the last bit
     assert len(pauses) > 6 * 5  # not only between two paths (5 of them): within each one
+
+
+def test_the_samples_kept_are_what_the_estimate_sums_up_and_change_no_estimate():
+    # bench/estimates.py --points compares points of a ticket's predictive distribution: the call
+    # waits it keeps are those the printed mean is taken over, and asking for them changes no bit
+    ct = [_counter(1, "CT"), _counter(2, "HT", "CT")]
+    arrivals = [(("CT", False), ((NOW, NOW + 3600, 1 / 300),))]
+    snap = Snapshot(NOW, _waiting(6, "CT") + _waiting(3, "HT"), ct, Calling(), PriorityPolicy(), ["CT"], arrivals)
+    for only in (None, "CT4", ("CT", False)):
+        plain = forecast(snap, _model(), paths=24, seed=5, only=only)
+        kept = forecast(snap, _model(), paths=24, seed=5, only=only, samples=True)
+        assert (kept.tickets, kept.new) == (plain.tickets, plain.new) and plain.samples == {}
+        for key, est in [*kept.tickets.items(), *kept.new.items()]:
+            xs = kept.samples[key]
+            assert xs == sorted(xs) and len(xs) == round(est.called_share * 24)
+            assert est.wait_s == pytest.approx(max(0.0, sum(xs) / len(xs)))

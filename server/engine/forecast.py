@@ -100,6 +100,9 @@ class Forecast:
     now: float
     tickets: dict[str, Estimate] = field(default_factory=dict)
     new: dict[tuple[str, bool], Estimate] = field(default_factory=dict)
+    # with ``forecast(..., samples=True)``: each estimate's call waits over the paths in which it
+    # was called (seconds from now, sorted), by ticket id or (service, priority); for the benches
+    samples: dict = field(default_factory=dict)
 
 
 def _quantile(sorted_xs: list[float], q: float) -> float:
@@ -138,11 +141,13 @@ def _what_can_matter(stop_at: int, counters: list, qlist: list[list[int]], strea
 
 
 def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
-             only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None) -> Forecast:
+             only: str | tuple[str, bool] | None = None, pause: Callable[[], object] | None = None,
+             samples: bool = False) -> Forecast:
     """Estimates for every waiting ticket and every phantom; with ``only`` (a ticket id or a
     phantom ``(service, priority)``), the paths play only what can change that one
     (``_what_can_matter``), each stops once it is called or has left, and the forecast holds that
-    one's estimate alone."""
+    one's estimate alone. With ``samples``, it keeps the paths' call waits too (``Forecast.samples``:
+    what the estimate sums up; nothing else changes)."""
     now = snap.now
     if isinstance(only, tuple) and only[0] in snap.new_services and not any(
             only[0] in services for c in snap.counters for _, _, services in c.windows):
@@ -268,8 +273,11 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
         else:  # called in no path: nobody will call it today as things stand
             rest = max(0.0, horizon - now)
             est = Estimate(rest, rest, rest, 0.0)
+        key = (services_of[j], prio_of[j]) if phantom[j] else ids[j]
         if phantom[j]:
-            out.new[(services_of[j], prio_of[j])] = est
+            out.new[key] = est
         else:
-            out.tickets[ids[j]] = est
+            out.tickets[key] = est
+        if samples:
+            out.samples[key] = [x - now for x in ts]
     return out
