@@ -19,6 +19,14 @@ processes (``tests/idle_clients.py``), each connection from its own loopback add
     .venv/bin/python bench/connections.py                      # everything (about 3 minutes)
     .venv/bin/python bench/connections.py --screens --idle 0   # only the screen fan-out
     .venv/bin/python bench/connections.py --threads 200        # the gthread server before gevent
+    .venv/bin/python bench/connections.py --local-time 19:00   # the center's evening, after its hours
+
+The server runs as if it were ``--local-time`` (default 09:30, the center's morning) on
+``--local-date`` (default: the center's latest working day up to today), through
+``qms serve --bench-clock-start`` (a clock that starts there and runs at real speed:
+server/bench_clock.py); ``--local-time real`` runs it on the real clock, as before. The
+figures depend on it: during the center's day the roster's counters have the whole queue
+ahead of them, in its evening none has (docs/performance.md, section 8).
 
 ``--threads`` is written to the server settings (for the old one-thread-per-connection server,
 whose results are in docs/performance.md). Latencies in ms; a request that timed out counts
@@ -35,6 +43,7 @@ import queue
 import sys
 import tempfile
 import time
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,8 +180,9 @@ class Clients:
 class Center:
     """The server with a kiosk, a display token, a clerk at counter 1 and citizens waiting."""
 
-    def __init__(self, workdir: Path, threads: int | None, citizens: int) -> None:
-        self.srv = LiveServer(workdir, threads=threads or 8)
+    def __init__(self, workdir: Path, threads: int | None, citizens: int, clock_start: str | None = None) -> None:
+        self.srv = LiveServer(workdir, threads=threads or 8,
+                              serve_args=("--bench-clock-start", clock_start) if clock_start else ())
         self.citizens = citizens
 
     def start(self) -> "Center":
@@ -337,6 +347,26 @@ def idle_phase(center: Center, total: int, mix: dict, rate: float, seconds: floa
     return out
 
 
+def clock_start(local_time: str, local_date: str | None, center_file: Path | None = None) -> str | None:
+    """``--bench-clock-start`` for the server: ``local_time`` on ``local_date`` or, by default, on the
+    center's latest working day up to today (its local today); None for ``real``."""
+    if local_time == "real":
+        return None
+    from server.config import load_center
+    center = load_center(center_file)  # the bench's center: the bundled ward (tests/live_server.py)
+    try:
+        datetime.strptime(local_time, "%H:%M")
+    except ValueError:
+        raise SystemExit(f"--local-time {local_time!r}: HH:MM (the center's time) or 'real'") from None
+    if local_date:
+        day = date.fromisoformat(local_date)
+    else:
+        day = datetime.now(center.tz).date()
+        while day.isoweekday() not in center.hours.work_days:
+            day -= timedelta(days=1)
+    return f"{day.isoformat()}T{local_time}"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--screens", type=int, nargs="*", default=[50, 500])
@@ -353,14 +383,21 @@ def main() -> int:
     ap.add_argument("--server-nice", type=int, default=None,
                     help="renice the server's threads (e.g. -10): on a shared machine, the server as the main "
                          "process of its Pi; the clients keep their priority")
+    ap.add_argument("--local-time", default="09:30",
+                    help="the center's local time the server runs as if it were (HH:MM; default 09:30, its "
+                         "morning), or 'real' for the real clock")
+    ap.add_argument("--local-date", help="the day for --local-time, YYYY-MM-DD (default: the center's latest "
+                                         "working day up to its today)")
     args = ap.parse_args()
+    start_at = clock_start(args.local_time, args.local_date)
+    print(f"server clock: {'real' if start_at is None else 'starts at ' + start_at + ' (center time)'}", flush=True)
     import signal
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the server and clients on kill
     mix = {k: float(v) for k, v in (part.split("=") for part in args.mix.split(","))}
     # every phone watches its own ticket, as citizens do
     citizens = args.calls * (len(args.screens) + 1) + 50 + int(args.idle * mix.get("phone", 0))
     with tempfile.TemporaryDirectory() as tmp:
-        center = Center(Path(tmp) / "srv", args.threads, citizens).start()
+        center = Center(Path(tmp) / "srv", args.threads, citizens, start_at).start()
         try:
             time.sleep(2)
             if args.server_nice is not None:

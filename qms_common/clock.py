@@ -33,6 +33,30 @@ class SystemClock:
         return "<SystemClock>"
 
 
+class StartedClock:
+    """A clock that starts at a chosen wall instant and then runs at real speed.
+
+    For benches and demos only (``qms serve --bench-clock-start``, docs/performance.md, section 8):
+    a server run "as if" it were 09:30 on a working day, whatever the hour it is really run.
+    ``monotonic()`` is the real one; ``now()`` is ``start`` plus the real time elapsed since the
+    clock was made. ``monotonic`` can be injected (tests).
+    """
+
+    def __init__(self, start: float, monotonic=time.monotonic) -> None:
+        self._start = float(start)
+        self._source = monotonic
+        self._origin = monotonic()
+
+    def now(self) -> float:
+        return self._start + (self._source() - self._origin)
+
+    def monotonic(self) -> float:
+        return self._source()
+
+    def __repr__(self) -> str:
+        return f"<StartedClock from {datetime.fromtimestamp(self._start, timezone.utc).isoformat()}>"
+
+
 class FakeClock:
     """A clock the caller moves: tests and the simulator run in virtual time.
 

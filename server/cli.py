@@ -223,12 +223,16 @@ def cmd_serve(args) -> int:
     settings = _settings(args)
     # checked here, before any worker starts: a broken file is the same one-line message as
     # `qms config check`, not a worker's traceback and "Worker failed to boot"
-    load_center(settings.center_file)
+    center = load_center(settings.center_file)
+    clock = None
+    if args.bench_clock_start:  # benches and demos only: server/bench_clock.py
+        from .bench_clock import bench_clock
+        clock = bench_clock(args.bench_clock_start, center.center.timezone, settings.database_path)
     if args.host:
         settings = settings.model_copy(update={"host": args.host})
     if args.port:
         settings = settings.model_copy(update={"port": args.port})
-    return serve(settings, dev=args.dev)
+    return serve(settings, dev=args.dev, clock=clock)
 
 
 def cmd_demo(args) -> int:
@@ -315,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host")
     sv.add_argument("--port", type=int)
     sv.add_argument("--dev", action="store_true", help="Flask's development server, for debugging only")
+    sv.add_argument("--bench-clock-start", metavar="YYYY-MM-DDTHH:MM",
+                    help="benches and demos only: run as if it were this local time of the center (the clock "
+                         "then runs at real speed); refused unless the database holds no event yet")
     sv.set_defaults(fn=cmd_serve)
 
     dm = sub.add_parser("demo", help="the whole center on loopback with simulated citizens")

@@ -21,17 +21,19 @@ from .settings import ServerSettings
 log = logging.getLogger(__name__)
 
 
-def build_app(settings: ServerSettings):
+def build_app(settings: ServerSettings, clock=None):
+    """The served app; ``clock`` is the real one unless a bench gave ``--bench-clock-start``."""
     from .app import create_app
     from .reporting.schedule import start_for_app
-    app = create_app(settings)
+    app = create_app(settings, clock=clock)
     start_for_app(app, settings)  # the weekly report (docs/reports.md); only in a running server
     return app
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, settings: ServerSettings) -> None:
+    def __init__(self, settings: ServerSettings, clock=None) -> None:
         self.settings = settings
+        self.clock = clock
         super().__init__()
 
     def load_config(self) -> None:
@@ -60,7 +62,7 @@ class _Gunicorn(BaseApplication):
         from .blocking import configure
         from .worker import exempt_websockets
         configure(self.settings.threads)
-        app = build_app(self.settings)
+        app = build_app(self.settings, self.clock)
         app.wsgi_app = exempt_websockets(app.wsgi_app)
         return app
 
@@ -85,11 +87,11 @@ def _worker_ready(worker) -> None:
     worker.qms_watchdog = sd.Watchdog(healthy).start()
 
 
-def serve(settings: ServerSettings, *, dev: bool = False) -> int:
+def serve(settings: ServerSettings, *, dev: bool = False, clock=None) -> int:
     if dev:
-        app = build_app(settings)
+        app = build_app(settings, clock)
         socketio = app.extensions["qms_socketio"]
         socketio.run(app, host=settings.host, port=settings.port, debug=False, allow_unsafe_werkzeug=True)
         return 0
-    _Gunicorn(settings).run()
+    _Gunicorn(settings, clock).run()
     return 0

@@ -43,7 +43,7 @@ def write_center(path: Path, *, enforce_hours: bool = False, public_url: str | N
 
 class LiveServer:
     def __init__(self, state_dir: Path, *, port: int | None = None, settings_extra: str = "",
-                 center_file: Path | None = None, threads: int = 8) -> None:
+                 center_file: Path | None = None, threads: int = 8, serve_args: tuple[str, ...] = ()) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
@@ -54,6 +54,7 @@ class LiveServer:
             f'state_dir = "{self.state_dir}"\ncenter_file = "{self.center_file}"\n'
             f'host = "127.0.0.1"\nport = {self.port}\nthreads = {threads}\npassword_profile = "cheapest-for-tests"\n'
             f'{settings_extra}', encoding="utf-8")
+        self.serve_args = tuple(serve_args)  # e.g. ("--bench-clock-start", "2026-12-02T09:30")
         self.proc: subprocess.Popen | None = None
         self.log_path = self.state_dir / "server.log"
 
@@ -62,7 +63,7 @@ class LiveServer:
         env = {**os.environ, "QMS_SECRET_KEY": "test-secret-key", "PYTHONUNBUFFERED": "1"}
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "--settings", str(self.settings_file), "serve"],
+            [sys.executable, "-m", "server.cli", "--settings", str(self.settings_file), "serve", *self.serve_args],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
