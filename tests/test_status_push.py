@@ -107,3 +107,30 @@ def test_the_same_state_gives_the_same_estimate(engine, clock):
     assert {t: (r["estimated_wait_s"], r["estimated_wait_range_s"]) for t, r in first.items()} == \
         {t: (r["estimated_wait_s"], r["estimated_wait_range_s"]) for t, r in again.items()}
     assert len({r["estimated_wait_s"] for r in first.values()}) > 10  # real, different estimates
+
+
+def test_a_page_just_opened_reads_the_last_push_s_forecast_not_a_new_one(engine, clock, monkeypatch):
+    """During a burst each event is a new state: a status page (or a phone's socket) opened then
+    reads the last forecast of everyone, as the screens' connect does, instead of forecasting a
+    thousand waiting for one citizen (docs/performance.md, section 8); once that forecast is over
+    ``RECENT_S`` old, the page forecasts the state it sees."""
+    from server.engine import waits as waits_mod
+    from server.realtime_views import citizen_status
+    engine.sign_in(1, "clerk-1")
+    ids = []
+    for _ in range(5):
+        clock.advance(30)
+        ids.append(engine.issue("CT")["id"])
+    pushed = positions(engine, ids)  # what the last push showed: the forecast of everyone
+    clock.advance(2)
+    engine.issue("CT")  # another citizen takes a ticket: a new state
+    played = []
+    real = waits_mod.forecast
+    monkeypatch.setattr(waits_mod, "forecast", lambda *a, **k: (played.append(k.get("only")), real(*a, **k))[1])
+    status = citizen_status(engine, ids[2])
+    assert played == []  # nothing forecast for the page
+    assert status["estimated_wait_range_s"] == [max(0.0, round(x - 2, 1)) for x in pushed[ids[2]]["estimated_wait_range_s"]]
+    assert status["people_ahead"] == 2  # the place in line is read now, as always
+    clock.advance(waits_mod.RECENT_S + 1)
+    citizen_status(engine, ids[2])
+    assert played == [None]  # too old: the state as it is now
