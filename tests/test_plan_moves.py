@@ -77,6 +77,7 @@ def test_a_day_a_move_alone_fixes_gets_a_move_and_no_extra_hours():
                                    f"–{int(end) // 60:02d}:{int(end) % 60:02d} (làm Hộ tịch trước, không thêm giờ công)")
     assert "/ move c2 to HT" in line
     assert "Tổng giờ công thêm / extra clerk-hours: 0.0" in text
+    assert "mô phỏng chuyển cán bộ 1 lần, giao thêm 0 lĩnh vực" in text
 
 
 def _search(fc, roster, absent=()):

@@ -147,8 +147,10 @@ def as_table(d: dict) -> str:
             held = min(ck["held_out_by_day"]) * 100
             said = "giữ được" if ck["held_out_kept"] else "CHƯA giữ được"
             lines.append(f"  {ck['held_out_days']} ngày kiểm chứng riêng (không dùng để chọn): ngày thấp nhất {held:.1f}%, "
-                         f"{said} lời hứa; mô phỏng giao thêm {ck['trained_by_search']} lĩnh vực / "
+                         f"{said} lời hứa; mô phỏng chuyển cán bộ {ck.get('moved_by_search', 0)} lần, giao thêm "
+                         f"{ck['trained_by_search']} lĩnh vực / "
                          f"{ck['held_out_days']} held-out days (never used to choose): lowest {held:.1f}%, promise "
-                         f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation trained "
+                         f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation moved a clerk "
+                         f"{ck.get('moved_by_search', 0)} times and trained "
                          f"{ck['trained_by_search']} times (a clerk for one more service)")
     return "\n".join(lines) + "\n"
