@@ -70,7 +70,10 @@ def test_a_day_a_move_alone_fixes_gets_a_move_and_no_extra_hours():
     # the plan's roster: c2 serves Hộ tịch first in the moved half hours, as the output says
     f = moved.plan.fixes[0]
     assert any(r.clerk == "c2" and r.skills[0] == "HT" and r.start_s == f.start_s for r in moved.plan.rows)
-    text = as_table(as_dict(moved.plan, moved, names=NAMES, opens_at="07:30"))
+    d = as_dict(moved.plan, moved, names=NAMES, opens_at="07:30")
+    assert [(x["kind"], x["clerk"], x["service"], x["clerk_hours"]) for x in d["fixes"]] == [("move", "c2", "HT", 0.0)]
+    assert d["check"]["moved_by_search"] >= 1 and d["extra_clerk_hours"] == 0
+    text = as_table(d)
     start, end = f"{7 * 60 + 30 + int(f.start_s // 60)}", f"{7 * 60 + 30 + int(f.end_s // 60)}"
     line = next(x for x in text.splitlines() if "Chuyển cán bộ c2" in x)
     assert line.strip().startswith(f"Chuyển cán bộ c2 sang Hộ tịch (HT) {int(start) // 60:02d}:{int(start) % 60:02d}"
