@@ -122,21 +122,29 @@ def run_case(seed: int, n: int, tmp: Path, fresh: int = 0, like: int = 0) -> dic
             "forecast": round(fc.total()), "mae": mae, "rel": mae / mean if mean else 0.0,
             "base": base, "synthetic": ck.share, "applied": applied, "plan_h": plan_h, "best_h": best_h,
             "best_share": best_share, "over": (plan_h / best_h - 1) if best_h else float("inf") if plan_h else 0.0,
-            "plan_s": plan_s, "trainings": sum(f.kind == "train" for f in ck.plan.fixes),
+            "plan_s": plan_s, "fixes": ", ".join(_fix_text(f) for f in ck.plan.fixes),
+            "trainings": sum(f.kind == "train" for f in ck.plan.fixes),
             "first_h": ck.first_cut_hours, "first_min": min(ck.first_cut_shares), "added": ck.added_by_search,
             "removed": ck.removed, "sims": ck.simulations, "days_min": min(ck.shares_by_day),
             "held_min": min(ck.held_out_shares, default=1.0), "held_kept": ck.held_out_kept,
             "search_trainings": ck.trained_by_search,
+            "moves": sum(f.kind == "move" for f in ck.plan.fixes), "search_moves": ck.moved_by_search,
             "fresh": fresh_days(ck, hist, fc, fresh) if fresh else None,
             "like": search_on_forecast_days(hist, fc, like) if like else None,
             "first_applied": share_of(live(actual.center, first_rows(hist, fc), actual.arrivals,
                                            printed_estimates=False))}
 
 
+def _fix_text(f) -> str:
+    h = lambda t: f"{int(t // 3600)}:{int(t % 3600 // 60):02d}"   # noqa: E731  (after opening)
+    who = f.clerk or "+1"
+    return f"{f.kind} {who} {f.service} {h(f.start_s)}-{h(f.end_s)}"
+
+
 def table(rows: list[dict]) -> list[str]:
     head = ["case", "day", "history days", "arrivals (forecast)", "(a) MAE / half hour", "roster only",
             "formula alone: h, actual day", "plan: lowest fit day, held-out day", "(b) plan: actual day", "plan extra h",
-            "search extra h (share)", "(c) plan over search", "trainings (by the search)", "simulations", "plan time s"]
+            "search extra h (share)", "(c) plan over search", "trainings (by the search)", "moves (by the search)", "simulations", "plan time s"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         lines.append("| " + " | ".join([
@@ -144,7 +152,8 @@ def table(rows: list[dict]) -> list[str]:
             f"{r['mae']:.2f} ({r['rel'] * 100:.0f}%)", f"{r['base'] * 100:.1f}%",
             f"{r['first_h']:.1f}, {r['first_applied'] * 100:.1f}%", f"{r['days_min'] * 100:.1f}%, {r['held_min'] * 100:.1f}%",
             f"{r['applied'] * 100:.1f}%", f"{r['plan_h']:.1f}", f"{r['best_h']:.1f} ({r['best_share'] * 100:.1f}%)",
-            f"{r['over'] * 100:+.0f}%", f"{r['trainings']} ({r['search_trainings']})", str(r["sims"]), f"{r['plan_s']:.0f}"]) + " |")
+            f"{r['over'] * 100:+.0f}%", f"{r['trainings']} ({r['search_trainings']})",
+            f"{r['moves']} ({r['search_moves']})", str(r["sims"]), f"{r['plan_s']:.0f}"]) + " |")
     return lines
 
 
@@ -163,6 +172,7 @@ def main() -> int:
             rows.append(r)
             print(f"# {r}", file=sys.stderr, flush=True)
     print("\n".join(table(rows)))
+    print("\nplan fixes: " + "; ".join(f"{r['case']} {r['fixes']}" for r in rows))
     if args.fresh:
         print("\nfresh forecast days kept: " + ", ".join(f"{r['case']} {r['fresh'] * 100:.0f}%" for r in rows))
     if args.like:

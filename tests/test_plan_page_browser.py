@@ -83,3 +83,33 @@ def test_the_plan_route_refuses_an_unknown_clerk_and_a_clerk_role(srv):
     assert r.status_code == 400 and r.json()["message"].startswith("không có ngày nào trước")
     r = requests.get(srv.url + "/api/v1/plan?date=2026-11-10", headers=srv.bearer(srv.tokens["clerk"]), timeout=60)
     assert r.status_code == 403
+
+
+def test_the_plan_page_says_a_move_in_vietnamese(browser, srv):  # noqa: F811
+    """A checked plan with a move (the search's cheapest fix): the page lists it in the words of
+    `qms plan`. The answer of /api/v1/plan is the planner's own JSON (report.as_dict) of a plan
+    with a move, served for this one request (a checked plan of the ward history takes minutes)."""
+    from datetime import date
+
+    from server.planning.forecast import Forecast
+    from server.planning.report import as_dict
+    from server.planning.staffing import Fix, RosterRow, ServiceModel, plan_day
+
+    fc = Forecast(date(2026, 11, 10), 1800, 4, {"HT": [5.0] * 4, "CT": [12.0] * 4}, {"HT": [1.0] * 4, "CT": [1.0] * 4},
+                  10, 2, 1.0, 1.0, 0.05)
+    plan = plan_day(fc, {"HT": ServiceModel(400.0, None), "CT": ServiceModel(150.0, None)},
+                    [RosterRow("c1", 1, ("HT",), 0, 7200), RosterRow("c2", 2, ("CT", "HT"), 0, 7200)])
+    plan.fixes = [Fix("move", "HT", "c2", 1800, 5400)]
+    body = json.dumps(as_dict(plan, None, names={"HT": "Hộ tịch", "CT": "Chứng thực"}, opens_at="07:30"))
+    page = new_page(browser, DESK)
+    page.route("**/api/v1/plan?*", lambda route: route.fulfill(status=200, content_type="application/json", body=body))
+    page.goto(srv.url + "/dashboard/plan")
+    sign_in(page, "giamdoc")
+    expect(page.locator("#plan-absent input[value='c3']")).to_be_attached(timeout=T)
+    page.wait_for_function("() => window.qmsPlan.plan && !window.qmsPlan.busy", timeout=T)
+    item = page.locator("#plan-fixes li[data-kind='move']")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Chuyển cán bộ c2 sang Hộ tịch (HT) 08:00–09:00 (làm Hộ tịch trước, không thêm giờ công)")
+    expect(page.locator("#plan-summary")).to_contain_text("giờ công thêm: 0")
+    assert not page.errors
+    page.context.close()

@@ -31,7 +31,7 @@ from ..engine.waits import Estimate
 from ..simulator import Simulation
 from .forecast import Forecast
 from .search import Search, share
-from .staffing import Fix, RosterRow, ServiceModel, StaffPlan, _apply, _merge, plan_day
+from .staffing import FREE, Fix, RosterRow, ServiceModel, StaffPlan, _apply, _merge, apply_move, plan_day
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,8 @@ class CheckResult:
     held_out_kept: bool = True        # every held-out day (at its quantile) keeps the promise
     untrained: int = 0                # trainings taken away as not needed
     rotated: int = 0                  # held-out days under the goal that became fit days
+    moved_by_search: int = 0          # moves the simulation added (no clerk-hours, no training)
+    unmoved: int = 0                  # moves taken away as not needed
 
 
 def synthetic_day(fc: Forecast, patterns: dict[str, list[Citizen]], seed: int, level: float = 1.0) -> list[Arrival]:
@@ -132,10 +134,10 @@ def day_levels(fc: Forecast, n: int) -> list[float]:
 
 
 def units(fixes: list[Fix], slot_s: int) -> list[Fix]:
-    """Extensions and additions cut into clerk-half-hours (trainings as they are)."""
+    """Extensions and additions cut into clerk-half-hours (trainings and moves as they are)."""
     out = []
     for f in fixes:
-        if f.kind == "train":
+        if f.kind in FREE:
             out.append(f)
             continue
         t = f.start_s
@@ -146,7 +148,8 @@ def units(fixes: list[Fix], slot_s: int) -> list[Fix]:
 
 
 def rows_with(roster: list[RosterRow], absent: tuple[str, ...], fixes: list[Fix], slot_s: int) -> list[RosterRow]:
-    """The day's roster: without the absent, with the trainings, extensions and added clerks."""
+    """The day's roster: without the absent, with the trainings, extensions, moves (a clerk's
+    rows split, the moved half hours with that service first) and added clerks."""
     rows = [r for r in roster if r.clerk not in set(absent)]
     for f in fixes:
         if f.kind == "train":
@@ -163,6 +166,9 @@ def rows_with(roster: list[RosterRow], absent: tuple[str, ...], fixes: list[Fix]
                            for f in left]
             break
         pending = left
+    for f in fixes:
+        if f.kind == "move":
+            rows = apply_move(rows, f)
     counter = max((r.counter for r in roster), default=0)
     adds: dict[tuple[str, tuple[str, ...]], dict[float, int]] = {}
     for f in fixes:
@@ -210,7 +216,7 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
                patterns: dict[str, list[Citizen]], *, absent: tuple[str, ...] = (), target_s: float = 900,
                level: float = 0.97, margin: float = 0.0, seeds=tuple(range(1, 13)), held_out=HELD_OUT_SEEDS,
                quantile: float = 0.95, held_quantile: float = 1.0, max_steps: int = 40, candidates: int = 3,
-               max_prune: int = 40, max_trainings: int = 6, rotate: bool = True, max_rotated: int = 12,
+               max_prune: int = 40, max_trainings: int = 6, max_moves: int = 8, rotate: bool = True, max_rotated: int = 12,
                start_with_hours: bool = True, progress=None) -> CheckResult:
     """The formula's plan for ``fc``, corrected on synthetic days until the ``quantile`` of the
     fit days (one per seed of ``seeds``) and the ``held_quantile`` of the held-out days (one per
@@ -253,13 +259,13 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     first_fit = list(fit)
     search = Search(fc, roster, absent, lambda fx: rows_with(roster, absent, fx, fc.slot_s), lived, fit, held,
                     goal, int((1 - quantile) * n_fit + 1e-9), int((1 - held_quantile) * len(held) + 1e-9),
-                    candidates=candidates, max_trainings=max_trainings, progress=progress,
+                    candidates=candidates, max_trainings=max_trainings, max_moves=max_moves, progress=progress,
                     replace=replace if rotate else None, max_rotated=max_rotated)
     fixes = units(first.fixes, fc.slot_s)
     first_res = lived(fixes, fit)              # the formula's plan, as the check reports it
     start_res = first_res
     if not start_with_hours:                   # its trainings only: every clerk-hour the search's
-        fixes = [f for f in fixes if f.kind == "train"]
+        fixes = [f for f in fixes if f.kind in FREE]
         start_res = lived(fixes, fit)
     out = search.up(fixes, max_steps, start_res)
     out = search.down(out, max_prune)
@@ -271,7 +277,7 @@ def check_plan(fc: Forecast, models: dict[str, ServiceModel], roster: list[Roste
     return CheckResult(plan, ok / n if n else 1.0, out.tried, n, [share(res[k]) for k in fit],
                        first.extra_clerk_hours(), [share(first_res[k]) for k in first_fit], out.added, out.removed,
                        sims, time.perf_counter() - t0, [share(res[k]) for k in held], out.trained, out.held_kept,
-                       out.untrained, out.rotated)
+                       out.untrained, out.rotated, out.moved, out.unmoved)
 
 
 def _plan_with(first: StaffPlan, fixes: list[Fix], roster, absent, fc) -> StaffPlan:

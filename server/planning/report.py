@@ -60,6 +60,7 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
             "first_cut_by_day": [round(x, 4) for x in check.first_cut_shares],
             "added_half_hours": check.added_by_search, "removed_half_hours": check.removed,
             "trained_by_search": check.trained_by_search, "trainings_removed": check.untrained,
+            "moved_by_search": check.moved_by_search, "moves_removed": check.unmoved,
             "held_out_days": len(check.held_out_shares), "held_out_by_day": [round(x, 4) for x in check.held_out_shares],
             "held_out_kept": check.held_out_kept,
             "simulations": check.simulations, "seconds": round(check.seconds, 1)},
@@ -109,7 +110,11 @@ def as_table(d: dict) -> str:
             fixes.append(dict(f))
     for f in fixes:
         svc = f"{names[f['service']]} ({f['service']})"
-        if f["kind"] == "train":
+        if f["kind"] == "move":
+            lines.append(f"  Chuyển cán bộ {f['clerk']} sang {svc} {f['start']}–{f['end']} (làm {names[f['service']]} "
+                         f"trước, không thêm giờ công) / move {f['clerk']} to {f['service']} {f['start']}–{f['end']} "
+                         f"(that service first, no extra clerk-hours)")
+        elif f["kind"] == "train":
             lines.append(f"  Giao thêm lĩnh vực {svc} cho cán bộ {f['clerk']} (đang rảnh từ {f['start']}) "
                          f"/ train {f['clerk']} for {f['service']}")
         elif f["kind"] == "extend":
@@ -122,7 +127,8 @@ def as_table(d: dict) -> str:
             lines.append(f"  Thêm {n} cán bộ {svc}{two} {f['start']}–{f['end']} ({n * f['clerk_hours']:.1f} giờ công) "
                          f"/ {n} more clerk{'s' if n > 1 else ''} for {'+'.join([f['service'], *also])}")
     if d["moves"]:
-        lines.append("Điều chuyển trong ca / clerks moved within their shift:")
+        lines.append("Theo công thức, cán bộ làm lĩnh vực khác của mình trong ca / the formula's assignment: clerks on "
+                     "another of their services:")
         for m in d["moves"]:
             lines.append(f"  {m['clerk']} ưu tiên {names[m['service']]} ({m['service']}) {m['start']}–{m['end']}")
     lines.append(f"Tổng giờ công thêm / extra clerk-hours: {d['extra_clerk_hours']:.1f}")
@@ -141,8 +147,10 @@ def as_table(d: dict) -> str:
             held = min(ck["held_out_by_day"]) * 100
             said = "giữ được" if ck["held_out_kept"] else "CHƯA giữ được"
             lines.append(f"  {ck['held_out_days']} ngày kiểm chứng riêng (không dùng để chọn): ngày thấp nhất {held:.1f}%, "
-                         f"{said} lời hứa; mô phỏng giao thêm {ck['trained_by_search']} lĩnh vực / "
+                         f"{said} lời hứa; mô phỏng chuyển cán bộ {ck.get('moved_by_search', 0)} lần, giao thêm "
+                         f"{ck['trained_by_search']} lĩnh vực / "
                          f"{ck['held_out_days']} held-out days (never used to choose): lowest {held:.1f}%, promise "
-                         f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation trained "
+                         f"{'kept' if ck['held_out_kept'] else 'NOT kept'}; the simulation moved a clerk "
+                         f"{ck.get('moved_by_search', 0)} times and trained "
                          f"{ck['trained_by_search']} times (a clerk for one more service)")
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .forecast import Forecast
-from .staffing import Fix, RosterRow, _extend
+from .staffing import FREE, Fix, RosterRow, _extend
 
 Lived = tuple[int, int, dict[tuple[str, int], int], dict[str, float]]
 
@@ -33,6 +33,8 @@ class Outcome:
     res: dict[int, Lived]
     added: int = 0                    # clerk-half-hours the search added
     trained: int = 0                  # trainings the search added
+    moved: int = 0                    # moves the search added (a clerk put on a service first)
+    unmoved: int = 0                  # moves taken away as not needed
     removed: int = 0                  # clerk-half-hours taken away
     untrained: int = 0                # trainings taken away as not needed
     tried: int = 0                    # plans tried
@@ -61,6 +63,8 @@ class Search:
     weakest: int = 4                  # fit days tried once all are kept and a held-out day is not
     verify: int = 2                   # trainings (best first) lived on all the fit days each step
     max_trainings: int = 6
+    max_moves: int = 8
+    move_slots: tuple[int, int] = (1, 2)   # a move covers the late peak's half hour, 1 before, 2 after
     trainings_per_clerk: int = 2
     progress: Callable[[str], None] | None = None       # told each step (the bench prints it)
     replace: Callable[[int], int] | None = None         # a fresh day like day k: its index
@@ -100,13 +104,21 @@ class Search:
             else:
                 which, cap = [k for k in self.fit if share(out.res[k]) < self.goal], self.goal
             if self.progress:
-                self.progress(f"up: {out.added} half hours, {out.trained} trainings; fit days under "
+                self.progress(f"up: {out.added} half hours, {out.trained} trainings, {out.moved} moves; fit days under "
                               f"{self.under(out.res, self.fit)}, held-out under "
                               f"{self.under(out.res, [k for k in self.held if k in out.res])}")
             late = _late(out.res, which)
             if not late:
                 break
             before = self.score(out.res, which, cap)
+            # what costs nothing first: a clerk moved within their shift (no clerk-hours, no
+            # training), then a clerk trained, and only then a clerk-half-hour
+            picked = self._kept(out, self._moves(out, which, late), which, cap, before) \
+                if out.moved < self.max_moves else None
+            if picked is not None:
+                out.fixes, out.res = picked
+                out.moved += 1
+                continue
             picked = self._training(out, which, late, cap, before) if out.trained < self.max_trainings else None
             if picked is not None:
                 out.fixes, out.res = picked
@@ -135,10 +147,12 @@ class Search:
         allowed_fit = max(self.spare_fit, self.under(out.res, self.fit))
         allowed_held = max(self.spare_held, self.under(out.res, self.held))
         late_all = _late(out.res, days)
-        order = sorted((f for f in out.fixes if f.kind != "train"),
+        order = sorted((f for f in out.fixes if f.kind not in FREE),
                        key=lambda f: (late_all.get((f.service, int(f.start_s // self.fc.slot_s)), 0), -f.start_s))
-        # then the trainings not needed (they cost no clerk-hours, but each is a clerk to train)
-        order = order[:max_prune] + [f for f in reversed(out.fixes) if f.kind == "train"]
+        # then the trainings not needed (they cost no clerk-hours, but each is a clerk to train),
+        # then the moves (each is an instruction the director gives)
+        order = order[:max_prune] + [f for f in reversed(out.fixes) if f.kind == "train"] + \
+            [f for f in reversed(out.fixes) if f.kind == "move"]
         for f in order:
             fx = list(out.fixes)
             fx.remove(f)
@@ -155,6 +169,8 @@ class Search:
                 out.fixes, out.res = fx, r
                 if f.kind == "train":
                     out.untrained += 1
+                elif f.kind == "move":
+                    out.unmoved += 1
                 else:
                     out.removed += 1
         out.held_kept = self.under(out.res, self.held) <= self.spare_held
@@ -168,7 +184,14 @@ class Search:
         called in time over all of them (a clerk trained for a long service leaves their own
         queue to serve it, which can cost the days that were kept more than it gives the
         others: docs/performance.md §11, 500:16)."""
-        ranked = self._ranked(out, self._trainings(out, which, late), which, cap)
+        return self._kept(out, self._trainings(out, which, late), which, cap, before, "training")
+
+    def _kept(self, out: Outcome, cands: list[list[Fix]], which, cap, before, what: str = "move"):
+        """Of ``cands`` (each the plan with one free change more), the one kept, with every fit
+        day lived with it, or None (the rule of ``_training``)."""
+        if not cands:
+            return None
+        ranked = self._ranked(out, cands, which, cap)
         stale = [k for k in self.fit if k not in which]
         old = {k: out.res[k] for k in self.fit}        # the stale ones as last lived
         for sc, fx, r in ranked[:self.verify]:
@@ -178,7 +201,7 @@ class Search:
             if self.under(whole, self.fit) <= self.under(old, self.fit) and \
                     self.score(whole, self.fit, cap) > self.score(old, self.fit, cap):
                 return fx, {**out.res, **whole}
-            out.log.append(f"training {fx[-1].clerk} for {fx[-1].service} costs the other fit days")
+            out.log.append(f"{what} {fx[-1].clerk} for {fx[-1].service} costs the other fit days")
         return None
 
     def _ranked(self, out: Outcome, cands: list[list[Fix]], which, cap):
@@ -226,6 +249,50 @@ class Search:
                    self.trainings_per_clerk]
             for c in sorted(who, key=lambda c: (busy[c], c))[:2]:
                 cands.append(out.fixes + [Fix("train", s, c, a, b)])
+        return cands
+
+    def _moves(self, out: Outcome, which, late) -> list[list[Fix]]:
+        """A clerk moved to a late service for some half hours: for the two services with most
+        late citizens, around the half hour with most of them (``move_slots`` before and after),
+        the two least busy clerks on shift then, trained for it (a training of the plan counts)
+        and not serving it first already, nor moved elsewhere then. Within their shift only:
+        the move is cut to the rows they work (``staffing.apply_move``)."""
+        rows = self.rows_for(out.fixes)
+        shift: dict[str, float] = {}
+        for r in rows:
+            if not r.clerk.startswith("them"):
+                shift[r.clerk] = shift.get(r.clerk, 0.0) + (r.end_s - r.start_s)
+        busy = {c: sum(out.res[k][3].get(c, 0.0) for k in which) / (len(which) * shift[c]) for c in shift if shift[c]}
+        by_service: dict[str, int] = {}
+        for (s, i), v in late.items():
+            by_service[s] = by_service.get(s, 0) + v
+        slot = self.fc.slot_s
+        cands = []
+        for s in sorted(by_service, key=lambda s: (-by_service[s], s))[:2]:
+            late_slots = sorted(i for (o, i) in late if o == s)
+            peak = max(late_slots, key=lambda i: late[(s, i)])
+            windows = [(peak - self.move_slots[0], peak + 1 + self.move_slots[1]),       # the peak
+                       # all of it, from an hour before (the queue that makes them late builds up)
+                       (late_slots[0] - 2 * self.move_slots[0], late_slots[-1] + 1 + self.move_slots[1])]
+            for a, b in dict.fromkeys((max(0, a) * slot, min(self.fc.slots, b) * slot) for a, b in windows):
+                mine = {}
+                for r in rows:
+                    if r.clerk in busy and r.start_s < b and r.end_s > a and s in r.skills:
+                        mine.setdefault(r.clerk, []).append(r)
+                # a clerk moved elsewhere then is not moved again; one moved to s already may
+                # be moved for longer (the move widened)
+                elsewhere = {f.clerk for f in out.fixes if f.kind == "move" and f.service != s
+                             and f.start_s < b and f.end_s > a}
+                who = [c for c, rs in mine.items() if c not in elsewhere and any(r.skills[0] != s for r in rs)]
+                for c in sorted(who, key=lambda c: (busy[c], c))[:2]:
+                    lo = max(a, min(r.start_s for r in mine[c]))
+                    hi = min(b, max(r.end_s for r in mine[c]))
+                    same = [f for f in out.fixes if f.kind == "move" and f.service == s and f.clerk == c
+                            and f.start_s <= hi and f.end_s >= lo]
+                    lo, hi = min([lo, *(f.start_s for f in same)]), max([hi, *(f.end_s for f in same)])
+                    fx = [f for f in out.fixes if f not in same] + [Fix("move", s, c, lo, hi)]
+                    if fx not in cands:
+                        cands.append(fx)
         return cands
 
     def _units(self, fixes: list[Fix], late) -> list[list[Fix]]:

@@ -38,7 +38,7 @@ class ServiceModel:
 
 @dataclass(frozen=True)
 class Fix:
-    kind: str                      # "train", "extend", "add"
+    kind: str                      # "train", "move", "extend", "add"
     service: str
     clerk: str | None
     start_s: float
@@ -47,7 +47,11 @@ class Fix:
 
     @property
     def clerk_hours(self) -> float:
-        return 0.0 if self.kind == "train" else (self.end_s - self.start_s) / 3600
+        return 0.0 if self.kind in FREE else (self.end_s - self.start_s) / 3600
+
+
+FREE = ("train", "move")               # fixes that cost no clerk-hours
+ORDER = ("move", "train", "extend", "add")   # how the plan lists them: the cheapest first
 
 
 @dataclass
@@ -277,20 +281,43 @@ def _apply(rows: list[RosterRow], fix: Fix) -> list[RosterRow]:
     return out
 
 
+def apply_move(rows: list[RosterRow], fix: Fix) -> list[RosterRow]:
+    """A clerk moved to ``fix.service`` for ``[start_s, end_s)``: their shift rows split, the
+    moved part with that service first (their other services after it, so that they are never
+    idle while someone waits for them). Only within their shift, and only for a service they are
+    trained for (a training in the plan counts); else the rows are as they were."""
+    a, b = fix.start_s, fix.end_s
+    mine = [r for r in rows if r.clerk == fix.clerk]
+    if not any(fix.service in r.skills for r in mine):
+        return rows
+    out = []
+    for r in rows:
+        if r.clerk != fix.clerk or r.end_s <= a or r.start_s >= b or fix.service not in r.skills:
+            out.append(r)
+            continue
+        if r.start_s < a:
+            out.append(RosterRow(r.clerk, r.counter, r.skills, r.start_s, a))
+        first = (fix.service, *(x for x in r.skills if x != fix.service))
+        out.append(RosterRow(r.clerk, r.counter, first, max(a, r.start_s), min(b, r.end_s)))
+        if r.end_s > b:
+            out.append(RosterRow(r.clerk, r.counter, r.skills, b, r.end_s))
+    return out
+
+
 def _merge(fixes: list[Fix]) -> list[Fix]:
-    """Trainings once per clerk and service; adjacent extensions and additions joined."""
+    """Trainings once per clerk and service; adjacent moves, extensions and additions joined."""
     out: list[Fix] = []
     seen_train = set()
-    for f in sorted(fixes, key=lambda f: (f.kind, f.service, f.clerk or "", f.start_s)):
+    for f in sorted(fixes, key=lambda f: (ORDER.index(f.kind), f.service, f.clerk or "", f.start_s)):
         if f.kind == "train":
             if (f.clerk, f.service) in seen_train:
                 continue
             seen_train.add((f.clerk, f.service))
             out.append(f)
             continue
-        if f.kind == "extend" and out and out[-1].kind == f.kind and out[-1].service == f.service \
-                and out[-1].clerk == f.clerk and out[-1].end_s == f.start_s:
-            out[-1] = Fix(f.kind, f.service, f.clerk, out[-1].start_s, f.end_s)
+        if f.kind in ("extend", "move") and out and out[-1].kind == f.kind and out[-1].service == f.service \
+                and out[-1].clerk == f.clerk and out[-1].end_s >= f.start_s:
+            out[-1] = Fix(f.kind, f.service, f.clerk, out[-1].start_s, max(out[-1].end_s, f.end_s))
             continue
         out.append(f)
     if any(f.kind == "add" for f in out):

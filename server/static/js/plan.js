@@ -37,6 +37,7 @@ function renderChart(p) {
 
 function fixText(f, names) {
   const svc = `${names[f.service] || f.service} (${f.service})`;
+  if (f.kind === "move") return `Chuyển cán bộ ${f.clerk} sang ${svc} ${f.start}–${f.end} (làm ${names[f.service] || f.service} trước, không thêm giờ công) · move ${f.clerk} to ${f.service} ${f.start}–${f.end} (that service first, no extra clerk-hours)`;
   if (f.kind === "train") return `Giao thêm lĩnh vực ${svc} cho cán bộ ${f.clerk} (đang rảnh từ ${f.start}) · train ${f.clerk} for ${f.service}`;
   if (f.kind === "extend") return `Kéo dài ca của ${f.clerk} ${f.start}–${f.end} cho ${svc} · extend ${f.clerk}'s shift`;
   const also = f.also || [];
