@@ -103,30 +103,21 @@ def test_demo_refuses_a_folder_it_did_not_make(tmp_path):
     assert (tmp_path / "mine.txt").exists()
 
 
-def _pids_mentioning(text: str) -> list[int]:
-    """Process ids whose command line mentions ``text`` (read from /proc)."""
-    found = []
+def _cmdlines():
+    """(pid, command line) of every live process (read from /proc, no procps needed)."""
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    if text.encode() in f.read():
-                        found.append(int(entry))
+                    yield int(entry), f.read().replace(b"\0", b" ").decode(errors="replace")
             except OSError:
                 continue
-    return found
+
+
+def _pids_mentioning(text: str) -> list[int]:
+    return [pid for pid, cmdline in _cmdlines() if text in cmdline]
 
 
 def _processes_mentioning(text: str) -> list[str]:
-    """Command lines of live processes that mention ``text`` (read from /proc, no procps needed)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if text in cmdline:
-                found.append(cmdline)
-    return found
+    """Command lines of live processes that mention ``text``."""
+    return [cmdline for _, cmdline in _cmdlines() if text in cmdline]
