@@ -153,6 +153,7 @@ class Realtime:
         self._sites = {s.id for s in self.config.sites}
         self._counters = {c.number: c.site for c in self.config.counters}
         self.keeper = SnapshotKeeper()  # the last snapshot pushed to each view: what a connect gets
+        self._late_after_s = self.config.targets.max_wait_s  # the status page's apology shows minutes
 
     # --- registration ---------------------------------------------------------------------
     def register(self) -> "Realtime":
@@ -214,7 +215,7 @@ class Realtime:
         join_room(self.rooms.ticket(ticket["id"]))
         status = citizen_status(self.engine, ticket["id"])
         with self._lock:
-            self._status_sent[ticket["id"]] = status_fingerprint(status)
+            self._status_sent[ticket["id"]] = status_fingerprint(status, self._late_after_s)
         emit("status", status)
 
     def _connect_screen(self, auth: dict) -> None:
@@ -463,7 +464,7 @@ class Realtime:
         for first in range(0, len(ids), STATUS_CHUNK):
             statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK], queues)
             for n, (ticket_id, status) in enumerate(statuses.items(), 1):
-                mark = status_fingerprint(status)
+                mark = status_fingerprint(status, self._late_after_s)
                 with self._lock:
                     if self._status_sent.get(ticket_id) == mark:
                         continue

@@ -39,16 +39,27 @@ def screen_snapshot(engine: Engine, site: str | None) -> dict:
 
 
 def citizen_status(engine: Engine, ticket_id: str) -> dict:
-    """One ticket as its holder sees it: place in line, estimate, the counter when called."""
-    seq = engine.last_seq()
-    return _status(engine, engine.position(ticket_id), seq)
+    """One ticket as its holder sees it: place in line, estimate, the counter when called.
+
+    From the same forecast as the pushes that follow (every waiting citizen's, cached per state:
+    :func:`citizen_statuses`), not a forecast of this ticket alone: that one plays other sample
+    paths, so a page just opened showed "dưới 35 phút" and, two seconds later with nothing
+    changed, the push's "dưới 30 phút" (``tests/test_status_push.py``). The last push's forecast
+    when recent: during a burst with a thousand waiting, a forecast of everyone per page opened
+    would be the stall of docs/performance.md section 8 again."""
+    statuses = citizen_statuses(engine, [ticket_id], recent=True)
+    if ticket_id not in statuses:
+        engine.ticket(ticket_id)  # raises NotFound, as before
+    return statuses[ticket_id]
 
 
-def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None = None) -> dict[str, dict]:
+def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None = None,
+                     recent: bool = False) -> dict[str, dict]:
     """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
-    the queues read by earlier calls of the same push)."""
+    the queues read by earlier calls of the same push; ``recent``: from the last push's forecast
+    when recent, as a page just opened is, not a new forecast of every waiting citizen)."""
     seq = engine.last_seq()
-    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues).items()}
+    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
 
 
 def _status(engine: Engine, t: dict, seq: int) -> dict:
@@ -99,10 +110,21 @@ def pending_status(engine: Engine, pending: dict) -> dict:
     }
 
 
-def status_fingerprint(status: dict) -> tuple:
-    """The parts of a citizen status whose change is worth a push (not ``seq``/``at``)."""
-    return (status["state"], status["people_ahead"], round(status["estimated_wait_s"] / 30),
-            status["counter"], status["called_at"], status["service"])
+def status_fingerprint(status: dict, late_after_s: float | None = None) -> tuple:
+    """What the citizen's page shows of a status (``server/static/js/status.js``): a push whose
+    fingerprint equals the last one sent changes nothing on the phone and is not sent.
+
+    The estimate counts by its words (the rounded range, "khoảng 10–15 phút"), not its seconds:
+    every event re-plays the forecast's sample paths, and their noise moved the seconds of most
+    waiting citizens at each push (in-process, 200 waiting and one event that does not concern
+    them: the 30-second bucket once used here changed for 24 % of them, the words for 15 %). Past
+    ``late_after_s`` of waiting the page also shows the estimate in whole minutes (its apology for
+    the broken promise), so those count too; ``seq`` and ``at`` never do."""
+    waited = status.get("waited_s")
+    late = late_after_s is not None and waited is not None and waited >= late_after_s
+    return (status["state"], status["people_ahead"], status.get("estimated_wait_text"),
+            status.get("estimated_wait_text_en"), status["counter"], status["called_at"], status["service"],
+            status.get("recalls"), round(status["estimated_wait_s"] / 60) if late else None)
 
 
 def device_list(registry: Any) -> list[dict] | None:

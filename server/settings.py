@@ -76,6 +76,11 @@ class ConnectionLimits(StrictModel):
     io_timeout_s: float = Field(default=30, ge=1, le=600,
                                 description="a request body or response that stalls this long is cut (408); "
                                             "not websockets, which Socket.IO pings every 25 s")
+    freeze_every_s: float = Field(default=2.0, ge=0.5, le=600,
+                                  description="the worker freezes its heap out of the garbage collector this often "
+                                              "(server/collector.py)")
+    full_collection_every_s: float = Field(default=120.0, ge=10, le=86400,
+                                           description="... and unfreezes it for one full collection this often")
 
 
 class ReportSchedule(StrictModel):

@@ -22,7 +22,6 @@ The limits come from the server settings (``worker.app.settings``: ``server/serv
 """
 from __future__ import annotations
 
-import gc
 import logging
 import socket
 from collections import Counter
@@ -32,10 +31,11 @@ from gevent.server import StreamServer
 from gunicorn.http.errors import NoMoreData
 from gunicorn.workers.ggevent import GeventWorker
 
+from .collector import Collector
+
 log = logging.getLogger(__name__)
 
 ACCEPT_PER_TURN = 10
-GC_GEN0_THRESHOLD = 20_000  # objects allocated between young collections (CPython's default: 700)
 
 TOO_MANY = (
     "HTTP/1.1 503 Service Unavailable\r\n"
@@ -79,17 +79,18 @@ class QmsGeventWorker(GeventWorker):
 
     def load_wsgi(self) -> None:
         """Load the app, then keep the collector off what stays for the worker's whole life:
-        everything loaded so far (modules, the app, its configuration) is frozen out of the
-        cyclic collections, and the youngest generation is collected less often. Measured in
-        bench/connections.py: full collections over the loaded heap were the tail of ticket issue
-        with 2,000 connections held (docs/performance.md, section 8)."""
+        everything loaded so far is frozen out of the cyclic collections, and again every few
+        seconds while it serves, with one full collection every few minutes
+        (``server/collector.py``; docs/performance.md, section 8)."""
         super().load_wsgi()
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
+        limits = self.app.settings.connections
+        self.collector = Collector(freeze_every_s=limits.freeze_every_s, thaw_every_s=limits.full_collection_every_s)
+        self.collector.start()
 
     def notify(self) -> None:
         super().notify()  # called about once a second, also while stopping
+        if self.alive:
+            self.collector.tick()
         if not self.alive and not self._closing:
             self._closing = True
             idle = [g for g in self._connections if g not in self._in_request]

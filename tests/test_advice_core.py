@@ -66,6 +66,25 @@ def test_the_server_lets_others_run_within_each_playout_and_the_advice_is_the_sa
     assert len(within) > 2 * inp.paths  # not only between two paths: within each one
 
 
+def test_the_draws_yield_among_the_citizens_to_come_as_among_those_waiting(engine, clock, monkeypatch):
+    """The citizens still to come are drawn with pauses too: drawn in one go, with a busy hour
+    ahead, they held the event loop 40-42 ms at a time (docs/performance.md, section 8, "Latency
+    tail"). Where the draws yield changes nothing they draw."""
+    from server.advice import playout
+    monkeypatch.setattr(playout, "PAUSE_EVERY", 3)
+    _busy_ct(engine, clock, n=30)
+    inp = engine.advisor.input("main")
+    pauses = []
+    slow = playout.draw_paths(inp.snap, inp.model, paths=4, horizon_s=inp.horizon_s, pause=lambda: pauses.append(1))
+    fast = playout.draw_paths(inp.snap, inp.model, paths=4, horizon_s=inp.horizon_s)
+    assert slow == fast
+    waiting = len(inp.snap.waiting)
+    to_come = [len(p.tickets) - waiting for p in fast]
+    assert min(to_come) >= 6  # the cold day's rate brings some within the horizon
+    # every third citizen drawn, those to come included, and between paths
+    assert len(pauses) == sum(len(p.tickets) // 3 for p in fast) + 3
+
+
 def test_the_first_proposal_holds_unless_beaten_by_the_margin(engine, clock):
     engine.sign_in(9, "canbo")  # XH first, CT second: could take CT first
     engine.sign_in(8, "bot8")   # XH, NC, HT

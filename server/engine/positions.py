@@ -36,13 +36,18 @@ def estimate_fields(est: "Estimate | None") -> dict:
             "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
 
-def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = None) -> dict[str, dict]:
+def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = None,
+              recent: bool = False) -> dict[str, dict]:
     """``{ticket id: ticket row + people_ahead_now + estimated_wait_s}`` for the ids that exist.
 
     ``queues``: a dict the caller keeps across several calls (the live hub's push, in chunks of
     phones): the waiting queues are then read once, by the first call that needs each one, as the
     push's forecast is (``WaitEstimator.one_state``). With a thousand waiting, reading them again
-    for every chunk was most of a push's time for the phones."""
+    for every chunk was most of a push's time for the phones.
+
+    ``recent``: the estimates from the last forecast of everyone when it is recent
+    (``WaitEstimator.recent``: a page or socket just opened), else from this state's.
+    """
     conn = engine.store.conn()
     rows: dict[str, dict] = {}
     for i in range(0, len(ticket_ids), _CHUNK):
@@ -77,7 +82,8 @@ def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = Non
         if t["id"] in ids:
             ahead = max(0, ahead - 1)
         if t["site"] not in forecasts:
-            forecasts[t["site"]] = engine.waits.all_waiting(conn, t["site"], engine.roster, now)
+            forecasts[t["site"]] = ((engine.waits.recent(t["site"], now) if recent else None)
+                                    or engine.waits.all_waiting(conn, t["site"], engine.roster, now))
         result = forecasts[t["site"]]
         est = result.tickets.get(t["id"])
         if est is None:  # issued after the forecast read for this push (WaitEstimator.one_state)

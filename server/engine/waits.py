@@ -44,6 +44,7 @@ AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
 RECENT_S = 1800.0        # without history, today's rate over the last half hour
 RELEARN_S = 60.0
 REUSE_S = 20.0
+PAGE_RECENT_S = 35.0  # a page just opened may read the last forecast of everyone this old (as a screen's connect)
 COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
 PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
 AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
@@ -468,6 +469,14 @@ class WaitEstimator:
 
     def all_waiting(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Forecast:
         return self._forecast(conn, site, roster, now)
+
+    def recent(self, site: str, now: float) -> Forecast | None:
+        """The last forecast of every waiting citizen of ``site`` if under ``PAGE_RECENT_S`` old, of
+        whatever state: what the last push showed. A page or socket just opened reads it instead
+        of forecasting a thousand waiting for one citizen during a burst (the push after the
+        burst's last event brings the figure of the latest state)."""
+        cached = self._cache.get(site)
+        return cached[2] if cached and 0 <= now - cached[1] < PAGE_RECENT_S else None
 
     def late_waiting(self, conn: sqlite3.Connection, sites: Sequence[str], roster, now: float,
                      target_s: float) -> dict[str, tuple[int, int]]:
