@@ -11,7 +11,6 @@ SQLite connection crosses a fork and no lock is made before the patch. Blocking 
 """
 from __future__ import annotations
 
-import gc
 import logging
 
 from gunicorn.app.base import BaseApplication
@@ -79,10 +78,8 @@ def _worker_ready(worker) -> None:
         except Exception:  # noqa: BLE001 - any failure means: stop feeding the watchdog
             return False
 
-    # what start-up made lives as long as the process: keep it out of the cyclic collector's
-    # full passes, which otherwise walk it all while thousands of connections wait
-    gc.collect()
-    gc.freeze()
+    # what start-up made is already frozen out of the cyclic collector (QmsGeventWorker.load_wsgi:
+    # server/collector.py, just before this hook)
     sd.notify_ready()
     worker.qms_watchdog = sd.Watchdog(healthy).start()
 

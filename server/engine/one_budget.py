@@ -66,9 +66,11 @@ def marginal_s(snap: Snapshot, model: Model, service: str) -> float:
     return model.mean_service_s(service) / max(1, now_serving or later)
 
 
-def _moved(est: Estimate, cached_now: float, now: float, add: float) -> Estimate:
+def moved(est: Estimate, cached_now: float, now: float, add: float = 0.0) -> Estimate:
     """``est`` of a forecast made at ``cached_now``, seen at ``now``, with ``add`` seconds more work ahead."""
     d = max(0.0, now - cached_now)
+    if d == 0.0 and add == 0.0:
+        return est
 
     def m(x: float) -> float:
         return max(0.0, x - d) + add
@@ -84,7 +86,7 @@ def from_cache(conn: sqlite3.Connection, cached: Forecast, snap: Snapshot, model
     it knows nothing to start from."""
     now = snap.now
     if ticket_id is not None and ticket_id in cached.tickets:
-        return _moved(cached.tickets[ticket_id], cached.now, now, 0.0)
+        return moved(cached.tickets[ticket_id], cached.now, now, 0.0)
     step = marginal_s(snap, model, service)
     sql = ("SELECT id FROM tickets WHERE state = 'waiting' AND site = ? AND service = ? AND priority = ?"
            + (" AND queue_key < ?" if before_key is not None else "") + " ORDER BY queue_key DESC LIMIT ?")
@@ -95,11 +97,11 @@ def from_cache(conn: sqlite3.Connection, cached: Forecast, snap: Snapshot, model
             continue
         est = cached.tickets.get(tid)
         if est is not None:  # the nearest one ahead that the cached forecast knows
-            return _moved(est, cached.now, now, (between + 1) * step)
+            return moved(est, cached.now, now, (between + 1) * step)
         between += 1
     phantom = cached.new.get((service, bool(priority)))
     if phantom is None or between >= LOOK_BACK:
         return None
     # nobody ahead in this queue is known to the cached forecast: its new ticket of that time, with
     # those who came since ahead
-    return _moved(phantom, cached.now, now, between * step)
+    return moved(phantom, cached.now, now, between * step)

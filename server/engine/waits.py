@@ -444,12 +444,7 @@ class WaitEstimator:
     @staticmethod
     def _shift(est: Estimate, result: Forecast, now: float) -> Estimate:
         """An estimate of a cached forecast, seen from a few seconds later."""
-        d = now - result.now
-        if d <= 0:
-            return est
-        raw = (None, None) if est.raw_low_s is None else (max(0.0, est.raw_low_s - d), max(0.0, est.raw_high_s - d))
-        return Estimate(max(0.0, est.wait_s - d), max(0.0, est.low_s - d), max(0.0, est.high_s - d), est.called_share,
-                        *raw)
+        return one_budget.moved(est, result.now, now)
 
     def for_new(self, conn: sqlite3.Connection, service: str, site: str, priority: bool, roster, now: float,
                 *, whole: bool = False) -> Estimate:
