@@ -247,10 +247,8 @@ class Realtime:
                 join_room(self.rooms.display(who.id))
             upto = self._last_sent
             emit("snapshot", self._personal(snap, client))
-            if upto > snap["seq"]:
-                for e in self.engine.events_after(snap["seq"], upto - snap["seq"]):
-                    if e["seq"] <= upto:
-                        emit("event", screen_event(e))
+            for e in self._logged(snap["seq"], upto):
+                emit("event", screen_event(e))
 
     def _on_disconnect(self, *args: Any) -> None:
         with self._lock:
@@ -383,6 +381,12 @@ class Realtime:
         return snap
 
     # --- engine events --------------------------------------------------------------------
+    def _logged(self, after: int, upto: int) -> list[dict]:
+        """The events after ``after`` up to ``upto``, in order, read from the event log."""
+        if upto <= after:
+            return []
+        return [e for e in self.engine.events_after(after, upto - after) if e["seq"] <= upto]
+
     def on_engine_event(self, event: dict) -> None:
         """Engine listener (called after commit, in the writer's thread): broadcast in order."""
         with self._send_lock:
@@ -392,8 +396,7 @@ class Realtime:
             if seq == self._last_sent + 1 or seq - self._last_sent > MAX_GAP_FILL:
                 batch = [event]
             else:  # an earlier commit whose listener has not run yet: read it from the log
-                batch = [e for e in self.engine.events_after(self._last_sent, seq - self._last_sent)
-                         if e["seq"] <= seq]
+                batch = self._logged(self._last_sent, seq)
                 if not batch or batch[-1]["seq"] != seq:
                     batch.append(event)
             room = self.rooms.center_room()
