@@ -9,6 +9,14 @@ from qms_common.errors import Conflict
 from ..blocking import cooperative_pause
 from .recommend import Advice, AdviceInput, Station, recommend
 
+# Within its minute the alerts' advice is made again when a queue has grown well past what it saw,
+# but no sooner than this after the last one was made (seconds of the engine's clock). A kiosk
+# issuing 20 a second grew one queue from 0 to 400 in 20 s, and the 1.5-times rule alone then made
+# the advice a dozen times (0.3-0.6 s of CPU each with 1,300 waiting): a quarter of the server's
+# loop (bench/connections.py at 09:30, docs/performance.md section 8). The advice looks 75 minutes
+# ahead for a director: ten seconds later costs nobody a decision
+GROWTH_SPACING_S = 10.0
+
 
 class Advisor:
     def __init__(self, engine, *, horizon_s: float | None = None, paths: int | None = None) -> None:
@@ -18,6 +26,7 @@ class Advisor:
         # per site: (seq, minute), the advice, and the queues it saw (waiting per service, ``texts``)
         self._cache: dict[str, tuple[tuple, Advice, dict[str, int]]] = {}
         self._top: dict[str, str | None] = {}
+        self._made_at: dict[str, float] = {}  # per site: when (engine clock) the alerts' advice was last made
 
     def input_horizon(self) -> float:
         from .recommend import HORIZON_S
@@ -68,14 +77,23 @@ class Advisor:
         """For the alerts: per service, the proposals for it, or what staffing would; computed at
         most once a minute (the screens ask at every event), and again within the minute when a
         queue has grown well past what the cached advice saw (a burst of ten at a service with no
-        counter must not keep the advice of its first two for a minute)."""
-        minute = int(self.engine.clock.now() // 60)
+        counter must not keep the advice of its first two for a minute), at most every
+        ``GROWTH_SPACING_S`` (a burst of hundreds must not make it a dozen times)."""
+        now = self.engine.clock.now()
+        minute = int(now // 60)
         counts = self._waiting(site)
         with self._lock:
             hit = self._cache.get(site)
-        fresh = hit and hit[0][1] == minute and all(
-            n <= max(hit[2].get(svc, 0) + 2, 1.5 * hit[2].get(svc, 0)) for svc, n in counts.items())
-        advice = hit[1] if fresh else self.advice(site)
+            made_at = self._made_at.get(site)
+        fresh = hit and hit[0][1] == minute and (
+            all(n <= max(hit[2].get(svc, 0) + 2, 1.5 * hit[2].get(svc, 0)) for svc, n in counts.items())
+            or (made_at is not None and 0 <= now - made_at < GROWTH_SPACING_S))
+        if fresh:
+            advice = hit[1]
+        else:
+            advice = self.advice(site)
+            with self._lock:
+                self._made_at[site] = now
         out: dict[str, list[str]] = {}
         for p in advice.proposals:
             out.setdefault(p.focus, []).append(p.text)

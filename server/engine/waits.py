@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Iterator, Sequence
 
@@ -122,6 +123,14 @@ def _interval_rows(conn: sqlite3.Connection, first: str, last: str, *, waiting_a
     return out
 
 
+@dataclass
+class StatePin:
+    """What ``WaitEstimator.one_state`` reads its forecasts from: each site's first one read."""
+    reuse_s: float = 0.0  # the last forecast of everyone may be read if under this old
+    forecasts: dict[str, Forecast] = field(default_factory=dict)
+    older: bool = False  # a forecast of an earlier state than the latest was read
+
+
 class WaitEstimator:
     def __init__(self, config: CenterConfig, *, paths: int | None = None) -> None:
         self.config = config
@@ -133,7 +142,7 @@ class WaitEstimator:
         # the forecast of every waiting citizen being computed now, per site: (seq, done)
         self._computing: dict[str, tuple[int, threading.Event]] = {}
         # inside one_state(): the forecast of every waiting citizen already read there, per site
-        self._pinned: ContextVar[dict | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
+        self._pinned: ContextVar[StatePin | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
         self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
         # per site: who waited, by ticket id, as of an event sequence (``_waiting``)
         self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
@@ -357,22 +366,33 @@ class WaitEstimator:
 
     # --- estimates ----------------------------------------------------------------------------
     @contextmanager
-    def one_state(self) -> Iterator[None]:
+    def one_state(self, reuse_s: float = 0.0) -> Iterator["StatePin"]:
         """Inside, every forecast of all waiting citizens of a site is the first one read here:
         the live hub's push reads the screens' figures and the status pages' from one state, not a
         new forecast for each while a burst of events goes on. A ticket issued since is not in it
-        (``positions`` then asks for that ticket alone)."""
-        mark = self._pinned.set({})
+        (``positions`` then asks for that ticket alone). With ``reuse_s``, that first one is the
+        last forecast of everyone made if it is under ``reuse_s`` old (of the engine's clock), of
+        whatever state: the live hub's pushes during a burst (``server/realtime.py``; the pin says
+        whether an earlier state's was read)."""
+        pin = StatePin(reuse_s)
+        mark = self._pinned.set(pin)
         try:
-            yield
+            yield pin
         finally:
             self._pinned.reset(mark)
 
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
-        pinned = self._pinned.get() if only is None else None
-        if pinned is not None:
+        pin = self._pinned.get() if only is None else None
+        if pin is not None:
+            pinned = pin.forecasts
             if site not in pinned:
-                pinned[site] = self._latest(conn, site, roster, now)
+                cached = self._cache.get(site) if pin.reuse_s > 0 else None
+                if cached and 0 <= now - cached[1] < pin.reuse_s:
+                    pinned[site] = cached[2]
+                    pin.older = pin.older or cached[0] != conn.execute(
+                        "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                else:
+                    pinned[site] = self._latest(conn, site, roster, now)
             return pinned[site]
         return self._latest(conn, site, roster, now, only)
 
@@ -479,14 +499,16 @@ class WaitEstimator:
         estimate, those included)."""
         out: dict[str, list[int]] = {}
         for site in sites:
-            rows = conn.execute("SELECT id, service, wait_from FROM tickets WHERE state = 'waiting' AND site = ?",
-                                (site,)).fetchall()
+            rows = conn.execute("SELECT id, service, wait_from, priority FROM tickets WHERE state = 'waiting' "
+                                "AND site = ?", (site,)).fetchall()
             if not rows:
                 continue
             result = self._forecast(conn, site, roster, now)
-            for ticket_id, service, wait_from in rows:
+            for ticket_id, service, wait_from, priority in rows:
                 waited = now - wait_from
-                est = result.tickets.get(ticket_id)
+                # one issued since the forecast (a push during a burst reads an earlier state's):
+                # what that forecast gave a newcomer of its service
+                est = result.tickets.get(ticket_id) or result.new.get((service, bool(priority)))
                 ahead = self._shift(est, result, now).wait_s if est else 0.0
                 counts = out.setdefault(service, [0, 0])
                 counts[0] += waited > target_s
