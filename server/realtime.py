@@ -64,7 +64,10 @@ CITIZEN_REFRESH_S = 2.0  # a phone whose ticket no event touched: its place in l
 # anew), and one follows with the latest state's this long after the last fresh one
 FORECAST_EVERY_S = 5.0
 YIELD_EVERY = 10  # emits between two yields of the pusher (under gevent: let requests in; 50 took 15-24 ms)
-STATUS_CHUNK = 100  # phones whose status is computed between two yields
+# phones whose status is computed between two yields: 100 took 4-7 ms of the loop in the server with
+# 1,300 waiting, and a kiosk's issue, which gives the loop back several times, waited behind a
+# chunk each time (up to 8 in a row: 69 ms; docs/performance.md section 8)
+STATUS_CHUNK = 25
 MAX_GAP_FILL = 500  # a larger gap (another process wrote a lot) is left to the clients' resync
 _AUTH_KEYS = {"token", "status", "site", "counters", "center"}
 
@@ -477,6 +480,7 @@ class Realtime:
             snap = screen_snapshot(self.engine, site)
             self.keeper.keep(site, snap)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
+            time.sleep(0)  # a yield: one view's snapshot (not the next's, nor the phones') per run of the loop
         ids = sorted(watched if full else touched)
         queues: dict = {}  # read once for the whole push, as its forecast
         for first in range(0, len(ids), STATUS_CHUNK):
