@@ -14,8 +14,8 @@ from .recommend import Advice, AdviceInput, Station, recommend
 # issuing 20 a second grew one queue from 0 to 400 in 20 s, and the 1.5-times rule alone then made
 # the advice a dozen times (0.3-0.6 s of CPU each with 1,300 waiting): a quarter of the server's
 # loop (bench/connections.py at 09:30, docs/performance.md section 8). The advice looks 75 minutes
-# ahead for a director: ten seconds later costs nobody a decision
-GROWTH_SPACING_S = 10.0
+# ahead for a director: half a minute later costs nobody a decision
+GROWTH_SPACING_S = 30.0
 
 
 class Advisor:
