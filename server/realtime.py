@@ -24,7 +24,8 @@ then every event since, in order: ``server/realtime_connect.py``); since ``seq``
 database a server restart resets nothing. Derived figures (waiting counts, estimates, citizens'
 places in line) follow each burst of events as a coalesced snapshot push (during a long
 burst at most every ``MIN_PUSH_S``, and ``PUSH_SPACING`` times the last push's duration after it,
-up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``; the events
+up to ``MAX_PUSH_GAP_S``; one forecast per push: ``WaitEstimator.one_state``, and during a burst a
+new one at most every ``FORECAST_EVERY_S``, the pushes between reading the last; the events
 themselves are never held back): the screens' views and the phones of the tickets an event
 touched at once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed for all
 of them in one go: ``server/engine/positions.py``), so hundreds of phones cost the server a few

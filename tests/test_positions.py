@@ -81,3 +81,35 @@ def test_the_chunks_of_one_push_read_each_queue_once_and_still_count_a_ticket_is
     assert batch[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 4
     engine.issue("CT", priority=True)  # goes first: the next push (its own queues) sees it
     assert positions(engine, [late], {})[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 5
+
+
+def test_a_push_during_a_burst_reads_the_last_forecast_while_young_and_its_places_now(engine, clock):
+    """During a burst the live hub's pushes read the last forecast of everyone while it is under
+    ``reuse_s`` old (``WaitEstimator.one_state(reuse_s)``, ``FORECAST_EVERY_S``): the estimates
+    are that forecast's, seen from now, the places in line are the queue's now, and the pin says
+    an earlier state was read, so that the hub pushes the latest state's next; once it is older,
+    the push reads the state as it is."""
+    engine.sign_in(1, "clerk-1")
+    first = []
+    for _ in range(3):
+        clock.advance(10)
+        first.append(engine.issue("CT")["id"])
+    conn = engine.store.conn()
+    made = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
+    clock.advance(2)
+    engine.call_next(1, "clerk-1")  # the first one called: the state moves on
+    with engine.waits.one_state(reuse_s=5.0) as pin:
+        assert engine.waits.all_waiting(conn, "main", engine.roster, clock.now()) is made
+        batch = positions(engine, first[1:])
+    assert pin.older
+    assert [batch[t]["people_ahead_now"] for t in first[1:]] == [0, 1]  # read now
+    assert [batch[t]["estimated_wait_s"] for t in first[1:]] == \
+        [round(max(0.0, made.tickets[t].wait_s - 2), 1) for t in first[1:]]  # the forecast's, 2 s later
+    with engine.waits.one_state() as pin:  # no reuse: the state as it is
+        fresh = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
+    assert fresh is not made and not pin.older and first[0] not in fresh.tickets
+    clock.advance(6)
+    engine.issue("CT")
+    with engine.waits.one_state(reuse_s=5.0) as pin:  # the last one is 6 s old: a new one
+        latest = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
+    assert latest is not fresh and not pin.older
