@@ -134,3 +134,37 @@ def test_a_page_just_opened_reads_the_last_push_s_forecast_not_a_new_one(engine,
     clock.advance(waits_mod.PAGE_RECENT_S + 1)
     citizen_status(engine, ids[2])
     assert played == [None]  # too old: the state as it is now
+
+
+def test_during_a_burst_a_phone_gets_its_place_at_once_and_the_latest_estimate_with_the_next_fresh_push(
+        hub_app, clock):
+    """A push during a burst (``push_views(reuse=True)``: the pusher asks for it within
+    ``FORECAST_EVERY_S`` of its last fresh forecast) reads the last forecast of everyone: the
+    phone's place in line is the queue's now, the hub marks that it showed an earlier state's
+    estimates (so that its pusher pushes the latest one's next), and a push without reuse gives
+    the estimate a fresh hub would give."""
+    hub = hub_app.extensions["qms_realtime"]
+    hub._worker = object()  # no pusher thread: this test pushes itself
+    sio = hub_app.extensions["qms_socketio"]
+    engine = hub_app.extensions["qms"].engine
+    engine.sign_in(1, "clerk-1")
+    for _ in range(3):
+        clock.advance(30)
+        engine.issue("CT")
+    clock.advance(30)
+    mine = engine.issue("CT")
+    phone = sio.test_client(hub_app, auth={"status": mine["status_token"]})
+    hub.push_views(full=True)  # the latest state's forecast
+    assert not hub._reused
+    phone.get_received()
+    engine.call_next(1, "clerk-1")
+    hub.push_views(full=True, reuse=True)
+    got = [p["args"][0] for p in phone.get_received() if p["name"] == "status"]
+    assert [g["people_ahead"] for g in got] == [2]  # the place in line: now
+    assert hub._reused  # the estimate: the forecast made before the call
+    hub._status_sent.clear()  # so that the next push is sent whatever it shows
+    hub.push_views(full=True)
+    got = [p["args"][0] for p in phone.get_received() if p["name"] == "status"]
+    assert not hub._reused and [g["people_ahead"] for g in got] == [2]
+    assert got[0]["estimated_wait_s"] == engine.position(mine["id"])["estimated_wait_s"]
+    phone.disconnect()
