@@ -6,7 +6,9 @@ anyone who reaches it can take tickets). Routes:
 - ``GET /``: the page (Vietnamese; keys 1..9 press services, P the priority button);
 - ``GET /api/state?after=<version>``: the screen as JSON; with ``after``, waits up to 10 s
   for a newer version (long poll: a change shows at once, no polling every few seconds);
-- ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome;
+- ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome; the body
+  is read strictly (:class:`PressBody`: a JSON object with one string ``button``, 1-8 characters,
+  no other key): anything else is a 400 naming the field, Vietnamese first, and nothing is pressed;
 - ``GET /healthz``: 200 while the kiosk serves presses, with ``status`` ``ok`` or
   ``degraded`` (a printer fault, the server unreachable: numbers are still issued) and the
   ``printer`` state and ``faults``; 503 ``down`` when a thread died or the worker is stuck.
@@ -21,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlparse
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from .web_page import PAGE
 
 if TYPE_CHECKING:
@@ -29,6 +33,33 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BODY = 4096
+
+
+class PressBody(BaseModel):
+    """The body of ``POST /api/press``: ``{"button": 5}`` is not the key "5" (a wrong type is
+    refused, as the server's API refuses it), nor is ``{"button": "HT", "copies": 2}``."""
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    button: str = Field(min_length=1, max_length=8)
+
+
+def _bad(field: str, vi: str, en: str) -> dict[str, Any]:
+    return {"error": "bad_request", "field": field, "message": f"{vi} / {en}"}
+
+
+def read_press(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    """The button of a press body, or the 400's body saying what is wrong with it."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None, _bad("body", "Nội dung không phải JSON hợp lệ", "the body is not valid JSON")
+    try:
+        return PressBody.model_validate(data).button, None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "body"
+        return None, _bad(field, f"Trường «{field}» không hợp lệ: cần một chuỗi 1–8 ký tự, không có trường khác",
+                          f"field '{field}' is invalid: {first['msg']}")
 
 
 class KioskWeb:
@@ -93,14 +124,15 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             length = int(self.headers.get("Content-Length") or 0)
-            if not 0 < length <= MAX_BODY:
-                raise ValueError("body missing or too large")
-            body = json.loads(self.rfile.read(length))
-            button = str(body["button"])
-            if not 0 < len(button) <= 8:
-                raise ValueError("bad button")
-        except (ValueError, KeyError, TypeError) as exc:
-            self._json(HTTPStatus.BAD_REQUEST, {"error": "bad_request", "message": str(exc)})
+        except ValueError:
+            length = -1
+        if not 0 < length <= MAX_BODY:
+            self._json(HTTPStatus.BAD_REQUEST, _bad("body", f"Thiếu nội dung hoặc quá {MAX_BODY} byte",
+                                                    f"body missing or over {MAX_BODY} bytes"))
+            return
+        button, error = read_press(self.rfile.read(length))
+        if error is not None:
+            self._json(HTTPStatus.BAD_REQUEST, error)
             return
         try:
             outcome = self.app.press(button, source="web", wait=True, timeout=30.0)
