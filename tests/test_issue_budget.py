@@ -91,3 +91,24 @@ def test_the_work_of_a_path_counts_the_queues_its_counters_link():
     # the budget: 2,400 ticket plays (24 paths with 100 waiting); 300 paths of CT's 9 are over it, of DD's 7 not
     assert one_budget.BUDGET == 24 * 100
     assert one_budget.within(300, snap, "DD") and not one_budget.within(300, snap, "CT")
+
+
+def test_priority_citizens_issued_since_the_cached_forecast_lengthen_a_normal_estimate(engine, clock, monkeypatch):
+    """Over the budget, a normal ticket's estimate counts the priority citizens of its service who
+    came after the cached forecast: they are called first, so each adds one service ahead."""
+    monkeypatch.setattr(one_budget, "BUDGET", 24 * 5)
+    engine.sign_in(2, "clerk-a")
+    engine.sign_in(3, "clerk-b")
+    for _ in range(30):
+        engine.issue("CT")
+    engine.warm_estimates()
+    cached = engine.waits._cache["main"][2]
+    last = engine.tickets(state="waiting", service="CT")[-1]
+    base = cached.tickets[last["id"]]
+    clock.advance(5)
+    engine.issue("CT", priority=True)
+    engine.issue("CT", priority=True)
+    normal = engine.issue("CT")
+    step = _ct_step(engine, clock)
+    # the nearest known citizen ahead, 5 s later, plus itself and the two priority citizens
+    assert normal["estimated_wait_s"] == round(base.wait_s - 5 + 3 * step, 1)

@@ -15,8 +15,9 @@ bounded:
   ``WaitEstimator._cache``), never a new forecast: the estimate of the nearest citizen ahead in
   the same queue that the cached forecast knows, moved by the time passed since it and by one
   marginal service time (the service's mean over the counters that can call it) for each citizen
-  between them, the ticket included (:func:`from_cache`). Its 80% interval moves with it, so the
-  printed range stays a range.
+  between them, the ticket included, and for a normal ticket one more for each priority citizen
+  of the service issued since the cached forecast, who is called first (:func:`from_cache`).
+  Its 80% interval moves with it, so the printed range stays a range.
 
 Pure functions of the snapshot, the model and the cached forecast; ``waits.py`` calls them.
 """
@@ -88,6 +89,13 @@ def from_cache(conn: sqlite3.Connection, cached: Forecast, snap: Snapshot, model
     if ticket_id is not None and ticket_id in cached.tickets:
         return moved(cached.tickets[ticket_id], cached.now, now, 0.0)
     step = marginal_s(snap, model, service)
+    # a normal ticket: priority citizens of its service issued since the cached forecast go first,
+    # each one more service ahead (the cached figures, made before they came, do not count them)
+    jumped = 0 if priority else sum(
+        1 for (tid,) in conn.execute(
+            "SELECT id FROM tickets WHERE state = 'waiting' AND site = ? AND service = ? AND priority = 1"
+            " ORDER BY queue_key DESC LIMIT ?", (site, service, LOOK_BACK))
+        if tid != ticket_id and tid not in cached.tickets)
     sql = ("SELECT id FROM tickets WHERE state = 'waiting' AND site = ? AND service = ? AND priority = ?"
            + (" AND queue_key < ?" if before_key is not None else "") + " ORDER BY queue_key DESC LIMIT ?")
     args = (site, service, int(bool(priority))) + ((before_key,) if before_key is not None else ()) + (LOOK_BACK,)
@@ -97,11 +105,11 @@ def from_cache(conn: sqlite3.Connection, cached: Forecast, snap: Snapshot, model
             continue
         est = cached.tickets.get(tid)
         if est is not None:  # the nearest one ahead that the cached forecast knows
-            return moved(est, cached.now, now, (between + 1) * step)
+            return moved(est, cached.now, now, (between + 1 + jumped) * step)
         between += 1
     phantom = cached.new.get((service, bool(priority)))
     if phantom is None or between >= LOOK_BACK:
         return None
     # nobody ahead in this queue is known to the cached forecast: its new ticket of that time, with
     # those who came since ahead
-    return moved(phantom, cached.now, now, between * step)
+    return moved(phantom, cached.now, now, (between + jumped) * step)
