@@ -156,3 +156,28 @@ def test_reorderings_within_the_noise_are_not_applied():
     followed = Simulation(day, director=director).run().summary()
     assert director.looks > 50 and director.applied == []
     assert followed["within_target"] == Simulation(day).run().summary()["within_target"]
+
+
+def test_staffing_beside_an_empty_queue_says_it_is_a_forecast_of_citizens_to_come():
+    """Before opening (or at a quiet service) nobody waits, yet the forecast of the citizens
+    expected can need more clerks: the note says so instead of "nay dự kiến 55%" beside an
+    empty queue (the demo at 04:00 showed that for Đất đai)."""
+    from types import SimpleNamespace
+
+    from server.advice.recommend import _staffing
+    from server.engine.forecast import WaitingTicket
+
+    class Run:
+        def __init__(self, share):
+            self.share = lambda service: share
+
+    def note(waiting):
+        snap = SimpleNamespace(now=0.0, waiting=waiting)
+        inp = SimpleNamespace(snap=snap, horizon_s=4500.0, target_s=900.0, names={"DD": "Đất đai"})
+        return _staffing(inp, lambda counters: Run(0.99 if len(counters) >= 2 else 0.6), [], "DD", 0.55)["text"]
+
+    empty = note([])
+    assert empty.startswith("Cần thêm 2 cán bộ được đào tạo Đất đai")
+    assert "chưa có ai chờ; với công dân dự kiến sẽ đến: 55%" in empty and "nobody waits yet" in empty
+    one = note([WaitingTicket("t1", "DD", False, 0.0, 0.0)])
+    assert "nay dự kiến 55%" in one and "chưa có ai chờ" not in one

@@ -384,12 +384,19 @@ def _staffing(inp: AdviceInput, run, counters, service: str, share_now: float) -
             reached = (k, share)
             break
     minutes = round(inp.horizon_s / 60)
+    # nobody waits there yet (before opening, or a quiet service): the figure is of the citizens
+    # expected to come, and the words say so, or a director reads "55%" beside an empty queue
+    if any(w.service == service for w in inp.snap.waiting):
+        now_vi, now_en = f"nay dự kiến {_pct(share_now)}", ""
+    else:
+        now_vi = f"chưa có ai chờ; với công dân dự kiến sẽ đến: {_pct(share_now)}"
+        now_en = f" (nobody waits yet: a forecast of the citizens expected, {_pct(share_now)})"
     if reached:
         k, share = reached
         text = (f"Cần thêm {k} cán bộ được đào tạo {name} trong {minutes} phút tới để đạt {_pct(share)} "
-                f"(nay dự kiến {_pct(share_now)}); {k} more clerk(s) trained for {service} would reach it")
+                f"({now_vi}); {k} more clerk(s) trained for {service} would reach it{now_en}")
     else:
-        text = (f"Cần thêm hơn {MAX_EXTRA} cán bộ được đào tạo {name} trong {minutes} phút tới (nay dự kiến "
-                f"{_pct(share_now)}); more than {MAX_EXTRA} more clerks trained for {service} are needed")
+        text = (f"Cần thêm hơn {MAX_EXTRA} cán bộ được đào tạo {name} trong {minutes} phút tới ({now_vi}); "
+                f"more than {MAX_EXTRA} more clerks trained for {service} are needed{now_en}")
     return {"service": service, "name": name, "share_now": share_now, "extra_clerks": reached[0] if reached else None,
             "share_with": reached[1] if reached else None, "text": text}
