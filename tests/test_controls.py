@@ -145,3 +145,22 @@ def test_the_replay_check_notices_services_changed_behind_its_back(tmp_path, cen
     result = check(store.conn(), [c.number for c in center.counters])
     assert [d.field for d in result.differences] == ["services"]
     store.close()
+
+
+def test_a_counter_paused_after_a_change_is_forecast_with_the_services_it_will_call_from(engine, clock):
+    """The engine calls on resume from the services the counter had (a "take first" kept through
+    the break); the forecast must play the same, not the roster row's."""
+    from server.engine.waits import Shift
+    now = clock.now()
+    engine.roster = [Shift(4, "bot4", ("HT",), now - 600, now + 3600)]
+    engine.sign_in(4, "bot4", services=["HT"])
+    engine.apply_control(4, "set_services", services=["CT", "HT"], by="giamdoc", role="director")
+    engine.pause(4, "bot4")
+    conn = engine.store.conn()
+    snap = engine.waits.snapshot(conn, engine.config.counter(4).site, engine.roster, clock.now())
+    windows = next(c for c in snap.counters if c.number == 4).windows
+    assert [w[2] for w in windows] == [("CT", "HT")]
+    # and the engine, back from the break, calls CT first
+    ht, ct = engine.issue("HT"), engine.issue("CT")
+    engine.resume_counter(4, "bot4")
+    assert engine.call_next(4, "bot4")["id"] == ct["id"] != ht["id"]

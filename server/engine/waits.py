@@ -211,7 +211,8 @@ class WaitEstimator:
                 start = max(s.start, now)
                 services = s.services
                 if s.start <= now:
-                    services = active if state == "open" else s.services
+                    # the engine calls on resume from the services it had (a change kept through a break)
+                    services = active if state in ("open", "paused") else s.services
                     if state == "paused":
                         start = now + PAUSE_GUESS_S
                 out.append((start, s.end, services))
