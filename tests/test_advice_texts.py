@@ -5,17 +5,25 @@ director would be told nothing about the eight others), but no sooner than ``GRO
 after the last advice: a kiosk's burst of hundreds made it a dozen times in 20 s."""
 from __future__ import annotations
 
+import pytest
+
 from server.advice import live
 
 
-def test_a_queue_that_grows_within_the_minute_gets_new_advice_not_the_cached_one(engine, clock, monkeypatch):
-    made = []
+@pytest.fixture
+def made(monkeypatch) -> list[int]:
+    """The KD queue's length seen by each advice made (``recommend`` called)."""
+    seen: list[int] = []
     real = live.recommend
 
     def counted(inp, **kw):
-        made.append(sum(1 for t in inp.snap.waiting if t.service == "KD"))
+        seen.append(sum(1 for t in inp.snap.waiting if t.service == "KD"))
         return real(inp, **kw)
     monkeypatch.setattr(live, "recommend", counted)
+    return seen
+
+
+def test_a_queue_that_grows_within_the_minute_gets_new_advice_not_the_cached_one(engine, clock, made):
     engine.sign_in(4, "binh")
     for _ in range(2):
         engine.issue("KD")  # household business: its only counter (7) is closed
@@ -34,14 +42,7 @@ def test_a_queue_that_grows_within_the_minute_gets_new_advice_not_the_cached_one
     assert made == [2, 10, 10]  # and once a minute in any case
 
 
-def test_a_burst_gets_new_advice_at_most_every_growth_spacing(engine, clock, monkeypatch):
-    made = []
-    real = live.recommend
-
-    def counted(inp, **kw):
-        made.append(sum(1 for t in inp.snap.waiting if t.service == "KD"))
-        return real(inp, **kw)
-    monkeypatch.setattr(live, "recommend", counted)
+def test_a_burst_gets_new_advice_at_most_every_growth_spacing(engine, clock, made):
     engine.sign_in(4, "binh")
     for _ in range(2):
         engine.issue("KD")
