@@ -58,7 +58,10 @@ def read_press(raw: bytes) -> tuple[str | None, dict[str, Any] | None]:
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "body"
-        return None, _bad(field, f"Trường «{field}» không hợp lệ: cần một chuỗi 1–8 ký tự, không có trường khác",
+        if first["type"] == "extra_forbidden":
+            return None, _bad(field, f"Trường «{field}» không hợp lệ: chỉ nhận trường «button»",
+                              f"field '{field}' is invalid: only 'button' is accepted")
+        return None, _bad(field, f"Trường «{field}» không hợp lệ: cần một chuỗi 1–8 ký tự",
                           f"field '{field}' is invalid: {first['msg']}")
 
 
