@@ -45,6 +45,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, le
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
 from .engine import Engine
+from .eio_sweep import run_sweeper
 from .realtime_connect import SnapshotKeeper, snapshot_for_connect
 from .realtime_views import (citizen_status, citizen_statuses, device_list, pending_status, screen_event,
                              screen_snapshot,
@@ -430,6 +431,9 @@ class Realtime:
             if self._worker is None:
                 self._worker = threading.Thread(target=self._run, name="qms-realtime", daemon=True)
                 self._worker.start()
+                # closed engine.io sockets let go within a second (server/eio_sweep.py)
+                threading.Thread(target=run_sweeper, args=(self.socketio,), name="qms-eio-sweep",
+                                 daemon=True).start()
 
     def _run(self) -> None:
         while True:
