@@ -67,14 +67,18 @@ def marginal_s(snap: Snapshot, model: Model, service: str) -> float:
     return model.mean_service_s(service) / max(1, now_serving or later)
 
 
+def seen_later(wait_s: float, cached_now: float, now: float) -> float:
+    """A wait of a forecast made at ``cached_now``, seen at ``now`` (never below zero)."""
+    return max(0.0, wait_s - max(0.0, now - cached_now))
+
+
 def moved(est: Estimate, cached_now: float, now: float, add: float = 0.0) -> Estimate:
     """``est`` of a forecast made at ``cached_now``, seen at ``now``, with ``add`` seconds more work ahead."""
-    d = max(0.0, now - cached_now)
-    if d == 0.0 and add == 0.0:
+    if now <= cached_now and add == 0.0:
         return est
 
     def m(x: float) -> float:
-        return max(0.0, x - d) + add
+        return seen_later(x, cached_now, now) + add
 
     raw = (None, None) if est.raw_low_s is None else (m(est.raw_low_s), m(est.raw_high_s))
     return Estimate(m(est.wait_s), m(est.low_s), m(est.high_s), est.called_share, *raw)

@@ -508,13 +508,12 @@ class WaitEstimator:
                 continue
             result = self._forecast(conn, site, roster, now)
             tickets, new = result.tickets, result.new
-            since = max(0.0, now - result.now)  # the estimate's wait seen that much later (_shift's)
             for ticket_id, service, wait_from, priority in rows:
                 waited = now - wait_from
                 # one issued since the forecast (a push during a burst reads an earlier state's):
                 # what that forecast gave a newcomer of its service
                 est = tickets.get(ticket_id) or new.get((service, bool(priority)))
-                ahead = max(0.0, est.wait_s - since) if est else 0.0
+                ahead = one_budget.seen_later(est.wait_s, result.now, now) if est else 0.0
                 counts = out.setdefault(service, [0, 0])
                 counts[0] += waited > target_s
                 counts[1] += waited + ahead > target_s
