@@ -338,7 +338,8 @@ Ctrl-C để dừng tất cả / stops everything.
     def shutdown(self) -> None:
         self.stop.set()
         for thread in self.threads:  # let the clerk bots finish their request before the server goes
-            thread.join(timeout=3)
+            if thread.ident is not None:  # a start-up that failed half-way has threads not yet started
+                thread.join(timeout=3)
         for name, proc in reversed(self.procs):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
