@@ -266,6 +266,9 @@ def issue_load(port: int, kiosk: str, rate: float, seconds: float, src: str) -> 
             if r.status != 201:
                 errors += 1
             lat.append((time.monotonic() - t0) * 1000)
+            if os.environ.get("QMS_BENCH_ISSUES"):  # each issue's start (CLOCK_MONOTONIC) and ms, to study the tail
+                with open(os.environ["QMS_BENCH_ISSUES"], "a") as fh:
+                    fh.write(f"{t0:.6f} {lat[-1]:.2f}\n")
         except OSError:
             errors += 1
             lat.append(max(5000.0, (time.monotonic() - t0) * 1000))

@@ -44,6 +44,7 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit, join_room, le
 
 from .api.context import SCREENS, TOKEN_COOKIE
 from .auth import Auth, Principal
+from .blocking import background_yield
 from .engine import Engine
 from .eio_sweep import run_sweeper
 from .realtime_connect import SnapshotKeeper, snapshot_for_connect
@@ -481,11 +482,12 @@ class Realtime:
                 full = now - self._last_full >= CITIZEN_REFRESH_S
             if full:
                 self._last_full, self._stale = now, False
+        pause = background_yield()  # under gevent: go on only when requests have nothing to run
         for site in views:
             snap = screen_snapshot(self.engine, site)
             self.keeper.keep(site, snap)
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
-            time.sleep(0)  # a yield: one view's snapshot (not the next's, nor the phones') per run of the loop
+            pause()  # one view's snapshot (not the next's, nor the phones') per run of the loop
         ids = sorted(watched if full else touched)
         queues: dict = {}  # read once for the whole push, as its forecast
         for first in range(0, len(ids), STATUS_CHUNK):
@@ -498,8 +500,8 @@ class Realtime:
                     self._status_sent[ticket_id] = mark
                 self.socketio.emit("status", status, to=self.rooms.ticket(ticket_id))
                 if n % YIELD_EVERY == 0:
-                    time.sleep(0)
-            time.sleep(0)  # a yield (under gevent): requests waiting meanwhile go first
+                    pause()
+            pause()  # requests waiting meanwhile go first
         with self._lock:
             for ticket_id in set(self._status_sent) - set(self._subs.tickets):
                 del self._status_sent[ticket_id]

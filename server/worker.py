@@ -23,7 +23,9 @@ The limits come from the server settings (``worker.app.settings``: ``server/serv
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import sys
 from collections import Counter
 
 import gevent
@@ -36,6 +38,7 @@ from .collector import Collector
 log = logging.getLogger(__name__)
 
 ACCEPT_PER_TURN = 10
+SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval in the worker (the default: 0.005)
 
 TOO_MANY = (
     "HTTP/1.1 503 Service Unavailable\r\n"
@@ -75,6 +78,12 @@ class QmsGeventWorker(GeventWorker):
         # that had to reconnect waited seconds (docs/performance.md, section 8). The attribute is
         # gevent's documented knob, set in this process only.
         StreamServer.max_accept = ACCEPT_PER_TURN
+        # A pool thread's SQLite commit needs the GIL to start, between its statements and to
+        # hand its result back; while the loop runs pure Python (a forecast, the advice) each of
+        # those waited up to the interpreter's 5-ms switch interval, and a kiosk's issue waited
+        # 20-55 ms for its commit (docs/performance.md, section 8). A shorter interval only
+        # matters when a thread asks for the GIL: the loop alone runs as before.
+        shorten_switch_interval()
         super().init_process()
 
     def load_wsgi(self) -> None:
@@ -145,6 +154,14 @@ class QmsGeventWorker(GeventWorker):
             pass
         finally:
             client.close()
+
+
+def shorten_switch_interval() -> float:
+    """The worker's GIL switch interval: ``SWITCH_INTERVAL_S``, or ``QMS_SWITCH_S`` (seconds) for
+    the A/B of docs/performance.md section 8. Returns what was set."""
+    interval = float(os.environ.get("QMS_SWITCH_S", SWITCH_INTERVAL_S))
+    sys.setswitchinterval(interval)
+    return interval
 
 
 def untrack_greenlet_tree() -> None:

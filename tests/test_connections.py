@@ -307,3 +307,19 @@ def test_a_socketio_handler_s_request_context_routes_without_a_404_cycle(app, up
     opened = client.get("/socket.io/?EIO=4&transport=polling")
     assert opened.status_code == 200 and opened.get_data(as_text=True).startswith("0{")
     assert client.get("/socket.io-not").status_code == 404
+
+
+def test_the_worker_shortens_the_gil_switch_interval_so_a_commit_thread_is_not_kept_waiting(monkeypatch):
+    """A pool thread's commit waited up to 5 ms for the GIL at each step while the loop ran a
+    forecast (docs/performance.md, section 8, "The commit's thread and the loop's rounds")."""
+    from server.worker import SWITCH_INTERVAL_S, shorten_switch_interval
+    before = sys.getswitchinterval()
+    try:
+        monkeypatch.delenv("QMS_SWITCH_S", raising=False)
+        assert shorten_switch_interval() == SWITCH_INTERVAL_S == 0.0005
+        assert abs(sys.getswitchinterval() - 0.0005) < 1e-9
+        monkeypatch.setenv("QMS_SWITCH_S", "0.005")  # the bench's A/B
+        shorten_switch_interval()
+        assert abs(sys.getswitchinterval() - 0.005) < 1e-9
+    finally:
+        sys.setswitchinterval(before)

@@ -6,7 +6,7 @@ import threading
 
 from qms_common.errors import Conflict
 
-from ..blocking import cooperative_pause
+from ..blocking import background_pause
 from .recommend import Advice, AdviceInput, Station, recommend
 
 # Within its minute the alerts' advice is made again when a queue has grown well past what it saw,
@@ -65,10 +65,11 @@ class Advisor:
             hit = self._cache.get(site)
             if hit and hit[0] == key:
                 return hit[1]
-            # up to ~0.5 s of pure Python: under gevent it lets kiosks and screens run between its
-            # playouts (~30 ms each). Not on a pool thread: a CPU-bound thread beside the event loop
-            # makes every socket call of the loop wait for the GIL (measured: 1-2 s stalls)
-            result = recommend(self.input(site), previous=self._top.get(site), pause=cooperative_pause())
+            # up to ~0.5 s of pure Python: under gevent it gives the loop back every 2 ms and goes
+            # on only when kiosks and screens have nothing to run (server/blocking.py). Not on a
+            # pool thread: a CPU-bound thread beside the event loop makes every socket call of the
+            # loop wait for the GIL (measured: 1-2 s stalls)
+            result = recommend(self.input(site), previous=self._top.get(site), pause=background_pause())
             self._top[site] = result.proposals[0].key if result.proposals else None
             self._cache[site] = (key, result, self._waiting(site))
             return result

@@ -27,12 +27,13 @@ from ..engine.selection import rank_offset
 # prediction pessimistic (waits grow faster than linearly with service time): measured on the
 # shared days, -7.6 points of bias with it, about +1 without (bench/advice.py). Off here.
 MEAN_SPREAD = False
-# a playout with a thousand waiting is ~50 ms a path: with ``pause`` (the server's: let other
-# greenlets run) it yields every this many calls or drawn citizens (those waiting and those to
-# come) and between paths, so that a kiosk's request never waits behind a whole path
-# (docs/performance.md, section 8). The result does not change. 1,000, with the citizens to come
-# drawn without a pause, held the loop 40-42 ms at a time with 1,000 waiting and a busy hour ahead
-PAUSE_EVERY = 250
+# a playout with a thousand waiting is ~50 ms a path: with ``pause`` (the server's, which gives
+# the loop back every 2 ms of running: server/blocking.py) it is asked every this many calls,
+# drawn citizens (those waiting and those to come) or citizens passed who had left, and between
+# paths, so that a kiosk's request never waits behind much of a path (docs/performance.md,
+# section 8). The result does not change. 250 held the loop up to 48 ms at a time with 1,300
+# waiting (a citizen drawn costs more than a call played)
+PAUSE_EVERY = 25
 Windows = tuple[tuple[float, float, tuple[str, ...]], ...]
 
 
@@ -72,7 +73,8 @@ class _Path:
     scale: dict[str, float]
 
 
-def _arrivals(pieces, until: float, now: float, rng: random.Random) -> list[float]:
+def _arrivals(pieces, until: float, now: float, rng: random.Random,
+              pause: Callable[[], object] | None = None) -> list[float]:
     out = []
     for a, b, rate in pieces:
         if rate <= 0:
@@ -84,6 +86,8 @@ def _arrivals(pieces, until: float, now: float, rng: random.Random) -> list[floa
             if x >= end:
                 break
             out.append(x)
+            if pause is not None and len(out) % PAUSE_EVERY == 0:
+                pause()
     return out
 
 
@@ -113,7 +117,7 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
             if pause is not None and len(tickets) % PAUSE_EVERY == 0:
                 pause()
         for key, pieces in streams:
-            for at in _arrivals(pieces, now + horizon_s, now, rng):
+            for at in _arrivals(pieces, now + horizon_s, now, rng, pause):
                 leave = at + model.leave_after(0.0, rng.random())
                 queues.setdefault(key, []).append(len(tickets))
                 tickets.append((key[0], bool(key[1]), at, at, at, leave, rng.random(), key))
@@ -193,6 +197,10 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                         break
                     if tk[5] <= t:  # left before being called
                         i += 1
+                        if pause is not None:
+                            steps += 1
+                            if steps % PAUSE_EVERY == 0:
+                                pause()
                         continue
                     head = (tk[2] + off, tk[2], j, key)
                     if off == -math.inf:
@@ -238,6 +246,8 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             heapq.heappush(heap, (t + busy, n, wi, in_row + 1 if is_prio else 0))
         # not called by the end: late if they are past the target by then and still there
         for j, tk in enumerate(tickets):
+            if pause is not None and j % (4 * PAUSE_EVERY) == 0:
+                pause()
             if called[j] or tk[5] <= stop:
                 continue
             if now - tk[3] > target_s:

@@ -262,6 +262,8 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
     out = Forecast(now)
     horizon = max((w[1] for c in snap.counters for w in c.windows), default=now)
     for j in range(n_tickets) if only is None else [stop_at] if stop_at >= 0 else []:
+        if pause is not None and j % 50 == 0:
+            pause()
         ts = sorted(calls[j])
         if ts:
             mean = sum(ts) / len(ts) - now

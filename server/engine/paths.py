@@ -28,7 +28,10 @@ from typing import Callable
 from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Model
 
 _normal_inv_cdf = NormalDist().inv_cdf
-PAUSE_EVERY = 200  # steps of a path between two pauses (~5 ms of CPU with a thousand waiting)
+# steps of a path (or citizens passed who had left) between two calls of ``pause``, which gives the
+# loop back every 2 ms of running (server/blocking.py): 200 steps were ~5 ms, but late in a path
+# one step can pass hundreds who left (11-19 ms at a time with 1,300 waiting)
+PAUSE_EVERY = 20
 
 
 class Draws:
@@ -270,6 +273,10 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
                             return calls
                         i += 1
                         remaining -= 1
+                        if pause is not None:
+                            steps += 1
+                            if steps % PAUSE_EVERY == 0:
+                                pause()
                         if i >= ql:
                             break
                     pos[k] = i

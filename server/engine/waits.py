@@ -25,7 +25,7 @@ from typing import Iterator, Sequence
 
 from qms_common.clock import local_datetime, local_timestamp
 
-from ..blocking import cooperative_pause
+from ..blocking import background_pause, cooperative_pause
 from ..config import CenterConfig
 from . import one_budget
 from .calibration import Calibration, learn_calibration
@@ -433,9 +433,13 @@ class WaitEstimator:
                 return over
             paths = over
         # every waiting citizen: ~30-40 ms of pure Python with a thousand waiting. Under gevent the
-        # forecast lets kiosks and screens run between its sample paths (the result is the same);
-        # so does one ticket's, outside a write transaction (the kiosk's issue computes it before)
-        pause = cooperative_pause() if only is None or not conn.in_transaction else None
+        # forecast lets kiosks and screens run between its sample paths (the result is the same):
+        # everyone's, which no request waits on, only when the loop is idle; one ticket's (a
+        # request's own), outside a write transaction, in turn (the kiosk's issue computes it before)
+        if only is None:
+            pause = background_pause()
+        else:
+            pause = None if conn.in_transaction else cooperative_pause()
         result = self._calibrated(forecast(snap, self.model(conn, now), seed=seq, only=only, paths=paths, pause=pause),
                                   self.calibration(conn, now), only)
         return result
