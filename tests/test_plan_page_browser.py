@@ -113,3 +113,32 @@ def test_the_plan_page_says_a_move_in_vietnamese(browser, srv):  # noqa: F811
     expect(page.locator("#plan-summary")).to_contain_text("giờ công thêm: 0")
     assert not page.errors
     page.context.close()
+
+
+def test_while_the_plan_is_made_the_page_says_so_and_asks_again_until_it_is_there(browser, srv, history, tmp_path):  # noqa: F811
+    """The server answers 202 while a plan is being made (a checked plan takes minutes: more than a
+    request should wait). The page shows what the server says and asks again after retry_after_s,
+    and shows the plan when it comes. The first answer is the server's 202 as the route sends it
+    (served here: a real one needs a plan over 15 s), the next ones the real server's."""
+    pending = {"state": "running", "running_s": 42.0, "ahead": 0, "retry_after_s": 1,
+               "message": "Đang lập kế hoạch… (đã 42 giây); the plan is being made (42 s so far)"}
+    asked = []
+
+    def answer(route):
+        asked.append(route.request.url)
+        if len(asked) == 1:
+            route.fulfill(status=202, content_type="application/json", body=json.dumps(pending),
+                          headers={"Retry-After": "1"})
+        else:
+            route.continue_()
+
+    page = new_page(browser, DESK)
+    page.route("**/api/v1/plan?*", answer)
+    page.goto(srv.url + "/dashboard/plan")
+    sign_in(page, "giamdoc")
+    expect(page.locator("#plan-status")).to_contain_text("Đang lập kế hoạch… (đã 42 giây)", timeout=T)
+    page.wait_for_function("() => window.qmsPlan.plan && !window.qmsPlan.busy", timeout=T)
+    assert len(asked) >= 2 and asked[0] == asked[1]  # the same plan asked again
+    expect(page.locator("#plan-status")).to_have_text("")
+    assert not page.errors
+    page.context.close()

@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from ..blocking import run_blocking
+from ..insight.plan_view import PlanPending
 from .context import MANAGERS, require
 from .schemas import ERRORS, Day, Query, QueryInt
 
@@ -138,6 +139,14 @@ class PlanQuery(Query):
     check: bool = Field(default=True, description="check the plan by simulating the day (slower)")
 
 
+class PlanPendingOut(BaseModel):
+    state: str = Field(description="queued or running")
+    running_s: float = Field(description="seconds since it started (running) or was asked (queued)")
+    ahead: int = Field(description="plans to be made before it")
+    retry_after_s: int
+    message: str
+
+
 class PlanOut(BaseModel):
     date: str
     weekday: str
@@ -182,14 +191,20 @@ def watch(query: WatchQuery):
             "last_id": w.log.last_id, "controls": w.controls()}
 
 
-@bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut},
-        summary="The staffing plan of a day, as `qms plan --date D --absent ... --format json`")
+@bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut, 202: PlanPendingOut},
+        summary="The staffing plan of a day, as `qms plan --date D --absent ... --format json`; 202 while it "
+                "is being made (ask again after retry_after_s)")
 @require(*MANAGERS)
 def plan(query: PlanQuery):
     absent = tuple(c for c in (query.absent or "").split(",") if c)
-    # the simulated check is minutes of CPU: in a child process (server/insight/plan_view.py), so
-    # the event loop goes on and no pool thread holds the GIL against it
-    return current_app.extensions["qms_plan"].plan(query.date, absent, query.check)
+    # the simulated check is minutes of CPU: a job in a child process (server/insight/plan_view.py),
+    # so the event loop goes on, no pool thread holds the GIL against it, and no request waits
+    # minutes for it
+    result = current_app.extensions["qms_plan"].request(query.date, absent, query.check)
+    if isinstance(result, PlanPending):
+        body = result.as_dict()
+        return body, 202, {"Retry-After": str(body["retry_after_s"])}
+    return result
 
 
 @bp.get("/plan/roster", tags=DASHBOARD, security=BEARER, responses={200: Roster},

@@ -1,14 +1,20 @@
 """The dashboard's plan page: exactly ``qms plan --date D [--absent ...] --format json``.
 
 It runs the command itself with the history and roster of the ``[planning]`` settings, so the
-page and the command can never disagree. Plans are kept (a day's plan depends only on its inputs) and computed one at a time.
+page and the command can never disagree. Plans are kept (a day's plan depends only on its inputs).
 
 The computation runs in a child process (``server.cli``'s ``qms plan ... --format json``, at a
 lower CPU priority), never in the server: a checked plan is one to several minutes of pure-Python
 CPU (hundreds of simulated days, ``docs/performance.md`` §11), which on the event loop would stop
 every kiosk, and on a pool thread would hold the GIL against it (the convoy measured in §8).
-Under gevent the wait for the child is cooperative (``subprocess`` is patched): only the director
-who asked waits.
+
+It is a job, not a request: a director's request waits at most ``WAIT_S`` for it (a plan without
+the simulated check, and any mistake the command finds, is usually back by then), then hears
+"being made" (``PlanPending``: queued or running, for how long, how many ahead) and asks again;
+the plan is made once whoever asks, and kept. Jobs run one at a time, in the order asked, in one
+background worker (a greenlet under gevent, whose wait for the child is cooperative:
+``subprocess`` is patched). A job that failed answers its error to the next request, once; the
+request after that starts it again.
 """
 from __future__ import annotations
 
@@ -18,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -26,6 +34,8 @@ from qms_common.errors import NotFound, QmsError
 
 KEEP = 16
 TIMEOUT_S = 1200.0  # a checked plan took 47-723 s on the reference machine, loaded (§11)
+WAIT_S = 15.0  # a request waits this long for its plan before it is told "being made"
+RETRY_AFTER_S = 3  # ... and to ask again after this long
 # the child: the command itself, niced so that the server's own work goes first
 CHILD = ("import os, sys; os.nice(10); from server.cli import main; sys.exit(main(sys.argv[1:]))",)
 
@@ -35,35 +45,120 @@ class PlanFailed(QmsError):
     http_status = 503
 
 
+@dataclass
+class _Job:
+    key: tuple
+    asked: float = field(default_factory=time.monotonic)
+    started: float | None = None
+    result: dict | None = None
+    error: Exception | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class PlanPending:
+    """A plan being made: ``state`` queued or running, for ``running_s``, ``ahead`` jobs before it."""
+    state: str
+    running_s: float
+    ahead: int
+
+    def as_dict(self) -> dict:
+        running = self.state == "running"
+        vi = (f"Đang lập kế hoạch… (đã {self.running_s:.0f} giây)" if running else
+              f"Đang chờ lập kế hoạch: {self.ahead} kế hoạch đang làm trước")
+        en = (f"the plan is being made ({self.running_s:.0f} s so far)" if running else
+              f"waiting for {self.ahead} plan(s) being made first")
+        return {"state": self.state, "running_s": round(self.running_s, 1), "ahead": self.ahead,
+                "retry_after_s": RETRY_AFTER_S, "message": f"{vi}; {en}"}
+
+
 class PlanView:
     def __init__(self, history: list[str], staff: str | None, state_dir: str) -> None:
         self.history = list(history)
         self.staff = staff
         self.state_dir = state_dir
         self._cache: OrderedDict[tuple, dict] = OrderedDict()
+        self._jobs: dict[tuple, _Job] = {}   # asked and not kept: queued, running, or failed
+        self._queue: list[tuple] = []        # the keys still to run, in the order asked
+        self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def plan(self, day: date, absent: tuple[str, ...] = (), check: bool = True) -> dict:
-        """The plan, made in a child process (``_run``) unless it is kept."""
+    def _check_history(self) -> None:
         if not self.history:
             raise NotFound("Chưa cấu hình lịch sử để lập kế hoạch ([planning] history trong server.toml, "
                            "docs/configuration.md); no planning history is configured", setting="planning.history")
+
+    def request(self, day: date, absent: tuple[str, ...] = (), check: bool = True,
+                wait_s: float | None = None) -> dict | PlanPending:
+        """The plan if kept or made within ``wait_s``; else what is being done about it. A job
+        that failed raises its error (once)."""
+        self._check_history()
         key = (day.isoformat(), tuple(sorted(set(absent))), check)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
-            result = self._run(day, key[1], check)
-            self._cache[key] = result
-            while len(self._cache) > KEEP:
-                self._cache.popitem(last=False)
-            return result
+            job = self._jobs.get(key)
+            if job is None:
+                job = self._jobs[key] = _Job(key)
+                self._queue.append(key)
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._work, name="qms-plan", daemon=True)
+                    self._worker.start()
+        job.done.wait(WAIT_S if wait_s is None else wait_s)
+        with self._lock:
+            if job.done.is_set():
+                if job.error is not None:
+                    if self._jobs.get(key) is job:
+                        del self._jobs[key]  # told once: the next request starts it again
+                    raise job.error
+                return job.result
+            if job.started is not None:
+                return PlanPending("running", time.monotonic() - job.started, 0)
+            running = sum(1 for j in self._jobs.values() if j.started is not None and not j.done.is_set())
+            return PlanPending("queued", time.monotonic() - job.asked, self._queue.index(key) + running)
+
+    def plan(self, day: date, absent: tuple[str, ...] = (), check: bool = True) -> dict:
+        """The plan, waiting for it however long it takes (``TIMEOUT_S`` bounds the child)."""
+        result = self.request(day, absent, check, wait_s=TIMEOUT_S + 60)
+        if isinstance(result, PlanPending):
+            raise PlanFailed(f"Lập kế hoạch quá {TIMEOUT_S / 60:.0f} phút; the plan took too long")
+        return result
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no job is queued or running (tests), or ``timeout`` seconds."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        deadline = time.monotonic() + timeout
+        return all(j.done.wait(max(0.0, deadline - time.monotonic())) for j in jobs)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._worker = None
+                    return
+                key = self._queue.pop(0)
+                job = self._jobs[key]
+                job.started = time.monotonic()
+            day, absent, check = key
+            try:
+                job.result = self._run(date.fromisoformat(day), absent, check)
+                with self._lock:
+                    self._cache[key] = job.result
+                    while len(self._cache) > KEEP:
+                        self._cache.popitem(last=False)
+                    del self._jobs[key]
+            except QmsError as exc:
+                job.error = exc
+            except Exception as exc:  # noqa: BLE001 - the director hears it, the worker goes on
+                job.error = PlanFailed(f"Không lập được kế hoạch ({exc}); the plan could not be made")
+            finally:
+                job.done.set()
 
     def roster(self) -> dict:
         """The clerks of the roster the plan uses (for the what-if form), and the history's days."""
-        if not self.history:
-            raise NotFound("Chưa cấu hình lịch sử để lập kế hoạch ([planning] history trong server.toml, "
-                           "docs/configuration.md); no planning history is configured", setting="planning.history")
+        self._check_history()
         from ..simulator import history_days
         days = [sc for sc in history_days(self.history) if sc.center.date is not None]
         if not days:

@@ -4,8 +4,7 @@
 /* global Chart */
 import { $, api, bindSignIn, clock, config, el, showError } from "./live.js";
 
-const PLAN_TIMEOUT_MS = 900000; // the simulated check takes a few minutes (docs/planning.md), more on a busy machine
-export const planPage = { plan: null, chart: null, roster: null, busy: false };
+export const planPage = { plan: null, chart: null, roster: null, busy: false, pending: null };
 window.qmsPlan = planPage; // for diagnostics and tests
 
 function localDay(offsetDays) {
@@ -79,25 +78,40 @@ function render(p) {
   renderChart(p);
 }
 
+// The server makes a plan as a job: it answers 202 with what is being done while it works
+// (queued, or running for so long) and the plan itself once made; the page asks again after
+// retry_after_s. A newer request (the form sent again) supersedes the one being waited for.
+const PLAN_ASK_TIMEOUT_MS = 30000; // the server waits up to 15 s for the plan before answering 202
+let planRun = 0;
+const pause = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000));
+
 async function runPlan() {
   const date = $("#plan-date").value;
   const absent = [...document.querySelectorAll("#plan-absent input:checked")].map((i) => i.value);
   const check = $("#plan-check").checked;
   const q = new URLSearchParams({ date, check: String(check) });
   if (absent.length) q.set("absent", absent.join(","));
+  const mine = ++planRun;
   planPage.busy = true;
-  $("#plan-submit").disabled = true;
   $("#plan-status").textContent = check ? "Đang lập kế hoạch và mô phỏng ngày… · planning and simulating the day…" : "Đang lập kế hoạch… · planning…";
   try {
-    render(await api("GET", `/plan?${q}`, undefined, { timeoutMs: PLAN_TIMEOUT_MS }));
+    for (;;) {
+      const answer = await api("GET", `/plan?${q}`, undefined, { timeoutMs: PLAN_ASK_TIMEOUT_MS });
+      if (mine !== planRun) return; // the form was sent again meanwhile
+      if (!answer.state) { render(answer); break; }
+      $("#plan-status").textContent = answer.message;
+      planPage.pending = answer;
+      await pause(answer.retry_after_s || 3);
+      if (mine !== planRun) return;
+    }
     showError("");
     $("#plan-status").textContent = "";
   } catch (err) {
+    if (mine !== planRun) return;
     showError(err.message || String(err));
     $("#plan-status").textContent = "";
   } finally {
-    planPage.busy = false;
-    $("#plan-submit").disabled = false;
+    if (mine === planRun) { planPage.busy = false; planPage.pending = null; }
   }
 }
 
