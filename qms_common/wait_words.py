@@ -9,7 +9,9 @@ reads "dưới 10 phút" ("under 10 min"); under 5 minutes, "dưới 5 phút"; p
 things stand; ``estimate_phrase`` says, for one ticket, ``NOT_SURE_TODAY`` instead of a range when the
 forecast called it in fewer than half of its sample paths (the working day, or every counter
 serving it, may end first), so the paper and the phone never print a range for a call that may
-not come.
+not come. A ticket whose forecast parts across a closure (lunch) reads
+"được gọi trước 11:30 hoặc sau 13:30" (``split_phrase``): a range between the two would be true
+of neither.
 """
 from __future__ import annotations
 
@@ -24,12 +26,22 @@ NOT_SURE_TODAY = ("Có thể không kịp phục vụ trong hôm nay", "May not 
 SURE_ENOUGH = 0.5
 
 
-def estimate_phrase(low_s: float, high_s: float, called_share: float | None = None) -> tuple[str, str]:
+def estimate_phrase(low_s: float, high_s: float, called_share: float | None = None,
+                    split: tuple[str, str] | None = None) -> tuple[str, str]:
     """The words for one estimate; ``called_share``: in how many sample paths it was called (None:
-    not known, the range is printed)."""
+    not known, the range is printed); ``split``: the forecast's calls part across a closure, the
+    clock times ("11:30", "13:30") before and after it: ``split_phrase``."""
     if called_share is not None and called_share < SURE_ENOUGH:
         return NOT_SURE_TODAY
+    if split is not None:
+        return split_phrase(*split)
     return wait_range_phrase(low_s, high_s)
+
+
+def split_phrase(before: str, after: str) -> tuple[str, str]:
+    """A ticket taken shortly before the lunch closure is called within minutes or after lunch:
+    no range between the two is true, so its words say both: "được gọi trước 11:30 hoặc sau 13:30"."""
+    return f"được gọi trước {before} hoặc sau {after}", f"called before {before} or after {after}"
 
 
 def wait_range_phrase(low_s: float, high_s: float) -> tuple[str, str]:

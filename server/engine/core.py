@@ -254,7 +254,7 @@ class Engine(OfflineHandover, Ratings, CounterControls):
         queue_key = issued_at if queue_key is None else queue_key
         ahead = self._people_ahead(conn, service, site, priority, queue_key)
         est = estimate or self.waits.for_new(conn, service, site, priority, self.roster, self.clock.now())
-        shown = estimate_fields(est)
+        shown = estimate_fields(est, self.config.center.timezone)
         predicted, wait_range = shown["estimated_wait_s"], shown["estimated_wait_range_s"]
         raw = [predicted, round(est.raw_low_s if est.raw_low_s is not None else est.low_s, 1),
                round(est.raw_high_s if est.raw_high_s is not None else est.high_s, 1)]
@@ -290,7 +290,8 @@ class Engine(OfflineHandover, Ratings, CounterControls):
             ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
                                        ticket["queue_key"]) - 1
             ticket["people_ahead_now"] = max(0, ahead)
-            ticket.update(estimate_fields(self.waits.for_ticket(conn, ticket, self.roster, self.clock.now())))
+            ticket.update(estimate_fields(self.waits.for_ticket(conn, ticket, self.roster, self.clock.now()),
+                                          self.config.center.timezone))
         else:
             ticket["people_ahead_now"] = 0
             ticket.update(estimate_fields(None))

@@ -93,6 +93,9 @@ class Estimate:
     # the sample paths' own interval, before calibration (``calibration.py``); None: not calibrated
     raw_low_s: float | None = None
     raw_high_s: float | None = None
+    # the paths part in two across a closure (lunch, a counter's break): (the last call before it,
+    # the first after it: engine clock seconds; the share of paths called before): ``split_of``
+    split: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -103,6 +106,31 @@ class Forecast:
     # with ``forecast(..., samples=True)``: each estimate's call waits over the paths in which it
     # was called (seconds from now, sorted), by ticket id or (service, priority); for the benches
     samples: dict = field(default_factory=dict)
+
+
+# a ticket's calls over the paths fall in two groups this far apart or more (a closure: lunch,
+# a counter's break), each with at least this share of the paths: its words say both
+SPLIT_GAP_S = 40 * 60.0
+SPLIT_SHARE = 0.2
+
+
+def split_of(ts: list[float]) -> tuple[float, float, float] | None:
+    """Of the sorted call times ``ts`` over the paths: the widest gap, if at least ``SPLIT_GAP_S``
+    with ``SPLIT_SHARE`` of the paths on either side, as (last before, first after, share before).
+    A ticket taken minutes before the lunch closure is called within minutes or after lunch: its
+    mean falls between the two and is true of neither (docs/performance.md, section 9)."""
+    n = len(ts)
+    if n < 5:
+        return None
+    lo, hi = max(1, math.ceil(SPLIT_SHARE * n)), n - max(1, math.ceil(SPLIT_SHARE * n))
+    if hi < lo or ts[hi] - ts[lo - 1] < SPLIT_GAP_S:
+        return None  # most tickets: no room for such a gap (one comparison)
+    best = None
+    for i in range(lo, hi + 1):  # a gap between ts[i - 1] and ts[i]: i paths before it
+        gap = ts[i] - ts[i - 1]
+        if gap >= SPLIT_GAP_S and (best is None or gap > best[1] - best[0]):
+            best = (ts[i - 1], ts[i], i / n)
+    return best
 
 
 def _quantile(sorted_xs: list[float], q: float) -> float:
@@ -271,7 +299,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
             # with a good chance of being called at once, the 80% interval starts at 0
             lo, hi = (0.0, 0.8) if at_once >= 0.1 else (0.1, 0.9)
             est = Estimate(max(0.0, mean), max(0.0, _quantile(ts, lo) - now), max(0.0, _quantile(ts, hi) - now),
-                           len(ts) / paths)
+                           len(ts) / paths, split=split_of(ts))
         else:  # called in no path: nobody will call it today as things stand
             rest = max(0.0, horizon - now)
             est = Estimate(rest, rest, rest, 0.0)

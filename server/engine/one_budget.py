@@ -81,7 +81,9 @@ def moved(est: Estimate, cached_now: float, now: float, add: float = 0.0) -> Est
         return seen_later(x, cached_now, now) + add
 
     raw = (None, None) if est.raw_low_s is None else (m(est.raw_low_s), m(est.raw_high_s))
-    return Estimate(m(est.wait_s), m(est.low_s), m(est.high_s), est.called_share, *raw)
+    # a split's clock times hold from any moment; not for another citizen's estimate with work added
+    return Estimate(m(est.wait_s), m(est.low_s), m(est.high_s), est.called_share, *raw,
+                    split=est.split if add == 0.0 else None)
 
 
 def from_cache(conn: sqlite3.Connection, cached: Forecast, snap: Snapshot, model: Model, site: str, service: str,

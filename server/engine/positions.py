@@ -10,8 +10,11 @@ loop.
 """
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
+from datetime import datetime
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from qms_common.wait_words import estimate_phrase
 
@@ -24,14 +27,30 @@ if TYPE_CHECKING:
 _CHUNK = 500  # SQLite's limit on bound parameters is far above; keeps each statement small
 
 
-def estimate_fields(est: "Estimate | None") -> dict:
+def split_times(est: "Estimate", timezone: str | None) -> tuple[str, str] | None:
+    """An estimate parted across a closure (``forecast.split_of``) as the clock times a citizen
+    reads: the last call before it rounded up to 5 minutes, the first after it rounded down
+    ("11:30", "13:30"), in the center's time zone."""
+    if est.split is None or timezone is None:
+        return None
+    before, after, _ = est.split
+    step = 300
+    before, after = math.ceil(before / step) * step, math.floor(after / step) * step
+    if after <= before:
+        return None
+    zone = ZoneInfo(timezone)
+    return tuple(datetime.fromtimestamp(t, zone).strftime("%H:%M") for t in (before, after))
+
+
+def estimate_fields(est: "Estimate | None", timezone: str | None = None) -> dict:
     """A ticket's estimate as every answer carries it: the mean and the 80 % interval, rounded, and
-    their words (a range, or "may not be served today": ``estimate_phrase``); ``None``, a ticket no
-    longer waiting: zero."""
+    their words (a range, "may not be served today", or with ``timezone`` (the center's) "before
+    11:30 or after 13:30" across a closure: ``estimate_phrase``); ``None``, a ticket no longer
+    waiting: zero."""
     if est is None:
         return {"estimated_wait_s": 0.0, "estimated_wait_range_s": [0.0, 0.0],
                 **dict(zip(("estimated_wait_text", "estimated_wait_text_en"), estimate_phrase(0.0, 0.0)))}
-    vi, en = estimate_phrase(est.low_s, est.high_s, est.called_share)
+    vi, en = estimate_phrase(est.low_s, est.high_s, est.called_share, split_times(est, timezone))
     return {"estimated_wait_s": round(est.wait_s, 1), "estimated_wait_range_s": [round(est.low_s, 1), round(est.high_s, 1)],
             "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
@@ -91,5 +110,5 @@ def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = Non
         else:
             est = engine.waits._shift(est, result, now)
         t["people_ahead_now"] = ahead
-        t.update(estimate_fields(est))
+        t.update(estimate_fields(est, engine.config.center.timezone))
     return rows

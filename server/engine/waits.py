@@ -190,7 +190,7 @@ class WaitEstimator:
         others of such a forecast are cut short and never read)."""
         def one(e: Estimate) -> Estimate:
             low, high = cal.apply(e.wait_s, e.low_s, e.high_s)
-            return Estimate(e.wait_s, low, high, e.called_share, e.low_s, e.high_s)
+            return Estimate(e.wait_s, low, high, e.called_share, e.low_s, e.high_s, e.split)
         out = Forecast(result.now)
         if only is None:
             out.tickets = {k: one(e) for k, e in result.tickets.items()}
