@@ -29,6 +29,9 @@ Publish = Callable[..., bool]  # (topic, message, retain=...) -> published?
 CALL_TYPES = frozenset({"ticket_call", "ticket_recall", "ticket_resume"})
 
 
+STATS_TRIES = 3  # reads of service_stats until one is of a single state (see _consistent_stats)
+
+
 class Outbound:
     def __init__(self, engine: Any, clock: Clock, publish: Publish, *, center: str, interval_s: float) -> None:
         self.engine = engine
@@ -121,10 +124,23 @@ class Outbound:
                     sent += 1
         return sent
 
+    def _consistent_stats(self) -> list[dict]:
+        """``service_stats`` of one state: its counts and its forecast are separate reads, and an
+        event committed between them gave a message of one state's count and the next one's
+        estimate (3 waiting with the range of 4). Read again when the event sequence moved meanwhile;
+        after ``STATS_TRIES`` the last is sent anyway: the event that moved it wakes the next cycle."""
+        stats: list[dict] = []
+        for _ in range(STATS_TRIES):
+            before = self.engine.last_seq()
+            stats = self.engine.service_stats()
+            if self.engine.last_seq() == before:
+                break
+        return stats
+
     def _services(self, full: bool) -> int:
         sent = 0
         now = self.clock.now()
-        for s in self.engine.service_stats():
+        for s in self._consistent_stats():
             low, high = (max(0.0, x) for x in s["estimated_wait_range_s"])
             vi, en = s.get("estimated_wait_text") or wait_range_phrase(low, high)[0], \
                 s.get("estimated_wait_text_en") or wait_range_phrase(low, high)[1]
