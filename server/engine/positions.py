@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from datetime import datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
+from qms_common.clock import local_datetime
 from qms_common.wait_words import estimate_phrase
 
 from .states import State
@@ -38,8 +37,7 @@ def split_times(est: "Estimate", timezone: str | None) -> tuple[str, str] | None
     before, after = math.ceil(before / step) * step, math.floor(after / step) * step
     if after <= before:
         return None
-    zone = ZoneInfo(timezone)
-    return tuple(datetime.fromtimestamp(t, zone).strftime("%H:%M") for t in (before, after))
+    return tuple(local_datetime(t, timezone).strftime("%H:%M") for t in (before, after))
 
 
 def estimate_fields(est: "Estimate | None", timezone: str | None = None) -> dict:
