@@ -75,7 +75,8 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     app.extensions["qms"] = Services(engine=engine, auth=auth, settings=settings)
     app.extensions["qms_pairing"] = Pairing(auth, clock)
     app.extensions["qms_watch"] = Watch(engine, clock)        # the dashboard's alerts log and charts
-    app.extensions["qms_plan"] = PlanView(settings.planning.history, settings.planning.staff, settings.state_dir)
+    app.extensions["qms_plan"] = PlanView(settings.planning.history, settings.planning.staff, settings.state_dir,
+                                          timeout_s=settings.planning.timeout_s)
     app.extensions["qms_mirror"] = Mirror(engine)  # standalone sites' events (server/satellite/mirror.py)
     register_api(app)
     register_csrf(app, TOKEN_COOKIE)  # before any route: cross-site writes never reach one
@@ -136,9 +137,20 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     return app
 
 
+def stop_children(app: OpenAPI) -> None:
+    """Stop the processes the app started (the plan page's job, ``server/insight/plan_view.py``)
+    and start no more: when the server is told to stop (``server/worker.py``, the development
+    server's end) and in ``close_app``. Returns when they are gone (a few seconds at most)."""
+    plans = app.extensions.get("qms_plan")
+    if plans is not None:
+        plans.close()
+
+
 def close_app(app: OpenAPI) -> None:
-    """Stop what ``create_app`` started (the background forecast, the MQTT link) and close the
-    database connections: for an app made in-process (tests, tools); ``qms serve`` simply exits."""
+    """Stop what ``create_app`` started (the plan job, the background forecast, the MQTT link) and
+    close the database connections: for an app made in-process (tests, tools); ``qms serve``
+    stops only the children (``stop_children``), then exits."""
+    stop_children(app)
     warmer = app.extensions.get("qms_estimate_warmer")
     if warmer is not None:
         warmer.stop()

@@ -88,7 +88,11 @@ def serve(settings: ServerSettings, *, dev: bool = False, clock=None) -> int:
     if dev:
         app = build_app(settings, clock)
         socketio = app.extensions["qms_socketio"]
-        socketio.run(app, host=settings.host, port=settings.port, debug=False, allow_unsafe_werkzeug=True)
+        try:
+            socketio.run(app, host=settings.host, port=settings.port, debug=False, allow_unsafe_werkzeug=True)
+        finally:  # Ctrl-C: the plan job's child goes too
+            from .app import stop_children
+            stop_children(app)
         return 0
     _Gunicorn(settings, clock).run()
     return 0

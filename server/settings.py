@@ -106,6 +106,12 @@ class PlanningSettings(StrictModel):
     history: list[str] = Field(default_factory=list,
                                description="scenario folders of earlier days (day folders, or folders of them)")
     staff: str | None = Field(default=None, description="the roster file (staff.csv); default the latest history day's")
+    # A checked plan alone on a quiet machine takes 1.5-4 min; the longest measured, six at once
+    # beside the test suite at load 9-11 on 2 cores, 2481 s (docs/performance.md, section 11, run 4).
+    # The server makes one plan at a time, so an hour is above anything measured with room to
+    # spare: a limit that cuts a plan which would have finished wastes all the CPU it had used.
+    timeout_s: float = Field(default=3600, ge=60, le=86400,
+                             description="a plan still being made after this long is stopped, and the director told")
 
 
 class SatelliteSettings(StrictModel):

@@ -16,7 +16,8 @@ request too) and an idle keep-alive connection after the same time. What it lack
 On stop (SIGTERM), connections waiting for their next request and open websockets are
 closed at once (screens reconnect to the next server); requests in progress finish. Without
 this every restart with a screen connected ended in gunicorn's SIGKILL after
-``graceful_timeout``.
+``graceful_timeout``. The plan page's child process is stopped at once too (SIGTERM, SIGINT or
+SIGQUIT, and again when the worker's loop ends, also on "parent changed"): ``stop_children``.
 
 The limits come from the server settings (``worker.app.settings``: ``server/serve.py``).
 """
@@ -95,6 +96,34 @@ class QmsGeventWorker(GeventWorker):
         limits = self.app.settings.connections
         self.collector = Collector(freeze_every_s=limits.freeze_every_s, thaw_every_s=limits.full_collection_every_s)
         self.collector.start()
+
+    def handle_exit(self, sig, frame) -> None:
+        """SIGTERM (systemd, or the master passing its own stop on): the loop ends, and the plan
+        job's child is stopped now, in a greenlet (not in the signal handler), while the
+        requests in progress finish."""
+        super().handle_exit(sig, frame)
+        gevent.spawn(self.stop_children)
+
+    def handle_quit(self, sig, frame) -> None:
+        """SIGINT (Ctrl-C) and SIGQUIT: the same, quickly (gunicorn's own handler is a greenlet)."""
+        super().handle_quit(sig, frame)
+        gevent.spawn(self.stop_children)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:  # however the loop ended (a signal, the master gone): no child outlives the worker
+            self.stop_children()
+
+    def stop_children(self) -> None:
+        """The app's child processes (the plan job): terminated, killed after a short grace
+        (``server.app.stop_children``). A worker killed hard takes them along by itself
+        (``server/insight/plan_child.py``)."""
+        from .app import stop_children
+        try:
+            stop_children(self.wsgi)
+        except Exception:  # noqa: BLE001 - the worker goes on stopping
+            log.exception("stopping the plan job failed")
 
     def notify(self) -> None:
         super().notify()  # called about once a second, also while stopping

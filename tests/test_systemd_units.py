@@ -141,6 +141,8 @@ def test_role_unit_settings(name):
     assert exec_start.startswith("/opt/qms/.venv/bin/")
     if name == "qms-server":
         assert "--settings /etc/qms/server.toml" in exec_start and exec_start.endswith(" serve")
+        # a stop reaches the plan page's child too (docs/planning.md), not only gunicorn's master
+        assert one(unit, "Service", "KillMode") in (None, "control-group")
     else:
         assert exec_start == f"/opt/qms/.venv/bin/{name} --config /etc/qms/{role}.toml"
     for key, value in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"),

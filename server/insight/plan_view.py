@@ -15,11 +15,19 @@ the plan is made once whoever asks, and kept. Jobs run one at a time, in the ord
 background worker (a greenlet under gevent, whose wait for the child is cooperative:
 ``subprocess`` is patched). A job that failed answers its error to the next request, once; the
 request after that starts it again.
+
+The child never outlives the server: ``close()`` (the worker told to stop, ``server/worker.py``;
+the development server ending; ``close_app``) terminates it, then kills it after
+``STOP_GRACE_S``; a server killed hard takes it along (``plan_child.py``: Linux's parent-death
+signal). Its answer file is in ``<state_dir>/plan-jobs/``, emptied when the first job of a server
+starts, so a job cut by a stop leaves nothing read later: plans are kept in memory only, and
+after a restart the next request starts a new job. ``[planning] timeout_s`` bounds each job.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,12 +40,32 @@ from pathlib import Path
 
 from qms_common.errors import NotFound, QmsError
 
+from .plan_child import PARENT_ENV
+
 KEEP = 16
-TIMEOUT_S = 1200.0  # a checked plan took 47-723 s on the reference machine, loaded (§11)
+TIMEOUT_S = 3600.0  # the default of [planning] timeout_s (server/settings.py says why)
 WAIT_S = 15.0  # a request waits this long for its plan before it is told "being made"
 RETRY_AFTER_S = 3  # ... and to ask again after this long
-# the child: the command itself, niced so that the server's own work goes first
-CHILD = ("import os, sys; os.nice(10); from server.cli import main; sys.exit(main(sys.argv[1:]))",)
+STOP_GRACE_S = 2.0  # a child told to stop (SIGTERM) is killed after this; gunicorn gives the worker 3 s
+JOBS_DIR = "plan-jobs"  # in the state directory: the children's answer files
+ROOT = Path(__file__).resolve().parents[2]
+STOPPING = ("Máy chủ đang dừng nên việc lập kế hoạch đã dừng lại; hãy mở lại trang khi máy chủ chạy lại; "
+            "the server is stopping: the plan was stopped, ask again when the server is back")
+
+
+def child_command() -> list[str]:
+    """The child: ``qms plan`` that dies with the server and runs niced (``plan_child.py``)."""
+    return [sys.executable, "-m", "server.insight.plan_child"]
+
+
+def timed_out(timeout_s: float) -> str:
+    """What the director reads when a plan took longer than ``[planning] timeout_s``."""
+    vi, en = ((f"{timeout_s / 60:.0f} phút", f"{timeout_s / 60:.0f} min") if timeout_s >= 60 else
+              (f"{timeout_s:.0f} giây", f"{timeout_s:.0f} s"))
+    return (f"Lập kế hoạch quá {vi} nên đã dừng (giới hạn [planning] timeout_s); hãy thử lại lúc máy chủ ít "
+            f"việc hơn, hoặc lập kế hoạch không kiểm tra bằng mô phỏng; the plan took more than {en} and was "
+            f"stopped ([planning] timeout_s): try again when the server is less busy, or without the simulated "
+            f"check")
 
 
 class PlanFailed(QmsError):
@@ -73,15 +101,21 @@ class PlanPending:
 
 
 class PlanView:
-    def __init__(self, history: list[str], staff: str | None, state_dir: str) -> None:
+    def __init__(self, history: list[str], staff: str | None, state_dir: str,
+                 timeout_s: float = TIMEOUT_S) -> None:
         self.history = list(history)
         self.staff = staff
         self.state_dir = state_dir
+        self.timeout_s = timeout_s
+        self.command = child_command()
         self._cache: OrderedDict[tuple, dict] = OrderedDict()
         self._jobs: dict[tuple, _Job] = {}   # asked and not kept: queued, running, or failed
         self._queue: list[tuple] = []        # the keys still to run, in the order asked
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None  # the running job's process
+        self._swept = False                  # the answer files of an earlier server removed
+        self._closed = False
 
     def _check_history(self) -> None:
         if not self.history:
@@ -95,6 +129,8 @@ class PlanView:
         self._check_history()
         key = (day.isoformat(), tuple(sorted(set(absent))), check)
         with self._lock:
+            if self._closed:
+                raise PlanFailed(STOPPING)
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
@@ -119,11 +155,26 @@ class PlanView:
             return PlanPending("queued", time.monotonic() - job.asked, self._queue.index(key) + running)
 
     def plan(self, day: date, absent: tuple[str, ...] = (), check: bool = True) -> dict:
-        """The plan, waiting for it however long it takes (``TIMEOUT_S`` bounds the child)."""
-        result = self.request(day, absent, check, wait_s=TIMEOUT_S + 60)
+        """The plan, waiting for it however long it takes (``timeout_s`` bounds the child)."""
+        result = self.request(day, absent, check, wait_s=self.timeout_s + 60)
         if isinstance(result, PlanPending):
-            raise PlanFailed(f"Lập kế hoạch quá {TIMEOUT_S / 60:.0f} phút; the plan took too long")
+            raise PlanFailed(timed_out(self.timeout_s))
         return result
+
+    def close(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop for good: the queued jobs fail with "the server is stopping", the running child
+        is terminated (SIGTERM), then killed if still there after ``grace_s``. Returns when it is
+        gone. Safe to call again, from any thread or greenlet."""
+        with self._lock:
+            self._closed = True
+            for key in self._queue:
+                job = self._jobs.pop(key)
+                job.error = PlanFailed(STOPPING)
+                job.done.set()
+            self._queue.clear()
+            child = self._child
+        if child is not None:
+            _stop(child, grace_s)
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no job is queued or running (tests), or ``timeout`` seconds."""
@@ -177,8 +228,12 @@ class PlanView:
                 "last_day": days[-1].center.date.isoformat()}
 
     def _run(self, day: date, absent: tuple[str, ...], check: bool) -> dict:
-        os.makedirs(self.state_dir, exist_ok=True)
-        fd, path = tempfile.mkstemp(prefix="plan-", suffix=".json", dir=self.state_dir)
+        folder = Path(self.state_dir) / JOBS_DIR
+        if not self._swept:  # what a job cut by a hard stop of an earlier server left
+            shutil.rmtree(folder, ignore_errors=True)
+            self._swept = True
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(prefix="plan-", suffix=".json", dir=folder)
         os.close(fd)
         argv = ["plan", "--date", day.isoformat(), "--history", *self.history, "--absent", ",".join(absent),
                 "--format", "json", "--out", path]
@@ -187,20 +242,53 @@ class PlanView:
         if not check:
             argv.append("--no-check")
         try:
-            try:
-                out = subprocess.run([sys.executable, "-c", *CHILD, *argv], capture_output=True, timeout=TIMEOUT_S,
-                                     cwd=Path(__file__).resolve().parents[2])
-            except subprocess.TimeoutExpired:
-                raise PlanFailed(f"Lập kế hoạch quá {TIMEOUT_S / 60:.0f} phút; the plan took too long") from None
-            if out.returncode != 0:
+            returncode, stderr = self._child_run(argv)
+            if returncode != 0:
                 # the command's own clear message ("qms: ..."), as `qms plan` prints it
-                lines = [ln for ln in out.stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
+                lines = [ln for ln in stderr.decode("utf-8", "replace").splitlines() if ln.strip()]
                 said = next((ln[len("qms: "):] for ln in reversed(lines) if ln.startswith("qms: ")), None)
-                if out.returncode == 2 and said:
+                if returncode == 2 and said:
                     raise QmsError(said)
-                raise PlanFailed(f"Không lập được kế hoạch ({lines[-1] if lines else out.returncode}); "
+                raise PlanFailed(f"Không lập được kế hoạch ({lines[-1] if lines else returncode}); "
                                  "the plan could not be made")
             with open(path, encoding="utf-8") as f:
                 return json.load(f)
         finally:
             os.unlink(path)
+
+    def _child_run(self, argv: list[str]) -> tuple[int, bytes]:
+        """Run the child to its end, ``timeout_s`` at most; its exit status and stderr."""
+        with self._lock:
+            if self._closed:
+                raise PlanFailed(STOPPING)
+            # stdin: nothing to read; its stdout (empty: the plan goes to the answer file) and
+            # stderr are read to the end, so that a chatty child never blocks on a full pipe
+            child = self._child = subprocess.Popen(
+                [*self.command, *argv], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=ROOT, env={**os.environ, PARENT_ENV: str(os.getpid())})
+        try:
+            try:
+                _, stderr = child.communicate(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                _stop(child, STOP_GRACE_S)
+                child.communicate()  # what is left in its pipes, and close them
+                raise PlanFailed(timed_out(self.timeout_s)) from None
+        finally:
+            with self._lock:
+                self._child = None
+                closed = self._closed
+        if closed:  # terminated by close(): whatever it wrote is not a plan
+            raise PlanFailed(STOPPING)
+        return child.returncode, stderr
+
+
+def _stop(child: subprocess.Popen, grace_s: float) -> None:
+    """SIGTERM, then SIGKILL after ``grace_s``; returns when the process has ended."""
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(grace_s)
+            return
+        except subprocess.TimeoutExpired:
+            child.kill()
+    child.wait()
