@@ -24,11 +24,12 @@ import tempfile
 import threading
 import time
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 
 import requests
 
-from qms_common.clock import SystemClock
+from qms_common.clock import SystemClock, local_day
 
 from .auth import Auth
 from .config import load_center, sample_center_text
@@ -111,10 +112,12 @@ class Demo:
         (self.dir / "center.toml").write_text(sample_center_text(public_url=self.url, enforce_hours=False),
                                               encoding="utf-8")
         self.center = load_center(self.dir / "center.toml")
+        history = self._write_history()
         (self.dir / "server.toml").write_text(
             f'state_dir = "{self.dir}"\ncenter_file = "{self.dir / "center.toml"}"\nhost = "127.0.0.1"\n'
             f'port = {self.port}\n\n[mqtt]\nenabled = true\nhost = "127.0.0.1"\n'
-            f'port = {self.broker_port}\nusername = "server"\n', encoding="utf-8")
+            f'port = {self.broker_port}\nusername = "server"\n\n[planning]\nhistory = ["{history}"]\n',
+            encoding="utf-8")
         (self.dir / "mosquitto.conf").write_text(
             "# demo broker: loopback only, anonymous (the real one: firmware_config/mosquitto/center.conf)\n"
             f"listener {self.broker_port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
@@ -132,6 +135,17 @@ class Demo:
         (self.dir / "robot.token").write_text(auth.add_device("robot-1", "robot") + "\n")
         self._write_kiosk_config()
         self._write_announcer_config()
+
+    def _write_history(self) -> Path:
+        """Ten generated working days of a ward, the two weeks before this one: what the plan page
+        (``/dashboard/plan``) plans from (``data/scenarios/generate.py``; about 0.1 s)."""
+        today = local_day(time.time(), self.center.center.timezone)
+        first = today - timedelta(days=today.weekday() + 14)  # the Monday two weeks ago
+        out = self.dir / "history"
+        subprocess.run([sys.executable, str(ROOT / "data" / "scenarios" / "generate.py"), "ward", "--date",
+                        first.isoformat(), "--days", "10", "--seed", "500", "--out", str(out)],
+                       check=True, capture_output=True)
+        return out
 
     def _write_kiosk_config(self) -> None:
         buttons = "".join(
@@ -323,6 +337,7 @@ trên các màn hình vẫn là thời gian thực. Simulated citizens arrive an
 time; clocks and waits on the screens are real time.
 
   Giám đốc / director dashboard   {self.url}/dashboard   (giamdoc / {DEMO_PASSWORD})
+  Kế hoạch nhân sự / staffing     {self.url}/dashboard/plan   (từ 10 ngày làm việc mẫu / 10 generated days)
   Màn hình gọi số / wall display  {self.url}/display     (mở sau khi đăng nhập bảng điều hành, hoặc ghép nối
                                   bằng mã hiện trên màn hình: Bảng điều hành → Ghép nối màn hình)
   Quầy cán bộ / clerk console     {self.url}/console     (canbo / {DEMO_PASSWORD}; quầy 9 và 22 đang trống)
