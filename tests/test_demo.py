@@ -12,8 +12,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import date
 
 import pytest
+import requests
 
 from tests.live_server import ROOT, free_port
 
@@ -31,8 +33,9 @@ def _called(db) -> int:
 def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
     state = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k != "GPIOZERO_PIN_FACTORY"}
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "server.cli", "--state-dir", str(state), "demo",
-                             "--port", str(free_port()), "--kiosk-port", str(free_port()),
+                             "--port", str(port), "--kiosk-port", str(free_port()),
                              "--broker-port", str(free_port()), "--speed", "120"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
@@ -45,6 +48,12 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
             time.sleep(0.5)
         else:
             pytest.fail("the demo called nobody within 2 minutes:\n" + (state / "server.log").read_text()[-2000:])
+        # the director's plan page has earlier days to plan from: the two working weeks before this one
+        url = f"http://127.0.0.1:{port}/api/v1"
+        token = requests.post(url + "/auth/login", json={"username": "giamdoc", "password": "demo1234"},
+                              timeout=30).json()["token"]
+        roster = requests.get(url + "/plan/roster", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        assert roster["history_days"] == 10 and roster["last_day"] < date.today().isoformat()
         # the broker dies (as a crash would): the demo starts it again, as systemd does, and the
         # calls reach the announcer through it
         broker = _pids_mentioning(str(state / "mosquitto.conf"))
@@ -67,7 +76,7 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     # the banner: every address, no device secret in any of them, a citizen's page in one click
-    assert "/display " in out and "canbo / demo1234" in out and "token=" not in out
+    assert "/dashboard/plan " in out and "/display " in out and "canbo / demo1234" in out and "token=" not in out
     assert "/s/" in out and "Trang của công dân" in out
     assert "nhanh gấp 120 lần thời gian thực" in out  # says what runs faster
     assert " INFO " not in out  # the terminal stays readable: the detail is in the log files
