@@ -20,6 +20,7 @@ import requests
 
 from server.insight import plan_child, plan_view
 from tests.live_server import LiveServer
+from tests.browser import browser  # noqa: F401  (fixture)
 from tests.plan_history import history  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,7 +156,8 @@ def test_a_plan_past_the_timeout_is_stopped_with_a_clear_message(tmp_path, lefto
     leftovers.extend(seen)
     assert err.value.http_status == 503
     assert err.value.message.startswith("Lập kế hoạch quá 1 giây nên đã dừng (giới hạn [planning] timeout_s)")
-    assert "without the simulated check" in err.value.message
+    vi, en = err.value.message.split("; ", 1)  # how the pages part it
+    assert vi.endswith("không kiểm tra bằng mô phỏng") and en.endswith("without the simulated check")
     assert seen and not any(_alive(pid) for pid in seen)
     assert plan_view.timed_out(3600).startswith("Lập kế hoạch quá 60 phút nên đã dừng")
 
@@ -270,3 +272,33 @@ def test_a_server_killed_hard_takes_its_plan_along_and_plans_again_after_a_resta
         assert list((state / "plan-jobs").iterdir()) == []  # what the killed job left is gone
     finally:
         again.stop()
+
+
+def test_the_plan_page_says_the_server_stopped_its_plan(tmp_path, history, browser, leftovers):  # noqa: F811
+    """In Chromium: a director waiting for a checked plan reads why it stopped when the server does."""
+    from playwright.sync_api import expect
+
+    from tests.browser import DESK, new_page, sign_in
+    srv = _server(tmp_path / "state", history).start()
+    try:
+        srv.add_user("giamdoc", "director")
+        page = new_page(browser, DESK)
+        page.goto(srv.url + "/dashboard/plan")
+        sign_in(page, "giamdoc")
+        page.wait_for_function("() => window.qmsPlan.plan && !window.qmsPlan.busy", timeout=60_000)  # tomorrow's, quick
+        page.fill("#plan-date", "2026-11-10")
+        page.check("#plan-check")
+        page.click("#plan-submit")
+        [child] = _wait_for(lambda: _plan_children(srv.proc.pid), 30, "the checked plan's child started")
+        leftovers.append(child)
+        os.kill(srv.proc.pid, signal.SIGTERM)
+        expect(page.locator("#error-vi")).to_contain_text("Máy chủ đang dừng nên việc lập kế hoạch đã dừng lại",
+                                                          timeout=15_000)
+        expect(page.locator("#error-vi")).to_contain_text("hãy mở lại trang khi máy chủ chạy lại")
+        expect(page.locator("#error-en")).to_have_text(" the server is stopping: the plan was stopped, "
+                                                       "ask again when the server is back")
+        page.wait_for_function("() => !window.qmsPlan.busy", timeout=15_000)  # it stopped asking
+        assert not _alive(child) and not page.errors
+        page.context.close()
+    finally:
+        srv.stop()

@@ -120,9 +120,11 @@ def test_a_plan_is_a_job_the_director_does_not_wait_for_and_it_is_made_once(tmp_
 def test_a_failed_job_tells_its_error_once_and_the_next_request_makes_it_again(tmp_path, monkeypatch):
     view = plan_view.PlanView(["unused"], None, str(tmp_path))
     slow = _Slow(fail_first=True)
-    slow.release.set()
     monkeypatch.setattr(view, "_run", slow)
-    view.request(date(2026, 11, 10), wait_s=0)  # started; its answer may or may not be in yet
+    # held until the request has been answered "being made": released before, the job could end
+    # within the request's wait and tell its error to it (then the next request made it again)
+    assert isinstance(view.request(date(2026, 11, 10), wait_s=0), plan_view.PlanPending)
+    slow.release.set()
     assert view.wait_idle(30)
     with pytest.raises(QmsError) as err:
         view.request(date(2026, 11, 10), wait_s=0)

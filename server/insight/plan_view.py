@@ -49,7 +49,8 @@ RETRY_AFTER_S = 3  # ... and to ask again after this long
 STOP_GRACE_S = 2.0  # a child told to stop (SIGTERM) is killed after this; gunicorn gives the worker 3 s
 JOBS_DIR = "plan-jobs"  # in the state directory: the children's answer files
 ROOT = Path(__file__).resolve().parents[2]
-STOPPING = ("Máy chủ đang dừng nên việc lập kế hoạch đã dừng lại; hãy mở lại trang khi máy chủ chạy lại; "
+# Vietnamese, "; ", English: the pages show the part before the first "; " as the Vietnamese
+STOPPING = ("Máy chủ đang dừng nên việc lập kế hoạch đã dừng lại, hãy mở lại trang khi máy chủ chạy lại; "
             "the server is stopping: the plan was stopped, ask again when the server is back")
 
 
@@ -62,7 +63,7 @@ def timed_out(timeout_s: float) -> str:
     """What the director reads when a plan took longer than ``[planning] timeout_s``."""
     vi, en = ((f"{timeout_s / 60:.0f} phút", f"{timeout_s / 60:.0f} min") if timeout_s >= 60 else
               (f"{timeout_s:.0f} giây", f"{timeout_s:.0f} s"))
-    return (f"Lập kế hoạch quá {vi} nên đã dừng (giới hạn [planning] timeout_s); hãy thử lại lúc máy chủ ít "
+    return (f"Lập kế hoạch quá {vi} nên đã dừng (giới hạn [planning] timeout_s), hãy thử lại lúc máy chủ ít "
             f"việc hơn, hoặc lập kế hoạch không kiểm tra bằng mô phỏng; the plan took more than {en} and was "
             f"stopped ([planning] timeout_s): try again when the server is less busy, or without the simulated "
             f"check")
