@@ -321,6 +321,8 @@ class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, Ticke
                                  self.clock.now(), whole=True)
         return est.wait_s, est.low_s, est.high_s
 
+    # --- counters, calling, a ticket's actions: counters.py, calling.py, lifecycle.py (mixins) ---
+
     # --- views ----------------------------------------------------------------------------
     def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
         rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
