@@ -68,6 +68,23 @@ def _waiting_ticket(row) -> WaitingTicket:
     return WaitingTicket(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
+def _signed_in(row: Shift, clerk: str | None) -> bool:
+    """Whether the counter's clerk now is the roster row's (None: a counter open without one)."""
+    return clerk is None or clerk == row.clerk
+
+
+def _taking_over(roster: list[Shift] | None, number: int, state: str, clerk: str | None, now: float
+                 ) -> Shift | None:
+    """The roster row on now at counter ``number`` whose clerk has not signed in yet, the counter
+    being held by another (the previous row's, finishing the citizen in hand: the engine refuses a
+    second clerk's sign-in until the first signs out, and a sign-out with a citizen in hand; the
+    simulator signs the row's clerk in as soon as the service ends)."""
+    if roster is None or state == "closed":
+        return None
+    row = next((s for s in roster if s.counter == number and s.start <= now < s.end), None)
+    return None if row is None or _signed_in(row, clerk) else row
+
+
 def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
     obs = Observations()
     rows = conn.execute(f"SELECT service, clerk, finished_at - started_at, started_at - called_at FROM tickets "
@@ -203,18 +220,21 @@ class WaitEstimator:
 
     # --- the state now ------------------------------------------------------------------------
     def _windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
-                 now: float, day: date) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
+                 now: float, day: date, clerk: str | None = None) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
         if roster is not None:
             rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
             out = []
             for s in rows:
                 start = max(s.start, now)
                 services = s.services
-                if s.start <= now:
+                if s.start <= now and state in ("open", "paused") and _signed_in(s, clerk):
                     # the engine calls on resume from the services it had (a change kept through a break)
-                    services = active if state in ("open", "paused") else s.services
+                    services = active
                     if state == "paused":
                         start = now + PAUSE_GUESS_S
+                # else the row's own services from now: the counter is closed (its clerk signs in
+                # now), or still held by the previous row's clerk finishing a citizen (the row's
+                # clerk signs in once that one ends: the path plays the service in hand first)
                 out.append((start, s.end, services))
             return tuple(w for w in out if w[0] < w[1])
         hours = self.config.hours
@@ -292,8 +312,12 @@ class WaitEstimator:
                 serving = r["t_state"] == "serving"
                 since = r["started_at"] if serving else r["called_at"]
                 in_hand = InHand(r["t_service"], serving, max(0.0, now - (since or now)))
-            counters.append(CounterNow(conf.number, r["clerk"], r["priority_in_row"], in_hand,
-                                       self._windows(conf.number, r["state"], roster, active, now, day)))
+            clerk, in_row = r["clerk"], r["priority_in_row"]
+            coming = _taking_over(roster, conf.number, r["state"], clerk, now)
+            if coming is not None:  # every call from now on is the next clerk's, counted from 0 (a new sign-in)
+                clerk, in_row = coming.clerk, 0
+            counters.append(CounterNow(conf.number, clerk, in_row, in_hand,
+                                       self._windows(conf.number, r["state"], roster, active, now, day, r["clerk"])))
         services = [s.code for s in self.config.services]
         arrivals = self._arrivals(conn, site, now, day, counters)
         return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
