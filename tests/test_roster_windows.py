@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from server.engine.waits import PAUSE_GUESS_S, Shift
+from server.engine.snapshots import PAUSE_GUESS_S
+from server.engine.waits import Shift
 from server.scenario import load_scenario
 from server.simulator import Simulation
 
@@ -114,11 +115,11 @@ def test_the_path_rule_check_catches_a_row_forecast_with_the_previous_clerks_ser
     On the handover day above: no difference; with the reading before the fix planted (the
     counter's clerk taken for the row's), the windows read at 320 s say HT, binh calls DD and CT."""
     from bench.path_rule import Checked
-    from server.engine import waits
+    from server.engine import snapshots
     clean = Checked(_handover_day(tmp_path / "clean"))
     clean.run()
     assert clean.calls == 4 and not clean.causes, clean.examples
-    monkeypatch.setattr(waits, "_signed_in", lambda row, clerk: True)
+    monkeypatch.setattr(snapshots, "_signed_in", lambda row, clerk: True)
     planted = Checked(_handover_day(tmp_path / "planted"))
     planted.run()
     assert planted.causes["ahead"] == 1 and "counter 1" in planted.examples[0], planted.examples
