@@ -73,7 +73,10 @@ class StateReader:
         self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
 
     def windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
-                 now: float, day: date, clerk: str | None = None) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
+                now: float, day: date, clerk: str | None = None) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
+        """When counter ``number`` (in ``state``, ``clerk`` signed in, calling from ``active`` now)
+        calls for the rest of the day: (start, end, services in order), from the roster's rows or,
+        without a roster, the configured hours."""
         if roster is not None:
             rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
             out = []
@@ -148,6 +151,7 @@ class StateReader:
         return list(by_id.values())
 
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
+        """The state of ``site`` at ``now`` as the forecast reads it."""
         day = local_datetime(now, self.config.tz).date()
         waiting = self.waiting(conn, site)
         rows = {r["number"]: r for r in conn.execute(
@@ -167,7 +171,9 @@ class StateReader:
                 in_hand = InHand(r["t_service"], serving, max(0.0, now - (since or now)))
             clerk, in_row = r["clerk"], r["priority_in_row"]
             coming = _taking_over(roster, conf.number, r["state"], clerk, now)
-            if coming is not None:  # every call from now on is the next clerk's, counted from 0 (a new sign-in)
+            if coming is not None:
+                # every call from now on is the next clerk's, the priority count from 0 (a new
+                # sign-in); a citizen in hand still walking is timed as the next clerk's too
                 clerk, in_row = coming.clerk, 0
             counters.append(CounterNow(conf.number, clerk, in_row, in_hand,
                                        self.windows(conf.number, r["state"], roster, active, now, day, r["clerk"])))
