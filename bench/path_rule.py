@@ -19,7 +19,11 @@ compared, pair by pair (counter, ticket). Every disagreement is counted under it
 * ``ticket``: the same service and class, another ticket (the order within a queue);
 * ``order``: the same tickets called at this instant, by other counters (which free counter
   calls first);
-* ``none``: one of the two calls nobody.
+* ``none``: one of the two calls nobody;
+* ``ahead``: the windows the forecast gave a counter while it was busy (read at the last dispatch
+  before its hands were free) have it calling from other services, or not working, at the moment
+  it is free again (a row whose clerk waits for the previous one to finish a citizen, a break,
+  the next row's services): what the paths of those who waited meanwhile played.
 
 Usage: .venv/bin/python bench/path_rule.py [--days NAME,...] [--fresh | --unseen] [--show N]
 """
@@ -76,6 +80,7 @@ class Checked(Simulation):
         self.causes: Counter = Counter()
         self.examples: list[str] = []
         self.calls = 0
+        self.ahead: dict[int, tuple[float, tuple]] = {}  # counter -> (when, its windows) read while busy
 
     def _note(self, cause: str, text: str) -> None:
         self.causes[cause] += 1
@@ -113,6 +118,18 @@ class Checked(Simulation):
                         c.number in free:
                     self._note("services", f"{self._hm()} counter {c.number}: path {win[2]}, engine "
                                f"{engine.active_services(engine.counter(c.number))}")
+        for n in free:  # free again: were its windows, read while it was busy, what it works from now?
+            if n in self.ahead:
+                t0, windows = self.ahead.pop(n)
+                win = next((w for w in windows if w[0] <= now < w[1]), None)
+                engine_services = tuple(engine.active_services(engine.counter(n)))
+                if win is None or tuple(win[2]) != engine_services:
+                    self._note("ahead", f"{self._hm()} counter {n}: read {self._rel(t0)} before, the path "
+                               f"{'not working' if win is None else win[2]}, engine {engine_services}")
+        for snap in snaps.values():
+            for c in snap.counters:
+                if c.in_hand is not None:
+                    self.ahead[c.number] = (now, c.windows)
         before = {}
         for site, snap in snaps.items():
             for w in snap.waiting:

@@ -376,7 +376,7 @@ _FULL = "SELECT id, service, priority, queue_key, wait_from, target_counter FROM
 
 def test_the_waiting_list_kept_between_snapshots_is_what_reading_everyone_gives(engine, clock):
     """The estimator keeps who waits and re-reads only the tickets that events since then name
-    (``WaitEstimator._waiting``: with a thousand waiting, a full read was most of an issue's
+    (``StateReader.waiting``, ``snapshots.py``: with a thousand waiting, a full read was most of an issue's
     cost). After each of 200 random operations (issue, call, start, finish, no-show, park,
     resume, transfer, requeue, cancel) the kept list is the full read; so it is after a
     transaction rolled back, and after a change that came without its event."""
@@ -389,7 +389,7 @@ def test_the_waiting_list_kept_between_snapshots_is_what_reading_everyone_gives(
 
     def kept(c=None):
         return {w.id: (w.service, w.priority, w.queue_key, w.wait_from, w.target_counter)
-                for w in engine.waits._waiting(c or conn, "main")}
+                for w in engine.waits.reader.waiting(c or conn, "main")}
 
     clerks = {1: "a", 2: "b", 4: "c"}
     for n, clerk in clerks.items():

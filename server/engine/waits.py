@@ -1,15 +1,12 @@
-"""The engine's wait estimates: reads the state and the event log, asks the pure forecaster.
+"""The engine's wait estimates: asks the pure forecaster, learns from the event log, caches.
 
 ``WaitEstimator`` is what the engine calls for the ticket being issued, a ticket's status page,
-and the "new ticket" estimate of every service (displays, dashboard, alerts). It builds a
-:class:`~server.engine.forecast.Snapshot` from the live tables (never a citizen's future service
-time: the server does not know it), keeps a :class:`~server.engine.learned.Model` learned from the
-event log (earlier days once a day, today's at most every ``RELEARN_S``), and caches one forecast
-per site and state (event sequence) for ``REUSE_S`` seconds.
-
-When each counter works comes from the day's roster (``Engine.roster``: the simulator sets it from
-the staff file) or, without one, from the configured hours: counters open now work until lunch
-and from the end of lunch to closing; before opening every configured counter is expected.
+and the "new ticket" estimate of every service (displays, dashboard, alerts). It has a
+:class:`~server.engine.forecast.Snapshot` read from the live tables (``snapshots.py``: never a
+citizen's future service time, the server does not know it), keeps a
+:class:`~server.engine.learned.Model` learned from the event log (earlier days once a day,
+today's at most every ``RELEARN_S``) with the interval's calibration, and caches one forecast per
+site and state (event sequence) for ``REUSE_S`` seconds.
 """
 from __future__ import annotations
 
@@ -20,17 +17,18 @@ import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Iterator, Sequence
 
-from qms_common.clock import local_datetime, local_timestamp
+from qms_common.clock import local_datetime
 
 from ..blocking import background_pause, cooperative_pause
 from ..config import CenterConfig
 from . import one_budget
 from .calibration import Calibration, learn_calibration
-from .forecast import PATHS, CounterNow, Estimate, Forecast, InHand, Shift, Snapshot, WaitingTicket, forecast
+from .forecast import PATHS, Estimate, Forecast, Shift, Snapshot, forecast
 from .learned import Model, Observations, learn
+from .snapshots import StateReader
 
 HISTORY_DAYS = 28
 ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (fewer: a noisier printed figure)
@@ -40,18 +38,10 @@ ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 anti
 ONE_PATHS_FULL_UP_TO = 100
 ONE_PATHS_MIN = 4
 
-SLOT_S = 1800.0          # arrival rates by half hour of the day
-AHEAD_S = 3 * 3600.0     # arrivals are forecast this far ahead
-RECENT_S = 1800.0        # without history, today's rate over the last half hour
 RELEARN_S = 60.0
 REUSE_S = 20.0
 PAGE_RECENT_S = 35.0  # a page just opened may read the last forecast of everyone this old (as a screen's connect)
 COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
-PAUSE_GUESS_S = 300.0   # a paused counter (a break not in the roster) is expected back after this
-AFTER_CLOSE_S = 1800.0  # without a roster, counters serve who still waits this long after closing
-WAITING_DELTA_MAX = 500  # more events than this since the kept list: read everyone again
-_WAITING_SQL = ("SELECT id, service, priority, queue_key, wait_from, target_counter FROM tickets "
-                "WHERE state = 'waiting' AND site = ?")
 
 __all__ = ["Shift", "WaitEstimator", "Estimate"]
 
@@ -61,11 +51,6 @@ def one_ticket_paths(waiting: int) -> int:
     if waiting <= ONE_PATHS_FULL_UP_TO:
         return ONE_PATHS
     return max(ONE_PATHS_MIN, ONE_PATHS * ONE_PATHS_FULL_UP_TO // waiting // 2 * 2)
-
-
-def _waiting_ticket(row) -> WaitingTicket:
-    """A row of ``_WAITING_SQL`` as the forecast reads it."""
-    return WaitingTicket(row[0], row[1], bool(row[2]), row[3], row[4], row[5])
 
 
 def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
@@ -143,9 +128,7 @@ class WaitEstimator:
         self._computing: dict[str, tuple[int, threading.Event]] = {}
         # inside one_state(): the forecast of every waiting citizen already read there, per site
         self._pinned: ContextVar[StatePin | None] = ContextVar(f"qms_forecast_pin_{id(self)}", default=None)
-        self._profile: tuple[str, dict[str, tuple[int, dict]]] | None = None
-        # per site: who waited, by ticket id, as of an event sequence (``_waiting``)
-        self._waiting_seen: dict[str, tuple[int, dict[str, WaitingTicket]]] = {}
+        self.reader = StateReader(config, HISTORY_DAYS)  # the state now, as the forecast reads it
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
         self.over_budget = 0  # one ticket's estimates taken from the cached forecast (one_budget.py)
@@ -202,168 +185,9 @@ class WaitEstimator:
         return out
 
     # --- the state now ------------------------------------------------------------------------
-    def _windows(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
-                 now: float, day: date) -> tuple[tuple[float, float, tuple[str, ...]], ...]:
-        if roster is not None:
-            rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
-            out = []
-            for s in rows:
-                start = max(s.start, now)
-                services = s.services
-                if s.start <= now:
-                    # the engine calls on resume from the services it had (a change kept through a break)
-                    services = active if state in ("open", "paused") else s.services
-                    if state == "paused":
-                        start = now + PAUSE_GUESS_S
-                out.append((start, s.end, services))
-            return tuple(w for w in out if w[0] < w[1])
-        hours = self.config.hours
-        tz = self.config.tz
-        opens = local_timestamp(day, hours.opens, tz)
-        closes = local_timestamp(day, hours.closes, tz) + AFTER_CLOSE_S
-        spans = [(opens, closes)]
-        if hours.lunch:
-            spans = [(opens, local_timestamp(day, hours.lunch[0], tz)), (local_timestamp(day, hours.lunch[1], tz), closes)]
-        if not hours.enforce and not opens <= now < closes and state != "closed":
-            # a center that issues at any hour (hours.enforce = false: a demo, an evening session):
-            # a counter open outside the hours works on, as far as the forecast looks
-            spans = [(now, now + 2 * AHEAD_S)]
-        if state == "closed" and now >= opens:
-            return ()
-        start_at = now + PAUSE_GUESS_S if state == "paused" else now
-        out = tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
-        if not out and state == "open" and now >= opens:
-            # still open after hours: it is serving who waits, expected to go on a while yet
-            out = ((now, now + AFTER_CLOSE_S, active),)
-        return out
-
-    def _waiting(self, conn: sqlite3.Connection, site: str) -> list[WaitingTicket]:
-        """Who waits at ``site``, in no particular order (the forecast sorts them).
-
-        With a thousand waiting, reading them all was most of the cost of the estimate printed on
-        each ticket (docs/performance.md, section 8). So the last list read outside a transaction
-        is kept with the event sequence it reflects, and the next read re-reads only the tickets
-        that events since then name: every change of a ticket's place in a queue is an event of
-        that ticket, written in the same transaction (the live tables are rebuilt from the events:
-        ``engine/replay.py``). The count of those waiting, from the index, must then agree, or
-        everyone is read again. A list read inside a write transaction is not kept: it may see
-        writes that are rolled back."""
-        cur = conn.cursor()
-        cur.row_factory = None  # plain tuples
-        seq = cur.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        kept = self._waiting_seen.get(site)
-        by_id = None
-        if kept is not None and 0 <= seq - kept[0] <= WAITING_DELTA_MAX:
-            by_id = dict(kept[1])
-            changed = [r[0] for r in cur.execute("SELECT DISTINCT ticket_id FROM events WHERE seq > ? "
-                                                 "AND ticket_id IS NOT NULL", (kept[0],))]
-            for i in range(0, len(changed), 500):
-                chunk = changed[i:i + 500]
-                for tid in chunk:
-                    by_id.pop(tid, None)
-                marks = ",".join("?" * len(chunk))
-                for r in cur.execute(f"{_WAITING_SQL} AND id IN ({marks})", (site, *chunk)):
-                    by_id[r[0]] = _waiting_ticket(r)
-            count = cur.execute("SELECT count(*) FROM tickets WHERE state = 'waiting' AND site = ?",
-                                (site,)).fetchone()[0]
-            if count != len(by_id):  # a change without its event (never expected): read everyone
-                by_id = None
-        if by_id is None:
-            by_id = {r[0]: _waiting_ticket(r) for r in cur.execute(_WAITING_SQL, (site,))}
-        if not conn.in_transaction:
-            self._waiting_seen[site] = (seq, by_id)
-        return list(by_id.values())
-
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
-        day = local_datetime(now, self.config.tz).date()
-        waiting = self._waiting(conn, site)
-        rows = {r["number"]: r for r in conn.execute(
-            "SELECT c.number, c.state, c.clerk, c.priority_in_row, c.services, t.service AS t_service, "
-            "t.state AS t_state, t.called_at, t.started_at FROM counters c LEFT JOIN tickets t ON t.id = c.ticket_id "
-            "WHERE c.site = ?", (site,))}
-        counters = []
-        for conf in self.config.counters:
-            r = rows.get(conf.number)
-            if conf.site != site or r is None:
-                continue
-            active = tuple(json.loads(r["services"])) if r["services"] and r["state"] != "closed" else tuple(conf.services)
-            in_hand = None
-            if r["t_service"] is not None and r["t_state"] in ("called", "serving"):
-                serving = r["t_state"] == "serving"
-                since = r["started_at"] if serving else r["called_at"]
-                in_hand = InHand(r["t_service"], serving, max(0.0, now - (since or now)))
-            counters.append(CounterNow(conf.number, r["clerk"], r["priority_in_row"], in_hand,
-                                       self._windows(conf.number, r["state"], roster, active, now, day)))
-        services = [s.code for s in self.config.services]
-        arrivals = self._arrivals(conn, site, now, day, counters)
-        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
-
-    # --- citizens still to come ---------------------------------------------------------------
-    def _history_profile(self, conn: sqlite3.Connection, site: str, day: date) -> tuple[int, dict]:
-        """(days of history, {(service, priority): [tickets per half hour of the day]})."""
-        key = day.isoformat()
-        if self._profile is None or self._profile[0] != key:
-            self._profile = (key, {})
-        cache = self._profile[1]
-        if site not in cache:
-            first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
-            counts: dict[tuple[str, bool], list[int]] = {}
-            days = set()
-            slots = int(86400 / SLOT_S)
-            for service, prio, issued, d in conn.execute(
-                    "SELECT service, priority, issued_at, day FROM tickets WHERE day >= ? AND day < ? AND site = ?",
-                    (first, key, site)):
-                days.add(d)
-                sod = local_datetime(issued, self.config.tz)
-                k = int((sod.hour * 3600 + sod.minute * 60 + sod.second) / SLOT_S)
-                counts.setdefault((service, bool(prio)), [0] * slots)[min(k, slots - 1)] += 1
-            cache[site] = (len(days), counts)
-        return cache[site]
-
-    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> list:
-        tz = self.config.tz
-        midnight = local_timestamp(day, "00:00", tz)
-        opens = local_timestamp(day, self.config.hours.opens, tz)
-        closes = local_timestamp(day, self.config.hours.closes, tz)
-        end = min(closes, now + AHEAD_S) if self.config.hours.enforce or now < closes else now + AHEAD_S
-        if end <= now:
-            return []
-        n_days, profile = self._history_profile(conn, site, day)
-        span = min(RECENT_S, max(now - opens, 900.0))
-        since = now - span
-        # per (service, priority class): tickets issued today, and those in the last ``span``; in
-        # the order a scan of the day's index meets them (an aggregate, not a row per ticket in
-        # Python: a busy day has over a thousand, and this runs for every ticket issued)
-        today = [((service, bool(prio)), n, recent) for service, prio, n, recent in conn.execute(
-            "SELECT service, priority, count(*), sum(issued_at > ?) FROM tickets WHERE day = ? AND site = ? "
-            "GROUP BY service, priority ORDER BY service, min(rowid)", (since, day.isoformat(), site))]
-        edges = [now]
-        k = int((now - midnight) / SLOT_S) + 1
-        while midnight + k * SLOT_S < end:
-            edges.append(midnight + k * SLOT_S)
-            k += 1
-        edges.append(end)
-        out = []
-        if n_days:
-            so_far = sum(n for _, n, _ in today)
-            k_now = int((now - midnight) / SLOT_S)
-            frac = (now - midnight) / SLOT_S - k_now
-            expected = sum(sum(c[:k_now]) + c[k_now] * frac for c in profile.values()) / n_days
-            scale = min(2.0, max(0.5, (so_far + 5) / (expected + 5)))
-            for key, c in profile.items():
-                pieces = [(a, b, c[int((a - midnight) / SLOT_S)] / n_days / SLOT_S * scale)
-                          for a, b in zip(edges, edges[1:])]
-                out.append((key, [p for p in pieces if p[2] > 0]))
-            return out
-        # cold: today's recent rate, while some counter works
-        working = [w[:2] for c in counters for w in c.windows]
-        open_spans = [(a, b) for a, b in zip(edges, edges[1:]) if any(s <= (a + b) / 2 < e for s, e in working)]
-        for key, _, recent in today:
-            rate = recent / span
-            if rate <= 0:
-                continue
-            out.append((key, [(a, b, rate) for a, b in open_spans]))
-        return out
+        """What the forecast of ``site`` starts from (``snapshots.StateReader.snapshot``)."""
+        return self.reader.snapshot(conn, site, roster, now)
 
     # --- estimates ----------------------------------------------------------------------------
     @contextmanager
