@@ -31,9 +31,9 @@ def screen_event(event: dict) -> dict:
 
 
 def screen_snapshot(engine: Engine, site: str | None) -> dict:
-    """Everything a screen shows, with the event sequence it reflects (``seq``)."""
-    snap = engine.snapshot(site)
-    snap["recent_calls"] = engine.recent_calls(RECENT_CALLS, site)
+    """Everything a screen shows, all of the one state of event sequence ``seq`` (one read of
+    the engine: ``Engine.snapshot``, its calls included)."""
+    snap = engine.snapshot(site, calls=RECENT_CALLS)
     snap["site"] = site
     return snap
 
@@ -58,8 +58,10 @@ def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None 
     """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
     the queues read by earlier calls of the same push; ``recent``: from the last push's forecast
     when recent, as a page just opened is, not a new forecast of every waiting citizen)."""
-    seq = engine.last_seq()
-    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
+    with engine.reading():  # the places in line and the seq of one state (the estimates: see above)
+        seq = engine.last_seq()
+        found = positions(engine, ticket_ids, queues, recent)
+    return {tid: _status(engine, t, seq) for tid, t in found.items()}
 
 
 def _status(engine: Engine, t: dict, seq: int) -> dict:

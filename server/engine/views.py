@@ -5,18 +5,31 @@ A mixin of :class:`~server.engine.core.Engine` (like ``CounterControls``, ``Rati
 ``OfflineHandover``): it reads ``self.store``, ``self.config``, ``self.clock``, ``self.waits`` and
 ``self.roster``, and the engine's own reads (``counters``, ``active_services``, ``_ticket_row``,
 ``counter_notices``, ``handover_alerts``, ``rating_alerts``, ``advisor``). Nothing here writes,
-except that a view may be the first operation of a new day (``_roll_day``).
+except that a view may be the first operation of a new day (``_roll_day``, before its reads).
+
+Views that cannot lie: a view of several statements (``service_stats``, ``counters_view``,
+``alerts``, ``snapshot``) reads inside :meth:`Views.reading`, one read transaction (``Store.read``:
+a WAL snapshot on a connection of its own) with the forecast of that transaction's state
+(``WaitEstimator.of_state``). A ticket committed while a snapshot is read is not half in it: its
+``seq``, counts, calls, estimates and alerts are all of one state, and the ticket arrives as the
+event after that ``seq``. The only exception is deliberate and said: during a burst the live hub's
+pushes reuse the last forecast of everyone (``realtime.FORECAST_EVERY_S``); such a snapshot's
+``forecast_seq`` is then the earlier state its estimates are of (else it equals ``seq``).
 """
 from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from qms_common.wait_words import NO_COUNTER, wait_range_phrase
 
 from .alerts import promise_alerts
+
+if TYPE_CHECKING:
+    from .waits import StatePin
 
 
 def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
@@ -25,6 +38,17 @@ def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
 
 class Views:
     """The read side of the engine (``server/engine/views.py``)."""
+
+    @contextmanager
+    def reading(self) -> Iterator["StatePin"]:
+        """Inside, every read of the engine is of one committed state: one read transaction
+        (``store.conn()`` here is its connection) and the forecast of that state (its pin says of
+        which event sequence each site's forecast is). Re-entrant. Keep it short: it holds a WAL
+        snapshot (checkpoints wait for it), so never around a socket's send or a write. A new
+        day's first look closes the last one first (``_roll_day``: a write, outside the read)."""
+        self._roll_day()
+        with self.store.read(), self.waits.of_state() as pin:
+            yield pin
 
     def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
         rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -59,6 +83,10 @@ class Views:
         the share within the wait target: today's calls that came within it, against those calls
         and the citizens still waiting who are past it or will be by the estimate."""
         self._roll_day()  # a screen may be the first to look after midnight
+        with self.reading():
+            return self._service_stats(site)
+
+    def _service_stats(self, site: str | None) -> list[dict]:
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -119,6 +147,10 @@ class Views:
 
     def counters_view(self) -> list[dict]:
         self._roll_day()
+        with self.reading():
+            return self._counters_view()
+
+    def _counters_view(self) -> list[dict]:
         now = self.clock.now()
         conn = self.store.conn()
         out = []
@@ -140,33 +172,48 @@ class Views:
             })
         return out
 
-    def snapshot(self, site: str | None = None) -> dict:
-        """Everything a screen needs to be right at once, with the event sequence it reflects."""
-        seq = self.last_seq()
-        counters = [c for c in self.counters_view() if site is None or c["site"] == site]
-        services = self.service_stats(site)
+    def snapshot(self, site: str | None = None, *, calls: int = 10) -> dict:
+        """Everything a screen needs to be right at once, all of the one state of event sequence
+        ``seq`` (one read transaction: a ticket committed meanwhile is the event after ``seq``);
+        ``forecast_seq``: the state the estimates are of, ``seq`` but in a burst's push
+        (:meth:`reading`); ``calls``: how many of the last calls."""
+        self._roll_day()  # before the read transaction: a new day's first look closes the last one
+        with self.reading() as pin:
+            seq = self.last_seq()
+            counters = [c for c in self._counters_view() if site is None or c["site"] == site]
+            services = self._service_stats(site)
+            recent = self.recent_calls(calls, site=site)
+            alerts = self.alerts(site, services=services, counters=counters)
+            sites = [site] if site else [s.id for s in self.config.sites]
+            forecast_seq = min((pin.seqs[s] for s in sites if s in pin.seqs), default=seq)
         return {
             "seq": seq,
+            "forecast_seq": forecast_seq,
             "at": self.clock.now(),
             "center": {"id": self.config.center.id, "name": self.config.center.name,
                        "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
             "counters": counters,
             "services": services,
-            "recent_calls": self.recent_calls(site=site),
-            "alerts": self.alerts(site, services=services, counters=counters),
+            "recent_calls": recent,
+            "alerts": alerts,
         }
 
     def alerts(self, site: str | None = None, *, services: list[dict] | None = None,
                counters: list[dict] | None = None) -> list[dict]:
         """The 15/30-minute promise's alerts, per site (a satellite's counters cannot help the
         main center's queue), the most urgent first."""
+        self._roll_day()
+        with self.reading():
+            return self._alerts(site, services, counters)
+
+    def _alerts(self, site: str | None, services: list[dict] | None, counters: list[dict] | None) -> list[dict]:
         sites = [site] if site else [s.id for s in self.config.sites]
         names = {s.id: s.name for s in self.config.sites}
         now = self.clock.now()
         out: list[dict] = []
         for sid in sites:
-            stats = services if site and services is not None else self.service_stats(sid)
-            own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
+            stats = services if site and services is not None else self._service_stats(sid)
+            own = [c for c in (counters if counters is not None else self._counters_view()) if c["site"] == sid]
             urgent = any(s["waiting"] and (s["longest_wait_s"] > self.config.targets.max_wait_s - 300
                                            or s["estimated_wait_s"] > self.config.targets.max_wait_s) for s in stats)
             advice = self.advisor.texts(sid) if urgent else None

@@ -128,7 +128,10 @@ class StatePin:
     """What ``WaitEstimator.one_state`` reads its forecasts from: each site's first one read."""
     reuse_s: float = 0.0  # the last forecast of everyone may be read if under this old
     forecasts: dict[str, Forecast] = field(default_factory=dict)
+    seqs: dict[str, int] = field(default_factory=dict)  # the event sequence each site's forecast is of
     older: bool = False  # a forecast of an earlier state than the latest was read
+    # inside ``WaitEstimator.of_state``: without ``reuse_s``, a site's forecast is of the state read now
+    same_state: bool = False
 
 
 class WaitEstimator:
@@ -382,23 +385,47 @@ class WaitEstimator:
         finally:
             self._pinned.reset(mark)
 
+    @contextmanager
+    def of_state(self) -> Iterator["StatePin"]:
+        """For a view read in one read transaction (``Store.read``, ``Engine.reading``): inside,
+        every forecast of everyone of a site is one forecast of the state that transaction reads.
+        Within a :meth:`one_state` already (the live hub's push), its pin: a site's pinned
+        forecast is kept if it is of this state, or if the push reuses forecasts of earlier states
+        (``reuse_s``, a burst: ``pin.seqs`` says which state's was read); else this state's is read
+        and pinned in its place."""
+        pin = self._pinned.get()
+        if pin is None:
+            with self.one_state() as pin:
+                pin.same_state = True
+                yield pin
+            return
+        was, pin.same_state = pin.same_state, True
+        try:
+            yield pin
+        finally:
+            pin.same_state = was
+
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
         pin = self._pinned.get() if only is None else None
         if pin is not None:
             pinned = pin.forecasts
+            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            if site in pinned and pin.same_state and not pin.reuse_s and pin.seqs[site] != seq:
+                del pinned[site]  # pinned before an event this view's state has: not of its state
             if site not in pinned:
                 cached = self._cache.get(site) if pin.reuse_s > 0 else None
                 if cached and 0 <= now - cached[1] < pin.reuse_s:
-                    pinned[site] = cached[2]
-                    pin.older = pin.older or cached[0] != conn.execute(
-                        "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                    pinned[site], pin.seqs[site] = cached[2], cached[0]
+                    pin.older = pin.older or cached[0] != seq
                 else:
-                    pinned[site] = self._latest(conn, site, roster, now)
+                    pinned[site], pin.seqs[site] = self._latest(conn, site, roster, now, seq=seq), seq
             return pinned[site]
         return self._latest(conn, site, roster, now, only)
 
-    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
-        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None, *,
+                seq: int | None = None) -> Forecast:
+        if seq is None:
+            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         cached = self._cache.get(site)
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
             return cached[2]
@@ -417,7 +444,9 @@ class WaitEstimator:
         self._computing[site] = mine
         try:
             result = self._compute(conn, site, roster, now, seq, None)
-            self._cache[site] = (seq, now, result)
+            kept = self._cache.get(site)
+            if kept is None or kept[0] <= seq:  # a read transaction's older state never replaces a newer one
+                self._cache[site] = (seq, now, result)
             return result
         finally:
             mine[1].set()
