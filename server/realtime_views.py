@@ -58,10 +58,8 @@ def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None 
     """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
     the queues read by earlier calls of the same push; ``recent``: from the last push's forecast
     when recent, as a page just opened is, not a new forecast of every waiting citizen)."""
-    with engine.reading():  # the places in line and the seq of one state (the estimates: see above)
-        seq = engine.last_seq()
-        found = positions(engine, ticket_ids, queues, recent)
-    return {tid: _status(engine, t, seq) for tid, t in found.items()}
+    seq = engine.last_seq()
+    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
 
 
 def _status(engine: Engine, t: dict, seq: int) -> dict:

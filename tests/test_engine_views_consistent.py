@@ -5,8 +5,9 @@ one state, the one of the ``seq`` it claims, and the ticket is the event after t
 alerts in several statements; each once read the database as it was at that statement, so a
 ticket committed between two of them was half in a snapshot (its count without its estimate, or
 after a ``seq`` that said it was not there). The engine now reads them in one read transaction
-(``Store.read``, ``Engine.reading``: ``server/engine/views.py``). The tickets here commit from
-another thread, or another greenlet sharing the thread's connection as under ``qms serve``."""
+(``Store.read``; ``server/engine/views.py``), the forecast's inputs included, and plays the
+forecast after it. The tickets here commit from another thread, or another greenlet sharing the
+thread's connection as under ``qms serve``."""
 from __future__ import annotations
 
 import threading
@@ -50,7 +51,7 @@ def test_a_ticket_issued_between_the_counts_and_the_forecast_is_not_half_in_the_
     engine = three_waiting
     before = _ht(engine.service_stats())
     issued: list = []
-    _inject(monkeypatch, engine.waits, "late_waiting", lambda: engine.issue("HT"), issued)
+    _inject(monkeypatch, engine.waits, "prepare", lambda: engine.issue("HT"), issued)
     during = _ht(engine.service_stats())
     assert issued
     assert during == before  # 3 waiting with the estimate of 3, not the range of 4
@@ -60,7 +61,7 @@ def test_a_ticket_issued_between_the_counts_and_the_forecast_is_not_half_in_the_
 
 @pytest.mark.parametrize("where, action", [
     ("counter_notices", "issue"),  # after the seq and the counters' rows, before the counts
-    ("late_waiting", "issue"),  # after the counts, before the forecast
+    ("prepare", "issue"),  # after the counts, before the forecast's inputs
     ("recent_calls", "call"),  # after the counters and the counts, before the calls
 ])
 def test_a_snapshot_read_while_the_state_moves_is_the_state_of_its_seq(three_waiting, monkeypatch, where, action):
@@ -70,7 +71,7 @@ def test_a_snapshot_read_while_the_state_moves_is_the_state_of_its_seq(three_wai
     before = engine.snapshot()
     done: list = []
     act = (lambda: engine.issue("HT")) if action == "issue" else (lambda: engine.call_next(2, "clerk-a"))
-    _inject(monkeypatch, engine.waits if where == "late_waiting" else engine, where, act, done)
+    _inject(monkeypatch, engine.waits if where == "prepare" else engine, where, act, done)
     during = engine.snapshot()
     assert done
     assert during["seq"] == during["forecast_seq"] == before["seq"]
@@ -94,7 +95,7 @@ def test_the_read_of_one_greenlet_does_not_hold_the_reads_of_the_others(three_wa
     seen: dict = {}
 
     def reader():
-        with engine.reading():
+        with engine.store.read():
             seen["conn"] = engine.store.conn()
             seen["first"] = _ht(engine.service_stats())["waiting"]
             paused.set()
@@ -118,10 +119,31 @@ def test_the_read_of_one_greenlet_does_not_hold_the_reads_of_the_others(three_wa
 
 
 def test_a_read_inside_a_write_sees_its_own_rows(engine):
-    """``reading()`` inside a write transaction reads that transaction (its rows not committed yet)."""
+    """``Store.read()`` inside a write transaction reads that transaction (its rows not committed yet)."""
     with engine.store.write() as conn:
         conn.execute("INSERT INTO counters (number, site) VALUES (99, 'main')")
         with engine.store.read() as inner:
             assert inner is conn
             assert inner.execute("SELECT count(*) FROM counters WHERE number = 99").fetchone()[0] == 1
         conn.execute("DELETE FROM counters WHERE number = 99")
+
+
+def test_no_read_transaction_is_open_while_the_forecast_plays(three_waiting, monkeypatch):
+    """The forecast of everyone yields to other greenlets between its paths: a WAL read snapshot
+    held across it (every screen's push, every connect) kept the write-ahead log from being
+    checkpointed (the demo's grew past 100 MB). Its inputs are read in the snapshot's transaction,
+    its paths played after it, with the same figures as a forecast made outside any view."""
+    import server.engine.waits as waits
+    engine = three_waiting
+    outside = engine.waits.all_waiting(engine.store.conn(), "main", engine.roster, engine.clock.now())
+    engine.waits._cache.clear()  # the snapshot's forecast is played anew
+    real, open_then = waits.forecast, []
+
+    def forecast(*a, **kw):
+        open_then.append([c for c in engine.store._all if c.in_transaction])
+        return real(*a, **kw)
+    monkeypatch.setattr(waits, "forecast", forecast)
+    snap = engine.snapshot()
+    assert open_then and all(not conns for conns in open_then)
+    assert _ht(snap["services"])["estimated_wait_s"] == round(
+        engine.waits.new_estimate(outside, "HT", False, engine.clock.now()).wait_s, 1)

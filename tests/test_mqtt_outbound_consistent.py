@@ -34,16 +34,16 @@ def _stats_ht(engine):
 def issue_between_counts_and_forecast(engine, monkeypatch) -> list:
     """The next ``service_stats`` has a ticket of HT committed by a kiosk (another thread) after
     its counts were read, before its forecast; answers the list of tickets issued so."""
-    real = engine.waits.late_waiting
+    real = engine.waits.prepare
     issued: list = []
 
-    def late_waiting(*a, **kw):
+    def prepare(*a, **kw):
         if not issued:
             t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
             t.start()
             t.join()
         return real(*a, **kw)
-    monkeypatch.setattr(engine.waits, "late_waiting", late_waiting)
+    monkeypatch.setattr(engine.waits, "prepare", prepare)
     return issued
 
 

@@ -336,15 +336,15 @@ def test_a_screen_connecting_while_a_ticket_commits_gets_the_state_of_its_seq_th
     of_three = next(p for p in first.get_received() if p["name"] == "snapshot")["args"][0]
     first.disconnect()
     hub.keeper = type(hub.keeper)()  # nothing kept: the next connect reads a fresh snapshot
-    real, issued = engine.waits.late_waiting, []
+    real, issued = engine.waits.prepare, []
 
-    def late_waiting(*a, **kw):
+    def prepare(*a, **kw):
         if not issued:
             t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
             t.start()
             t.join()
         return real(*a, **kw)
-    monkeypatch.setattr(engine.waits, "late_waiting", late_waiting)
+    monkeypatch.setattr(engine.waits, "prepare", prepare)
     client = sio.test_client(app, auth={"token": token})
     got = client.get_received()
     assert issued and [p["name"] for p in got] == ["snapshot", "event"]

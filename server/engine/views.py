@@ -8,13 +8,16 @@ A mixin of :class:`~server.engine.core.Engine` (like ``CounterControls``, ``Rati
 except that a view may be the first operation of a new day (``_roll_day``, before its reads).
 
 Views that cannot lie: a view of several statements (``service_stats``, ``counters_view``,
-``alerts``, ``snapshot``) reads inside :meth:`Views.reading`, one read transaction (``Store.read``:
-a WAL snapshot on a connection of its own) with the forecast of that transaction's state
-(``WaitEstimator.of_state``). A ticket committed while a snapshot is read is not half in it: its
-``seq``, counts, calls, estimates and alerts are all of one state, and the ticket arrives as the
-event after that ``seq``. The only exception is deliberate and said: during a burst the live hub's
-pushes reuse the last forecast of everyone (``realtime.FORECAST_EVERY_S``); such a snapshot's
-``forecast_seq`` is then the earlier state its estimates are of (else it equals ``seq``).
+``alerts``, ``snapshot``) makes all its reads in one read transaction (``_reading``:
+``Store.read``, a WAL snapshot on a connection of its own), the inputs of its forecast included
+(``WaitEstimator.prepare``), then lets it go and builds its figures: the forecast is played from
+those inputs after the transaction (``WaitEstimator.play``; its paths yield to other greenlets,
+and a read snapshot held across them kept the WAL from being checkpointed). A ticket committed
+while a snapshot is read is not half in it: its ``seq``, counts, calls, estimates and alerts are
+all of one state, and the ticket arrives as the event after that ``seq``. The only exception is
+deliberate and said: during a burst the live hub's pushes reuse the last forecast of everyone
+(``realtime.FORECAST_EVERY_S``); such a snapshot's ``forecast_seq`` is then the earlier state its
+estimates are of (else it equals ``seq``).
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from qms_common.wait_words import NO_COUNTER, wait_range_phrase
 from .alerts import promise_alerts
 
 if TYPE_CHECKING:
-    from .waits import StatePin
+    from .waits import Pending
 
 
 def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
@@ -40,15 +43,14 @@ class Views:
     """The read side of the engine (``server/engine/views.py``)."""
 
     @contextmanager
-    def reading(self) -> Iterator["StatePin"]:
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         """Inside, every read of the engine is of one committed state: one read transaction
-        (``store.conn()`` here is its connection) and the forecast of that state (its pin says of
-        which event sequence each site's forecast is). Re-entrant. Keep it short: it holds a WAL
-        snapshot (checkpoints wait for it), so never around a socket's send or a write. A new
-        day's first look closes the last one first (``_roll_day``: a write, outside the read)."""
+        (``store.conn()`` here is its connection). Re-entrant. Only reads inside: no forecast
+        played (``waits.prepare`` reads its inputs), no socket's send, no write (a new day's first
+        look closes the last one first: ``_roll_day``, outside the read)."""
         self._roll_day()
-        with self.store.read(), self.waits.of_state() as pin:
-            yield pin
+        with self.store.read() as conn:
+            yield conn
 
     def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
         rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -82,11 +84,12 @@ class Views:
         """Per service: waiting now, longest wait, estimate for a new ticket, served today, and
         the share within the wait target: today's calls that came within it, against those calls
         and the citizens still waiting who are past it or will be by the estimate."""
-        self._roll_day()  # a screen may be the first to look after midnight
-        with self.reading():
-            return self._service_stats(site)
+        with self._reading():  # a screen may be the first to look after midnight: _roll_day
+            read = self._stats_read(site)
+        return self._stats_of(read)
 
-    def _service_stats(self, site: str | None) -> list[dict]:
+    def _stats_read(self, site: str | None) -> dict:
+        """What ``service_stats`` reads, in the caller's read transaction (the forecasts prepared)."""
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -102,18 +105,28 @@ class Views:
         done = {r[0]: r[1] for r in conn.execute(
             f"SELECT service, count(*) FROM tickets WHERE day = ? AND state = 'done' {site_sql} GROUP BY service",
             [day, *site_args]).fetchall()}
-        late = self.waits.late_waiting(conn, [site] if site else [s.id for s in self.config.sites], self.roster,
-                                       now, target)
+        rows = self.waits.waiting_rows(conn, [site] if site else [s.id for s in self.config.sites])
         open_for = {svc for number, services in conn.execute(
             f"SELECT number, services FROM counters WHERE state != 'closed' {site_sql}", site_args)
             for svc in (json.loads(services) if services else
                         (self.config.counter(number).services if self.config.counter(number) else ()))}
+        home = site or self.config.main_site  # the estimate for a new ticket: of this site's forecast
+        forecasts = {s: self.waits.prepare(conn, s, self.roster, now) for s in sorted({home, *rows})}
+        return {"now": now, "target": target, "waiting": waiting, "served": served, "done": done, "rows": rows,
+                "open_for": open_for, "home": home, "forecasts": forecasts}
+
+    def _stats_of(self, read: dict) -> list[dict]:
+        """``service_stats`` from what ``_stats_read`` read, its forecasts played (no transaction open)."""
+        now = read["now"]
+        played = {s: self.waits.play(p) for s, p in read["forecasts"].items()}
+        late = self.waits.late_counts(read["rows"], played, now, read["target"])
+        waiting, served, done, open_for = read["waiting"], read["served"], read["done"], read["open_for"]
         out = []
         for svc in self.config.services:
             n, oldest = waiting.get(svc.code, (0, None))
             called, within = served.get(svc.code, (0, 0))
             past, will_be = late.get(svc.code, (0, 0))
-            e = self.waits.for_new(conn, svc.code, site or self.config.main_site, False, self.roster, now, whole=True)
+            e = self.waits.new_estimate(played[read["home"]], svc.code, False, now)
             est, low, high = e.wait_s, e.low_s, e.high_s
             # no counter will call it today as things stand, and none serving it is open or paused now
             words = NO_COUNTER if e.called_share == 0 and svc.code not in open_for else wait_range_phrase(low, high)
@@ -146,8 +159,7 @@ class Views:
                  "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
 
     def counters_view(self) -> list[dict]:
-        self._roll_day()
-        with self.reading():
+        with self._reading():
             return self._counters_view()
 
     def _counters_view(self) -> list[dict]:
@@ -174,21 +186,23 @@ class Views:
 
     def snapshot(self, site: str | None = None, *, calls: int = 10) -> dict:
         """Everything a screen needs to be right at once, all of the one state of event sequence
-        ``seq`` (one read transaction: a ticket committed meanwhile is the event after ``seq``);
-        ``forecast_seq``: the state the estimates are of, ``seq`` but in a burst's push
-        (:meth:`reading`); ``calls``: how many of the last calls."""
-        self._roll_day()  # before the read transaction: a new day's first look closes the last one
-        with self.reading() as pin:
+        ``seq`` (read in one read transaction: a ticket committed meanwhile is the event after
+        ``seq``); ``forecast_seq``: the state the estimates are of, ``seq`` but in a burst's push
+        (module docstring); ``calls``: how many of the last calls."""
+        with self._reading():
             seq = self.last_seq()
             counters = [c for c in self._counters_view() if site is None or c["site"] == site]
-            services = self._service_stats(site)
+            stats = self._stats_read(site)
             recent = self.recent_calls(calls, site=site)
-            alerts = self.alerts(site, services=services, counters=counters)
-            sites = [site] if site else [s.id for s in self.config.sites]
-            forecast_seq = min((pin.seqs[s] for s in sites if s in pin.seqs), default=seq)
+            alerts_read = self._alerts_read(site, counters, own_stats=bool(site))
+        services = self._stats_of(stats)
+        alerts = self._alerts_of(alerts_read, services)
+        pending: list[Pending] = [*stats["forecasts"].values()]
+        for other in alerts_read["stats"].values():
+            pending += other["forecasts"].values()
         return {
             "seq": seq,
-            "forecast_seq": forecast_seq,
+            "forecast_seq": min((p.seq for p in pending), default=seq),
             "at": self.clock.now(),
             "center": {"id": self.config.center.id, "name": self.config.center.name,
                        "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
@@ -202,18 +216,31 @@ class Views:
                counters: list[dict] | None = None) -> list[dict]:
         """The 15/30-minute promise's alerts, per site (a satellite's counters cannot help the
         main center's queue), the most urgent first."""
-        self._roll_day()
-        with self.reading():
-            return self._alerts(site, services, counters)
+        with self._reading():
+            read = self._alerts_read(site, counters, own_stats=bool(site and services is not None))
+        return self._alerts_of(read, services)
 
-    def _alerts(self, site: str | None, services: list[dict] | None, counters: list[dict] | None) -> list[dict]:
+    def _alerts_read(self, site: str | None, counters: list[dict] | None, *, own_stats: bool) -> dict:
+        """What ``alerts`` reads, in the caller's read transaction; ``own_stats``: the caller has
+        the services' figures of ``site`` (else they are read here for each site)."""
         sites = [site] if site else [s.id for s in self.config.sites]
+        return {"site": site, "sites": sites, "now": self.clock.now(),
+                "stats": {} if own_stats else {sid: self._stats_read(sid) for sid in sites},
+                "counters": counters if counters is not None else self._counters_view(),
+                # printed tickets the hand-over could not place: the same on every site's screens
+                "handover": self.handover_alerts(),
+                # a citizen who said "Không hài lòng" today, until the director marks it dealt with
+                "ratings": self.rating_alerts()}
+
+    def _alerts_of(self, read: dict, services: list[dict] | None) -> list[dict]:
+        """``alerts`` from what ``_alerts_read`` read (the advice's texts, made at most once a
+        minute, read by the advisor itself)."""
+        sites, now = read["sites"], read["now"]
         names = {s.id: s.name for s in self.config.sites}
-        now = self.clock.now()
         out: list[dict] = []
         for sid in sites:
-            stats = services if site and services is not None else self._service_stats(sid)
-            own = [c for c in (counters if counters is not None else self._counters_view()) if c["site"] == sid]
+            stats = self._stats_of(read["stats"][sid]) if sid in read["stats"] else services
+            own = [c for c in read["counters"] if c["site"] == sid]
             urgent = any(s["waiting"] and (s["longest_wait_s"] > self.config.targets.max_wait_s - 300
                                            or s["estimated_wait_s"] > self.config.targets.max_wait_s) for s in stats)
             advice = self.advisor.texts(sid) if urgent else None
@@ -223,10 +250,7 @@ class Views:
                 if len(sites) > 1:
                     alert["message"] = f"{names[sid]} · {alert['message']}"
                 out.append(alert)
-        # printed tickets the hand-over could not place: the same on every site's screens
-        out += self.handover_alerts()
-        # a citizen who said "Không hài lòng" today, until the director marks it dealt with
-        out += self.rating_alerts()
+        out += read["handover"] + read["ratings"]
         out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
         return out
 
