@@ -88,8 +88,9 @@ class Views:
             read = self._stats_read(site)
         return self._stats_of(read)
 
-    def _stats_read(self, site: str | None) -> dict:
-        """What ``service_stats`` reads, in the caller's read transaction (the forecasts prepared)."""
+    def _stats_read(self, site: str | None, prepared: dict[str, "Pending"] | None = None) -> dict:
+        """What ``service_stats`` reads, in the caller's read transaction (the forecasts prepared;
+        ``prepared``: those of the same transaction already, per site, not read twice)."""
         now = self.clock.now()
         day = self.today().isoformat()
         conn = self.store.conn()
@@ -111,7 +112,10 @@ class Views:
             for svc in (json.loads(services) if services else
                         (self.config.counter(number).services if self.config.counter(number) else ()))}
         home = site or self.config.main_site  # the estimate for a new ticket: of this site's forecast
-        forecasts = {s: self.waits.prepare(conn, s, self.roster, now) for s in sorted({home, *rows})}
+        prepared = {} if prepared is None else prepared
+        for s in sorted({home, *rows} - set(prepared)):
+            prepared[s] = self.waits.prepare(conn, s, self.roster, now)
+        forecasts = {s: prepared[s] for s in sorted({home, *rows})}
         return {"now": now, "target": target, "waiting": waiting, "served": served, "done": done, "rows": rows,
                 "open_for": open_for, "home": home, "forecasts": forecasts}
 
@@ -192,17 +196,15 @@ class Views:
         with self._reading():
             seq = self.last_seq()
             counters = [c for c in self._counters_view() if site is None or c["site"] == site]
-            stats = self._stats_read(site)
+            prepared: dict[str, "Pending"] = {}  # each site's forecast prepared once for the whole snapshot
+            stats = self._stats_read(site, prepared)
             recent = self.recent_calls(calls, site=site)
-            alerts_read = self._alerts_read(site, counters, own_stats=bool(site))
+            alerts_read = self._alerts_read(site, counters, own_stats=bool(site), prepared=prepared)
         services = self._stats_of(stats)
         alerts = self._alerts_of(alerts_read, services)
-        pending: list[Pending] = [*stats["forecasts"].values()]
-        for other in alerts_read["stats"].values():
-            pending += other["forecasts"].values()
         return {
             "seq": seq,
-            "forecast_seq": min((p.seq for p in pending), default=seq),
+            "forecast_seq": min((p.seq for p in prepared.values()), default=seq),
             "at": self.clock.now(),
             "center": {"id": self.config.center.id, "name": self.config.center.name,
                        "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
@@ -220,12 +222,13 @@ class Views:
             read = self._alerts_read(site, counters, own_stats=bool(site and services is not None))
         return self._alerts_of(read, services)
 
-    def _alerts_read(self, site: str | None, counters: list[dict] | None, *, own_stats: bool) -> dict:
+    def _alerts_read(self, site: str | None, counters: list[dict] | None, *, own_stats: bool,
+                     prepared: dict[str, "Pending"] | None = None) -> dict:
         """What ``alerts`` reads, in the caller's read transaction; ``own_stats``: the caller has
         the services' figures of ``site`` (else they are read here for each site)."""
         sites = [site] if site else [s.id for s in self.config.sites]
         return {"site": site, "sites": sites, "now": self.clock.now(),
-                "stats": {} if own_stats else {sid: self._stats_read(sid) for sid in sites},
+                "stats": {} if own_stats else {sid: self._stats_read(sid, prepared) for sid in sites},
                 "counters": counters if counters is not None else self._counters_view(),
                 # printed tickets the hand-over could not place: the same on every site's screens
                 "handover": self.handover_alerts(),

@@ -143,7 +143,6 @@ class Pending:
     now: float
     result: Forecast | None = None
     inputs: tuple | None = None  # (Snapshot, Model, Calibration)
-    reused: bool = False  # a forecast of an earlier state, reused by the live hub's push (``one_state(reuse_s)``)
 
 
 class WaitEstimator:
@@ -400,19 +399,19 @@ class WaitEstimator:
     def prepare(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Pending:
         """In a read transaction (``Store.read``): the forecast of everyone at ``site`` of the state
         it reads. At hand (cached, or pinned by :meth:`one_state` for that state, or, with its
-        ``reuse_s``, the last one of an earlier state: ``reused``), or else its inputs read now
-        (who waits, the counters, the arrivals, the learned model and calibration), to be played
-        by :meth:`play` once the transaction is let go."""
+        ``reuse_s``, the last one of an earlier state: its ``seq`` says which), or else its inputs
+        read now (who waits, the counters, the arrivals, the learned model and calibration), to be
+        played by :meth:`play` once the transaction is let go."""
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         pin = self._pinned.get()
         if pin is not None:
             if site in pin.forecasts and (pin.reuse_s > 0 or pin.seqs[site] == seq):
-                return Pending(site, pin.seqs[site], now, result=pin.forecasts[site], reused=pin.seqs[site] != seq)
+                return Pending(site, pin.seqs[site], now, result=pin.forecasts[site])
             cached = self._cache.get(site) if pin.reuse_s > 0 else None
             if cached and 0 <= now - cached[1] < pin.reuse_s:
                 pin.forecasts[site], pin.seqs[site] = cached[2], cached[0]
                 pin.older = pin.older or cached[0] != seq
-                return Pending(site, cached[0], now, result=cached[2], reused=cached[0] != seq)
+                return Pending(site, cached[0], now, result=cached[2])
         cached = self._cache.get(site)
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
             self._pin(site, seq, cached[2])
