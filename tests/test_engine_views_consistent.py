@@ -147,3 +147,22 @@ def test_no_read_transaction_is_open_while_the_forecast_plays(three_waiting, mon
     assert open_then and all(not conns for conns in open_then)
     assert _ht(snap["services"])["estimated_wait_s"] == round(
         engine.waits.new_estimate(outside, "HT", False, engine.clock.now()).wait_s, 1)
+
+
+def test_a_push_during_a_burst_says_its_estimates_are_of_an_earlier_state(three_waiting, clock):
+    """The one deliberate exception: during a burst the live hub's pushes reuse the last forecast of
+    everyone (``one_state(reuse_s)``, realtime.FORECAST_EVERY_S). The snapshot's counts are of its
+    ``seq``; its ``forecast_seq`` says which earlier state the estimates are of. Without reuse, the
+    estimates are of ``seq`` again."""
+    engine = three_waiting
+    made = engine.snapshot()
+    clock.advance(2)
+    engine.issue("HT")
+    with engine.waits.one_state(reuse_s=5.0) as pin:
+        burst = engine.snapshot()
+    assert pin.older and burst["seq"] == made["seq"] + 1 and burst["forecast_seq"] == made["seq"]
+    assert _ht(burst["services"])["waiting"] == 4  # the counts: of its seq
+    with engine.waits.one_state() as pin:
+        settled = engine.snapshot()
+    assert not pin.older and settled["seq"] == settled["forecast_seq"] == burst["seq"]
+    assert _ht(settled["services"])["estimated_wait_range_s"] != _ht(burst["services"])["estimated_wait_range_s"]
