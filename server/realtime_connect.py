@@ -6,8 +6,10 @@ bench/connections.py during a center's day, with 1,300 waiting and screens recon
 (docs/performance.md, section 8). The live hub pushes a snapshot of every watched view after
 each burst of events and at least every ``PERIODIC_S``: a connecting screen gets the last one.
 
-Sockets that cannot lie: the snapshot carries the event sequence ``seq`` it reflects; events
-broadcast since then reached the screens already in the room, not this one. So, holding the
+Sockets that cannot lie: the snapshot carries the event sequence ``seq`` it reflects, and all of
+it is of that one state (``Engine.snapshot`` reads in one read transaction:
+``server/engine/views.py``); events broadcast since then reached the screens already in the
+room, not this one. So, holding the
 hub's send lock (no broadcast can pass meanwhile), the connect joins its rooms, sends the kept
 snapshot, then every event after its ``seq`` up to the last one broadcast, read from the event
 log, in order; the next broadcast comes after. The client sees a full snapshot and then ``seq``

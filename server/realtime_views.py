@@ -31,9 +31,9 @@ def screen_event(event: dict) -> dict:
 
 
 def screen_snapshot(engine: Engine, site: str | None) -> dict:
-    """Everything a screen shows, with the event sequence it reflects (``seq``)."""
-    snap = engine.snapshot(site)
-    snap["recent_calls"] = engine.recent_calls(RECENT_CALLS, site)
+    """Everything a screen shows, all of the one state of event sequence ``seq`` (one read of
+    the engine: ``Engine.snapshot``, its calls included)."""
+    snap = engine.snapshot(site, calls=RECENT_CALLS)
     snap["site"] = site
     return snap
 

@@ -9,6 +9,13 @@ uncommitted rows. Under gevent the ``BEGIN`` and the fsync'd ``COMMIT`` run on a
 (``server/blocking.py``): the event loop keeps serving while the disk works. Writers take the
 lock up front with ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes
 fails with "database is locked" under concurrent writers (checked here, see library notes).
+
+A view of several statements that must all be of one committed state (a screen's snapshot and
+the event sequence it claims) reads inside :meth:`Store.read`: a deferred ``BEGIN`` whose first
+read fixes the WAL snapshot, on a connection of its own (under gevent the loop thread's reader
+is shared by every greenlet, so a transaction opened on it would also hold the reads of every
+other greenlet that runs while this one yields). Short: a WAL read snapshot held open keeps
+checkpoints from getting past it.
 """
 from __future__ import annotations
 
@@ -246,6 +253,7 @@ class Store:
         self._write_lock = threading.Lock()
         self._pending: list[_Job] = []
         self._pending_lock = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []  # idle connections for read transactions
         self.migrate()
 
     def _connect(self) -> sqlite3.Connection:
@@ -291,6 +299,46 @@ class Store:
         finally:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         run_blocking(conn.execute, "BEGIN IMMEDIATE")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside (``conn()`` in this thread or greenlet
+        returns its connection) sees the one committed state of its start, whatever other
+        threads, greenlets or processes commit meanwhile. Inside a write or read transaction
+        already: that one (a write sees its own rows). Never write inside (``write()`` and
+        ``transact()`` use the writer connection, and this one would not see their rows)."""
+        txn = self._in_txn.get()
+        if txn is not None or self.path == ":memory:":  # ":memory:": one connection, nothing else commits
+            yield txn or self.conn()
+            return
+        conn = self._take_reader()
+        mark = self._in_txn.set(conn)
+        try:
+            conn.execute("BEGIN")  # deferred: the first read below takes the WAL snapshot
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            yield conn
+        finally:
+            self._in_txn.reset(mark)
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")  # nothing was written: ends the snapshot, no disk I/O
+            self._give_reader(conn)
+
+    READERS_KEPT = 8  # idle read-transaction connections kept open; more at once are closed after
+
+    def _take_reader(self) -> sqlite3.Connection:
+        with self._lock:
+            if self._readers:
+                return self._readers.pop()
+        return self._connect()
+
+    def _give_reader(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if conn in self._all and len(self._readers) < self.READERS_KEPT:
+                self._readers.append(conn)
+                return
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
 
     @staticmethod
     def _commit(conn: sqlite3.Connection) -> None:
@@ -398,6 +446,7 @@ class Store:
                 except sqlite3.Error:
                     pass
             self._all.clear()
+            self._readers.clear()
         self._writer = None
         self._local = thread_local_class()()
 

@@ -1,11 +1,16 @@
-"""The MQTT wait stream sends each service's count and estimate of one state of the engine
-(``server/mqtt/outbound.py``, ``_consistent_stats``). ``service_stats`` reads them separately:
-a ticket issued between the two reads gave, once in the fresh-Debian suite, a message with the
-count before it and the estimate after it ("3 waiting" with the range of 4)."""
+"""The MQTT wait stream sends each service's count and estimate of one state of the engine.
+
+``service_stats`` reads its counts, then its forecast: a ticket issued between the two reads gave,
+once in the fresh-Debian suite, a message with the count before it and the estimate after it
+("3 waiting" with the range of 4). The engine now reads both in one read transaction
+(``server/engine/views.py``); here a kiosk's ticket commits, from another thread, exactly between
+the counts and the forecast."""
 from __future__ import annotations
 
+import threading
+
 from qms_common import wire
-from server.mqtt.outbound import STATS_TRIES, Outbound
+from server.mqtt.outbound import Outbound
 
 
 def _outbound(engine, clock):
@@ -21,39 +26,40 @@ def _ht(sent):
     return [m for m in sent if isinstance(m, wire.ServiceWait) and m.service == "HT"]
 
 
+def _stats_ht(engine):
+    s = next(s for s in engine.service_stats() if s["service"] == "HT")
+    return s["waiting"], s["estimated_wait_range_s"]
+
+
+def issue_between_counts_and_forecast(engine, monkeypatch) -> list:
+    """The next ``service_stats`` has a ticket of HT committed by a kiosk (another thread) after
+    its counts were read, before its forecast; answers the list of tickets issued so."""
+    real = engine.waits.prepare
+    issued: list = []
+
+    def prepare(*a, **kw):
+        if not issued:
+            t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
+            t.start()
+            t.join()
+        return real(*a, **kw)
+    monkeypatch.setattr(engine.waits, "prepare", prepare)
+    return issued
+
+
 def test_a_ticket_issued_while_the_stats_are_read_is_not_mixed_into_the_message(engine, clock, monkeypatch):
     engine.sign_in(2, "clerk-a")
     for _ in range(3):
         engine.issue("HT")
-    read = engine.service_stats
-    calls = []
-
-    def issue_while_reading(*a, **kw):
-        out = read(*a, **kw)
-        calls.append(1)
-        if len(calls) == 1:  # a kiosk's ticket commits between the counts and the forecast
-            engine.issue("HT")
-        return out
-    monkeypatch.setattr(engine, "service_stats", issue_while_reading)
+    of_three = _stats_ht(engine)
+    issued = issue_between_counts_and_forecast(engine, monkeypatch)
     outbound, sent = _outbound(engine, clock)
     outbound.refresh()
+    assert issued  # the ticket did commit in the middle of the read
     msg = _ht(sent)[-1]
-    now = next(s for s in read() if s["service"] == "HT")
-    assert len(calls) == 2  # read again, once the sequence stood still
-    assert (msg.waiting, msg.estimated_wait_range_s) == (4, now["estimated_wait_range_s"])
-
-
-def test_a_state_that_never_stands_still_is_sent_after_a_few_reads(engine, clock, monkeypatch):
-    engine.sign_in(2, "clerk-a")
-    read = engine.service_stats
-    calls = []
-
-    def always_moving(*a, **kw):
-        out = read(*a, **kw)
-        calls.append(1)
-        engine.issue("HT")
-        return out
-    monkeypatch.setattr(engine, "service_stats", always_moving)
-    outbound, sent = _outbound(engine, clock)
-    outbound.refresh()
-    assert len(calls) == STATS_TRIES and _ht(sent)  # sent anyway: the next event wakes the next cycle
+    assert (msg.waiting, msg.estimated_wait_range_s) == of_three  # the state the read began in, whole
+    of_four = _stats_ht(engine)
+    assert of_four[0] == 4 and of_four[1] != of_three[1]  # the estimate does move with the fourth
+    outbound.refresh()  # the next cycle (the event wakes it): the state with the fourth, whole
+    msg = _ht(sent)[-1]
+    assert (msg.waiting, msg.estimated_wait_range_s) == of_four

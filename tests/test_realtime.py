@@ -316,3 +316,41 @@ def test_a_kept_snapshot_too_old_or_too_far_behind_is_made_anew(tmp_path, center
     assert [p["name"] for p in got] == ["snapshot"] and got[0]["args"][0]["seq"] == engine.last_seq()
     client.disconnect()
     first.disconnect()
+
+
+def test_a_screen_connecting_while_a_ticket_commits_gets_the_state_of_its_seq_then_that_ticket(
+        tmp_path, center, clock, monkeypatch):
+    """Sockets that cannot lie: a kiosk's ticket commits (another thread) while the connect's fresh
+    snapshot is being read, between its counts and its forecast. The screen gets the snapshot of
+    one state, the one of its ``seq`` (3 waiting, the estimate of 3: what a screen there got), and
+    then that ticket as the event after ``seq``; never the fourth in the snapshot and again as the
+    next event, nor 3 waiting with the estimate of 4."""
+    import threading
+    app, sio, hub, services = _hub_without_pusher(tmp_path, center, clock, monkeypatch)
+    engine = services.engine
+    engine.sign_in(2, "clerk-a")
+    for _ in range(3):
+        engine.issue("HT")
+    token = services.auth.add_device("display-c", "display", site="main")
+    first = sio.test_client(app, auth={"token": token})  # the view as a screen there sees it now
+    of_three = next(p for p in first.get_received() if p["name"] == "snapshot")["args"][0]
+    first.disconnect()
+    hub.keeper = type(hub.keeper)()  # nothing kept: the next connect reads a fresh snapshot
+    real, issued = engine.waits.prepare, []
+
+    def prepare(*a, **kw):
+        if not issued:
+            t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
+            t.start()
+            t.join()
+        return real(*a, **kw)
+    monkeypatch.setattr(engine.waits, "prepare", prepare)
+    client = sio.test_client(app, auth={"token": token})
+    got = client.get_received()
+    assert issued and [p["name"] for p in got] == ["snapshot", "event"]
+    snap, event = got[0]["args"][0], got[1]["args"][0]
+    assert snap["seq"] == snap["forecast_seq"] == of_three["seq"]
+    ht = next(s for s in snap["services"] if s["service"] == "HT")
+    assert ht == next(s for s in of_three["services"] if s["service"] == "HT") and ht["waiting"] == 3
+    assert (event["seq"], event["type"], event["ticket_id"]) == (snap["seq"] + 1, "ticket_issued", issued[0]["id"])
+    client.disconnect()

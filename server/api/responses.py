@@ -107,7 +107,10 @@ class RecentCall(BaseModel):
 
 
 class Snapshot(BaseModel):
-    seq: int = Field(description="the last event this snapshot reflects")
+    seq: int = Field(description="the last event this snapshot reflects: every figure in it is of that one state "
+                                  "(one read transaction); a later event is not in it")
+    forecast_seq: int = Field(description="the state the estimates are of: seq, except in a live push during a "
+                                          "burst of events, which shows the last forecast's")
     at: float
     center: CenterBrief
     counters: list[CounterView]

@@ -10,16 +10,15 @@ import json
 import logging
 import secrets
 import sqlite3
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Callable
 
 from qms_common.clock import Clock, local_datetime, local_timestamp
-from qms_common.wait_words import NO_COUNTER, wait_range_phrase
 from qms_common.errors import InvalidTransition, LimitReached, NotFound, QmsError
 
 from ..config import CenterConfig
 from ..store import Store
-from .alerts import RULE, promise_alerts
+from .alerts import RULE
 from .controls import CounterControls
 from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
@@ -31,6 +30,7 @@ from .ratings import Ratings
 from .calling import Calling
 from .counters import Counters
 from .lifecycle import TicketLifecycle
+from .views import Views
 from .states import FINAL, State
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,7 @@ class CenterClosed(QmsError):
     http_status = 409
 
 
-def _event_dicts(rows: list[sqlite3.Row]) -> list[dict]:
-    return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
-
-
-class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, TicketLifecycle):
+class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, TicketLifecycle, Views):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -321,165 +317,6 @@ class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, Ticke
                                  self.clock.now(), whole=True)
         return est.wait_s, est.low_s, est.high_s
 
-    # --- counters, calling, a ticket's actions: counters.py, calling.py, lifecycle.py (mixins) ---
-
-    # --- views ----------------------------------------------------------------------------
-    def events_after(self, seq: int = 0, limit: int = 1000) -> list[dict]:
-        rows = self.store.conn().execute("SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
-                                         (seq, limit)).fetchall()
-        return _event_dicts(rows)
-
-    def events_of_days(self, first: date, last: date) -> list[dict]:
-        """Every event of the tickets issued on days first..last (ticket ids start with the day)."""
-        lo, hi = first.strftime("%Y%m%d"), (last + timedelta(days=1)).strftime("%Y%m%d")
-        rows = self.store.conn().execute("SELECT * FROM events WHERE ticket_id >= ? AND ticket_id < ? ORDER BY seq",
-                                         (lo, hi)).fetchall()
-        return _event_dicts(rows)
-
-    def last_seq(self) -> int:
-        return self.store.conn().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-
-    def tickets(self, *, day: date | None = None, state: str | None = None, service: str | None = None,
-                site: str | None = None, limit: int = 500) -> list[dict]:
-        self._roll_day()
-        sql = "SELECT * FROM tickets WHERE day = ?"
-        args: list[Any] = [(day or self.today()).isoformat()]
-        for col, val in (("state", state), ("service", service), ("site", site)):
-            if val is not None:
-                sql += f" AND {col} = ?"
-                args.append(val)
-        sql += " ORDER BY queue_key LIMIT ?"
-        args.append(limit)
-        return [dict(r) for r in self.store.conn().execute(sql, args).fetchall()]
-
-    def service_stats(self, site: str | None = None) -> list[dict]:
-        """Per service: waiting now, longest wait, estimate for a new ticket, served today, and
-        the share within the wait target: today's calls that came within it, against those calls
-        and the citizens still waiting who are past it or will be by the estimate."""
-        self._roll_day()  # a screen may be the first to look after midnight
-        now = self.clock.now()
-        day = self.today().isoformat()
-        conn = self.store.conn()
-        target = self.config.targets.max_wait_s
-        site_sql, site_args = ("AND site = ?", [site]) if site else ("", [])
-        waiting = {r[0]: (r[1], r[2]) for r in conn.execute(
-            f"SELECT service, count(*), min(wait_from) FROM tickets WHERE state = 'waiting' {site_sql} "
-            "GROUP BY service", site_args).fetchall()}
-        served = {r[0]: (r[1], r[2]) for r in conn.execute(
-            f"SELECT service, count(*), sum(CASE WHEN first_called_at - issued_at <= ? THEN 1 ELSE 0 END) "
-            f"FROM tickets WHERE day = ? AND first_called_at IS NOT NULL {site_sql} GROUP BY service",
-            [target, day, *site_args]).fetchall()}
-        done = {r[0]: r[1] for r in conn.execute(
-            f"SELECT service, count(*) FROM tickets WHERE day = ? AND state = 'done' {site_sql} GROUP BY service",
-            [day, *site_args]).fetchall()}
-        late = self.waits.late_waiting(conn, [site] if site else [s.id for s in self.config.sites], self.roster,
-                                       now, target)
-        open_for = {svc for number, services in conn.execute(
-            f"SELECT number, services FROM counters WHERE state != 'closed' {site_sql}", site_args)
-            for svc in (json.loads(services) if services else
-                        (self.config.counter(number).services if self.config.counter(number) else ()))}
-        out = []
-        for svc in self.config.services:
-            n, oldest = waiting.get(svc.code, (0, None))
-            called, within = served.get(svc.code, (0, 0))
-            past, will_be = late.get(svc.code, (0, 0))
-            e = self.waits.for_new(conn, svc.code, site or self.config.main_site, False, self.roster, now, whole=True)
-            est, low, high = e.wait_s, e.low_s, e.high_s
-            # no counter will call it today as things stand, and none serving it is open or paused now
-            words = NO_COUNTER if e.called_share == 0 and svc.code not in open_for else wait_range_phrase(low, high)
-            out.append({
-                "service": svc.code, "name": svc.name, "name_en": svc.name_en, "waiting": n,
-                "longest_wait_s": round(max(0.0, now - oldest), 1) if oldest else 0.0,
-                "estimated_wait_s": round(est, 1),
-                "estimated_wait_range_s": [round(low, 1), round(high, 1)],
-                "estimated_wait_text": words[0],
-                "estimated_wait_text_en": words[1],
-                "served_today": done.get(svc.code, 0),
-                "called_today": called,
-                # the headline: who is still waiting past the target, or will be by the estimate,
-                # counts against it before the damage is done
-                "waiting_past_target": past,
-                "waiting_will_pass_target": will_be,
-                "within_target_share": round(within / (called + will_be), 3) if called + will_be else None,
-            })
-        return out
-
-    def recent_calls(self, limit: int = 10, site: str | None = None) -> list[dict]:
-        """The last calls, newest first; with ``site``, only its counters' calls."""
-        counters = [c.number for c in self.config.counters if site is None or c.site == site]
-        marks = ",".join("?" * len(counters))
-        rows = self.store.conn().execute(
-            "SELECT seq, at, type, ticket_id, counter, data FROM events WHERE type IN "
-            f"('ticket_call', 'ticket_recall', 'ticket_resume') AND counter IN ({marks}) ORDER BY seq DESC LIMIT ?",
-            (*counters, limit)).fetchall()
-        return [{"seq": r["seq"], "at": r["at"], "ticket_id": r["ticket_id"], "counter": r["counter"],
-                 "code": json.loads(r["data"]).get("code"), "recall": r["type"] != "ticket_call"} for r in rows]
-
-    def counters_view(self) -> list[dict]:
-        self._roll_day()
-        now = self.clock.now()
-        conn = self.store.conn()
-        out = []
-        notices = self.counter_notices()
-        for c in self.counters():
-            ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
-            out.append({
-                "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
-                "services": self.active_services(c), "since": c["since"],
-                "trained": self.config.trained(c["clerk"], c["number"]) if c["clerk"] else [],
-                "notice": notices.get(c["number"]) if c["state"] != "closed" else None,
-                "ticket": None if ticket is None else {
-                    "id": ticket["id"], "code": ticket["code"], "service": ticket["service"],
-                    "state": ticket["state"], "called_at": ticket["called_at"],
-                    "started_at": ticket["started_at"], "priority": bool(ticket["priority"]),
-                    "waited_s": round(max(0.0, (ticket["first_called_at"] or now) - ticket["wait_from"]), 1),
-                    "in_hand_s": round(max(0.0, now - (ticket["called_at"] or now)), 1),
-                },
-            })
-        return out
-
-    def snapshot(self, site: str | None = None) -> dict:
-        """Everything a screen needs to be right at once, with the event sequence it reflects."""
-        seq = self.last_seq()
-        counters = [c for c in self.counters_view() if site is None or c["site"] == site]
-        services = self.service_stats(site)
-        return {
-            "seq": seq,
-            "at": self.clock.now(),
-            "center": {"id": self.config.center.id, "name": self.config.center.name,
-                       "name_en": self.config.center.name_en, "timezone": self.config.center.timezone},
-            "counters": counters,
-            "services": services,
-            "recent_calls": self.recent_calls(site=site),
-            "alerts": self.alerts(site, services=services, counters=counters),
-        }
-
-    def alerts(self, site: str | None = None, *, services: list[dict] | None = None,
-               counters: list[dict] | None = None) -> list[dict]:
-        """The 15/30-minute promise's alerts, per site (a satellite's counters cannot help the
-        main center's queue), the most urgent first."""
-        sites = [site] if site else [s.id for s in self.config.sites]
-        names = {s.id: s.name for s in self.config.sites}
-        now = self.clock.now()
-        out: list[dict] = []
-        for sid in sites:
-            stats = services if site and services is not None else self.service_stats(sid)
-            own = [c for c in (counters if counters is not None else self.counters_view()) if c["site"] == sid]
-            urgent = any(s["waiting"] and (s["longest_wait_s"] > self.config.targets.max_wait_s - 300
-                                           or s["estimated_wait_s"] > self.config.targets.max_wait_s) for s in stats)
-            advice = self.advisor.texts(sid) if urgent else None
-            for alert in promise_alerts(self.config, stats, own, now, self._held_alerts.setdefault(sid, {}),
-                                        advice, rule=self.alert_rule):
-                alert["site"] = sid
-                if len(sites) > 1:
-                    alert["message"] = f"{names[sid]} · {alert['message']}"
-                out.append(alert)
-        # printed tickets the hand-over could not place: the same on every site's screens
-        out += self.handover_alerts()
-        # a citizen who said "Không hài lòng" today, until the director marks it dealt with
-        out += self.rating_alerts()
-        out.sort(key=lambda a: (-a["severity"], -(a["longest_wait_s"] or 0)))
-        return out
 
 
 __all__ = ["Engine", "CenterClosed", "format_code", "InvalidTransition", "FINAL"]

@@ -113,7 +113,21 @@ class StatePin:
     """What ``WaitEstimator.one_state`` reads its forecasts from: each site's first one read."""
     reuse_s: float = 0.0  # the last forecast of everyone may be read if under this old
     forecasts: dict[str, Forecast] = field(default_factory=dict)
+    seqs: dict[str, int] = field(default_factory=dict)  # the event sequence each site's forecast is of
     older: bool = False  # a forecast of an earlier state than the latest was read
+
+
+@dataclass
+class Pending:
+    """A forecast of everyone of one site, of the state a read transaction reads (``prepare``):
+    the forecast itself if one of that state is at hand, else what it is played from, read in that
+    transaction; ``WaitEstimator.play`` plays it after the transaction, so that the paths, which
+    yield to other greenlets, never keep a WAL read snapshot open."""
+    site: str
+    seq: int  # the event sequence of the state the forecast is (or will be) of
+    now: float
+    result: Forecast | None = None
+    inputs: tuple | None = None  # (Snapshot, Model, Calibration)
 
 
 class WaitEstimator:
@@ -206,23 +220,84 @@ class WaitEstimator:
         finally:
             self._pinned.reset(mark)
 
+    def prepare(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Pending:
+        """In a read transaction (``Store.read``): the forecast of everyone at ``site`` of the state
+        it reads. At hand (cached, or pinned by :meth:`one_state` for that state, or, with its
+        ``reuse_s``, the last one of an earlier state: its ``seq`` says which), or else its inputs
+        read now (who waits, the counters, the arrivals, the learned model and calibration), to be
+        played by :meth:`play` once the transaction is let go."""
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        pin = self._pinned.get()
+        if pin is not None:
+            if site in pin.forecasts and (pin.reuse_s > 0 or pin.seqs[site] == seq):
+                return Pending(site, pin.seqs[site], now, result=pin.forecasts[site])
+            cached = self._cache.get(site) if pin.reuse_s > 0 else None
+            if cached and 0 <= now - cached[1] < pin.reuse_s:
+                pin.forecasts[site], pin.seqs[site] = cached[2], cached[0]
+                pin.older = pin.older or cached[0] != seq
+                return Pending(site, cached[0], now, result=cached[2])
+        cached = self._cache.get(site)
+        if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+            self._pin(site, seq, cached[2])
+            return Pending(site, seq, now, result=cached[2])
+        snap = self.snapshot(conn, site, roster, now)
+        return Pending(site, seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)))
+
+    def play(self, pending: Pending) -> Forecast:
+        """Outside any transaction: the forecast ``pending`` is of, played from its inputs if not at
+        hand (yielding between its paths under gevent; the same seed as :meth:`_latest`, so the same
+        figures), cached for its state and pinned in the current :meth:`one_state`."""
+        if pending.result is not None:
+            return pending.result
+        site, seq, now = pending.site, pending.seq, pending.now
+        computing = self._computing.get(site)
+        if computing is not None and computing[0] == seq:
+            computing[1].wait(COMPUTING_WAIT_S)
+        cached = self._cache.get(site)
+        if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+            pending.result = cached[2]
+        else:
+            mine = (seq, threading.Event())
+            self._computing[site] = mine
+            try:
+                snap, model, cal = pending.inputs
+                played = forecast(snap, model, seed=seq, paths=self.paths or PATHS, pause=background_pause())
+                pending.result = self._calibrated(played, cal)
+                kept = self._cache.get(site)
+                if kept is None or kept[0] <= seq:
+                    self._cache[site] = (seq, now, pending.result)
+            finally:
+                mine[1].set()
+                if self._computing.get(site) is mine:
+                    del self._computing[site]
+        self._pin(site, seq, pending.result)
+        pending.inputs = None
+        return pending.result
+
+    def _pin(self, site: str, seq: int, result: Forecast) -> None:
+        pin = self._pinned.get()
+        if pin is not None and site not in pin.forecasts:
+            pin.forecasts[site], pin.seqs[site] = result, seq
+
     def _forecast(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
         pin = self._pinned.get() if only is None else None
         if pin is not None:
             pinned = pin.forecasts
+            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
             if site not in pinned:
                 cached = self._cache.get(site) if pin.reuse_s > 0 else None
                 if cached and 0 <= now - cached[1] < pin.reuse_s:
-                    pinned[site] = cached[2]
-                    pin.older = pin.older or cached[0] != conn.execute(
-                        "SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+                    pinned[site], pin.seqs[site] = cached[2], cached[0]
+                    pin.older = pin.older or cached[0] != seq
                 else:
-                    pinned[site] = self._latest(conn, site, roster, now)
+                    pinned[site], pin.seqs[site] = self._latest(conn, site, roster, now, seq=seq), seq
             return pinned[site]
         return self._latest(conn, site, roster, now, only)
 
-    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None) -> Forecast:
-        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+    def _latest(self, conn: sqlite3.Connection, site: str, roster, now: float, only=None, *,
+                seq: int | None = None) -> Forecast:
+        if seq is None:
+            seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         cached = self._cache.get(site)
         if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
             return cached[2]
@@ -241,7 +316,9 @@ class WaitEstimator:
         self._computing[site] = mine
         try:
             result = self._compute(conn, site, roster, now, seq, None)
-            self._cache[site] = (seq, now, result)
+            kept = self._cache.get(site)
+            if kept is None or kept[0] <= seq:  # a read transaction's older state never replaces a newer one
+                self._cache[site] = (seq, now, result)
             return result
         finally:
             mine[1].set()
@@ -326,17 +403,31 @@ class WaitEstimator:
                      target_s: float) -> dict[str, tuple[int, int]]:
         """Per service: (waiting already past ``target_s``, waiting who will pass it by the
         estimate, those included)."""
-        out: dict[str, list[int]] = {}
+        rows = self.waiting_rows(conn, sites)
+        return self.late_counts(rows, {site: self._forecast(conn, site, roster, now) for site in rows}, now, target_s)
+
+    @staticmethod
+    def waiting_rows(conn: sqlite3.Connection, sites: Sequence[str]) -> dict[str, list[tuple]]:
+        """Per site with someone waiting: (id, service, wait_from, priority) of each (for :meth:`late_counts`)."""
+        out = {}
         for site in sites:
             cur = conn.cursor()
             cur.row_factory = None  # plain tuples: a thousand rows at every push of the screens
             rows = cur.execute("SELECT id, service, wait_from, priority FROM tickets WHERE state = 'waiting' "
                                "AND site = ?", (site,)).fetchall()
-            if not rows:
-                continue
-            result = self._forecast(conn, site, roster, now)
+            if rows:
+                out[site] = rows
+        return out
+
+    @staticmethod
+    def late_counts(rows: dict[str, list[tuple]], forecasts: dict[str, Forecast], now: float,
+                    target_s: float) -> dict[str, tuple[int, int]]:
+        """:meth:`late_waiting` from the rows of :meth:`waiting_rows` and each site's forecast."""
+        out: dict[str, list[int]] = {}
+        for site, site_rows in rows.items():
+            result = forecasts[site]
             tickets, new = result.tickets, result.new
-            for ticket_id, service, wait_from, priority in rows:
+            for ticket_id, service, wait_from, priority in site_rows:
                 waited = now - wait_from
                 # one issued since the forecast (a push during a burst reads an earlier state's):
                 # what that forecast gave a newcomer of its service
@@ -347,6 +438,10 @@ class WaitEstimator:
                 counts[1] += waited + ahead > target_s
         return {k: (v[0], v[1]) for k, v in out.items()}
 
+    def new_estimate(self, result: Forecast, service: str, priority: bool, now: float) -> Estimate:
+        """What :meth:`for_new` gives from the forecast of everyone ``result``."""
+        est = result.new.get((service, bool(priority)))
+        return Estimate(0.0, 0.0, 0.0, 0.0) if est is None else self._shift(est, result, now)
 
 def is_finite(x: float) -> bool:
     return not math.isinf(x)

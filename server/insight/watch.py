@@ -90,12 +90,11 @@ class Watch:
         with self._lock:
             mono = self.clock.monotonic()
             engine = self.engine
-            seq = engine.last_seq()
-            if (not force and self._last is not None and seq == self._last_seq
+            if (not force and self._last is not None and engine.last_seq() == self._last_seq
                     and mono - self._last_mono < MIN_OBSERVE_S):
                 return {**self._last, "changes": []}
-            services, counters = engine.service_stats(), engine.counters_view()
-            alerts = engine.alerts()
+            snap = engine.snapshot()  # the figures and the alerts of one state, the seq they reflect
+            seq, services, counters, alerts = snap["seq"], snap["services"], snap["counters"], snap["alerts"]
             # the time of the look is read after the alerts: the engine judged them at its own
             # clock reading, and the log must not stamp a change earlier than that (an injected
             # clock moved meanwhile made a clear look 900 s shorter than it was)

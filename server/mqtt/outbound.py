@@ -5,7 +5,9 @@
 - ``wire.SERVICE_WAIT`` (retained, one topic per service): the wait-time stream (the estimate,
   its 80% interval and that interval in words, as the wall display shows it); published
   when the number waiting or the estimate changes, and at least every ``stream_interval_s``
-  (``longest_wait_s`` grows by itself and is refreshed then).
+  (``longest_wait_s`` grows by itself and is refreshed then). Each message's count and estimate
+  are of one state of the engine (``service_stats`` reads in one read transaction,
+  ``server/engine/views.py``).
 - ``wire.CALL`` (not retained) for every ``ticket_call``, ``ticket_recall`` and
   ``ticket_resume`` with the event's ``seq``.
 - ``wire.KIOSK_COMMAND`` ``reprint`` to the kiosk that issued a ticket on
@@ -27,9 +29,6 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[..., bool]  # (topic, message, retain=...) -> published?
 CALL_TYPES = frozenset({"ticket_call", "ticket_recall", "ticket_resume"})
-
-
-STATS_TRIES = 3  # reads of service_stats until one is of a single state (see _consistent_stats)
 
 
 class Outbound:
@@ -124,23 +123,10 @@ class Outbound:
                     sent += 1
         return sent
 
-    def _consistent_stats(self) -> list[dict]:
-        """``service_stats`` of one state: its counts and its forecast are separate reads, and an
-        event committed between them gave a message of one state's count and the next one's
-        estimate (3 waiting with the range of 4). Read again when the event sequence moved meanwhile;
-        after ``STATS_TRIES`` the last is sent anyway: the event that moved it wakes the next cycle."""
-        stats: list[dict] = []
-        for _ in range(STATS_TRIES):
-            before = self.engine.last_seq()
-            stats = self.engine.service_stats()
-            if self.engine.last_seq() == before:
-                break
-        return stats
-
     def _services(self, full: bool) -> int:
         sent = 0
         now = self.clock.now()
-        for s in self._consistent_stats():
+        for s in self.engine.service_stats():  # one state: each message's count and estimate agree
             low, high = (max(0.0, x) for x in s["estimated_wait_range_s"])
             vi, en = s.get("estimated_wait_text") or wait_range_phrase(low, high)[0], \
                 s.get("estimated_wait_text_en") or wait_range_phrase(low, high)[1]
