@@ -5,32 +5,28 @@ and the "new ticket" estimate of every service (displays, dashboard, alerts). It
 :class:`~server.engine.forecast.Snapshot` read from the live tables (``snapshots.py``: never a
 citizen's future service time, the server does not know it), keeps a
 :class:`~server.engine.learned.Model` learned from the event log (earlier days once a day,
-today's at most every ``RELEARN_S``) with the interval's calibration, and caches one forecast per
+today's at most every ``RELEARN_S``) with the interval's calibration (``learning.py``, mixed in), and caches one forecast per
 site and state (event sequence) for ``REUSE_S`` seconds.
 """
 from __future__ import annotations
 
-import json
 import math
 import sqlite3
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Iterator, Sequence
-
-from qms_common.clock import local_datetime
 
 from ..blocking import background_pause, cooperative_pause
 from ..config import CenterConfig
 from . import one_budget
-from .calibration import Calibration, learn_calibration
+from .calibration import Calibration
 from .forecast import PATHS, Estimate, Forecast, Shift, Snapshot, forecast
-from .learned import Model, Observations, learn
+from .learned import Model, Observations
+from .learning import HISTORY_DAYS, Learning
 from .snapshots import StateReader
 
-HISTORY_DAYS = 28
 ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 antithetic pairs (fewer: a noisier printed figure)
 # one ticket's paths play everyone ahead of it: with many waiting, fewer paths for the same work.
 # The relative spread of a wait with n ahead falls as 1/sqrt(n), so paths ~ 1/n keep the figure's
@@ -38,7 +34,6 @@ ONE_PATHS = 24           # one ticket's estimate (the one being issued): 12 anti
 ONE_PATHS_FULL_UP_TO = 100
 ONE_PATHS_MIN = 4
 
-RELEARN_S = 60.0
 REUSE_S = 20.0
 PAGE_RECENT_S = 35.0  # a page just opened may read the last forecast of everyone this old (as a screen's connect)
 COMPUTING_WAIT_S = 10.0  # waiting for another's forecast of the same state at most this long
@@ -51,61 +46,6 @@ def one_ticket_paths(waiting: int) -> int:
     if waiting <= ONE_PATHS_FULL_UP_TO:
         return ONE_PATHS
     return max(ONE_PATHS_MIN, ONE_PATHS * ONE_PATHS_FULL_UP_TO // waiting // 2 * 2)
-
-
-def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: float) -> Observations:
-    obs = Observations()
-    rows = conn.execute(f"SELECT service, clerk, finished_at - started_at, started_at - called_at FROM tickets "
-                        f"WHERE {where} AND state = 'done' AND started_at IS NOT NULL "
-                        "AND finished_at > started_at", args).fetchall()  # a clock stepped back: no time
-    obs.durations = [(r[0], r[1], r[2]) for r in rows]
-    obs.walks = [r[3] for r in rows if r[3] is not None]
-    obs.running = [(r[0], now - r[1]) for r in conn.execute(
-        f"SELECT service, started_at FROM tickets WHERE {where} AND state = 'serving' AND started_at IS NOT NULL",
-        args)]
-    obs.calls = conn.execute(f"SELECT count(*) FROM tickets WHERE {where} AND first_called_at IS NOT NULL",
-                             args).fetchone()[0]
-    holds = conn.execute(f"SELECT e.at - t.called_at FROM events e JOIN tickets t ON t.id = e.ticket_id "
-                         f"WHERE e.type = 'ticket_no_show' AND {where.replace('day', 't.day')}", args).fetchall()
-    obs.holds = [h[0] for h in holds if h[0] is not None]
-    obs.no_shows = len(holds)
-    for state, reason, wait_from, first_called, finished in conn.execute(
-            f"SELECT state, reason, wait_from, first_called_at, finished_at FROM tickets WHERE {where}", args):
-        if first_called is not None:
-            obs.stayed.append(first_called - wait_from)
-        elif state == "abandoned" and reason != "end of day" and finished is not None:
-            obs.left.append(finished - wait_from)
-        elif state in ("waiting", "called", "parked"):
-            obs.stayed.append(now - wait_from)
-        elif finished is not None:
-            obs.stayed.append(finished - wait_from)
-    return obs
-
-
-def _interval_rows(conn: sqlite3.Connection, first: str, last: str, *, waiting_at: float | None = None
-                   ) -> list[tuple[float, float, float, float]]:
-    """(raw estimate, raw low, raw high, actual wait) of the tickets of days ``first`` to before
-    ``last`` that were called, from their ``ticket_issued`` events; with ``waiting_at``, of those
-    still waiting then, with their wait so far."""
-    if waiting_at is None:
-        sql, args = "t.first_called_at IS NOT NULL", ()
-        wait = "t.first_called_at - t.issued_at"
-    else:
-        sql, args = "t.state = 'waiting' AND t.first_called_at IS NULL", ()
-        wait = f"{float(waiting_at)!r} - t.issued_at"
-    out = []
-    for raw, actual in conn.execute(
-            f"SELECT json_extract(e.data, '$.predicted_raw_s'), {wait} FROM tickets t "
-            "JOIN events e ON e.ticket_id = t.id AND e.type = 'ticket_issued' "
-            f"WHERE t.day >= ? AND t.day < ? AND {sql}", (first, last, *args)):
-        if raw is None or actual is None:
-            continue
-        try:
-            mean, low, high = (float(x) for x in json.loads(raw))
-        except (ValueError, TypeError):
-            continue
-        out.append((mean, low, high, max(0.0, actual)))
-    return out
 
 
 @dataclass
@@ -130,7 +70,7 @@ class Pending:
     inputs: tuple | None = None  # (Snapshot, Model, Calibration)
 
 
-class WaitEstimator:
+class WaitEstimator(Learning):
     def __init__(self, config: CenterConfig, *, paths: int | None = None) -> None:
         self.config = config
         self.paths = paths
@@ -146,57 +86,6 @@ class WaitEstimator:
         self._history_rows: tuple[str, Calibration] | None = None
         self._calibration: tuple[str, float, Calibration] | None = None
         self.over_budget = 0  # one ticket's estimates taken from the cached forecast (one_budget.py)
-
-    # --- what has been learned -------------------------------------------------------------
-    def model(self, conn: sqlite3.Connection, now: float) -> Model:
-        day = local_datetime(now, self.config.tz).date()
-        key = day.isoformat()
-        with self._lock:
-            if self._model and self._model[0] == key and now - self._model[1] < RELEARN_S:
-                return self._model[2]
-            if not self._history or self._history[0] != key:
-                first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
-                self._history = (key, _observations(conn, "day >= ? AND day < ?", (first, key), now))
-            today = _observations(conn, "day = ?", (key,), now)
-            priors = {s.code: s.mean_service_min * 60 for s in self.config.services}
-            model = learn(self._history[1].extend(today), priors)
-            self._model = (key, now, model)
-            return model
-
-    def calibration(self, conn: sqlite3.Connection, now: float) -> Calibration:
-        """How far to widen the sample paths' interval (``calibration.py``), relearned with the model."""
-        day = local_datetime(now, self.config.tz).date()
-        key = day.isoformat()
-        with self._lock:
-            if self._calibration and self._calibration[0] == key and now - self._calibration[1] < RELEARN_S:
-                return self._calibration[2]
-            if not self._history_rows or self._history_rows[0] != key:
-                first = (day - timedelta(days=HISTORY_DAYS)).isoformat()
-                rows = _interval_rows(conn, first, key)
-                self._history_rows = (key, learn_calibration(rows, weight=0.0) if rows else Calibration())
-            tomorrow = (day + timedelta(days=1)).isoformat()
-            cal = learn_calibration(_interval_rows(conn, key, tomorrow),
-                                    still_waiting=_interval_rows(conn, key, tomorrow, waiting_at=now),
-                                    prior=self._history_rows[1])
-            self._calibration = (key, now, cal)
-            return cal
-
-    @staticmethod
-    def _calibrated(result: Forecast, cal: Calibration, only=None) -> Forecast:
-        """The forecast with calibrated intervals; with ``only``, just that one estimate (the
-        others of such a forecast are cut short and never read)."""
-        def one(e: Estimate) -> Estimate:
-            low, high = cal.apply(e.wait_s, e.low_s, e.high_s)
-            return Estimate(e.wait_s, low, high, e.called_share, e.low_s, e.high_s, e.split)
-        out = Forecast(result.now)
-        if only is None:
-            out.tickets = {k: one(e) for k, e in result.tickets.items()}
-            out.new = {k: one(e) for k, e in result.new.items()}
-        elif isinstance(only, tuple):
-            out.new = {k: one(e) for k, e in result.new.items() if k == only}
-        else:
-            out.tickets = {k: one(e) for k, e in result.tickets.items() if k == only}
-        return out
 
     # --- the state now ------------------------------------------------------------------------
     def snapshot(self, conn: sqlite3.Connection, site: str, roster: list[Shift] | None, now: float) -> Snapshot:
