@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import math
+import re
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qms_common.clock import local_datetime  # noqa: E402
 from server.engine.forecast import forecast  # noqa: E402
 from server.scenario import load_scenario  # noqa: E402
 from server.simulator import Simulation, history_days  # noqa: E402
@@ -104,6 +106,20 @@ class Row:
     patience: float | None = None
     breached: bool = False
     samples: list[float] | None = None  # --points: the call waits of a forecast of many paths at issue
+    issued_at: float = 0.0  # the engine's clock at issue
+    split: tuple[str, str] | None = None  # the words "called before HH:MM or after HH:MM", as printed
+
+
+_SPLIT = re.compile(r"before (\d\d:\d\d) or after (\d\d:\d\d)")
+
+
+def split_outcome(split: tuple[str, str], issued_at: float, actual: float | None, timezone: str) -> str:
+    """Whether the printed "called before A or after B" came true: ``before``, ``after``,
+    ``between`` (neither: the words were wrong) or ``not called`` (left, or the day ended)."""
+    if actual is None:
+        return "not called"
+    at = local_datetime(issued_at + actual, timezone).strftime("%H:%M")
+    return "before" if at <= split[0] else "after" if at >= split[1] else "between"
 
 
 class Baselines:
@@ -142,7 +158,10 @@ class Baselines:
         self.rows[ticket["id"]] = Row(svc, arrival.arrival_s, printed=ticket["estimated_wait_s"], low=low, high=high,
                                       base={"QL": ql, "LES": les, "HOL": hol, "RA": ra},
                                       context=f"{ahead} ahead in {svc}, {on_duty} open for {svc}",
-                                      patience=arrival.patience_s)
+                                      patience=arrival.patience_s, issued_at=now)
+        m = _SPLIT.search(ticket.get("estimated_wait_text_en") or "")
+        if m:
+            self.rows[ticket["id"]].split = (m.group(1), m.group(2))
         if self.points:
             waits = engine.waits
             snap = waits.snapshot(conn, ticket["site"], engine.roster, now)
@@ -207,6 +226,8 @@ def run_day(name: str, folder: Path, history: list[Path] | None, points: int = 0
         rows.append(row)
     actual = [r.actual for r in rows]
     out = {"printed": metrics([r.printed for r in rows], actual)}
+    tz = scenario.center.timezone
+    out["split"] = [split_outcome(r.split, r.issued_at, r.actual, tz) for r in everyone if r.split]
     for b in BASELINES:
         out[b] = metrics([r.base[b] for r in rows], actual)
     inside = [r.low <= r.actual <= r.high for r in rows if r.low is not None]
@@ -338,6 +359,11 @@ def main() -> None:
               f"{p['recall'] * 100:.0f}%; QL precision {q['precision'] * 100:.0f}% recall {q['recall'] * 100:.0f}%; "
               f"expected from the estimate's own spread: precision {p['precision_own'] * 100:.0f}% "
               f"recall {p['recall_own'] * 100:.0f}%")
+    print("\nTickets printed 'called before A or after B' (a closure ahead): where their call fell")
+    for name, kind, hist, m, _ in results:
+        o = m["split"]
+        print(f"  {name}: {len(o)} tickets; " + ", ".join(
+            f"{k} {o.count(k)}" for k in ("before", "after", "between", "not called")))
     if a.points:
         print(f"\nPoints of a {a.points}-path forecast of each ticket at issue (MSE min², bias min, ±5 min):")
         for name, kind, hist, m, _ in results:

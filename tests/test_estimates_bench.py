@@ -28,3 +28,18 @@ def test_points_are_scored_against_the_actual_wait():
     assert t["mean"]["within5"] == 0.5       # 16.75 min printed for a 10-min wait: outside ± 5
     assert t["median"]["within5"] == 1.0 and t["window"]["within5"] == 1.0
     assert t["mean"]["bias"] == pytest.approx(((16.75 - 10) + (1 - 2)) / 2)
+
+
+def test_the_words_across_a_closure_are_checked_against_the_call_in_the_centers_time():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from bench.estimates import split_outcome
+    tz = "Asia/Ho_Chi_Minh"
+    issued = datetime(2026, 12, 1, 11, 20, tzinfo=ZoneInfo(tz)).timestamp()  # 11:20 local, 04:20 UTC
+    words = ("11:30", "13:30")
+    assert split_outcome(words, issued, 5 * MIN, tz) == "before"        # called 11:25
+    assert split_outcome(words, issued, 10 * MIN, tz) == "before"       # 11:30, as the words allow
+    assert split_outcome(words, issued, 130 * MIN, tz) == "after"       # 13:30
+    assert split_outcome(words, issued, 60 * MIN, tz) == "between"      # 12:20: the words were wrong
+    assert split_outcome(words, issued, None, tz) == "not called"
