@@ -87,6 +87,7 @@ def read_positions(engine: "Engine", ticket_ids: list[str], recent: bool = False
             for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
                 rows[row["id"]] = dict(row)
         read = PositionsRead(seq, now, rows, {})
+        snaps: dict = {}
         for t in rows.values():
             if t["state"] != State.WAITING:
                 continue
@@ -104,7 +105,9 @@ def read_positions(engine: "Engine", ticket_ids: list[str], recent: bool = False
                                         or engine.waits.prepare(conn, site, engine.roster, now))
             known = read.forecasts[site].result
             if known is not None and t["id"] not in known.tickets:  # issued after that forecast's state
-                read.alone[t["id"]] = engine.waits.prepare_one(conn, t, engine.roster, now)
+                if site not in snaps:  # one snapshot of the site for all of them (time and memory)
+                    snaps[site] = engine.waits.snapshot(conn, site, engine.roster, now)
+                read.alone[t["id"]] = engine.waits.prepare_one(conn, t, engine.roster, now, snaps[site])
     return read
 
 

@@ -134,13 +134,15 @@ class WaitEstimator(Learning):
         snap = self.snapshot(conn, site, roster, now)
         return Pending(site, seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)))
 
-    def prepare_one(self, conn: sqlite3.Connection, ticket: dict, roster, now: float) -> Pending:
+    def prepare_one(self, conn: sqlite3.Connection, ticket: dict, roster, now: float,
+                    snap: Snapshot | None = None) -> Pending:
         """In a read transaction: the forecast of one waiting ticket of the state it reads (a ticket
         the forecast of everyone at hand does not know: issued since), as :meth:`for_ticket` makes
         it (its paths, or the estimate from the cached forecast beyond ``one_budget.BUDGET``), to be
-        played by :meth:`play` after the transaction (not cached: one ticket's)."""
+        played by :meth:`play` after the transaction (not cached: one ticket's; ``snap``: its site's,
+        read once in the same transaction for several tickets)."""
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        snap = self.snapshot(conn, ticket["site"], roster, now)
+        snap = snap or self.snapshot(conn, ticket["site"], roster, now)
         paths = self.paths or one_ticket_paths(len(snap.waiting))
         if self.paths is None:
             over = self._over_budget(conn, snap, ticket["site"], ticket["id"], paths, now)
