@@ -48,9 +48,9 @@ from .blocking import background_yield
 from .engine import Engine
 from .eio_sweep import run_sweeper
 from .realtime_connect import SnapshotKeeper, snapshot_for_connect
-from .engine.positions import read_positions
-from .realtime_views import (citizen_status, device_list, pending_status, screen_event, screen_snapshot,
-                             status_fingerprint, statuses_of)
+from .realtime_views import (citizen_status, citizen_statuses, device_list, pending_status, screen_event,
+                             screen_snapshot,
+                             status_fingerprint)
 
 log = logging.getLogger(__name__)
 
@@ -489,11 +489,9 @@ class Realtime:
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
             pause()  # one view's snapshot (not the next's, nor the phones') per run of the loop
         ids = sorted(watched if full else touched)
-        # every phone's figures read in one read transaction (one state, its seq), the forecast and
-        # the statuses made after it, in chunks between yields
-        read = read_positions(self.engine, ids) if ids else None
+        queues: dict = {}  # read once for the whole push, as its forecast
         for first in range(0, len(ids), STATUS_CHUNK):
-            statuses = statuses_of(self.engine, read, ids[first:first + STATUS_CHUNK])
+            statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK], queues)
             for n, (ticket_id, status) in enumerate(statuses.items(), 1):
                 mark = status_fingerprint(status, self._late_after_s)
                 with self._lock:

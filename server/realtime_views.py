@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from .engine import Engine
-from .engine.positions import PositionsRead, played_positions, read_positions
+from .engine.positions import positions
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +47,25 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
     changed, the push's "dưới 30 phút" (``tests/test_status_push.py``). The last push's forecast
     when recent: during a burst with a thousand waiting, a forecast of everyone per page opened
     would be the stall of docs/performance.md section 8 again."""
-    statuses = citizen_statuses(engine, [ticket_id], recent=True)  # of one state: its "seq"
+    statuses = citizen_statuses(engine, [ticket_id], recent=True)
     if ticket_id not in statuses:
         engine.ticket(ticket_id)  # raises NotFound, as before
     return statuses[ticket_id]
 
 
-def citizen_statuses(engine: Engine, ticket_ids: list[str], recent: bool = False) -> dict[str, dict]:
-    """:func:`citizen_status` for many tickets at once, all of one state (``server/engine/positions.py``:
-    one read transaction, the forecast played after it; ``recent``: from the last push's forecast
+def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None = None,
+                     recent: bool = False) -> dict[str, dict]:
+    """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
+    the queues read by earlier calls of the same push; ``recent``: from the last push's forecast
     when recent, as a page just opened is, not a new forecast of every waiting citizen)."""
-    return statuses_of(engine, read_positions(engine, ticket_ids, recent))
+    seq = engine.last_seq()
+    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
 
 
-def statuses_of(engine: Engine, read: PositionsRead, ticket_ids: list[str] | None = None) -> dict[str, dict]:
-    """The statuses of what :func:`~server.engine.positions.read_positions` read (``ticket_ids``:
-    only those: the live hub's push, in chunks between its yields), each with the ``seq`` of the
-    state it is of and ``forecast_seq``, the state its estimate is of (``seq``, but when the last
-    forecast of an earlier state was deliberately read: a page just opened, a burst's push)."""
-    return {tid: _status(engine, t) for tid, t in played_positions(engine, read, ticket_ids).items()}
-
-
-def _status(engine: Engine, t: dict) -> dict:
+def _status(engine: Engine, t: dict, seq: int) -> dict:
     svc = engine.config.service(t["service"])
     return {
-        "seq": t["seq"],
-        "forecast_seq": t["forecast_seq"],
+        "seq": seq,
         "at": engine.clock.now(),
         "code": t["code"],
         "service": t["service"],
@@ -100,10 +93,8 @@ def pending_status(engine: Engine, pending: dict) -> dict:
 
     The status page shows this until the ticket arrives, then switches by itself."""
     svc = engine.config.service(pending["service"])
-    seq = engine.last_seq()
     return {
-        "seq": seq,
-        "forecast_seq": seq,
+        "seq": engine.last_seq(),
         "at": engine.clock.now(),
         "code": pending["code"],
         "service": pending["service"],

@@ -49,30 +49,38 @@ def test_one_push_reads_one_forecast_while_tickets_are_issued(engine, clock):
         batch = positions(engine, first + [late])
     assert batch[late]["people_ahead_now"] == 3
     assert batch[late]["estimated_wait_s"] == engine.position(late)["estimated_wait_s"] > 0
-    # every figure of the state the statuses read (not the pinned forecast of the state before)
-    assert {(b["seq"], b["forecast_seq"]) for b in batch.values()} == {(engine.last_seq(),) * 2}
+    # those already waiting: from the state the push began with
+    assert [batch[t]["estimated_wait_s"] for t in first] == [round(before.tickets[t].wait_s, 1) for t in first]
     after = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
     assert late in after.tickets  # outside it, the state as it is now
 
 
-def test_one_push_reads_every_phone_in_one_state_and_plays_them_in_chunks(engine, clock):
-    """The live hub refreshes hundreds of phones in chunks between its yields: it reads them all
-    in one read transaction (each queue once), then makes the chunks' statuses without reading
-    again; a ticket issued between two chunks is the next push's, whose places count it."""
-    from server.engine.positions import played_positions, read_positions
+def test_the_chunks_of_one_push_read_each_queue_once_and_still_count_a_ticket_issued_between_them(engine, clock):
+    """The live hub refreshes hundreds of phones in chunks and keeps the queues it read for the
+    whole push (``positions(..., queues)``): a later chunk reads no queue again, and a ticket
+    issued between two chunks still gets the place in line ``Engine.position`` gives it."""
     engine.sign_in(1, "clerk-1")
     first = []
     for _ in range(4):
         clock.advance(10)
         first.append(engine.issue("CT")["id"])
-    read = read_positions(engine, first)
-    batch = played_positions(engine, read, first[:2])
+    queues: dict = {}
+    batch = positions(engine, first[:2], queues)
     assert [batch[t]["people_ahead_now"] for t in first[:2]] == [0, 1]
-    engine.issue("CT", priority=True)  # goes first: the next push sees it
-    batch = played_positions(engine, read, first[2:])
+    clock.advance(10)
+    late = engine.issue("CT")["id"]
+    conn = engine.store.conn()
+    reads = []
+    conn.set_trace_callback(lambda sql: reads.append(sql) if sql.startswith("SELECT id, priority, queue_key") else None)
+    try:
+        batch = positions(engine, first[2:] + [late], queues)
+    finally:
+        conn.set_trace_callback(None)
+    assert reads == []  # the CT queue as the push's first chunk read it
     assert [batch[t]["people_ahead_now"] for t in first[2:]] == [2, 3]
-    assert {b["seq"] for b in batch.values()} == {read.seq}
-    assert positions(engine, [first[3]])[first[3]]["people_ahead_now"] == engine.position(first[3])["people_ahead_now"] == 4
+    assert batch[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 4
+    engine.issue("CT", priority=True)  # goes first: the next push (its own queues) sees it
+    assert positions(engine, [late], {})[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 5
 
 
 def test_a_push_during_a_burst_reads_the_last_forecast_while_young_and_its_places_now(engine, clock):

@@ -60,18 +60,18 @@ def test_a_phone_gets_a_push_only_when_its_page_would_change(hub_app, monkeypatc
     first = [p["args"][0] for p in phone.get_received() if p["name"] == "status"]
     assert len(first) == 1 and first[0]["people_ahead"] == 3
 
-    real = realtime.statuses_of
+    real = realtime.citizen_statuses
     noise = {"s": 0.0, "words": None}
 
-    def noisy(engine, read, ids=None):  # the forecast's noise: other seconds, maybe other words
-        out = real(engine, read, ids)
+    def noisy(engine, ids, queues=None):  # the forecast's noise: other seconds, maybe other words
+        out = real(engine, ids, queues)
         for st in out.values():
             st["estimated_wait_s"] += noise["s"]
             if noise["words"]:
                 st["estimated_wait_text"], st["estimated_wait_text_en"] = noise["words"]
         return out
 
-    monkeypatch.setattr(realtime, "statuses_of", noisy)
+    monkeypatch.setattr(realtime, "citizen_statuses", noisy)
     sent_words = (first[0]["estimated_wait_text"], first[0]["estimated_wait_text_en"])
     for shift in (7.0, -11.0, 20.0):  # the seconds move, the words stay: nothing is sent
         noise["s"] = shift

@@ -11,7 +11,6 @@ from qms_common.errors import NotFound
 from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, principal, request_token, require, services
 from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
 from .schemas import ERRORS, BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
-from ..realtime_views import citizen_status
 from .tickets import public_ticket
 
 bp = APIBlueprint("misc", __name__, url_prefix="/api/v1",
@@ -83,14 +82,15 @@ def status(path: TokenPath):
         if pending is None:
             raise NotFound("Không tìm thấy vé; no such ticket")
         # printed offline, not handed over yet: the ticket is valid and keeps its place
-        return {"seq": engine.last_seq(), "code": pending["code"], "service": pending["service"], "state": "pending", "priority": False,
+        return {"code": pending["code"], "service": pending["service"], "state": "pending", "priority": False,
                 "issued_at": None, "people_ahead": None, "estimated_wait_s": None, "counter": None,
                 "called_at": None}
-    # of one state, as the status page and the phone's socket (server/engine/positions.py): its seq
-    t = citizen_status(engine, t["id"])
-    return {k: t[k] for k in ("seq", "forecast_seq", "code", "service", "state", "priority", "issued_at",
-                              "people_ahead", "estimated_wait_s", "estimated_wait_range_s", "estimated_wait_text",
-                              "counter", "called_at")}
+    t = engine.position(t["id"])
+    return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
+            "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
+            "estimated_wait_s": t["estimated_wait_s"], "estimated_wait_range_s": t["estimated_wait_range_s"],
+            "estimated_wait_text": t["estimated_wait_text"], "counter": t["counter"],
+            "called_at": t["called_at"]}
 
 
 @bp.post("/kiosk/blocks", tags=KIOSK, security=BEARER, responses={201: Block, 429: Error}, summary="Reserve numbers to issue while offline")

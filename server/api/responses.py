@@ -129,9 +129,6 @@ class Center(BaseModel):
 
 
 class CitizenStatus(BaseModel):
-    seq: int | None = Field(None, description="the event sequence of the one state every figure is of")
-    forecast_seq: int | None = Field(None, description="the state the estimate is of: seq, or an earlier one when "
-                                                       "the last forecast (under 35 s old) was read")
     code: str
     service: str
     state: str = Field(description="waiting, called, serving, …, or pending: printed offline, not handed over yet")
@@ -139,8 +136,6 @@ class CitizenStatus(BaseModel):
     issued_at: float | None = None
     people_ahead: int | None = None
     estimated_wait_s: float | None = None
-    estimated_wait_range_s: list[float] | None = None
-    estimated_wait_text: str | None = None
     counter: int | None = None
     called_at: float | None = None
 

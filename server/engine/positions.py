@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qms_common.clock import local_datetime
@@ -23,7 +22,6 @@ from .states import State
 if TYPE_CHECKING:
     from .core import Engine
     from .forecast import Estimate
-    from .waits import Pending
 
 _CHUNK = 500  # SQLite's limit on bound parameters is far above; keeps each statement small
 
@@ -55,95 +53,60 @@ def estimate_fields(est: "Estimate | None", timezone: str | None = None) -> dict
             "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
 
-@dataclass
-class PositionsRead:
-    """What :func:`read_positions` read in one read transaction: the tickets, their queues and the
-    forecasts their estimates come from (prepared, played by :func:`played_positions` after it)."""
-    seq: int  # the event sequence of the state every figure is of
-    now: float
-    rows: dict[str, dict]
-    queues: dict[tuple[str, str], tuple[list, list, set]]
-    forecasts: dict[str, "Pending"] = field(default_factory=dict)  # per site, of everyone
-    alone: dict[str, "Pending"] = field(default_factory=dict)  # per ticket the forecast above does not know
+def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = None,
+              recent: bool = False) -> dict[str, dict]:
+    """``{ticket id: ticket row + people_ahead_now + estimated_wait_s}`` for the ids that exist.
 
-
-def read_positions(engine: "Engine", ticket_ids: list[str], recent: bool = False) -> PositionsRead:
-    """Everything the statuses of ``ticket_ids`` show, read in one read transaction (``Store.read``):
-    the tickets, their queues, the ``seq`` and the forecasts' inputs (``WaitEstimator.prepare``),
-    so a ticket issued or called meanwhile is in all of a status's figures or in none. One query per
-    ticket chunk and per (site, service) queue, however many phones.
+    ``queues``: a dict the caller keeps across several calls (the live hub's push, in chunks of
+    phones): the waiting queues are then read once, by the first call that needs each one, as the
+    push's forecast is (``WaitEstimator.one_state``). With a thousand waiting, reading them again
+    for every chunk was most of a push's time for the phones.
 
     ``recent``: the estimates from the last forecast of everyone when it is recent
-    (``WaitEstimator.recent``: a page or socket just opened), else from this state's; the status
-    then says of which state (``forecast_seq``). A ticket that forecast does not know (issued
-    since) gets its own, of this state (``WaitEstimator.prepare_one``)."""
-    with engine._reading() as conn:
-        now = engine.clock.now()
-        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        rows: dict[str, dict] = {}
-        for i in range(0, len(ticket_ids), _CHUNK):
-            chunk = ticket_ids[i:i + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
-                rows[row["id"]] = dict(row)
-        read = PositionsRead(seq, now, rows, {})
-        snaps: dict = {}
-        for t in rows.values():
-            if t["state"] != State.WAITING:
-                continue
-            key = (t["site"], t["service"])
-            if key not in read.queues:
-                prio, normal, ids = [], [], set()
-                for tid, p, q in conn.execute("SELECT id, priority, queue_key FROM tickets WHERE state = 'waiting' "
-                                              "AND site = ? AND service = ?", key).fetchall():
-                    (prio if p else normal).append(q)
-                    ids.add(tid)
-                read.queues[key] = (sorted(prio), sorted(normal), ids)
-            site = t["site"]
-            if site not in read.forecasts:
-                read.forecasts[site] = ((engine.waits.recent_pending(site, now) if recent else None)
-                                        or engine.waits.prepare(conn, site, engine.roster, now))
-            known = read.forecasts[site].result
-            if known is not None and t["id"] not in known.tickets:  # issued after that forecast's state
-                if site not in snaps:  # one snapshot of the site for all of them (time and memory)
-                    snaps[site] = engine.waits.snapshot(conn, site, engine.roster, now)
-                read.alone[t["id"]] = engine.waits.prepare_one(conn, t, engine.roster, now, snaps[site])
-    return read
-
-
-def played_positions(engine: "Engine", read: PositionsRead, ticket_ids: list[str] | None = None
-                     ) -> dict[str, dict]:
-    """``{ticket id: ticket row + people_ahead_now + estimates + seq + forecast_seq}`` for the ids of
-    ``read`` that exist (``ticket_ids``: only those, for a push in chunks), their forecasts played
-    now, outside the read transaction (``WaitEstimator.play``). ``forecast_seq``: the state the
-    estimate is of, ``seq`` but when a recent forecast of an earlier state was read."""
-    out: dict[str, dict] = {}
-    for tid in (read.rows if ticket_ids is None else ticket_ids):
-        if tid not in read.rows:
-            continue
-        t = out[tid] = dict(read.rows[tid])
-        t["seq"] = t["forecast_seq"] = read.seq
+    (``WaitEstimator.recent``: a page or socket just opened), else from this state's.
+    """
+    conn = engine.store.conn()
+    rows: dict[str, dict] = {}
+    for i in range(0, len(ticket_ids), _CHUNK):
+        chunk = ticket_ids[i:i + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
+            rows[row["id"]] = dict(row)
+    if queues is None:
+        queues = {}
+    forecasts: dict[str, object] = {}
+    now = engine.clock.now()
+    for t in rows.values():
         if t["state"] != State.WAITING:
             t["people_ahead_now"] = 0
             t.update(estimate_fields(None))
             continue
-        prio, normal, _ = read.queues[(t["site"], t["service"])]
-        # the same count as Engine._people_ahead, this ticket included, then minus itself
+        key = (t["site"], t["service"])
+        if key not in queues:
+            prio, normal, ids = [], [], set()
+            for tid, p, q in conn.execute("SELECT id, priority, queue_key FROM tickets WHERE state = 'waiting' "
+                                          "AND site = ? AND service = ?", key).fetchall():
+                (prio if p else normal).append(q)
+                ids.add(tid)
+            queues[key] = (sorted(prio), sorted(normal), ids)
+        prio, normal, ids = queues[key]
+        # the same count as Engine._people_ahead, this ticket included, then minus itself (unless
+        # it came to this queue after the queue was read)
         if t["priority"]:
             ahead = bisect_right(prio, t["queue_key"])
         else:
             ahead = len(prio) + bisect_right(normal, t["queue_key"])
-        pending = read.alone.get(tid) or read.forecasts[t["site"]]
-        result = engine.waits.play(pending)
-        est = result.tickets.get(tid)
-        est = None if est is None else engine.waits._shift(est, result, read.now)
-        t["people_ahead_now"] = max(0, ahead - 1)
-        t["forecast_seq"] = pending.seq
+        if t["id"] in ids:
+            ahead = max(0, ahead - 1)
+        if t["site"] not in forecasts:
+            forecasts[t["site"]] = ((engine.waits.recent(t["site"], now) if recent else None)
+                                    or engine.waits.all_waiting(conn, t["site"], engine.roster, now))
+        result = forecasts[t["site"]]
+        est = result.tickets.get(t["id"])
+        if est is None:  # issued after the forecast read for this push (WaitEstimator.one_state)
+            est = engine.waits.for_ticket(conn, t, engine.roster, now)
+        else:
+            est = engine.waits._shift(est, result, now)
+        t["people_ahead_now"] = ahead
         t.update(estimate_fields(est, engine.config.center.timezone))
-    return out
-
-
-def positions(engine: "Engine", ticket_ids: list[str], recent: bool = False) -> dict[str, dict]:
-    """:func:`read_positions` then :func:`played_positions`: the statuses of ``ticket_ids``, each of
-    one state."""
-    return played_positions(engine, read_positions(engine, ticket_ids, recent))
+    return rows

@@ -68,8 +68,6 @@ class Pending:
     now: float
     result: Forecast | None = None
     inputs: tuple | None = None  # (Snapshot, Model, Calibration)
-    only: str | None = None  # one ticket's forecast (``prepare_one``): its id
-    paths: int | None = None  # ... and its sample paths
 
 
 class WaitEstimator(Learning):
@@ -134,43 +132,11 @@ class WaitEstimator(Learning):
         snap = self.snapshot(conn, site, roster, now)
         return Pending(site, seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)))
 
-    def prepare_one(self, conn: sqlite3.Connection, ticket: dict, roster, now: float,
-                    snap: Snapshot | None = None) -> Pending:
-        """In a read transaction: the forecast of one waiting ticket of the state it reads (a ticket
-        the forecast of everyone at hand does not know: issued since), as :meth:`for_ticket` makes
-        it (its paths, or the estimate from the cached forecast beyond ``one_budget.BUDGET``), to be
-        played by :meth:`play` after the transaction (not cached: one ticket's; ``snap``: its site's,
-        read once in the same transaction for several tickets)."""
-        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-        snap = snap or self.snapshot(conn, ticket["site"], roster, now)
-        paths = self.paths or one_ticket_paths(len(snap.waiting))
-        if self.paths is None:
-            over = self._over_budget(conn, snap, ticket["site"], ticket["id"], paths, now)
-            if isinstance(over, Forecast):
-                return Pending(ticket["site"], seq, now, result=over)
-            paths = over
-        return Pending(ticket["site"], seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)),
-                       only=ticket["id"], paths=paths)
-
-    def recent_pending(self, site: str, now: float) -> Pending | None:
-        """:meth:`recent` with the state it is of (its ``seq``), as :meth:`prepare` answers."""
-        cached = self._cache.get(site)
-        if cached and 0 <= now - cached[1] < PAGE_RECENT_S:
-            return Pending(site, cached[0], now, result=cached[2])
-        return None
-
     def play(self, pending: Pending) -> Forecast:
         """Outside any transaction: the forecast ``pending`` is of, played from its inputs if not at
         hand (yielding between its paths under gevent; the same seed as :meth:`_latest`, so the same
         figures), cached for its state and pinned in the current :meth:`one_state`."""
         if pending.result is not None:
-            return pending.result
-        if pending.only is not None:  # one ticket's (prepare_one): played in turn, never cached
-            snap, model, cal = pending.inputs
-            pending.result = self._calibrated(forecast(snap, model, seed=pending.seq, only=pending.only,
-                                                       paths=pending.paths, pause=cooperative_pause()),
-                                              cal, pending.only)
-            pending.inputs = None
             return pending.result
         site, seq, now = pending.site, pending.seq, pending.now
         computing = self._computing.get(site)
