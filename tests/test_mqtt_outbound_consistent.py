@@ -7,10 +7,9 @@ once in the fresh-Debian suite, a message with the count before it and the estim
 the counts and the forecast."""
 from __future__ import annotations
 
-import threading
-
 from qms_common import wire
 from server.mqtt.outbound import Outbound
+from tests.commit_during import issue_during_prepare
 
 
 def _outbound(engine, clock):
@@ -34,17 +33,7 @@ def _stats_ht(engine):
 def issue_between_counts_and_forecast(engine, monkeypatch) -> list:
     """The next ``service_stats`` has a ticket of HT committed by a kiosk (another thread) after
     its counts were read, before its forecast; answers the list of tickets issued so."""
-    real = engine.waits.prepare
-    issued: list = []
-
-    def prepare(*a, **kw):
-        if not issued:
-            t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
-            t.start()
-            t.join()
-        return real(*a, **kw)
-    monkeypatch.setattr(engine.waits, "prepare", prepare)
-    return issued
+    return issue_during_prepare(engine, monkeypatch)
 
 
 def test_a_ticket_issued_while_the_stats_are_read_is_not_mixed_into_the_message(engine, clock, monkeypatch):

@@ -12,6 +12,7 @@ import pytest
 import requests
 import socketio
 
+from tests.commit_during import issue_during_prepare
 from tests.live_server import LiveServer
 
 WAIT = 10  # seconds: every wait below is on an event, this is only the give-up time
@@ -325,7 +326,6 @@ def test_a_screen_connecting_while_a_ticket_commits_gets_the_state_of_its_seq_th
     one state, the one of its ``seq`` (3 waiting, the estimate of 3: what a screen there got), and
     then that ticket as the event after ``seq``; never the fourth in the snapshot and again as the
     next event, nor 3 waiting with the estimate of 4."""
-    import threading
     app, sio, hub, services = _hub_without_pusher(tmp_path, center, clock, monkeypatch)
     engine = services.engine
     engine.sign_in(2, "clerk-a")
@@ -336,15 +336,7 @@ def test_a_screen_connecting_while_a_ticket_commits_gets_the_state_of_its_seq_th
     of_three = next(p for p in first.get_received() if p["name"] == "snapshot")["args"][0]
     first.disconnect()
     hub.keeper = type(hub.keeper)()  # nothing kept: the next connect reads a fresh snapshot
-    real, issued = engine.waits.prepare, []
-
-    def prepare(*a, **kw):
-        if not issued:
-            t = threading.Thread(target=lambda: issued.append(engine.issue("HT")))
-            t.start()
-            t.join()
-        return real(*a, **kw)
-    monkeypatch.setattr(engine.waits, "prepare", prepare)
+    issued = issue_during_prepare(engine, monkeypatch)
     client = sio.test_client(app, auth={"token": token})
     got = client.get_received()
     assert issued and [p["name"] for p in got] == ["snapshot", "event"]
