@@ -24,7 +24,7 @@ import threading
 import time
 from typing import Callable
 
-MAX_AGE_S = 35.0   # the hub pushes every watched view at least every 30 s (realtime.PERIODIC_S)
+MAX_AGE_S = 35.0   # the hub pushes every watched view at least every 30 s (realtime_push.PERIODIC_S)
 MAX_EVENTS = 200   # events sent after a kept snapshot at most; more: a fresh snapshot
 
 

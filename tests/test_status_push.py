@@ -46,7 +46,7 @@ def hub_app(tmp_path, center, clock):
 
 
 def test_a_phone_gets_a_push_only_when_its_page_would_change(hub_app, monkeypatch):
-    import server.realtime as realtime
+    import server.realtime_push as realtime  # the pusher reads citizen_statuses there
     sio = hub_app.extensions["qms_socketio"]
     hub = hub_app.extensions["qms_realtime"]
     hub._worker = object()  # no pusher thread: this test pushes itself, when it means to
