@@ -30,6 +30,7 @@ from display.announcer.sinks import FileSink
 from qms_common import wire
 from qms_common.clock import FakeClock, local_timestamp
 from tests.mosquitto_fixture import mosquitto_binary
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.broker,
               pytest.mark.skipif(mosquitto_binary() is None, reason="needs mosquitto (apt install mosquitto)")]
@@ -44,14 +45,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ import json
 import os
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Iterator
@@ -26,16 +25,9 @@ from display.agent.service import DisplayAgent
 from qms_common import wire
 from qms_common.clock import FakeClock
 from tests.mosquitto_fixture import CENTER, BrokerSetup, MqttProbe, center_setup
+from tests.waiting import wait_for
 
 DEVICE = "display-hall"
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)  # polling a condition under a deadline
 
 
 def stand_in(pid_file: Path, *, sleep_s: float = 0.0) -> list[str]:

@@ -22,6 +22,7 @@ from server.insight import plan_child, plan_view
 from tests.live_server import LiveServer
 from tests.browser import browser  # noqa: F401  (fixture)
 from tests.plan_history import history  # noqa: F401  (fixture)
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 # a child that does what plan_child.py does first, then blocks instead of planning
@@ -73,16 +74,6 @@ def _descends_from(pid: int, ancestor: int) -> bool:
     return False
 
 
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)  # polling a process table with a deadline
-    raise AssertionError(f"not within {timeout} s: {what}")
-
-
 def _plan_children(ancestor: int) -> list[int]:
     """The plan children under ``ancestor`` that are past their first step: a child takes the
     name qms-plan only once it has asked to die with its parent (plan_child.die_with_parent)."""
@@ -125,10 +116,10 @@ def _ask(view: plan_view.PlanView, day: date) -> tuple[threading.Thread, list]:
 def test_close_terminates_the_running_child_and_tells_the_director(tmp_path, leftovers):
     view = _blocking_view(tmp_path)
     running, said_running = _ask(view, date(2026, 11, 10))
-    [child] = _wait_for(lambda: _plan_children(os.getpid()), 30, "the child started")
+    [child] = wait_for(lambda: _plan_children(os.getpid()), 30, "the child started")
     leftovers.append(child)
     queued, said_queued = _ask(view, date(2026, 11, 11))
-    _wait_for(lambda: view.request(date(2026, 11, 11), wait_s=0).state == "queued", 30, "the second job queued")
+    wait_for(lambda: view.request(date(2026, 11, 11), wait_s=0).state == "queued", 30, "the second job queued")
     assert list((tmp_path / "plan-jobs").iterdir())  # the child's answer file, while it runs
     view.close()
     assert not _alive(child)  # close() returns when it is gone
@@ -148,7 +139,7 @@ def test_a_plan_past_the_timeout_is_stopped_with_a_clear_message(tmp_path, lefto
     view = _blocking_view(tmp_path, timeout_s=1.0)
     seen: list[int] = []
     watcher = threading.Thread(target=lambda: seen.extend(
-        _wait_for(lambda: _plan_children(os.getpid()), 30, "the child started")))
+        wait_for(lambda: _plan_children(os.getpid()), 30, "the child started")))
     watcher.start()
     with pytest.raises(plan_view.PlanFailed) as err:
         view.plan(date(2026, 11, 10))
@@ -176,11 +167,11 @@ threading.Event().wait()
 """], cwd=ROOT)
     leftovers.append(server.pid)
     try:
-        [child] = _wait_for(lambda: _plan_children(server.pid), 30, "the child started")
+        [child] = wait_for(lambda: _plan_children(server.pid), 30, "the child started")
         leftovers.append(child)
         server.kill()
         server.wait(10)
-        _wait_for(lambda: not _alive(child), 10, f"the child {child} gone after its parent was killed")
+        wait_for(lambda: not _alive(child), 10, f"the child {child} gone after its parent was killed")
     finally:
         if server.poll() is None:
             server.kill()
@@ -230,10 +221,10 @@ def test_stopping_the_server_stops_the_plan_and_the_director_is_told(tmp_path, h
     try:
         srv.add_user("giamdoc", "director")
         thread, answers = _ask_checked_plan(srv, _director(srv))
-        [child] = _wait_for(lambda: _plan_children(srv.proc.pid), 30, "the plan's child started")
+        [child] = wait_for(lambda: _plan_children(srv.proc.pid), 30, "the plan's child started")
         leftovers.append(child)
         os.kill(srv.proc.pid, signal.SIGTERM)  # gunicorn's master only, as `kill PID` or KillMode=mixed
-        _wait_for(lambda: not _alive(child), 10, f"the plan's child {child} gone after SIGTERM")
+        wait_for(lambda: not _alive(child), 10, f"the plan's child {child} gone after SIGTERM")
         thread.join(30)
         [answer] = answers
         assert answer.status_code == 503 and answer.json()["message"].startswith("Máy chủ đang dừng")
@@ -249,13 +240,13 @@ def test_a_server_killed_hard_takes_its_plan_along_and_plans_again_after_a_resta
     try:
         srv.add_user("giamdoc", "director")
         thread, _ = _ask_checked_plan(srv, _director(srv))
-        [child] = _wait_for(lambda: _plan_children(srv.proc.pid), 30, "the plan's child started")
+        [child] = wait_for(lambda: _plan_children(srv.proc.pid), 30, "the plan's child started")
         leftovers.append(child)
         worker = _stat(child)[1]
         os.kill(srv.proc.pid, signal.SIGKILL)  # master and worker, each by its pid (not the group)
         os.kill(worker, signal.SIGKILL)
         srv.proc.wait(10)
-        _wait_for(lambda: not _alive(child), 10, f"the plan's child {child} gone after the server's SIGKILL")
+        wait_for(lambda: not _alive(child), 10, f"the plan's child {child} gone after the server's SIGKILL")
         thread.join(30)
         assert list((state / "plan-jobs").iterdir())  # the killed job's answer file, never read
     finally:
@@ -289,7 +280,7 @@ def test_the_plan_page_says_the_server_stopped_its_plan(tmp_path, history, brows
         page.fill("#plan-date", "2026-11-10")
         page.check("#plan-check")
         page.click("#plan-submit")
-        [child] = _wait_for(lambda: _plan_children(srv.proc.pid), 30, "the checked plan's child started")
+        [child] = wait_for(lambda: _plan_children(srv.proc.pid), 30, "the checked plan's child started")
         leftovers.append(child)
         os.kill(srv.proc.pid, signal.SIGTERM)
         expect(page.locator("#error-vi")).to_contain_text("Máy chủ đang dừng nên việc lập kế hoạch đã dừng lại",
