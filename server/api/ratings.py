@@ -6,7 +6,6 @@ rating can only be for a ticket of its own counter; the rule itself is server/en
 from __future__ import annotations
 
 import re
-from datetime import date
 from typing import Literal
 
 from flask import make_response
@@ -17,7 +16,7 @@ from qms_common.errors import Forbidden, QmsError
 
 from ..engine.rating import LEVELS, REASONS
 from .context import MANAGERS, STAFF, principal, require, services
-from .schemas import ERRORS, Day, Error, In, Int, Query
+from .schemas import ERRORS, Day, In, Int, Query
 
 bp = APIBlueprint("ratings", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
 RATINGS = [Tag(name="ratings")]

@@ -21,7 +21,6 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from qms_common.errors import QmsError
 
