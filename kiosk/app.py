@@ -163,6 +163,15 @@ class KioskApp:
         return f"{text}; printer {printer.state}" + (f" ({printer.detail})" if printer.faulted else "")
 
     # --- input from other threads ----------------------------------------------------------
+    def buttons(self) -> list[str]:
+        """What a press may name: each service's key and code, and ``P`` (priority)."""
+        return [*self.keymap, *self.keymap.values(), PRIORITY]
+
+    def knows(self, button: str) -> bool:
+        """Whether ``press`` would take ``button`` for a button of this kiosk."""
+        name = self.keymap.get(button, button)
+        return name.upper() == PRIORITY or name in self.filter.services
+
     def press(self, button: str, source: str = "web", wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
         """Press a button by service code, keyboard key or ``P``; with ``wait``, the outcome."""
         name = self.keymap.get(button, button)

@@ -8,7 +8,8 @@ anyone who reaches it can take tickets). Routes:
   for a newer version (long poll: a change shows at once, no polling every few seconds);
 - ``POST /api/press`` ``{"button": "1" | "HT" | "P"}``: press and wait for the outcome; the body
   is read strictly (:class:`PressBody`: a JSON object with one string ``button``, 1-8 characters,
-  no other key): anything else is a 400 naming the field, Vietnamese first, and nothing is pressed;
+  no other key) and must name a button of this kiosk (a key, a service code or ``P``): anything
+  else is a 400 naming the field, Vietnamese first, and nothing is pressed;
 - ``GET /healthz``: 200 while the kiosk serves presses, with ``status`` ``ok`` or
   ``degraded`` (a printer fault, the server unreachable: numbers are still issued) and the
   ``printer`` state and ``faults``; 503 ``down`` when a thread died or the worker is stuck.
@@ -134,6 +135,10 @@ class _Handler(BaseHTTPRequestHandler):
                                                     f"body missing or over {MAX_BODY} bytes"))
             return
         button, error = read_press(self.rfile.read(length))
+        if error is None and not self.app.knows(button):
+            names = ", ".join(self.app.buttons())
+            error = _bad("button", f"Ki-ốt không có nút «{button}»; các nút: {names}",
+                         f"this kiosk has no button '{button}'; buttons: {names}")
         if error is not None:
             self._json(HTTPStatus.BAD_REQUEST, error)
             return

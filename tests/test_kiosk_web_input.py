@@ -82,3 +82,25 @@ def test_a_good_press_body_reaches_the_kiosk(kiosk):
     r = requests.post(web.url + "/api/press", json={"button": "HT"}, timeout=35)
     assert r.status_code == 200, r.text
     assert r.json()["verdict"] in ("issue", "refused")  # offline: a number from a block, or none yet
+
+
+@pytest.mark.parametrize("button", ["ZZ", "9", "ht", "PP"])
+def test_a_press_of_a_button_the_kiosk_has_not_is_a_400_listing_its_buttons(kiosk, button):
+    # it was a 200 {"verdict": "unknown"}: a script or a page with a stale list thought it pressed
+    app, web = kiosk
+    r = requests.post(web.url + "/api/press", json={"button": button}, timeout=10)
+    assert r.status_code == 400, r.text
+    answer = r.json()
+    assert answer["field"] == "button"
+    vi, en = answer["message"].split(" / ", 1)
+    assert f"không có nút «{button}»" in vi and "HT" in vi and "P" in vi
+    assert f"no button '{button}'" in en
+    assert tickets(app) == 0
+
+
+@pytest.mark.parametrize("button", ["1", "p"])
+def test_a_key_or_the_priority_button_in_lower_case_is_a_press(kiosk, button):
+    app, web = kiosk
+    r = requests.post(web.url + "/api/press", json={"button": button}, timeout=35)
+    assert r.status_code == 200, r.text
+    assert r.json()["verdict"] in ("issue", "refused", "priority_armed")
