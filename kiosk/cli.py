@@ -73,6 +73,13 @@ def _press(config: KioskConfig, button: str) -> int:
     try:
         with urllib.request.urlopen(request, timeout=35) as response:
             print(response.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:  # the kiosk answered: say what it said, not "cannot reach"
+        try:
+            message = json.loads(exc.read()).get("message") or exc.reason
+        except (ValueError, AttributeError):
+            message = exc.reason
+        print(f"qms-kiosk: press {button!r} refused ({exc.code}): {message}", file=sys.stderr)
+        return 2
     except (urllib.error.URLError, OSError) as exc:
         print(f"qms-kiosk: cannot reach the kiosk at {url}: {exc}", file=sys.stderr)
         return 1

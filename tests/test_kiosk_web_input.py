@@ -104,3 +104,15 @@ def test_a_key_or_the_priority_button_in_lower_case_is_a_press(kiosk, button):
     r = requests.post(web.url + "/api/press", json={"button": button}, timeout=35)
     assert r.status_code == 200, r.text
     assert r.json()["verdict"] in ("issue", "refused", "priority_armed")
+
+
+def test_qms_kiosk_press_of_a_wrong_button_says_what_the_kiosk_answered(kiosk, capsys):
+    # `qms-kiosk press` printed "cannot reach the kiosk ... HTTP Error 400" for a kiosk it had reached
+    from kiosk.cli import _press
+    app, web = kiosk
+    port = int(web.url.rsplit(":", 1)[1])
+    config = app.config.model_copy(update={"web": app.config.web.model_copy(update={"port": port, "enabled": True})})
+    assert _press(config, "ZZ") == 2
+    err = capsys.readouterr().err
+    assert "refused (400)" in err and "không có nút «ZZ»" in err and "cannot reach" not in err
+    assert tickets(app) == 0
