@@ -214,3 +214,25 @@ def test_the_priority_count_starts_again_after_a_break(tmp_path):
     (prio_at, prio_share), (normal_at, normal_share) = seen["calls"][130], seen["calls"][120]
     assert prio_share == normal_share == 1
     assert 600 <= prio_at < normal_at
+
+
+def test_the_path_rule_check_catches_a_row_ahead_forecast_with_the_clerk_and_count_of_now(tmp_path, monkeypatch):
+    """``bench/path_rule.py``'s ``ahead`` compares, when a counter's hands are free again, the clerk
+    and priority count the forecast gave it while it was busy with the engine's. On the two days
+    above: no difference; with the reading before the fix planted (no clerk per window: the
+    clerk on now throughout, the count carried), one on each: nhanh instead of cham after the
+    break, and the count of 2 instead of the sign-out's 0."""
+    from bench.path_rule import Checked
+    from server.engine import snapshots
+    for name, day in (("clerks", _two_clerks_day), ("priority", _priority_break_day)):
+        clean = Checked(day(tmp_path / f"clean-{name}"))
+        clean.run()
+        assert not clean.causes, clean.examples
+    real = snapshots.StateReader.working
+    monkeypatch.setattr(snapshots.StateReader, "working", lambda self, *a, **kw: (real(self, *a, **kw)[0], ()))
+    clerks = Checked(_two_clerks_day(tmp_path / "planted-clerks"))
+    clerks.run()
+    assert clerks.causes == {"ahead": 1} and "path nhanh" in clerks.examples[0], clerks.examples
+    priority = Checked(_priority_break_day(tmp_path / "planted-priority"))
+    priority.run()
+    assert priority.causes == {"ahead": 1} and "with 2 priority" in priority.examples[0], priority.examples
