@@ -21,9 +21,10 @@ compared, pair by pair (counter, ticket). Every disagreement is counted under it
   calls first);
 * ``none``: one of the two calls nobody;
 * ``ahead``: the windows the forecast gave a counter while it was busy (read at the last dispatch
-  before its hands were free) have it calling from other services, or not working, at the moment
-  it is free again (a row whose clerk waits for the previous one to finish a citizen, a break,
-  the next row's services): what the paths of those who waited meanwhile played.
+  before its hands were free) have it calling from other services, or not working, or by another
+  clerk, or with another priority count, at the moment it is free again (a row whose clerk waits
+  for the previous one to finish a citizen, a break, the next row's services, clerk and count
+  from 0 after a sign-out): what the paths of those who waited meanwhile played.
 
 Usage: .venv/bin/python bench/path_rule.py [--days NAME,...] [--fresh | --unseen] [--show N]
 """
@@ -80,7 +81,7 @@ class Checked(Simulation):
         self.causes: Counter = Counter()
         self.examples: list[str] = []
         self.calls = 0
-        self.ahead: dict[int, tuple[float, tuple]] = {}  # counter -> (when, its windows) read while busy
+        self.ahead: dict[int, tuple] = {}  # counter -> (when, its CounterNow) read while busy
 
     def _note(self, cause: str, text: str) -> None:
         self.causes[cause] += 1
@@ -120,16 +121,26 @@ class Checked(Simulation):
                                f"{engine.active_services(engine.counter(c.number))}")
         for n in free:  # free again: were its windows, read while it was busy, what it works from now?
             if n in self.ahead:
-                t0, windows = self.ahead.pop(n)
-                win = next((w for w in windows if w[0] <= now < w[1]), None)
-                engine_services = tuple(engine.active_services(engine.counter(n)))
+                t0, c = self.ahead.pop(n)
+                wi = next((i for i, w in enumerate(c.windows) if w[0] <= now < w[1]), None)
+                win = None if wi is None else c.windows[wi]
+                row = engine.counter(n)
+                engine_services = tuple(engine.active_services(row))
                 if win is None or tuple(win[2]) != engine_services:
                     self._note("ahead", f"{self._hm()} counter {n}: read {self._rel(t0)} before, the path "
                                f"{'not working' if win is None else win[2]}, engine {engine_services}")
+                    continue
+                # who calls then in the path, and from which priority count (``paths.plan_tables``)
+                who = c.window_clerks if len(c.window_clerks) == len(c.windows) else [(c.clerk, False)] * len(c.windows)
+                in_row = 0 if any(fresh for _, fresh in who[:wi + 1]) else c.priority_in_row
+                if (who[wi][0], in_row) != (row["clerk"], row["priority_in_row"]):
+                    self._note("ahead", f"{self._hm()} counter {n}: read {self._rel(t0)} before, the path "
+                               f"{who[wi][0]} with {in_row} priority in a row, engine {row['clerk']} with "
+                               f"{row['priority_in_row']}")
         for snap in snaps.values():
             for c in snap.counters:
                 if c.in_hand is not None:
-                    self.ahead[c.number] = (now, c.windows)
+                    self.ahead[c.number] = (now, c)
         before = {}
         for site, snap in snaps.items():
             for w in snap.waiting:

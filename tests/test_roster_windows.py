@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from server.engine.snapshots import PAUSE_GUESS_S
 from server.engine.waits import Shift
 from server.scenario import load_scenario
@@ -123,3 +125,114 @@ def test_the_path_rule_check_catches_a_row_forecast_with_the_previous_clerks_ser
     planted = Checked(_handover_day(tmp_path / "planted"))
     planted.run()
     assert planted.causes["ahead"] == 1 and "counter 1" in planted.examples[0], planted.examples
+
+
+def _two_clerks_day(folder):
+    """Counter 1, HT only: ``cham`` (5 minutes a citizen: 40 of them) until 12020 s, ``nhanh``
+    (15 s a citizen: 40) from 12050 to 12700, a break, ``cham`` again from 13400. Nhanh's last
+    citizen (300 s, called at 12660) runs past the row's end; six citizens come at 12670-12675 and
+    one at 13000 (the counter closed): all seven wait for cham's row, who takes 300 s each."""
+    folder.mkdir()
+    (folder / "center.json").write_text(json.dumps(
+        {"name": "t", "close_s": 16000, "services": [{"code": "HT", "name": "HT"}]}))
+    (folder / "staff.csv").write_text("clerk,counter,skills,start_s,end_s\n"
+                                      "cham,1,HT,0,12020\nnhanh,1,HT,12050,12700\ncham,1,HT,13400,16000\n")
+    rows = [f"{300 * k},HT,0,300,,0" for k in range(40)] + [f"{12050 + 15 * k},HT,0,15,,0" for k in range(40)]
+    rows += ["12660,HT,0,300,,0"] + [f"{12670 + k},HT,0,300,,0" for k in range(6)] + ["13000,HT,0,300,,0"]
+    (folder / "arrivals.csv").write_text("arrival_s,service,priority,service_s,patience_s,no_show\n"
+                                         + "\n".join(rows) + "\n")
+    return load_scenario(folder)
+
+
+def test_a_row_ahead_is_forecast_with_its_own_clerks_times(tmp_path):
+    """Whoever is at the counter now (nhanh, or nobody at the break), the row after the break is
+    cham's, and the citizens who wait for it are called at cham's pace: the forecast plays that
+    row with cham's own times (learned from the 40 services of the morning), not nhanh's (15 s)
+    nor, the counter closed, every clerk's of the service together (2.8 min on average)."""
+    seen = {}
+
+    def observe(sim, ticket, arrival):
+        if arrival.arrival_s not in (12675, 13000):
+            return
+        engine, now = sim.engine, sim.engine.clock.now()
+        counter = engine.counter(1)
+        result = engine.waits.all_waiting(engine.store.conn(), "main", engine.roster, now)
+        issued = {t["id"]: t["issued_at"] - sim.t0 for t in engine.tickets()}
+        calls = {issued[tid]: now - sim.t0 + est.wait_s for tid, est in result.tickets.items()}
+        seen[arrival.arrival_s] = (counter["state"], counter["clerk"], _counter(engine, 1, now), calls)
+
+    records = {r.arrival_s: r for r in Simulation(_two_clerks_day(tmp_path / "d"), observer=observe).run().records}
+    waiting = [12670 + k for k in range(6)]
+    # what happened: cham called the seven from 13400 on, one every 300 s
+    assert [records[a].called_s for a in waiting + [13000]] == [13400 + 300 * k for k in range(7)]
+    assert {records[a].clerk for a in waiting + [13000]} == {"cham"}
+    for moment, state, clerk, first, last in ((12675, "open", "nhanh", 12670, 12675), (13000, "closed", None, 12670, 13000)):
+        now_state, now_clerk, counter, calls = seen[moment]
+        assert (now_state, now_clerk) == (state, clerk)
+        # the forecast: the first one called when cham's row begins, and then about cham's pace
+        # a citizen (his own times, weighed with the service's as his 40 services allow: ~4.3 min)
+        assert calls[first] == pytest.approx(13400, abs=60)
+        pace = (calls[last] - calls[first]) / (len(calls) - 1)
+        assert 220 <= pace <= 330, (moment, pace)
+        assert counter.window_clerks[-1] == ("cham", True)  # the row read as cham's, his count from 0
+
+
+def _priority_break_day(folder):
+    """Counter 1, HT only, clerk ``an`` until 140 s and again from 600 (``max_in_row`` 2, the
+    guard 12 minutes). An calls two priority citizens (at 10 and 110; the second's service runs
+    until 360, past the row's end); a normal citizen comes at 120, a priority one at 130."""
+    folder.mkdir()
+    (folder / "center.json").write_text(json.dumps(
+        {"name": "t", "close_s": 3000, "services": [{"code": "HT", "name": "HT"}]}))
+    (folder / "staff.csv").write_text("clerk,counter,skills,start_s,end_s\nan,1,HT,0,140\nan,1,HT,600,3000\n")
+    (folder / "arrivals.csv").write_text("arrival_s,service,priority,service_s,patience_s,no_show\n"
+                                         "10,HT,1,100,,0\n20,HT,1,250,,0\n120,HT,0,60,,0\n130,HT,1,60,,0\n")
+    return load_scenario(folder)
+
+
+def test_the_priority_count_starts_again_after_a_break(tmp_path):
+    """At 130 s counter 1 has called two priority citizens in a row (``max_in_row``): its next
+    call would be the normal one. But an's row ends before that call, an signs out (which sets
+    the count to 0) and in again at 600, and calls the priority citizen first. The forecast made
+    at 130 says the same order (it carried the count across the break: the normal one first)."""
+    seen = {}
+
+    def observe(sim, ticket, arrival):
+        if arrival.arrival_s != 130:
+            return
+        engine, now = sim.engine, sim.engine.clock.now()
+        seen["in_row"] = engine.counter(1)["priority_in_row"]
+        result = engine.waits.all_waiting(engine.store.conn(), "main", engine.roster, now)
+        issued = {t["id"]: t["issued_at"] - sim.t0 for t in engine.tickets()}
+        seen["calls"] = {issued[tid]: (now - sim.t0 + est.wait_s, est.called_share) for tid, est in result.tickets.items()}
+
+    records = {r.arrival_s: r for r in Simulation(_priority_break_day(tmp_path / "d"), observer=observe).run().records}
+    assert seen["in_row"] == 2
+    # what happened: the priority citizen at 600, then the normal one
+    assert (records[130].called_s, records[120].called_s) == (600, 660)
+    # what the forecast said at 130: both called after the break, the priority one first
+    (prio_at, prio_share), (normal_at, normal_share) = seen["calls"][130], seen["calls"][120]
+    assert prio_share == normal_share == 1
+    assert 600 <= prio_at < normal_at
+
+
+def test_the_path_rule_check_catches_a_row_ahead_forecast_with_the_clerk_and_count_of_now(tmp_path, monkeypatch):
+    """``bench/path_rule.py``'s ``ahead`` compares, when a counter's hands are free again, the clerk
+    and priority count the forecast gave it while it was busy with the engine's. On the two days
+    above: no difference; with the reading before the fix planted (no clerk per window: the
+    clerk on now throughout, the count carried), one on each: nhanh instead of cham after the
+    break, and the count of 2 instead of the sign-out's 0."""
+    from bench.path_rule import Checked
+    from server.engine import snapshots
+    for name, day in (("clerks", _two_clerks_day), ("priority", _priority_break_day)):
+        clean = Checked(day(tmp_path / f"clean-{name}"))
+        clean.run()
+        assert not clean.causes, clean.examples
+    real = snapshots.StateReader.working
+    monkeypatch.setattr(snapshots.StateReader, "working", lambda self, *a, **kw: (real(self, *a, **kw)[0], ()))
+    clerks = Checked(_two_clerks_day(tmp_path / "planted-clerks"))
+    clerks.run()
+    assert clerks.causes == {"ahead": 1} and "path nhanh" in clerks.examples[0], clerks.examples
+    priority = Checked(_priority_break_day(tmp_path / "planted-priority"))
+    priority.run()
+    assert priority.causes == {"ahead": 1} and "with 2 priority" in priority.examples[0], priority.examples

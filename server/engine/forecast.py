@@ -70,6 +70,10 @@ class CounterNow:
     in_hand: InHand | None
     # when it will call, from now on: (start, end, services in order of preference)
     windows: tuple[tuple[float, float, tuple[str, ...]], ...]
+    # who calls in each window: (clerk, whether it begins with a sign-in: the priority count from
+    # 0), one per window (a roster row ahead is its own clerk's); () for every window the clerk
+    # above, the count carried (no roster: who signs in after a break is not known)
+    window_clerks: tuple[tuple[str | None, bool], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -109,8 +109,10 @@ class Plan:
 class Tables:
     """What every path reads and no path changes, derived from a :class:`Plan` once."""
     base: list[tuple]          # per service index: its ``Durations.sample_table``
-    own: list[list]            # per counter, per service index: (share, the clerk's sample table) or None
-    windows: list[list[tuple]]  # per counter: (start, end, [(stream, offset, class)], index, next start or None)
+    # per counter: (start, end, [(stream, offset, class)], index, next start or None, own, fresh), where
+    # own is, per service index, (share, the window's clerk's sample table) or None, and fresh says
+    # the window begins with a sign-in (the priority count from 0)
+    windows: list[list[tuple]]
     # per counter: how it frees up, with the draws it reads: (0, table, i, m, elapsed, tail, service index) of a
     # service in hand, (1, None, ...) of a citizen called and still walking, (2, time still held) otherwise
     in_hand: list[tuple]
@@ -124,19 +126,25 @@ def plan_tables(plan: Plan) -> Tables:
     codes = [code for code, _ in plan.spread]
     sx_of = {code: i for i, code in enumerate(codes)}
     base = [model.durations(code).sample_table() for code in codes]
-    own, windows, in_hand = [], [], []
+    windows, in_hand = [], []
+    own_of: dict[str | None, list] = {}  # per clerk, per service index: (share, their sample table) or None
+
+    def own(clerk: str | None) -> list:
+        if clerk not in own_of:
+            row = own_of[clerk] = []
+            for code in codes:
+                d = model.clerks.get((code, clerk)) if clerk is not None else None
+                row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
+        return own_of[clerk]
     for c, wins in plan.counters:
-        row = []
-        for code in codes:
-            d = model.clerks.get((code, c.clerk)) if c.clerk is not None else None
-            row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
-        own.append(row)
+        who = c.window_clerks if len(c.window_clerks) == len(wins) else [(c.clerk, False)] * len(wins)
         out = []
         for wi, (start, end, streams_of) in enumerate(wins):
             # (stream, offset, class): 0 normal, 1 priority, 2 sent to this counter (first in the list)
             scan = [(k, off, 2 if off == -math.inf else 1 if prio and plan.use_priority else 0)
                     for k, off, prio in streams_of]
-            out.append((start, end, scan, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None))
+            clerk, fresh = who[wi]
+            out.append((start, end, scan, wi, wins[wi + 1][0] if wi + 1 < len(wins) else None, own(clerk), fresh))
         windows.append(out)
         h = c.in_hand
         if h is None:
@@ -155,7 +163,7 @@ def plan_tables(plan: Plan) -> Tables:
     pieces: list = [None] * plan.n_keys
     for k, ps in plan.streams:
         pieces[k] = ps
-    return Tables(base, own, windows, in_hand, [len(q) for q in plan.qlist], pieces,
+    return Tables(base, windows, in_hand, [len(q) for q in plan.qlist], pieces,
                   [(-sd * sd / 2, sd) for _, sd in plan.spread])
 
 
@@ -176,7 +184,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
     key_sx, key_prio = plan.key_sx, plan.key_prio
     stop_at, max_in_row, guard, record_all = plan.stop_at, plan.max_in_row, plan.guard, plan.record_all
     waited, leave_k, leave_s = plan.waited, plan.leave_k, plan.leave_s
-    base, own, windows, qlen, pieces_of = tables.base, tables.own, tables.windows, tables.qlen, tables.pieces
+    base, windows, qlen, pieces_of = tables.base, tables.windows, tables.qlen, tables.pieces
     model = plan.model
     p_ns, hold, walk = model.p_no_show, model.hold_s, model.walk_s
     not_ns = 1.0 - p_ns
@@ -215,8 +223,8 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
         else:
             free = now + spec[1]
         heap.append((free, c.number, ci))
-        in_row.append(c.priority_in_row)
         current.append(windows[ci][0])
+        in_row.append(0 if current[ci][6] else c.priority_in_row)  # a window that begins with a sign-in: from 0
     heapify(heap)
     # each stream's head that a counter may call: valid until (it leaves then), queue key, ticket
     # index (-1: a newcomer); valid until -inf: to be found again
@@ -243,7 +251,9 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
                 _heappop(heap)
                 continue
             win = current[ci] = wins[wi]
-        start, end, scan, _, next_start = win
+            if win[6]:  # its clerk signs in (after a sign-out, which the engine resets the count at)
+                in_row[ci] = 0
+        start, end, scan, _, next_start, own, _ = win
         if t < start:
             t = start
         # the best head of each class (its score and stream)
@@ -357,7 +367,7 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
             busy = hold
         else:
             v = (u - p_ns) / not_ns
-            mine = own[ci][sx]  # Model.sampler: the clerk's own times for a share of the draws
+            mine = own[sx]  # Model.sampler: the window's clerk's own times for a share of the draws
             if mine is None:
                 tab = base[sx]
             elif v < mine[0]:

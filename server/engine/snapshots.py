@@ -15,8 +15,9 @@ and from the end of lunch to closing; before opening every configured counter is
 roster row is worked as the engine and the simulator will live it: a row that has begun with its
 clerk signed in from the services the counter has now (a director's change kept through a
 break); a row whose clerk has not signed in yet, the counter closed or held by the previous row's
-clerk finishing a citizen, from the row's own services (and its clerk's times, its priority count
-from 0), after the citizen in hand (``docs/queue-rules.md``, "When counters work").
+clerk finishing a citizen, and every row ahead, from the row's own services, with its own clerk's
+times and the priority count from 0 (that clerk signs in: the simulator signs out at a row's
+end), after the citizen in hand (``docs/queue-rules.md``, "When counters work").
 """
 from __future__ import annotations
 
@@ -77,22 +78,37 @@ class StateReader:
         """When counter ``number`` (in ``state``, ``clerk`` signed in, calling from ``active`` now)
         calls for the rest of the day: (start, end, services in order), from the roster's rows or,
         without a roster, the configured hours."""
+        return self.working(number, state, roster, active, now, day, clerk)[0]
+
+    def working(self, number: int, state: str, roster: list[Shift] | None, active: tuple[str, ...],
+                now: float, day: date, clerk: str | None = None) -> tuple[tuple, tuple]:
+        """``windows`` and, with a roster, who calls in each of them: (clerk, whether the window
+        begins with a sign-in, the priority count from 0); () without a roster (the clerk signed
+        in now throughout, the count carried: ``CounterNow.window_clerks``)."""
         if roster is not None:
             rows = sorted((s for s in roster if s.counter == number and s.end > now), key=lambda s: s.start)
-            out = []
+            out, who = [], []
             for s in rows:
                 start = max(s.start, now)
                 services = s.services
                 if s.start <= now and state in ("open", "paused") and _signed_in(s, clerk):
-                    # the engine calls on resume from the services it had (a change kept through a break)
+                    # the engine calls on resume from the services it had (a change kept through a
+                    # break), with the clerk signed in and the priority count they have
                     services = active
                     if state == "paused":
                         start = now + PAUSE_GUESS_S
-                # else the row's own services from now: the counter is closed (its clerk signs in
-                # now), or still held by the previous row's clerk finishing a citizen (the row's
-                # clerk signs in once that one ends: the path plays the service in hand first)
-                out.append((start, s.end, services))
-            return tuple(w for w in out if w[0] < w[1])
+                    mine = (clerk, False)
+                else:
+                    # the row's own services from now: the counter is closed (its clerk signs in
+                    # now), or still held by the previous row's clerk finishing a citizen (the row's
+                    # clerk signs in once that one ends: the path plays the service in hand first);
+                    # or a row ahead (the simulator signs out at a row's end, in at the next's
+                    # start). Its own clerk calls, the priority count from 0 (a sign-out resets it)
+                    mine = (s.clerk, True)
+                if start < s.end:
+                    out.append((start, s.end, services))
+                    who.append(mine)
+            return tuple(out), tuple(who)
         hours = self.config.hours
         tz = self.config.tz
         opens = local_timestamp(day, hours.opens, tz)
@@ -105,13 +121,13 @@ class StateReader:
             # a counter open outside the hours works on, as far as the forecast looks
             spans = [(now, now + 2 * AHEAD_S)]
         if state == "closed" and now >= opens:
-            return ()
+            return (), ()
         start_at = now + PAUSE_GUESS_S if state == "paused" else now
         out = tuple((max(a, start_at), b, active) for a, b in spans if b > max(a, start_at))
         if not out and state == "open" and now >= opens:
             # still open after hours: it is serving who waits, expected to go on a while yet
             out = ((now, now + AFTER_CLOSE_S, active),)
-        return out
+        return out, ()
 
     def waiting(self, conn: sqlite3.Connection, site: str) -> list[WaitingTicket]:
         """Who waits at ``site``, in no particular order (the forecast sorts them).
@@ -175,8 +191,8 @@ class StateReader:
                 # every call from now on is the next clerk's, the priority count from 0 (a new
                 # sign-in); a citizen in hand still walking is timed as the next clerk's too
                 clerk, in_row = coming.clerk, 0
-            counters.append(CounterNow(conf.number, clerk, in_row, in_hand,
-                                       self.windows(conf.number, r["state"], roster, active, now, day, r["clerk"])))
+            windows, who = self.working(conf.number, r["state"], roster, active, now, day, r["clerk"])
+            counters.append(CounterNow(conf.number, clerk, in_row, in_hand, windows, who))
         services = [s.code for s in self.config.services]
         arrivals = self._arrivals(conn, site, now, day, counters)
         return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
