@@ -227,7 +227,7 @@ def test_the_charts_and_watch_routes_are_for_directors(app, client):
     for path in ("/api/v1/dashboard/charts", "/api/v1/dashboard/watch", "/api/v1/plan?date=2026-11-24"):
         assert client.get(path).status_code == 401
         r = client.get(path, headers={"Authorization": f"Bearer {clerk}"})
-        assert r.status_code == 403 and r.json["message"].startswith("Vai trò")
+        assert r.status_code == 403 and r.json["message"].startswith("Tài khoản cán bộ không được")
     h = _director(app)
     assert client.get("/api/v1/dashboard/charts", headers=h).json["arrivals"]["note"] == NO_HISTORY
     body = client.get("/api/v1/dashboard/watch?after=0", headers=h).json
