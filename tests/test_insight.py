@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from qms_common.clock import local_timestamp
+
 import pytest
 
 from server.insight.alert_log import AlertLog, diff_alerts
@@ -318,3 +320,24 @@ def test_citizens_before_the_opening_are_drawn_from_their_half_hour(engine):
     assert at["06:00"] == 0 and at["06:10"] == 1 and at["06:30"] == 0
     a = c["arrivals"]
     assert a["labels"][:4] == ["06:00", "06:30", "07:00", "07:30"] and a["actual"][0] == 1
+
+
+def test_the_dashboards_log_of_today_leaves_out_yesterday(app, client, clock):
+    """The log is titled "hôm nay" and shows times only: after midnight, yesterday evening's alerts
+    read as this morning's."""
+    engine = app.extensions["qms"].engine
+    h = _director(app)
+    engine.sign_in(4, "lan")
+    for _ in range(3):
+        engine.issue("HT")
+    clock.advance(2)
+    body = client.get("/api/v1/dashboard/watch", headers=h).json
+    assert "overload_cannot_clear" in {e["kind"] for e in body["log"]}
+    clock.advance(24 * 3600)                  # the next morning, 09:00: the day's close emptied the queue
+    engine.issue("CT")
+    token, _, _ = app.extensions["qms"].auth.login("giamdoc", "matkhau-123")   # yesterday's session expired
+    body = client.get("/api/v1/dashboard/watch", headers={"Authorization": f"Bearer {token}"}).json
+    start = local_timestamp(engine.today(), "00:00", engine.config.tz)
+    assert body["log"] and all(e["at"] >= start for e in body["log"])   # the clearing, this morning
+    assert body["day"] == engine.today().isoformat()
+    assert body["last_id"] >= max(e["id"] for e in body["log"])
