@@ -147,3 +147,13 @@ def test_a_key_the_counter_cannot_take_now_says_why(browser, srv):  # noqa: F811
     expect(error).to_contain_text("Quầy đang tạm nghỉ: bấm P", timeout=T)
     assert state_of(srv, t["id"]) == "called"   # none of them changed the ticket
     assert page.errors == []
+
+
+def test_call_next_with_nobody_waiting_says_so(browser, srv):  # noqa: F811
+    """"Không có ai đang chờ" was shown and hidden in the same moment (the end of the request hid
+    every info message, not only "waiting for the server"): N looked like a dead key."""
+    page = at_counter(browser, srv, 7)          # counter 7: household business, nobody waiting
+    page.keyboard.press("n")
+    expect(page.locator("#error")).to_be_visible(timeout=T)
+    expect(page.locator("#error")).to_contain_text("Không có ai đang chờ")
+    assert page.errors == []

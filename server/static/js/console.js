@@ -10,6 +10,7 @@ const KEYS = { n: "call-next", r: "recall", s: "start", f: "finish", v: "no-show
                i: "reprint", p: "pause-toggle", q: "sign-out", u: "resume-parked", z: "undo" };
 
 const BUSY = "Đang chờ máy chủ trả lời thao tác trước; still waiting for the server to answer the last action";
+const SLOW = "Đang chờ máy chủ trả lời…; waiting for the server…";
 const UNDO_S = 5; // an action that cannot be taken back waits this long, with an undo
 const SLOW_MS = 1200; // a key whose answer takes longer says so at once
 const EXPIRED = "Phiên đăng nhập đã hết hạn hoặc đã bị đăng xuất. Xin đăng nhập lại để tiếp tục; your session has " +
@@ -300,10 +301,12 @@ async function run(fn) {
   }
   model.busy = true;
   renderWork();
-  const slow = setTimeout(() => showError("Đang chờ máy chủ trả lời…; waiting for the server…", "info"), SLOW_MS);
+  const slow = setTimeout(() => showError(SLOW, "info"), SLOW_MS);
   try {
     await fn();
-    if ($("#error").className === "info") hideError();
+    // the answer came: "waiting for the server" goes, never what the action itself said
+    // ("Không có ai đang chờ", "Đã gửi lệnh in lại")
+    if ($("#error-vi").textContent === splitMessage(SLOW)[0]) hideError();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) { sessionExpired(); return; }
     if (err instanceof ApiError && err.body && err.body.error === "timeout") linkBadge($("#link"), false, SILENT_BADGE);
