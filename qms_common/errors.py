@@ -25,6 +25,13 @@ class ConfigError(QmsError, ValueError):
     code = "config_invalid"
 
 
+class InvalidPeriod(QmsError):
+    """Days a report cannot cover: "from" after "to", over its longest range, a week that is not one
+    (a rule between fields the request schema cannot state)."""
+
+    code = "invalid_period"
+
+
 class NotFound(QmsError, LookupError):
     code = "not_found"
     http_status = 404

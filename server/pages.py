@@ -32,6 +32,7 @@ def center_config() -> dict:
         "services": [s.model_dump(include={"code", "prefix", "name", "name_en"}) for s in cfg.services],
         "counters": [c.model_dump() for c in cfg.counters],
         "targets": cfg.targets.model_dump(),
+        "hours": cfg.hours.model_dump(),
         "main_site": cfg.main_site,
     }
 

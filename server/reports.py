@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Iterable
 
-from qms_common.errors import QmsError
+from qms_common.errors import InvalidPeriod
 
 from .config import CenterConfig
 
@@ -131,10 +131,10 @@ def report_for(engine, since: date | None, to: date | None, *, max_days: int | N
     last = to or engine.today()
     first = since or last
     if first > last:
-        raise QmsError(f"Ngày đầu ({first}) sau ngày cuối ({last}); 'from' ({first}) is after 'to' ({last})",
-                       field="from")
+        raise InvalidPeriod(f"Ngày bắt đầu ({first:%d/%m/%Y}) sau ngày kết thúc ({last:%d/%m/%Y}); "
+                            f"'from' ({first}) is after 'to' ({last})", field="from")
     if max_days is not None and (last - first).days > max_days:
-        raise QmsError(f"Báo cáo tối đa {max_days} ngày; a report covers at most {max_days} days", field="from")
+        raise InvalidPeriod(f"Báo cáo tối đa {max_days} ngày; a report covers at most {max_days} days", field="from")
     events = engine.events_of_days(first, last)
     if site is not None:
         from .reporting.sites import of_site

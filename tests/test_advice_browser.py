@@ -88,3 +88,29 @@ def test_apply_a_proposal_and_the_next_call_follows_it(browser, srv):  # noqa: F
     assert dash.errors == [] and console.errors == []
     dash.context.close()
     console.context.close()
+
+
+def test_a_double_click_on_apply_or_undo_sends_one_change(browser, srv):  # noqa: F811
+    """A director's double click made two requests: the second was refused (409, "nothing to
+    change" / "already undone") and its refusal replaced the first one's "Đã áp dụng"."""
+    _post(srv, "/counters/1/sign-in", "bot1")
+    _post(srv, "/counters/4/sign-in", "bot4")
+    for _ in range(14):
+        _post(srv, "/tickets", "kiosk", {"service": "CT"})
+    dash = new_page(browser, DESK)
+    posts = []
+    dash.on("request", lambda r: posts.append(r.url.split("/api/v1")[-1]) if r.method == "POST" else None)
+    dash.goto(srv.url + "/dashboard")
+    sign_in(dash, "giamdoc")
+    proposal = dash.locator("#advice-proposals li.proposal[data-counter='4']").first
+    expect(proposal).to_contain_text("Chứng thực:", timeout=40_000)
+    proposal.locator("button.apply").dblclick()
+    expect(dash.locator("#control-log li.change[data-counter='4'] button.undo")).to_be_visible(timeout=T)
+    expect(dash.locator("#advice-summary")).to_contain_text("Đã áp dụng cho quầy 4")
+    dash.locator("#control-log li.change[data-counter='4'] button.undo").dblclick()
+    expect(dash.locator("#control-log li.change.undone[data-counter='4']")).to_be_visible(timeout=T)
+    expect(dash.locator("#advice-summary")).to_contain_text("Đã hoàn tác ở quầy 4")
+    assert posts.count("/advice/apply") == 1
+    assert len([p for p in posts if p.endswith("/undo")]) == 1
+    assert dash.errors == []
+    dash.context.close()

@@ -171,3 +171,13 @@ def test_a_device_registered_to_a_site_issues_only_there(app, client):
     assert r.status_code == 403 and "diem-1" in r.json["message"]
     r = client.post("/api/v1/tickets", json={"service": "HT"}, headers=h(token))
     assert r.status_code == 201 and r.json["site"] == "diem-1"
+
+
+def test_a_clerk_refused_a_directors_page_is_told_in_vietnamese_words(client, tokens):
+    """The refusal named the role in English inside the Vietnamese sentence ("Vai trò 'clerk'")."""
+    r = client.get("/api/v1/dashboard/charts", headers=h(tokens["lan"]))
+    assert r.status_code == 403
+    vi = r.json["message"].split(";")[0]
+    assert vi == "Tài khoản cán bộ không được làm việc này (chỉ lãnh đạo, quản trị viên)"
+    r = client.post("/api/v1/counters/4/call-next", headers=h(tokens["kiosk-1"]))
+    assert r.status_code == 403 and r.json["message"].startswith("Tài khoản ki-ốt không được làm việc này")

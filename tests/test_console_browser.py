@@ -121,3 +121,39 @@ def test_an_expired_session_returns_to_sign_in_and_says_so(browser, srv):  # noq
     expect(page.locator("#login")).to_be_visible(timeout=T)
     expect(page.locator("#error")).to_contain_text("Phiên đăng nhập đã hết hạn")
     assert "Bearer" not in page.locator("#error").inner_text()
+
+
+def test_a_key_the_counter_cannot_take_now_says_why(browser, srv):  # noqa: F811
+    """Never a silent key: F on a citizen only called, N while one is called, Q with a ticket in
+    hand, U with nothing parked, P-paused N: each says what is wrong and what to press instead."""
+    t = issue(srv)
+    page = at_counter(browser, srv)
+    error = page.locator("#error")
+    page.keyboard.press("u")
+    expect(error).to_contain_text("Không có vé tạm gác", timeout=T)
+    page.keyboard.press("f")                    # nothing in hand yet
+    expect(error).to_contain_text("Chưa có vé trong tay", timeout=T)
+    page.keyboard.press("n")
+    expect(page.locator("#in-hand")).to_have_attribute("data-code", t["code"], timeout=T)
+    page.keyboard.press("f")                    # called, not started
+    expect(error).to_contain_text(f"Vé {t['code']} chưa bắt đầu phục vụ: bấm S", timeout=T)
+    page.keyboard.press("n")                    # the called citizen is still in hand
+    expect(error).to_contain_text(f"Công dân số {t['code']} đang được mời", timeout=T)
+    page.keyboard.press("q")
+    expect(error).to_contain_text(f"Còn vé {t['code']} trong tay", timeout=T)
+    page.keyboard.press("p")
+    expect(page.locator("#counter-state")).to_contain_text("Tạm nghỉ", timeout=T)
+    page.keyboard.press("n")
+    expect(error).to_contain_text("Quầy đang tạm nghỉ: bấm P", timeout=T)
+    assert state_of(srv, t["id"]) == "called"   # none of them changed the ticket
+    assert page.errors == []
+
+
+def test_call_next_with_nobody_waiting_says_so(browser, srv):  # noqa: F811
+    """"Không có ai đang chờ" was shown and hidden in the same moment (the end of the request hid
+    every info message, not only "waiting for the server"): N looked like a dead key."""
+    page = at_counter(browser, srv, 7)          # counter 7: household business, nobody waiting
+    page.keyboard.press("n")
+    expect(page.locator("#error")).to_be_visible(timeout=T)
+    expect(page.locator("#error")).to_contain_text("Không có ai đang chờ")
+    assert page.errors == []

@@ -214,3 +214,28 @@ def test_nine_counters_and_seven_waits_fit_without_overlap(browser, srv, viewpor
             if ticket.get("state") == "waiting":
                 post(srv, f"/tickets/{t['id']}/cancel", "director", {})
         page.context.close()
+
+
+@pytest.mark.parametrize("at, closed", [("2026-12-02T06:00", True), ("2026-12-06T10:00", True),
+                                        ("2026-12-02T09:30", False)], ids=["before-opening", "sunday", "open"])
+def test_outside_the_ticket_hours_the_banner_does_not_invite_to_take_a_number(browser, tmp_path, at, closed):  # noqa: F811
+    """Before 07:30 (or on a Sunday) the kiosk refuses every ticket, and the idle banner said
+    "Xin vui lòng lấy số thứ tự": it now gives the hours instead."""
+    from tests.live_server import write_center
+    state = tmp_path / "hours"
+    state.mkdir()
+    center = write_center(state / "center.toml", enforce_hours=True)
+    with LiveServer(state, center_file=center, serve_args=("--bench-clock-start", at)) as server:
+        token = server.add_device("display-hall", "display", site="main")
+        page = new_page(browser, WALL)
+        page.goto(f"{server.url}/display?token={token}")
+        page.wait_for_selector(".card[data-counter='5']", timeout=T)
+        banner = page.locator("#banner")
+        if closed:
+            expect(banner).to_contain_text("Trung tâm ngoài giờ cấp số. Giờ cấp số: 07:30–17:00, thứ Hai đến thứ Sáu",
+                                           timeout=T)
+            expect(banner).to_contain_text("Tickets are issued 07:30–17:00, Monday to Friday")
+        else:
+            expect(banner).to_contain_text("Xin vui lòng lấy số thứ tự", timeout=T)
+        assert page.errors == []
+        page.context.close()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from qms_common.clock import local_timestamp
+
 import pytest
 
 from server.insight.alert_log import AlertLog, diff_alerts
@@ -227,7 +229,7 @@ def test_the_charts_and_watch_routes_are_for_directors(app, client):
     for path in ("/api/v1/dashboard/charts", "/api/v1/dashboard/watch", "/api/v1/plan?date=2026-11-24"):
         assert client.get(path).status_code == 401
         r = client.get(path, headers={"Authorization": f"Bearer {clerk}"})
-        assert r.status_code == 403 and r.json["message"].startswith("Vai trò")
+        assert r.status_code == 403 and r.json["message"].startswith("Tài khoản cán bộ không được")
     h = _director(app)
     assert client.get("/api/v1/dashboard/charts", headers=h).json["arrivals"]["note"] == NO_HISTORY
     body = client.get("/api/v1/dashboard/watch?after=0", headers=h).json
@@ -273,3 +275,69 @@ def test_a_transfer_moves_the_citizen_between_queues_and_a_pause_is_not_open_tim
     assert last["HT"] == 0 and last["CT"] == 1
     four = next(x for x in c["counters"] if x["counter"] == 4)
     assert (four["open_s"], four["paused_s"], four["busy_s"]) == (600, 600, 0) and four["idle"] == 1.0
+
+
+def _any_hour(engine, clock):
+    """The engine on a center that issues at any hour (the demo's, or a center working late)."""
+    config = engine.config.model_copy(update={"hours": engine.config.hours.model_copy(update={"enforce": False})})
+    return Engine(engine.store, config, clock)
+
+
+def test_a_late_evening_is_drawn_when_it_happened(engine, clock):
+    """Past an hour after closing the charts stopped at 18:00: the evening's citizens were
+    nowhere on the waiting chart, counted as arrivals of 16:30, and their counter never open."""
+    clock.advance(14.5 * 3600)                # Monday 23:30
+    late = _any_hour(engine, clock)
+    late.sign_in(4, "lan")
+    late.issue("HT")
+    late.issue("HT")
+    clock.advance(600)
+    late.call_next(4, "lan")                  # 23:40: one of two is called
+    clock.advance(600)                        # now 23:50
+    c = _charts(late, clock)
+    at = dict(zip(c["waiting"]["labels"], c["waiting"]["series"]["HT"]))
+    assert c["waiting"]["labels"][-1] == "23:50"
+    assert at["23:20"] == 0 and at["23:30"] == 2 and at["23:40"] == 1 and at["23:50"] == 1
+    arrivals = dict(zip(c["arrivals"]["labels"], c["arrivals"]["actual"]))
+    assert arrivals["23:30"] == 2 and arrivals["16:30"] == 0
+    four = next(x for x in c["counters"] if x["counter"] == 4)
+    assert four["open_s"] == 1200 and four["busy_s"] == 600
+
+
+def test_citizens_before_the_opening_are_drawn_from_their_half_hour(engine):
+    from qms_common.clock import FakeClock
+    early = FakeClock(engine.clock.now() - 2 * 3600 - 50 * 60)   # Monday 06:10
+    e = _any_hour(engine, early)
+    e.sign_in(4, "lan")
+    e.issue("HT")
+    early.advance(1200)
+    e.call_next(4, "lan")                     # 06:30
+    early.advance(600)                        # now 06:40
+    c = _charts(e, early)
+    labels = c["waiting"]["labels"]
+    assert labels[0] == "06:00" and labels[-1] == "06:40"
+    at = dict(zip(labels, c["waiting"]["series"]["HT"]))
+    assert at["06:00"] == 0 and at["06:10"] == 1 and at["06:30"] == 0
+    a = c["arrivals"]
+    assert a["labels"][:4] == ["06:00", "06:30", "07:00", "07:30"] and a["actual"][0] == 1
+
+
+def test_the_dashboards_log_of_today_leaves_out_yesterday(app, client, clock):
+    """The log is titled "hôm nay" and shows times only: after midnight, yesterday evening's alerts
+    read as this morning's."""
+    engine = app.extensions["qms"].engine
+    h = _director(app)
+    engine.sign_in(4, "lan")
+    for _ in range(3):
+        engine.issue("HT")
+    clock.advance(2)
+    body = client.get("/api/v1/dashboard/watch", headers=h).json
+    assert "overload_cannot_clear" in {e["kind"] for e in body["log"]}
+    clock.advance(24 * 3600)                  # the next morning, 09:00: the day's close emptied the queue
+    engine.issue("CT")
+    token, _, _ = app.extensions["qms"].auth.login("giamdoc", "matkhau-123")   # yesterday's session expired
+    body = client.get("/api/v1/dashboard/watch", headers={"Authorization": f"Bearer {token}"}).json
+    start = local_timestamp(engine.today(), "00:00", engine.config.tz)
+    assert body["log"] and all(e["at"] >= start for e in body["log"])   # the clearing, this morning
+    assert body["day"] == engine.today().isoformat()
+    assert body["last_id"] >= max(e["id"] for e in body["log"])

@@ -294,6 +294,28 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     page.context.close()
 
 
+def test_report_days_in_the_wrong_order_are_said_before_any_download(browser, srv):  # noqa: F811
+    """"Từ ngày" after "Đến ngày": the PDF link had opened a tab of raw JSON, the others saved it."""
+    page = new_page(browser, DESK)
+    page.goto(srv.url + "/dashboard")
+    sign_in(page, "giamdoc")
+    pdf = page.locator("#report-form a.report-file[data-format='pdf']")
+    expect(pdf).to_have_attribute("href", re.compile(r"^/api/v1/reports/file\?from="), timeout=T)
+    expect(page.locator("#report-problem")).to_be_hidden()
+    page.fill("#report-from", "2026-12-05")
+    page.fill("#report-to", "2026-12-01")
+    expect(page.locator("#report-problem")).to_contain_text("Ngày bắt đầu (05/12/2026) sau ngày kết thúc (01/12/2026)")
+    for link in page.locator("#report-form a.button").all():
+        assert link.get_attribute("href") is None and link.get_attribute("aria-disabled") == "true"
+    page.fill("#report-from", "2025-01-01")
+    expect(page.locator("#report-problem")).to_contain_text("tối đa một năm")
+    page.fill("#report-from", "2026-11-25")
+    expect(page.locator("#report-problem")).to_be_hidden()
+    expect(pdf).to_have_attribute("href", re.compile(r"from=2026-11-25&to=2026-12-01&format=pdf"))
+    assert not page.errors
+    page.context.close()
+
+
 @pytest.mark.skipif(not os.environ.get("QMS_SCREENS_DIR"), reason="set QMS_SCREENS_DIR to write the screenshots")
 def test_documentation_screenshots(browser, srv, display):  # noqa: F811
     """docs/screens/*.png: a busy morning on every screen."""

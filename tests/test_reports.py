@@ -94,3 +94,24 @@ def test_report_command(tmp_path, capsys, center, clock):
     assert "Hộ tịch" in out and "23/11/2026" in out and "33%" in out
     assert qms(["--state-dir", str(state), "report", "--from", "2026-11-24", "--to", "2026-11-23"]) == 2
     assert "after" in capsys.readouterr().err
+
+
+def test_days_in_the_wrong_order_are_one_refusal_with_its_own_code(tmp_path, center, clock):
+    """The report file and the daily table refused "from" after "to" with the code "error" and two
+    wordings (one with ISO days); both now say it alike, with ``invalid_period``."""
+    app = create_app(ServerSettings(state_dir=str(tmp_path), password_profile="cheapest-for-tests"),
+                     center=center, clock=clock)
+    qms_ = app.extensions["qms"]
+    qms_.auth.add_user("giamdoc", "Giám đốc", "director", "matkhau-123")
+    director, _, _ = qms_.auth.login("giamdoc", "matkhau-123")
+    client = app.test_client()
+    h = {"Authorization": f"Bearer {director}"}
+    days = {"from": "2026-11-24", "to": "2026-11-23"}
+    table = client.get("/api/v1/reports/daily", query_string=days, headers=h)
+    file = client.get("/api/v1/reports/file", query_string={**days, "format": "json"}, headers=h)
+    for r in (table, file):
+        assert r.status_code == 400 and r.json["error"] == "invalid_period"
+        assert r.json["message"].startswith("Ngày bắt đầu (24/11/2026) sau ngày kết thúc (23/11/2026); ")
+    year = client.get("/api/v1/reports/file", query_string={"from": "2025-01-01", "to": "2026-11-23", "format": "json"},
+                      headers=h)
+    assert year.status_code == 400 and year.json["error"] == "invalid_period"

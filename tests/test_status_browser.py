@@ -83,3 +83,27 @@ def test_the_wait_in_words_fits_the_phone(browser, srv, viewport):  # noqa: F811
         return t.left < b.left - 1 || t.right > b.right + 1; }).map((box) => box.querySelector('dd').id)""")
     assert outside == []
     page.context.close()
+
+
+def test_the_counter_word_and_its_number_stay_on_one_line(browser, srv):  # noqa: F811
+    """"Đang được phục vụ tại quầy 6" broke as "… tại quầy" / "6" on a 390 px phone."""
+    t = issue(srv, "CT")
+    clerk = srv.bearer(srv.tokens["clerk"])
+    requests.post(srv.url + "/api/v1/counters/1/sign-in", headers=clerk, timeout=10).raise_for_status()
+    called = requests.post(srv.url + "/api/v1/counters/1/call-next", headers=clerk, timeout=10).json()["ticket"]
+    assert called["id"] == t["id"]
+    requests.post(srv.url + f"/api/v1/tickets/{t['id']}/start", json={"counter": 1}, headers=clerk,
+                  timeout=10).raise_for_status()
+    page = new_page(browser, PHONE)
+    page.goto(t["status_url"])
+    expect(page.locator("#state")).to_contain_text("Đang được phục vụ tại quầy", timeout=T)
+    tops = page.evaluate("""() => { const r = document.createRange(); r.selectNodeContents(document.querySelector('#state .vi'));
+        return [...new Set([...r.getClientRects()].map((x) => Math.round(x.top)))]; }""")
+    word = page.evaluate("""() => { const r = document.createRange(), vi = document.querySelector('#state .vi');
+        const text = [...vi.childNodes].find((n) => n.nodeType === 3 && n.textContent.includes('quầy')) ||
+                     vi.querySelector('.at-counter').firstChild;
+        const i = text.textContent.lastIndexOf('quầy'); r.setStart(text, i); r.setEnd(text, i + 4);
+        return Math.round(r.getBoundingClientRect().bottom); }""")
+    number = page.evaluate("() => Math.round(document.querySelector('#counter').getBoundingClientRect().bottom)")
+    assert abs(word - number) <= 4, (tops, word, number)
+    page.context.close()

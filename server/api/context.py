@@ -39,6 +39,12 @@ def principal() -> Principal | None:
     return g.principal
 
 
+#: the roles and device kinds as a Vietnamese refusal names them
+ROLE_VI = {"clerk": "cán bộ", "director": "lãnh đạo", "admin": "quản trị viên", "kiosk": "ki-ốt",
+           "display": "màn hình", "robot": "robot", "counter": "thiết bị quầy", "announcer": "loa gọi số",
+           "satellite": "điểm tiếp nhận"}
+
+
 def require(*roles: str) -> Callable:
     """Allow only these roles (user roles or device kinds)."""
 
@@ -49,8 +55,9 @@ def require(*roles: str) -> Callable:
             if who is None:
                 raise Unauthorized("Cần đăng nhập; sign in or send a device token (Authorization: Bearer ...)")
             if who.role not in roles:
-                raise Forbidden(f"Vai trò '{who.role}' không được phép; role {who.role!r} may not do this "
-                                f"(allowed: {', '.join(roles)})")
+                allowed = ", ".join(ROLE_VI.get(r, r) for r in roles)
+                raise Forbidden(f"Tài khoản {ROLE_VI.get(who.role, who.role)} không được làm việc này (chỉ {allowed}); "
+                                f"role {who.role!r} may not do this (allowed: {', '.join(roles)})")
             return fn(*args, **kwargs)
 
         return wrapper

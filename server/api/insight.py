@@ -121,6 +121,7 @@ class Control(BaseModel):
 
 class WatchOut(BaseModel):
     at: float
+    day: str = Field(description="the center's day the log is of (YYYY-MM-DD); the log holds that day's entries only")
     overload: list[CounterFlags]
     active: list[Active]
     log: list[LogEntry]
@@ -186,9 +187,9 @@ def charts():
 def watch(query: WatchQuery):
     w = _watch()
     now = w.observe()
-    log = w.log.after(query.after)
-    return {"at": now["at"], "overload": now["overload"], "active": now["active"], "log": log,
-            "last_id": w.log.last_id, "controls": w.controls()}
+    log = w.log_of_today(query.after)
+    return {"at": now["at"], "day": w.engine.today().isoformat(), "overload": now["overload"],
+            "active": now["active"], "log": log, "last_id": w.log.last_id, "controls": w.controls()}
 
 
 @bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut, 202: PlanPendingOut},

@@ -3,6 +3,7 @@
 ``day_charts(events, config, day=..., now=..., history=...)`` gives a plain dict (JSON as it is):
 
 * ``waiting``: people waiting per service, sampled every ``SAMPLE_S`` from opening, and now;
+
 * ``within_by_hour``: per hour of issue, the share called within the wait target (15 min),
   counting the citizens still waiting who are already past it as not within (as the headline);
 * ``wait_distribution``: the waits of those called today, in bands of 5 minutes (30+ last),
@@ -11,6 +12,10 @@
   (from the call until finish, no-show, transfer or park), its load (held / open) and idle share;
 * ``arrivals``: per half hour, actual arrivals against the forecast of ``server/planning/forecast.py``
   from earlier days (``history``), or ``forecast: null`` and a note "chưa đủ dữ liệu" without any.
+
+The window is the opening hours and an hour after closing, widened to the day's tickets when
+some come before the opening or after that hour (a center working late; the demo, run at any
+hour): they are drawn when they happened, never dropped nor counted in the last half hour.
 
 Events are dicts as the engine stores them (``seq, at, type, ticket_id, counter, actor, data``).
 """
@@ -72,14 +77,44 @@ def history_from_events(events: Iterable[dict], config: CenterConfig, before: da
     return out
 
 
+def _activity(events: list[dict], day: date) -> tuple[float | None, float | None]:
+    """The first and last moment of the day's tickets: their issues and what happened to them
+    (None, None for a day without any). Counters are left out: a clerk signing in before the
+    opening does not move the charts' start."""
+    iso, ours = day.isoformat(), set()
+    first = last = None
+    for e in events:
+        data = e.get("data") or {}
+        tid = e.get("ticket_id")
+        if e["type"] == "ticket_issued":
+            if data.get("day") != iso:
+                continue
+            ours.add(tid)
+            at = data.get("issued_at", e["at"])
+        elif tid and tid in ours:
+            at = e["at"]
+        else:
+            continue
+        first = at if first is None else min(first, at)
+        last = at if last is None else max(last, at)
+    return first, last
+
+
 def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: float,
                history: list[HistoryDay] | None = None) -> dict[str, Any]:
     tz = config.tz
     target = config.targets.max_wait_s
     opens = local_timestamp(day, config.hours.opens, tz)
     closes = local_timestamp(day, config.hours.closes, tz)
-    until = max(opens, min(now, closes + 3600))
+    events = sorted(events, key=lambda e: e["seq"])
     codes = [s.code for s in config.services]
+    # the window drawn: the opening hours (and an hour after closing), widened to the day's
+    # activity on either side (a center working late, the demo after hours): waits, counters and
+    # arrivals outside the hours are drawn where they happened, never dropped nor lumped together
+    first_at, last_at = _activity(events, day)
+    start = opens if first_at is None or first_at >= opens else opens - math.ceil((opens - first_at) / SLOT_S) * SLOT_S
+    late = last_at is not None and last_at > closes + 3600   # a day still working: drawn to now
+    until = max(start, now if late else min(now, closes + 3600))
 
     issued: dict[str, tuple[float, str]] = {}          # ticket -> (issued_at, service)
     left_queue: dict[str, float] = {}                  # ticket -> first left the queue (call, cancel...)
@@ -94,14 +129,14 @@ def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: 
 
     def counter_to(number: int, state: str, at: float) -> None:
         prev, since = counter_state.get(number, ("closed", at))
-        span = max(0.0, min(at, until) - max(since, opens))
+        span = max(0.0, min(at, until) - max(since, start))
         if prev == "open":
             open_s[number] = open_s.get(number, 0.0) + span
         elif prev == "paused":
             paused_s[number] = paused_s.get(number, 0.0) + span
         counter_state[number] = (state, at)
 
-    for e in sorted(events, key=lambda e: e["seq"]):
+    for e in events:
         kind, at, tid = e["type"], e["at"], e.get("ticket_id")
         data = e.get("data") or {}
         if kind.startswith("counter_") and e.get("counter") is not None:
@@ -148,7 +183,7 @@ def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: 
     labels, series = [], {c: [] for c in codes}
     level = {c: 0 for c in codes}
     i = 0
-    marks = [opens + k * SAMPLE_S for k in range(int((until - opens) // SAMPLE_S) + 1)]
+    marks = [start + k * SAMPLE_S for k in range(int((until - start) // SAMPLE_S) + 1)]
     if marks[-1] < until:
         marks.append(until)                    # the last point is now
     for t in marks:
@@ -195,19 +230,22 @@ def day_charts(events: Iterable[dict], config: CenterConfig, *, day: date, now: 
                          "busy_s": round(b), "load": round(min(1.0, b / o), 3) if o else None,
                          "idle": round(max(0.0, 1 - b / o), 3) if o else None})
 
-    # arrivals against the forecast, per half hour
-    slots = max(1, math.ceil((closes - opens) / SLOT_S))
+    # arrivals against the forecast, per half hour (the forecast covers the opening hours only)
+    slots = max(1, math.ceil((max(closes, until) - start) / SLOT_S))
+    lead = round((opens - start) / SLOT_S)               # half hours drawn before the opening
     actual = [0] * slots
     for at, svc in issued.values():
-        k = int(max(0.0, at - opens) // SLOT_S)
+        k = int(max(0.0, at - start) // SLOT_S)
         actual[min(k, slots - 1)] += 1
-    upto = min(slots, int(max(0.0, until - opens) // SLOT_S) + 1)
-    arrivals: dict[str, Any] = {"labels": [_hm(opens + k * SLOT_S, tz) for k in range(slots)],
+    upto = min(slots, int(max(0.0, until - start) // SLOT_S) + 1)
+    arrivals: dict[str, Any] = {"labels": [_hm(start + k * SLOT_S, tz) for k in range(slots)],
                                 "actual": [actual[k] if k < upto else None for k in range(slots)],
                                 "forecast": None, "history_days": 0, "note": NO_HISTORY}
     if history:
         fc = forecast(history, day, services=codes, close_s=closes - opens)
-        arrivals.update(forecast=[round(sum(fc.rates[s][k] for s in codes), 2) for k in range(slots)],
+        n_fc = len(next(iter(fc.rates.values()), []))
+        arrivals.update(forecast=[round(sum(fc.rates[s][k - lead] for s in codes), 2) if 0 <= k - lead < n_fc else None
+                                  for k in range(slots)],
                         history_days=fc.days_used,
                         note=(f"Dự báo từ {fc.days_used} ngày làm việc trước ({fc.same_weekday_days} ngày cùng "
                               f"thứ); forecast from {fc.days_used} earlier working days"

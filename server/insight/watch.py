@@ -52,6 +52,13 @@ class Watch:
             (lo, hi, start, end)).fetchall()
         return _rows(rows)
 
+    def log_of_today(self, after: int = 0) -> list[dict]:
+        """The log's entries after ``after`` made today (the center's day, from local midnight):
+        the dashboard's "Nhật ký … hôm nay" shows times only, so yesterday's evening must not
+        read as this morning's. The MQTT stream reads the whole log (``self.log.after``)."""
+        start = local_timestamp(self.engine.today(), "00:00", self.engine.config.tz)
+        return [e for e in self.log.after(after) if e["at"] >= start]
+
     def history(self, day: date) -> list:
         """Earlier days' arrivals from the event log (read once a day)."""
         if self._history is None or self._history[0] != day:

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from qms_common.errors import QmsError
+from qms_common.errors import InvalidPeriod
 
 MAX_DAYS = 366
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
@@ -45,11 +45,11 @@ class Period:
 def week(text: str) -> Period:
     m = _WEEK.match(text.strip())
     if not m:
-        raise QmsError(f"Tuần phải viết dạng 2026-W48; a week is written like 2026-W48, got {text!r}")
+        raise InvalidPeriod(f"Tuần phải viết dạng 2026-W48; a week is written like 2026-W48, got {text!r}")
     try:
         monday = date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
     except ValueError as exc:
-        raise QmsError(f"Không có tuần {text}; no such week {text!r} ({exc})") from exc
+        raise InvalidPeriod(f"Không có tuần {text}; no such week {text!r} ({exc})") from exc
     return Period(monday, monday + timedelta(days=6), "week")
 
 
@@ -61,8 +61,8 @@ def week_of(day: date) -> Period:
 def days(first: date, last: date | None = None) -> Period:
     last = last or first
     if first > last:
-        raise QmsError(f"Ngày bắt đầu ({first:%d/%m/%Y}) sau ngày kết thúc ({last:%d/%m/%Y}); "
+        raise InvalidPeriod(f"Ngày bắt đầu ({first:%d/%m/%Y}) sau ngày kết thúc ({last:%d/%m/%Y}); "
                        f"'from' is after 'to'")
     if (last - first).days >= MAX_DAYS:
-        raise QmsError("Một báo cáo tối đa một năm; a report covers at most a year")
+        raise InvalidPeriod("Một báo cáo tối đa một năm; a report covers at most a year")
     return Period(first, last, "day" if first == last else "range")

@@ -60,8 +60,12 @@ function render() {
   fillForm();
 }
 
+// One change at a time: a double click (or a second click while the first is answered) is not
+// sent again, so the director sees the first one's outcome, not the 409 of its repeat.
 async function act(fn, done) {
+  if (state.busy) return;
   state.busy = true;
+  for (const b of document.querySelectorAll("#advice-panel button.apply, #advice-panel button.undo")) b.disabled = true;
   let said, kind;
   try {
     const change = await fn();

@@ -2,12 +2,15 @@
 // transfer, park, resume, reprint, pause and sign out, each with a one-key shortcut.
 import { $, ApiError, SILENT_BADGE, api, clock, config, connectLive, counters, el, fmt, heartbeat, linkBadge, services, session,
          splitMessage } from "./live.js";
+import { whyNot } from "./console-why.js";
 
 const COUNTER_KEY = "qms_counter";
 const WARN_BEFORE_S = 300; // amber 5 minutes before a target, red past it
 const KEYS = { n: "call-next", r: "recall", s: "start", f: "finish", v: "no-show", t: "transfer", g: "park",
                i: "reprint", p: "pause-toggle", q: "sign-out", u: "resume-parked", z: "undo" };
 
+const BUSY = "Đang chờ máy chủ trả lời thao tác trước; still waiting for the server to answer the last action";
+const SLOW = "Đang chờ máy chủ trả lời…; waiting for the server…";
 const UNDO_S = 5; // an action that cannot be taken back waits this long, with an undo
 const SLOW_MS = 1200; // a key whose answer takes longer says so at once
 const EXPIRED = "Phiên đăng nhập đã hết hạn hoặc đã bị đăng xuất. Xin đăng nhập lại để tiếp tục; your session has " +
@@ -293,15 +296,17 @@ function onEvent(ev) {
 // --- actions -------------------------------------------------------------------------------------
 async function run(fn) {
   if (model.busy) {
-    showError("Đang chờ máy chủ trả lời thao tác trước; still waiting for the server to answer the last action", "info");
+    showError(BUSY, "info");
     return;
   }
   model.busy = true;
   renderWork();
-  const slow = setTimeout(() => showError("Đang chờ máy chủ trả lời…; waiting for the server…", "info"), SLOW_MS);
+  const slow = setTimeout(() => showError(SLOW, "info"), SLOW_MS);
   try {
     await fn();
-    if ($("#error").className === "info") hideError();
+    // the answer came: "waiting for the server" goes, never what the action itself said
+    // ("Không có ai đang chờ", "Đã gửi lệnh in lại")
+    if ($("#error-vi").textContent === splitMessage(SLOW)[0]) hideError();
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) { sessionExpired(); return; }
     if (err instanceof ApiError && err.body && err.body.error === "timeout") linkBadge($("#link"), false, SILENT_BADGE);
@@ -375,8 +380,15 @@ async function doAction(action) {
   const t = row && row.ticket;
   const on = enabled();
   if (action === "pause-toggle") action = row && row.state === "paused" ? "resume-counter" : "pause";
-  if (action === "resume-parked") { if (model.parked.length && on["call-next"] && !t) act("resume", model.parked[0]); return; }
-  if (!on[action]) return;
+  if (action === "resume-parked") {
+    if (model.parked.length && on["call-next"] && !t) act("resume", model.parked[0]);
+    else showError(whyNot(action, row, model.parked.length) || "Chưa thể tiếp tục vé tạm gác; cannot resume now", "info");
+    return;
+  }
+  if (!on[action]) { // never a silent key: say why it does nothing now, and what to press instead
+    showError(model.busy ? BUSY : whyNot(action, row, model.parked.length) || "Chưa thể làm việc này lúc này; not possible now", "info");
+    return;
+  }
   switch (action) {
     case "call-next":
       return run(async () => {

@@ -97,6 +97,8 @@ async function refreshWatch() {
     out = await api("GET", `/dashboard/watch?after=${insight.lastLogId || 0}`);
   } catch (err) { return; }
   const first = insight.lastLogId === null;
+  if (insight.day && out.day !== insight.day) insight.log = []; // a page open over midnight: a new day's log
+  insight.day = out.day;
   insight.overload = out.overload;
   insight.controls = out.controls || [];
   renderOverload(out.overload);

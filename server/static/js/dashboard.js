@@ -237,8 +237,25 @@ function localDay(offsetDays) {
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
+// What is wrong with the chosen days, said before a link is followed (the API would answer a
+// page of JSON): none chosen, "from" after "to", more than a year (server/reporting/period.py)
+function reportProblem(from, to) {
+  if (!from || !to) return ["Hãy chọn cả ngày bắt đầu và ngày kết thúc", "choose both days"];
+  const fmtDay = (d) => d.split("-").reverse().join("/");
+  if (from > to) return [`Ngày bắt đầu (${fmtDay(from)}) sau ngày kết thúc (${fmtDay(to)})`, "'from' is after 'to'"];
+  if ((Date.parse(to) - Date.parse(from)) / 86400000 >= 366) return ["Một báo cáo tối đa một năm", "a report covers at most a year"];
+  return null;
+}
+
 function updateReportLink() {
   const from = $("#report-from").value, to = $("#report-to").value;
+  const problem = reportProblem(from, to);
+  $("#report-problem").hidden = !problem;
+  $("#report-problem").replaceChildren(...(problem ? [el("b", {}, problem[0]), el("span", { class: "en" }, ` ${problem[1]}`)] : []));
+  for (const a of document.querySelectorAll("#report-form a.button")) {
+    if (problem) { a.removeAttribute("href"); a.setAttribute("aria-disabled", "true"); } else a.removeAttribute("aria-disabled");
+  }
+  if (problem) return;
   $("#report-link").href = `/api/v1/reports/daily.csv?from=${from}&to=${to}`;
   $("#report-link").setAttribute("download", `bao-cao-${from}-${to}.csv`);
   for (const a of document.querySelectorAll("a.report-file")) {
@@ -249,6 +266,8 @@ function updateReportLink() {
 
 $("#report-from").value = localDay(-6);
 $("#report-to").value = localDay(0);
+$("#report-from").addEventListener("input", updateReportLink);
 $("#report-from").addEventListener("change", updateReportLink);
+$("#report-to").addEventListener("input", updateReportLink);
 $("#report-to").addEventListener("change", updateReportLink);
 updateReportLink();

@@ -2,6 +2,7 @@
 // highlighted for HIGHLIGHT_MS, none dropped), people waiting and the wait per service.
 import { $, CALL_TYPES, clock, config, connectLive, counters, el, fmt, linkBadge, services } from "./live.js";
 import { audioReady, chime, unlockAudio } from "./chime.js";
+import { closedWords } from "./hours.js";
 
 const HIGHLIGHT_MS = 12000;   // a new call stands out at least this long
 const BANNER_MIN_MS = 4000;   // with calls queued behind it, the banner moves on after this
@@ -137,9 +138,11 @@ function renderBanner() {
       el("div", { class: "en" }, `Number ${c.code}, please go to counter ${c.counter}`));
   } else {
     delete node.dataset.seq;
-    node.replaceChildren(
+    const closed = closedWords(config.hours, config.center.timezone, clock.now());
+    node.classList.toggle("closed", !!closed);
+    node.replaceChildren(...(closed ? [el("div", { class: "vi" }, closed[0]), el("div", { class: "en" }, closed[1])] : [
       el("div", { class: "vi" }, "Xin vui lòng lấy số thứ tự và chờ đến lượt"),
-      el("div", { class: "en" }, "Please take a number and wait to be called"));
+      el("div", { class: "en" }, "Please take a number and wait to be called")]));
   }
   const waiting = banner.queue.length;
   const queue = bannerQueue;

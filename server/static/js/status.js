@@ -61,8 +61,11 @@ function render(st) {
   node.className = `state ${st.state}`;
   document.body.dataset.state = st.state;
   if (st.counter != null && (st.state === "called" || st.state === "serving")) {
-    node.replaceChildren(el("div", { class: "vi" }, `${vi} `, el("b", { id: "counter" }, String(st.counter))),
-                         el("div", { class: "en" }, `${en} ${st.counter}`));
+    // "quầy" and its number on one line (a phone broke "quầy / 6" across two)
+    const cut = vi.lastIndexOf(" ");
+    node.replaceChildren(el("div", { class: "vi" }, `${vi.slice(0, cut)} `,
+                           el("span", { class: "at-counter" }, `${vi.slice(cut + 1)}\u00a0`, el("b", { id: "counter" }, String(st.counter)))),
+                         el("div", { class: "en" }, `${en}\u00a0${st.counter}`));
   } else {
     node.replaceChildren(el("div", { class: "vi" }, vi), el("div", { class: "en" }, en));
   }
