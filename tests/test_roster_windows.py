@@ -1,6 +1,6 @@
 """When each counter works in the forecast, from the day's roster (``WaitEstimator.snapshot``):
 the rows as the engine and the simulator will live them, at a change of clerk, a break, a closed
-counter."""
+counter: whose services, whose service times, and the priority count (from 0 after a sign-out)."""
 from __future__ import annotations
 
 import json
