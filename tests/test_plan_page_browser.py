@@ -142,3 +142,30 @@ def test_while_the_plan_is_made_the_page_says_so_and_asks_again_until_it_is_ther
     expect(page.locator("#plan-status")).to_have_text("")
     assert not page.errors
     page.context.close()
+
+
+def test_a_day_the_center_does_not_work_is_refused_at_once_not_planned(srv):
+    # a Sunday was planned for minutes (a day of nobody simulated) before anyone was told anything
+    h = srv.bearer(srv.tokens["director"])
+    r = requests.get(srv.url + "/api/v1/plan?date=2026-11-15", headers=h, timeout=60)  # a Sunday
+    assert r.status_code == 400, r.text
+    body = r.json()
+    assert body["error"] == "not_a_working_day" and body["details"]["working_days"] == [1, 2, 3, 4, 5]
+    assert body["message"].startswith("Ngày 15/11/2026 là Chủ nhật, trung tâm không làm việc")
+    assert "thứ Hai, thứ Ba, thứ Tư, thứ Năm, thứ Sáu" in body["message"] and "Sunday" in body["message"]
+    assert requests.get(srv.url + "/api/v1/plan?date=2026-11-16&check=false", headers=h, timeout=60).status_code == 200
+
+
+def test_the_plan_page_starts_on_the_next_working_day_and_says_why_a_sunday_is_not_planned(browser, srv):  # noqa: F811
+    page = new_page(browser, DESK)
+    page.goto(srv.url + "/dashboard/plan")
+    sign_in(page, "giamdoc")
+    expect(page.locator("#plan-main")).to_be_visible(timeout=T)
+    day = page.locator("#plan-date").input_value()
+    weekday = page.evaluate("(d) => new Date(d + 'T12:00:00Z').getUTCDay()", day)
+    assert weekday not in (0, 6), day  # never a Saturday or a Sunday (work_days 1..5)
+    page.locator("#plan-date").fill("2026-11-15")
+    page.locator("#plan-check").uncheck()
+    page.locator("#plan-form button[type=submit], #plan-submit").first.click()
+    expect(page.locator("#error")).to_contain_text("là Chủ nhật, trung tâm không làm việc", timeout=T)
+    page.context.close()

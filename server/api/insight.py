@@ -8,9 +8,11 @@ from flask import current_app
 from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
+from qms_common.errors import QmsError
+
 from ..blocking import run_blocking
 from ..insight.plan_view import PlanPending
-from .context import MANAGERS, require
+from .context import MANAGERS, require, services
 from .schemas import ERRORS, Day, Query, QueryInt
 
 bp = APIBlueprint("insight", __name__, url_prefix="/api/v1", abp_responses=ERRORS)
@@ -192,11 +194,35 @@ def watch(query: WatchQuery):
             "active": now["active"], "log": log, "last_id": w.log.last_id, "controls": w.controls()}
 
 
+_DAY_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+_DAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _working_day(day) -> None:
+    """A day the center does not work (``[hours] work_days``) has no staffing to plan: said at once,
+    not after minutes of simulating a day nobody comes to."""
+    work_days = services().engine.config.hours.work_days
+    if day.isoweekday() in work_days:
+        return
+    vi = ", ".join(_DAY_VI[d - 1] for d in sorted(work_days))
+    en = ", ".join(_DAY_EN[d - 1] for d in sorted(work_days))
+    raise NotWorkingDay(
+        f"Ngày {day:%d/%m/%Y} là {_DAY_VI[day.isoweekday() - 1]}, trung tâm không làm việc (ngày làm việc: {vi}); "
+        f"không có kế hoạch nhân sự để lập. {day:%d/%m/%Y} is a {_DAY_EN[day.isoweekday() - 1]}, not a working "
+        f"day of the center (working days: {en}); there is no staffing to plan",
+        working_days=sorted(work_days))
+
+
+class NotWorkingDay(QmsError):
+    code = "not_a_working_day"
+
+
 @bp.get("/plan", tags=DASHBOARD, security=BEARER, responses={200: PlanOut, 202: PlanPendingOut},
         summary="The staffing plan of a day, as `qms plan --date D --absent ... --format json`; 202 while it "
                 "is being made (ask again after retry_after_s)")
 @require(*MANAGERS)
 def plan(query: PlanQuery):
+    _working_day(query.date)
     absent = tuple(c for c in (query.absent or "").split(",") if c)
     # the simulated check is minutes of CPU: a job in a child process (server/insight/plan_view.py),
     # so the event loop goes on, no pool thread holds the GIL against it, and no request waits

@@ -14,6 +14,17 @@ function localDay(offsetDays) {
   return `${get("year")}-${get("month")}-${get("day")}`;
 }
 
+// the first working day ([hours] work_days) after today: the day a director plans for
+function nextWorkingDay() {
+  const work = (config.hours && config.hours.work_days) || [1, 2, 3, 4, 5];
+  for (let k = 1; k <= 7; k++) {
+    const day = localDay(k);
+    const iso = ((new Date(`${day}T12:00:00Z`).getUTCDay() + 6) % 7) + 1; // 1 = Monday
+    if (work.includes(iso)) return day;
+  }
+  return localDay(1);
+}
+
 const num = (x) => (Math.round(x * 10) / 10).toLocaleString("vi-VN");
 
 function renderChart(p) {
@@ -128,7 +139,7 @@ async function start() {
   $("#login").hidden = true;
   $("#plan-main").hidden = false;
   $("#who").textContent = planPage.me.name;
-  $("#plan-date").value = localDay(1);
+  $("#plan-date").value = nextWorkingDay();
   try {
     planPage.roster = await api("GET", "/plan/roster");
     $("#plan-absent").append(...planPage.roster.clerks.map((c) => el("label", {}, el("input", { type: "checkbox", value: c }), c)));
