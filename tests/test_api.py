@@ -213,3 +213,17 @@ def test_refused_hand_over_is_an_alert_staff_can_resolve(client, tokens, clock):
     assert r.status_code == 200 and r.json["resolved"] is True
     snap = client.get("/api/v1/snapshot", headers=h(tokens["giamdoc"])).json
     assert not [a for a in snap["alerts"] if a["kind"] == "handover_refused"]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/snapshot", "/api/v1/services/stats"])
+def test_a_screen_asking_for_a_site_the_center_has_not_is_told_so(client, tokens, path):
+    # it was a 200 with an empty center: a display set up with a misspelt site showed "nobody waiting"
+    r = client.get(path + "?site=zz", headers=h(tokens["display"]))
+    assert r.status_code == 404, r.json
+    assert r.json["error"] == "not_found" and r.json["details"]["site"] == "zz"
+    assert r.json["message"].startswith("Không có điểm tiếp nhận 'zz' (các điểm: ")
+    main = client.get(path, headers=h(tokens["display"]))
+    assert main.status_code == 200
+    sites = client.get("/api/v1/config", headers=h(tokens["display"])).json.get("sites") or []
+    for s in sites:
+        assert client.get(f"{path}?site={s['id']}", headers=h(tokens["display"])).status_code == 200

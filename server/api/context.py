@@ -7,7 +7,7 @@ from typing import Callable
 
 from flask import current_app, g, request
 
-from qms_common.errors import Forbidden, Unauthorized
+from qms_common.errors import Forbidden, NotFound, Unauthorized
 
 from ..auth import Auth, Principal
 from ..engine import Engine
@@ -74,6 +74,18 @@ def device_site(requested: str | None) -> str | None:
                             f"to site {who.site!r}, not {requested!r}", device=who.id, site=who.site)
         return who.site
     return requested
+
+
+def known_site(site: str | None) -> str | None:
+    """``site`` if the center has it (``None``: the main one), else a 404 naming the sites: a screen
+    asking for a site that is not there must be told so, not shown an empty center."""
+    if site is None:
+        return None
+    sites = [s.id for s in services().engine.config.sites]
+    if site not in sites:
+        raise NotFound(f"Không có điểm tiếp nhận '{site}' (các điểm: {', '.join(sites)}); unknown site {site!r} "
+                       f"(sites: {', '.join(sites)})", site=site)
+    return site
 
 
 STAFF = ("clerk", "director", "admin")

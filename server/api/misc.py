@@ -8,7 +8,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from qms_common.errors import NotFound
 
-from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, principal, request_token, require, services
+from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, known_site, principal, request_token, require, services
 from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
 from .schemas import ERRORS, BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
@@ -63,14 +63,14 @@ def center():
 @bp.get("/snapshot", tags=LIVE, security=BEARER, responses={200: Snapshot}, summary="Everything a screen shows, with its event sequence")
 @require(*SCREENS)
 def snapshot(query: SiteQuery):
-    return services().engine.snapshot(query.site)
+    return services().engine.snapshot(known_site(query.site))
 
 
 @bp.get("/services/stats", tags=LIVE, security=BEARER, responses={200: ServiceStats},
         summary="Per service: waiting, longest wait, estimate, served today, share within target")
 @require(*SCREENS)
 def service_stats(query: SiteQuery):
-    return {"services": services().engine.service_stats(query.site)}
+    return {"services": services().engine.service_stats(known_site(query.site))}
 
 
 @bp.get("/status/<token>", tags=LIVE, responses={200: CitizenStatus}, summary="A citizen's ticket (the QR code); no sign-in, nothing else shown")
