@@ -125,7 +125,7 @@ def promise_phrase(max_wait_s: int) -> tuple[str, str]:
     minutes = max(1, round(max_wait_s / 60))
     return (
         f"Trung tâm cam kết thời gian chờ không quá {minutes} phút",
-        f"We aim to serve you within {minutes} minutes",
+        f"The center promises a wait of at most {minutes} minutes",
     )
 
 

@@ -47,6 +47,10 @@ def test_the_plan_page_shows_the_commands_plan_and_answers_what_if(browser, srv,
     shown = page.evaluate("() => window.qmsPlan.plan")
     assert shown == _cli_plan(history, tmp_path)           # exactly what `qms plan` says
     expect(page.locator("#plan-summary")).to_contain_text("thứ Ba 10/11/2026")
+    # Vietnamese figures: the weekday factor with a decimal comma, days as dd/mm/yyyy
+    history_line = page.locator("#plan-history").inner_text()
+    factor = f"{shown['history']['weekday_factor']:g}".replace(".", ",")
+    assert f"hệ số thứ {factor}," in history_line, history_line
     # the chart: clerks needed (the line) against the roster (the bars), per half hour
     sets = page.evaluate("() => window.qmsPlan.chart.data.datasets.map((d) => [d.label, d.data.length])")
     assert [n for _, n in sets] == [len(shown["slots"])] * 3 and sets[2][0].startswith("Cần")

@@ -57,6 +57,8 @@ def test_a_broken_promise_is_apologised_for_with_the_new_estimate(browser, srv):
     expect(sorry).to_contain_text("Xin lỗi")
     expect(sorry).to_contain_text("17 phút")
     expect(sorry).to_contain_text("đã được báo")
+    vi = sorry.locator(".vi").inner_text()
+    assert "Xin lỗi ông/bà: ông/bà đã chờ" in vi and "bạn" not in vi  # one form of address
     assert "Dự kiến còn khoảng" in sorry.inner_text() or "Sắp đến lượt" in sorry.inner_text()
     assert page.errors == []
     page.context.close()

@@ -269,3 +269,11 @@ def test_the_server_s_words_are_printed_instead_of_a_range(view: TicketView, fon
     assert f"Thời gian chờ dự kiến: {NOT_SURE_TODAY[0]}" in lines
     assert f"Estimated wait: {NOT_SURE_TODAY[1]}" in lines
     assert not any("hơn" in line or "khoảng" in line for line in lines)
+
+
+def test_the_tickets_english_line_says_the_same_promise_as_the_vietnamese():
+    # the English said "we aim to serve you within 15 minutes": a promise about service, not the wait
+    from kiosk.ticket_image import promise_phrase
+    vi, en = promise_phrase(900)
+    assert vi == "Trung tâm cam kết thời gian chờ không quá 15 phút"
+    assert en == "The center promises a wait of at most 15 minutes"

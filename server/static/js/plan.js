@@ -25,6 +25,8 @@ function nextWorkingDay() {
   return localDay(1);
 }
 
+const num3 = (x) => (typeof x === "number" ? x.toLocaleString("vi-VN", { maximumFractionDigits: 3 }) : x);
+const dmy = (d) => (d ? d.split("-").reverse().join("/") : d);
 const num = (x) => (Math.round(x * 10) / 10).toLocaleString("vi-VN");
 
 function renderChart(p) {
@@ -59,7 +61,7 @@ function render(p) {
   planPage.plan = p;
   const h = p.history;
   $("#plan-history").textContent = `Dự báo từ ${h.days} ngày làm việc trước (${h.same_weekday_days} ngày cùng thứ), hệ số thứ ` +
-    `${h.weekday_factor}, xu hướng ${h.trend}` + (h.notes.length ? ` — ${h.notes.join("; ")}` : "");
+    `${num3(h.weekday_factor)}, xu hướng ${num3(h.trend)}` + (h.notes.length ? ` — ${h.notes.join("; ")}` : "");
   const short = p.slots.filter((s) => Object.values(s.services).some((v) => v.short >= 0.5)).length;
   $("#plan-summary").replaceChildren(el("span", {},
     el("b", {}, `${p.weekday} ${p.date.split("-").reverse().join("/")}: dự kiến ${Math.round(p.forecast_total)} lượt; `),
@@ -143,7 +145,7 @@ async function start() {
   try {
     planPage.roster = await api("GET", "/plan/roster");
     $("#plan-absent").append(...planPage.roster.clerks.map((c) => el("label", {}, el("input", { type: "checkbox", value: c }), c)));
-    $("#plan-history").textContent = `Lịch sử: ${planPage.roster.history_days} ngày, ${planPage.roster.first_day} → ${planPage.roster.last_day} · history`;
+    $("#plan-history").textContent = `Lịch sử: ${planPage.roster.history_days} ngày, ${dmy(planPage.roster.first_day)} → ${dmy(planPage.roster.last_day)} · history`;
   } catch (err) {
     showError(err.message || String(err));
     $("#plan-submit").disabled = true;

@@ -47,9 +47,9 @@ function renderSorry(st) {
   if (!late) return;
   const more = fmt.minutes(st.estimated_wait_s);
   box.replaceChildren(
-    el("div", { class: "vi" }, `Xin lỗi ông/bà: bạn đã chờ ${Math.floor(waited / 60)} phút, quá ${Math.round(max / 60)} phút mà ` +
+    el("div", { class: "vi" }, `Xin lỗi ông/bà: ông/bà đã chờ ${Math.floor(waited / 60)} phút, quá ${Math.round(max / 60)} phút mà ` +
       "Trung tâm cam kết. Lãnh đạo Trung tâm đã được báo. ",
-      el("b", {}, more.startsWith("<") ? "Sắp đến lượt bạn." : `Dự kiến còn khoảng ${more} phút.`)),
+      el("b", {}, more.startsWith("<") ? "Sắp đến lượt ông/bà." : `Dự kiến còn khoảng ${more} phút.`)),
     el("div", { class: "en" }, `We are sorry: you have waited ${Math.floor(waited / 60)} minutes, past the center's ` +
       `${Math.round(max / 60)}-minute promise. The center's management has been told. ` +
       (more.startsWith("<") ? "It is nearly your turn." : `About ${more} more minutes.`)));
