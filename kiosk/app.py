@@ -321,7 +321,9 @@ class KioskApp:
         if not self.printer_state.update(fault, detail, self.clock.monotonic()):
             return
         view = self.printer_state.get()
-        log.warning("printer: %s%s", view.state, f" ({view.detail})" if view.detail else "")
+        # a fault is a warning; the printer back to ok is news, not a problem
+        log.log(logging.WARNING if view.faulted else logging.INFO, "printer: %s%s", view.state,
+                f" ({view.detail})" if view.detail else "")
         self.screen.update(printer=view.state, printer_message=view.message)
         sd.notify_status(self.status_line())  # systemctl status; a no-op outside systemd
         if self.link:

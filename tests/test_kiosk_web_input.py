@@ -116,3 +116,19 @@ def test_qms_kiosk_press_of_a_wrong_button_says_what_the_kiosk_answered(kiosk, c
     err = capsys.readouterr().err
     assert "refused (400)" in err and "không có nút «ZZ»" in err and "cannot reach" not in err
     assert tickets(app) == 0
+
+
+def test_a_page_closed_during_its_long_poll_leaves_no_traceback(kiosk, capfd):
+    # a browser tab closed mid-poll printed a BrokenPipeError traceback into the kiosk's log
+    import socket
+    app, web = kiosk
+    host, port = web.url.removeprefix("http://").rsplit(":", 1)
+    version = requests.get(web.url + "/api/state", timeout=10).json()["version"]
+    s = socket.create_connection((host, int(port)))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+    s.sendall(f"GET /api/state?after={version} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.close()
+    app.screen.update(outbox=7)  # the poll now answers a socket that is gone
+    assert requests.get(web.url + f"/api/state?after={version}", timeout=15).json()["outbox"] == 7
+    web.httpd.shutdown()  # every handler thread has finished writing
+    assert "Traceback" not in capfd.readouterr().err
