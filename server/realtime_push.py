@@ -21,6 +21,7 @@ import threading
 import time
 
 from .blocking import background_yield
+from .engine.positions import Queues
 from .eio_sweep import run_sweeper
 from .realtime_views import citizen_statuses, screen_snapshot, status_fingerprint
 
@@ -108,7 +109,10 @@ class Pusher:
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
             pause()  # one view's snapshot (not the next's, nor the phones') per run of the loop
         ids = sorted(watched if full else touched)
-        queues: dict = {}  # read once for the whole push, as its forecast
+        # each chunk of phones read in its own short read transaction (each status of one state,
+        # its own seq; one for the whole push held the loop), the queues read again only once the
+        # state moved, the forecast the push's one (engine/positions.py)
+        queues = Queues()
         for first in range(0, len(ids), STATUS_CHUNK):
             statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK], queues)
             for n, (ticket_id, status) in enumerate(statuses.items(), 1):
