@@ -5,9 +5,10 @@ burst (``COALESCE_S``, ``MIN_PUSH_S``, ``PUSH_SPACING``, ``MAX_PUSH_GAP_S``), re
 ``PERIODIC_S``, and yielding to requests under gevent (``background_yield``). One forecast per
 push (``WaitEstimator.one_state``); during a burst a new one at most every ``FORECAST_EVERY_S``,
 the pushes between reading the last. The phones of the tickets an event touched are pushed at
-once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (all of them computed in one
-go: ``server/engine/positions.py``), so hundreds of phones cost a few milliseconds per refresh,
-not per event.
+once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed in chunks of
+``STATUS_CHUNK``, each read in its own short read transaction, each status of one state:
+``server/engine/positions.py``), so hundreds of phones cost a few milliseconds per refresh, not
+per event.
 
 ``Pusher`` is mixed into :class:`~server.realtime.Realtime`, whose ``__init__`` sets what it reads:
 ``engine``, ``socketio``, ``rooms``, ``keeper``, ``_lock``, ``_dirty``, ``_subs``, ``_clients``,
