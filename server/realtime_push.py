@@ -5,9 +5,10 @@ burst (``COALESCE_S``, ``MIN_PUSH_S``, ``PUSH_SPACING``, ``MAX_PUSH_GAP_S``), re
 ``PERIODIC_S``, and yielding to requests under gevent (``background_yield``). One forecast per
 push (``WaitEstimator.one_state``); during a burst a new one at most every ``FORECAST_EVERY_S``,
 the pushes between reading the last. The phones of the tickets an event touched are pushed at
-once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (all of them computed in one
-go: ``server/engine/positions.py``), so hundreds of phones cost a few milliseconds per refresh,
-not per event.
+once, every other watched phone at most every ``CITIZEN_REFRESH_S`` (computed in chunks of
+``STATUS_CHUNK``, each read in its own short read transaction, each status of one state:
+``server/engine/positions.py``), so hundreds of phones cost a few milliseconds per refresh, not
+per event.
 
 ``Pusher`` is mixed into :class:`~server.realtime.Realtime`, whose ``__init__`` sets what it reads:
 ``engine``, ``socketio``, ``rooms``, ``keeper``, ``_lock``, ``_dirty``, ``_subs``, ``_clients``,
@@ -21,6 +22,7 @@ import threading
 import time
 
 from .blocking import background_yield
+from .engine.positions import Queues
 from .eio_sweep import run_sweeper
 from .realtime_views import citizen_statuses, screen_snapshot, status_fingerprint
 
@@ -108,7 +110,10 @@ class Pusher:
             self.socketio.emit("snapshot", snap, to=self.rooms.view(site))
             pause()  # one view's snapshot (not the next's, nor the phones') per run of the loop
         ids = sorted(watched if full else touched)
-        queues: dict = {}  # read once for the whole push, as its forecast
+        # each chunk of phones read in its own short read transaction (each status of one state,
+        # its own seq; one for the whole push held the loop), the queues read again only once the
+        # state moved, the forecast the push's one (engine/positions.py)
+        queues = Queues()
         for first in range(0, len(ids), STATUS_CHUNK):
             statuses = citizen_statuses(self.engine, ids[first:first + STATUS_CHUNK], queues)
             for n, (ticket_id, status) in enumerate(statuses.items(), 1):

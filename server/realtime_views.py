@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from .engine import Engine
-from .engine.positions import positions
+from .engine.positions import Queues, positions
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +53,22 @@ def citizen_status(engine: Engine, ticket_id: str) -> dict:
     return statuses[ticket_id]
 
 
-def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: dict | None = None,
+def citizen_statuses(engine: Engine, ticket_ids: list[str], queues: Queues | None = None,
                      recent: bool = False) -> dict[str, dict]:
-    """:func:`citizen_status` for many tickets at once (``server/engine/positions.py``; ``queues``:
-    the queues read by earlier calls of the same push; ``recent``: from the last push's forecast
-    when recent, as a page just opened is, not a new forecast of every waiting citizen)."""
-    seq = engine.last_seq()
-    return {tid: _status(engine, t, seq) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
+    """:func:`citizen_status` for many tickets at once, all of one state, read in one read
+    transaction, the forecast played after it (``server/engine/positions.py``; ``queues``: the
+    queues read by earlier chunks of the same push; ``recent``: from the last push's forecast when
+    recent, as a page just opened is, not a new forecast of every waiting citizen). Each says its
+    ``seq`` and ``forecast_seq``, the state its estimate is of (``seq``, but when the forecast of an
+    earlier state was deliberately read: a page just opened, a push's chunk after a commit)."""
+    return {tid: _status(engine, t) for tid, t in positions(engine, ticket_ids, queues, recent).items()}
 
 
-def _status(engine: Engine, t: dict, seq: int) -> dict:
+def _status(engine: Engine, t: dict) -> dict:
     svc = engine.config.service(t["service"])
     return {
-        "seq": seq,
+        "seq": t["seq"],
+        "forecast_seq": t["forecast_seq"],
         "at": engine.clock.now(),
         "code": t["code"],
         "service": t["service"],
@@ -93,8 +96,10 @@ def pending_status(engine: Engine, pending: dict) -> dict:
 
     The status page shows this until the ticket arrives, then switches by itself."""
     svc = engine.config.service(pending["service"])
+    seq = engine.last_seq()
     return {
-        "seq": engine.last_seq(),
+        "seq": seq,
+        "forecast_seq": seq,
         "at": engine.clock.now(),
         "code": pending["code"],
         "service": pending["service"],

@@ -112,7 +112,7 @@ def test_citizen_status_needs_no_login_and_reveals_nobody_else(client, tokens):
     token = t["status_url"].rsplit("/", 1)[1]
     r = client.get(f"/api/v1/status/{token}")
     assert r.status_code == 200
-    assert set(r.json) == {"code", "service", "state", "priority", "issued_at", "people_ahead",
+    assert set(r.json) == {"seq", "code", "service", "state", "priority", "issued_at", "people_ahead",
                            "estimated_wait_s", "estimated_wait_range_s", "estimated_wait_text", "counter",
                            "called_at"}
     assert r.json["code"] == "HT-001"

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from server.engine.positions import positions
+from server.engine.positions import Queues, positions
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -49,38 +49,38 @@ def test_one_push_reads_one_forecast_while_tickets_are_issued(engine, clock):
         batch = positions(engine, first + [late])
     assert batch[late]["people_ahead_now"] == 3
     assert batch[late]["estimated_wait_s"] == engine.position(late)["estimated_wait_s"] > 0
-    # those already waiting: from the state the push began with
+    # those already waiting: from the state the push began with (their places in line: of now)
     assert [batch[t]["estimated_wait_s"] for t in first] == [round(before.tickets[t].wait_s, 1) for t in first]
+    assert {batch[t]["forecast_seq"] for t in first} == {batch[late]["seq"] - 1}
+    assert batch[late]["forecast_seq"] == batch[late]["seq"] == engine.last_seq()
     after = engine.waits.all_waiting(conn, "main", engine.roster, clock.now())
     assert late in after.tickets  # outside it, the state as it is now
 
 
-def test_the_chunks_of_one_push_read_each_queue_once_and_still_count_a_ticket_issued_between_them(engine, clock):
-    """The live hub refreshes hundreds of phones in chunks and keeps the queues it read for the
-    whole push (``positions(..., queues)``): a later chunk reads no queue again, and a ticket
-    issued between two chunks still gets the place in line ``Engine.position`` gives it."""
+def test_the_chunks_of_one_push_read_each_queue_once_per_state_and_count_a_ticket_issued_between_them(engine, clock):
+    """The live hub refreshes hundreds of phones in chunks, each read in its own read transaction,
+    and keeps the queues read for the push (``positions(..., queues)``): a later chunk of the same
+    state reads no queue again; one after a ticket was issued between them reads its queue anew,
+    so its places count that ticket, as ``Engine.position`` does, under its own ``seq``."""
     engine.sign_in(1, "clerk-1")
     first = []
     for _ in range(4):
         clock.advance(10)
         first.append(engine.issue("CT")["id"])
-    queues: dict = {}
-    batch = positions(engine, first[:2], queues)
+    queues = Queues()
+    batch = positions(engine, first[:1], queues)
+    read = queues.of[("main", "CT")]
+    batch.update(positions(engine, first[1:2], queues))
+    assert queues.of[("main", "CT")] is read  # the CT queue as the push's first chunk read it
     assert [batch[t]["people_ahead_now"] for t in first[:2]] == [0, 1]
     clock.advance(10)
-    late = engine.issue("CT")["id"]
-    conn = engine.store.conn()
-    reads = []
-    conn.set_trace_callback(lambda sql: reads.append(sql) if sql.startswith("SELECT id, priority, queue_key") else None)
-    try:
-        batch = positions(engine, first[2:] + [late], queues)
-    finally:
-        conn.set_trace_callback(None)
-    assert reads == []  # the CT queue as the push's first chunk read it
-    assert [batch[t]["people_ahead_now"] for t in first[2:]] == [2, 3]
-    assert batch[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 4
-    engine.issue("CT", priority=True)  # goes first: the next push (its own queues) sees it
-    assert positions(engine, [late], {})[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 5
+    late = engine.issue("CT", priority=True)["id"]  # goes first
+    batch = positions(engine, first[2:] + [late], queues)
+    assert queues.of[("main", "CT")] is not read  # the state moved: read anew
+    assert [batch[t]["people_ahead_now"] for t in first[2:]] == [3, 4]
+    assert [engine.position(t)["people_ahead_now"] for t in first[2:]] == [3, 4]
+    assert batch[late]["people_ahead_now"] == engine.position(late)["people_ahead_now"] == 0
+    assert {b["seq"] for b in batch.values()} == {engine.last_seq()}
 
 
 def test_a_push_during_a_burst_reads_the_last_forecast_while_young_and_its_places_now(engine, clock):

@@ -157,7 +157,7 @@ def test_citizen_sees_only_its_own_ticket(srv):
     try:
         first = phone.next("status")
         assert first["code"] == mine["code"] and first["state"] == "waiting"
-        assert set(first) == {"seq", "at", "code", "service", "service_name", "service_name_en", "state", "priority",
+        assert set(first) == {"seq", "forecast_seq", "at", "code", "service", "service_name", "service_name_en", "state", "priority",
                               "issued_at", "people_ahead", "estimated_wait_s", "estimated_wait_range_s",
                               "estimated_wait_text", "estimated_wait_text_en", "counter", "called_at", "waited_s",
                               "recalls"}

@@ -82,11 +82,11 @@ def status(path: TokenPath):
         if pending is None:
             raise NotFound("Không tìm thấy vé; no such ticket")
         # printed offline, not handed over yet: the ticket is valid and keeps its place
-        return {"code": pending["code"], "service": pending["service"], "state": "pending", "priority": False,
-                "issued_at": None, "people_ahead": None, "estimated_wait_s": None, "counter": None,
+        return {"seq": engine.last_seq(), "code": pending["code"], "service": pending["service"], "state": "pending",
+                "priority": False, "issued_at": None, "people_ahead": None, "estimated_wait_s": None, "counter": None,
                 "called_at": None}
-    t = engine.position(t["id"])
-    return {"code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
+    t = engine.position(t["id"])  # of one state: its seq
+    return {"seq": t["seq"], "code": t["code"], "service": t["service"], "state": t["state"], "priority": bool(t["priority"]),
             "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
             "estimated_wait_s": t["estimated_wait_s"], "estimated_wait_range_s": t["estimated_wait_range_s"],
             "estimated_wait_text": t["estimated_wait_text"], "counter": t["counter"],

@@ -129,6 +129,7 @@ class Center(BaseModel):
 
 
 class CitizenStatus(BaseModel):
+    seq: int | None = Field(None, description="the event sequence of the one state every figure is of")
     code: str
     service: str
     state: str = Field(description="waiting, called, serving, …, or pending: printed offline, not handed over yet")
@@ -136,6 +137,8 @@ class CitizenStatus(BaseModel):
     issued_at: float | None = None
     people_ahead: int | None = None
     estimated_wait_s: float | None = None
+    estimated_wait_range_s: list[float] | None = None
+    estimated_wait_text: str | None = None
     counter: int | None = None
     called_at: float | None = None
 

@@ -121,6 +121,8 @@ class Ticket(BaseModel):
                                   'trong hôm nay" when the forecast calls it in fewer than half of its paths')
     estimated_wait_text_en: str | None = None
     status_url: str | None = None
+    seq: int | None = Field(default=None, description="with its place in line (GET /tickets/<id>): the event "
+                                                      "sequence of the one state its place and estimate are of")
 
 
 class TicketPath(In):

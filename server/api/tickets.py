@@ -36,6 +36,8 @@ def public_ticket(t: dict) -> dict:
             out[key] = t[key]
     if "people_ahead_now" in t:
         out["people_ahead_now"] = t["people_ahead_now"]
+    if "seq" in t:  # a ticket with its place in line (Engine.position): the state all its figures are of
+        out["seq"] = t["seq"]
     out["status_url"] = f"{base}/s/{t['status_token']}"
     return out
 

@@ -282,22 +282,31 @@ class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, Ticke
         return conn.execute(sql, (site, service, queue_key)).fetchone()[0]
 
     def _with_position(self, ticket: dict) -> dict:
-        conn = self.store.conn()
-        if ticket["state"] == State.WAITING:
-            ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
-                                       ticket["queue_key"]) - 1
-            ticket["people_ahead_now"] = max(0, ahead)
-            ticket.update(estimate_fields(self.waits.for_ticket(conn, ticket, self.roster, self.clock.now()),
-                                          self.config.center.timezone))
-        else:
+        """The ticket as it is now, with its place in line and estimated wait, all of one state,
+        the one of its ``seq``: the row, the people ahead and the forecast's inputs read in one
+        read transaction (``Views._reading``), the forecast played after it (``WaitEstimator.play``:
+        its paths yield, and must not hold a WAL snapshot), as ``engine/positions.py`` does."""
+        pending = None
+        with self._reading() as conn:
+            ticket = self._ticket_row(conn, ticket["id"])
+            ticket["seq"] = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            if ticket["state"] == State.WAITING:
+                ahead = self._people_ahead(conn, ticket["service"], ticket["site"], bool(ticket["priority"]),
+                                           ticket["queue_key"]) - 1
+                ticket["people_ahead_now"] = max(0, ahead)
+                pending = self.waits.prepare_one(conn, ticket, self.roster, self.clock.now())
+        if pending is None:
             ticket["people_ahead_now"] = 0
             ticket.update(estimate_fields(None))
+        else:
+            est = self.waits.ticket_estimate(pending, ticket["id"]) or Estimate(0.0, 0.0, 0.0, 0.0)
+            ticket.update(estimate_fields(est, self.config.center.timezone))
         return ticket
 
     def position(self, ticket_id: str) -> dict:
-        """The ticket with its current place in line and estimated wait."""
+        """The ticket with its current place in line and estimated wait, of one state (its ``seq``)."""
         self._roll_day()
-        return self._with_position(self.ticket(ticket_id))
+        return self._with_position({"id": ticket_id})
 
     # --- wait estimates (engine/waits.py) --------------------------------------------------
     def estimate_new(self, service: str, site: str | None = None, priority: bool = False) -> float:

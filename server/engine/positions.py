@@ -5,13 +5,22 @@ watched ticket, and a busy morning has hundreds of phones watching. :func:`posit
 the same figures for a whole list with one query per ticket chunk, one per (site, service)
 queue, and one forecast of the day per site (``engine/waits.py``: every waiting citizen's
 estimate at once, cached until the next event), so a refresh costs milliseconds, not a stalled
-loop.
-``tests/test_positions.py`` checks it against ``Engine.position`` on random queues.
+loop. ``tests/test_positions.py`` checks it against ``Engine.position`` on random queues.
+
+Statuses that cannot lie: :func:`read_positions` reads the tickets, their queues, the ``seq`` and
+the forecast's inputs in one read transaction (``Store.read``), and :func:`played_positions` plays
+the forecast after it (``WaitEstimator.play``: its paths yield, and must not hold a WAL snapshot),
+so a ticket committed meanwhile is in all of a status's figures or in none. The live hub reads
+each chunk of phones of a push in its own short transaction (not one for the whole push: it held
+the loop, docs/performance.md section 8), so each status is of one state, its own ``seq``; the
+chunks share the queues read while the state has not moved (:class:`Queues`) and the push's one
+forecast (``WaitEstimator.one_state``; ``forecast_seq`` says of which state).
 """
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from qms_common.clock import local_datetime
@@ -22,6 +31,7 @@ from .states import State
 if TYPE_CHECKING:
     from .core import Engine
     from .forecast import Estimate
+    from .waits import Pending
 
 _CHUNK = 500  # SQLite's limit on bound parameters is far above; keeps each statement small
 
@@ -53,60 +63,102 @@ def estimate_fields(est: "Estimate | None", timezone: str | None = None) -> dict
             "estimated_wait_text": vi, "estimated_wait_text_en": en}
 
 
-def positions(engine: "Engine", ticket_ids: list[str], queues: dict | None = None,
-              recent: bool = False) -> dict[str, dict]:
-    """``{ticket id: ticket row + people_ahead_now + estimated_wait_s}`` for the ids that exist.
+@dataclass
+class Queues:
+    """The waiting queues that the chunks of one push have read, and the state (``seq``) they are
+    of: a later chunk of the same state reads none again (with a thousand waiting, reading them for
+    every chunk was most of a push's time for the phones); one of a later state reads them anew."""
+    seq: int = -1
+    of: dict[tuple[str, str], tuple[list, list]] = field(default_factory=dict)  # (priority keys, normal keys)
 
-    ``queues``: a dict the caller keeps across several calls (the live hub's push, in chunks of
-    phones): the waiting queues are then read once, by the first call that needs each one, as the
-    push's forecast is (``WaitEstimator.one_state``). With a thousand waiting, reading them again
-    for every chunk was most of a push's time for the phones.
 
-    ``recent``: the estimates from the last forecast of everyone when it is recent
-    (``WaitEstimator.recent``: a page or socket just opened), else from this state's.
-    """
-    conn = engine.store.conn()
-    rows: dict[str, dict] = {}
-    for i in range(0, len(ticket_ids), _CHUNK):
-        chunk = ticket_ids[i:i + _CHUNK]
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
-            rows[row["id"]] = dict(row)
-    if queues is None:
-        queues = {}
-    forecasts: dict[str, object] = {}
-    now = engine.clock.now()
-    for t in rows.values():
+@dataclass
+class PositionsRead:
+    """What :func:`read_positions` read in one read transaction: the tickets, their queues and the
+    forecasts their estimates come from (prepared; :func:`played_positions` plays them after it)."""
+    seq: int  # the event sequence of the state every place in line is of
+    now: float
+    rows: dict[str, dict]
+    queues: Queues
+    forecasts: dict[str, "Pending"] = field(default_factory=dict)  # per site, of everyone
+    alone: dict[str, "Pending"] = field(default_factory=dict)  # per ticket that forecast does not know
+
+
+def read_positions(engine: "Engine", ticket_ids: list[str], queues: Queues | None = None,
+                   recent: bool = False) -> PositionsRead:
+    """Everything the statuses of ``ticket_ids`` show, read in one read transaction: the tickets,
+    their queues, the ``seq`` and the forecasts' inputs (``WaitEstimator.prepare``).
+
+    ``queues``: kept by the caller across the chunks of one push (the queues read once per state).
+    In a push (``WaitEstimator.one_state``) the forecast is the one pinned there, whatever state it
+    is of (a ticket committed between two chunks makes no second forecast of everyone). ``recent``:
+    the last forecast of everyone when it is recent (``WaitEstimator.recent``: a page or socket just
+    opened), else this state's. A waiting ticket the forecast read does not know (issued since) gets
+    its own, of this state (``WaitEstimator.prepare_one``; one snapshot of the site for them all)."""
+    queues = Queues() if queues is None else queues
+    with engine._reading() as conn:
+        now = engine.clock.now()
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        if queues.seq != seq:
+            queues.seq, queues.of = seq, {}
+        rows: dict[str, dict] = {}
+        for i in range(0, len(ticket_ids), _CHUNK):
+            chunk = ticket_ids[i:i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT * FROM tickets WHERE id IN ({marks})", chunk).fetchall():
+                rows[row["id"]] = dict(row)
+        read = PositionsRead(seq, now, rows, queues)
+        snaps: dict = {}
+        for t in rows.values():
+            if t["state"] != State.WAITING:
+                continue
+            site = t["site"]
+            key = (site, t["service"])
+            if key not in queues.of:
+                prio, normal = [], []
+                for p, q in conn.execute("SELECT priority, queue_key FROM tickets WHERE state = 'waiting' "
+                                         "AND site = ? AND service = ?", key).fetchall():
+                    (prio if p else normal).append(q)
+                queues.of[key] = (sorted(prio), sorted(normal))
+            if site not in read.forecasts:
+                read.forecasts[site] = ((engine.waits.recent_pending(site, now) if recent else None)
+                                        or engine.waits.prepare(conn, site, engine.roster, now, pinned_any=True))
+            known = read.forecasts[site].result
+            if known is not None and t["id"] not in known.tickets:  # issued after that forecast's state
+                if site not in snaps:
+                    snaps[site] = engine.waits.snapshot(conn, site, engine.roster, now)
+                read.alone[t["id"]] = engine.waits.prepare_one(conn, t, engine.roster, now, snaps[site])
+    return read
+
+
+def played_positions(engine: "Engine", read: PositionsRead) -> dict[str, dict]:
+    """``{ticket id: ticket row + people_ahead_now + estimates + seq + forecast_seq}`` for the ids of
+    ``read`` that exist, their forecasts played now, outside the read transaction. ``forecast_seq``:
+    the state the estimate is of, ``seq`` but when a forecast of an earlier state was read (a page
+    just opened, a push's)."""
+    out: dict[str, dict] = {}
+    for tid, row in read.rows.items():
+        t = out[tid] = dict(row)
+        t["seq"] = t["forecast_seq"] = read.seq
         if t["state"] != State.WAITING:
             t["people_ahead_now"] = 0
             t.update(estimate_fields(None))
             continue
-        key = (t["site"], t["service"])
-        if key not in queues:
-            prio, normal, ids = [], [], set()
-            for tid, p, q in conn.execute("SELECT id, priority, queue_key FROM tickets WHERE state = 'waiting' "
-                                          "AND site = ? AND service = ?", key).fetchall():
-                (prio if p else normal).append(q)
-                ids.add(tid)
-            queues[key] = (sorted(prio), sorted(normal), ids)
-        prio, normal, ids = queues[key]
-        # the same count as Engine._people_ahead, this ticket included, then minus itself (unless
-        # it came to this queue after the queue was read)
+        prio, normal = read.queues.of[(t["site"], t["service"])]
+        # the same count as Engine._people_ahead, this ticket included (of the same state), then minus itself
         if t["priority"]:
             ahead = bisect_right(prio, t["queue_key"])
         else:
             ahead = len(prio) + bisect_right(normal, t["queue_key"])
-        if t["id"] in ids:
-            ahead = max(0, ahead - 1)
-        if t["site"] not in forecasts:
-            forecasts[t["site"]] = ((engine.waits.recent(t["site"], now) if recent else None)
-                                    or engine.waits.all_waiting(conn, t["site"], engine.roster, now))
-        result = forecasts[t["site"]]
-        est = result.tickets.get(t["id"])
-        if est is None:  # issued after the forecast read for this push (WaitEstimator.one_state)
-            est = engine.waits.for_ticket(conn, t, engine.roster, now)
-        else:
-            est = engine.waits._shift(est, result, now)
-        t["people_ahead_now"] = ahead
-        t.update(estimate_fields(est, engine.config.center.timezone))
-    return rows
+        pending = read.alone.get(tid) or read.forecasts[t["site"]]
+        t["people_ahead_now"] = max(0, ahead - 1)
+        t["forecast_seq"] = pending.seq
+        t.update(estimate_fields(engine.waits.ticket_estimate(pending, tid), engine.config.center.timezone))
+    return out
+
+
+def positions(engine: "Engine", ticket_ids: list[str], queues: Queues | None = None,
+              recent: bool = False) -> dict[str, dict]:
+    """:func:`read_positions` then :func:`played_positions`: the statuses of ``ticket_ids``, each
+    of one state (all of them, read in one transaction)."""
+    return played_positions(engine, read_positions(engine, ticket_ids, queues, recent))

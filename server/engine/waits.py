@@ -68,6 +68,8 @@ class Pending:
     now: float
     result: Forecast | None = None
     inputs: tuple | None = None  # (Snapshot, Model, Calibration)
+    only: str | None = None  # one ticket's forecast (``prepare_one``): its id
+    paths: int | None = None  # ... and its sample paths
 
 
 class WaitEstimator(Learning):
@@ -109,16 +111,20 @@ class WaitEstimator(Learning):
         finally:
             self._pinned.reset(mark)
 
-    def prepare(self, conn: sqlite3.Connection, site: str, roster, now: float) -> Pending:
+    def prepare(self, conn: sqlite3.Connection, site: str, roster, now: float, *,
+                pinned_any: bool = False) -> Pending:
         """In a read transaction (``Store.read``): the forecast of everyone at ``site`` of the state
         it reads. At hand (cached, or pinned by :meth:`one_state` for that state, or, with its
-        ``reuse_s``, the last one of an earlier state: its ``seq`` says which), or else its inputs
-        read now (who waits, the counters, the arrivals, the learned model and calibration), to be
-        played by :meth:`play` once the transaction is let go."""
+        ``reuse_s`` or ``pinned_any``, the one pinned there of an earlier state: its ``seq`` says
+        which), or else its inputs read now (who waits, the counters, the arrivals, the learned
+        model and calibration), to be played by :meth:`play` once the transaction is let go.
+        ``pinned_any``: the phones of a push, read chunk by chunk, each in its own transaction, all
+        from the push's one forecast (as before the transactions), not a new one for each chunk
+        after which a ticket was committed."""
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         pin = self._pinned.get()
         if pin is not None:
-            if site in pin.forecasts and (pin.reuse_s > 0 or pin.seqs[site] == seq):
+            if site in pin.forecasts and (pin.reuse_s > 0 or pinned_any or pin.seqs[site] == seq):
                 return Pending(site, pin.seqs[site], now, result=pin.forecasts[site])
             cached = self._cache.get(site) if pin.reuse_s > 0 else None
             if cached and 0 <= now - cached[1] < pin.reuse_s:
@@ -132,11 +138,55 @@ class WaitEstimator(Learning):
         snap = self.snapshot(conn, site, roster, now)
         return Pending(site, seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)))
 
+    def prepare_one(self, conn: sqlite3.Connection, ticket: dict, roster, now: float,
+                    snap: Snapshot | None = None) -> Pending:
+        """In a read transaction: the forecast of one waiting ticket of the state it reads, as
+        :meth:`for_ticket` makes it (the cached forecast of everyone of that state if at hand, else
+        its own paths, or beyond ``one_budget.BUDGET`` the estimate from the cached forecast), to be
+        played by :meth:`play` after the transaction (not cached: one ticket's). ``snap``: its
+        site's, read once in the same transaction for several tickets."""
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+        site = ticket["site"]
+        cached = self._cache.get(site)
+        if cached and cached[0] == seq and 0 <= now - cached[1] < REUSE_S:
+            return Pending(site, seq, now, result=cached[2])
+        snap = snap or self.snapshot(conn, site, roster, now)
+        paths = self.paths or one_ticket_paths(len(snap.waiting))
+        if self.paths is None:
+            over = self._over_budget(conn, snap, site, ticket["id"], paths, now)
+            if isinstance(over, Forecast):
+                return Pending(site, seq, now, result=over)
+            paths = over
+        return Pending(site, seq, now, inputs=(snap, self.model(conn, now), self.calibration(conn, now)),
+                       only=ticket["id"], paths=paths)
+
+    def recent_pending(self, site: str, now: float) -> Pending | None:
+        """:meth:`recent` with the state it is of (its ``seq``), as :meth:`prepare` answers."""
+        cached = self._cache.get(site)
+        if cached and 0 <= now - cached[1] < PAGE_RECENT_S:
+            return Pending(site, cached[0], now, result=cached[2])
+        return None
+
+    def ticket_estimate(self, pending: Pending, ticket_id: str) -> Estimate | None:
+        """The estimate of ``ticket_id`` in the forecast ``pending`` is of (played now, outside the
+        transaction), seen at the time it was read; None if that forecast does not know it."""
+        result = self.play(pending)
+        est = result.tickets.get(ticket_id)
+        return None if est is None else self._shift(est, result, pending.now)
+
     def play(self, pending: Pending) -> Forecast:
         """Outside any transaction: the forecast ``pending`` is of, played from its inputs if not at
         hand (yielding between its paths under gevent; the same seed as :meth:`_latest`, so the same
-        figures), cached for its state and pinned in the current :meth:`one_state`."""
+        figures), cached for its state and pinned in the current :meth:`one_state`. One ticket's
+        (:meth:`prepare_one`): played in turn with the requests (``cooperative_pause``), never cached."""
         if pending.result is not None:
+            return pending.result
+        if pending.only is not None:
+            snap, model, cal = pending.inputs
+            pending.result = self._calibrated(forecast(snap, model, seed=pending.seq, only=pending.only,
+                                                       paths=pending.paths, pause=cooperative_pause()),
+                                              cal, pending.only)
+            pending.inputs = None
             return pending.result
         site, seq, now = pending.site, pending.seq, pending.now
         computing = self._computing.get(site)
