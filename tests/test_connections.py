@@ -237,13 +237,15 @@ GEVENT_STORE = textwrap.dedent("""
 
 
 def test_store_under_gevent_shares_connections_and_commits_on_a_real_thread(tmp_path):
-    """100 concurrent greenlets: 100 distinct numbers, two SQLite connections (the loop's reader
-    and the writer), not one per greenlet; the commit ran on another OS thread."""
+    """100 concurrent greenlets: 100 distinct numbers, three SQLite connections (the loop's reader,
+    the writer, and one for read transactions: ``Engine.position`` reads its place and its forecast's
+    inputs in one, ``Store.read``, and nothing yields inside it, so one serves all 100), not one per
+    greenlet; the commit ran on another OS thread."""
     out = subprocess.run([sys.executable, "-c", GEVENT_STORE, str(tmp_path / "qms.db"), str(MONDAY_9AM)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     issued, distinct, connections, other_thread = out.stdout.split()
-    assert (issued, distinct, connections, other_thread) == ("100", "100", "2", "True")
+    assert (issued, distinct, connections, other_thread) == ("100", "100", "3", "True")
 
 
 def test_the_gevent_worker_tells_systemd_it_is_ready_and_feeds_the_watchdog(tmp_path, monkeypatch):
