@@ -10,33 +10,13 @@ forecast after it. The tickets here commit from another thread, or another green
 thread's connection as under ``qms serve``."""
 from __future__ import annotations
 
-import threading
-
 import pytest
+
+from tests.commit_during import commit_first
 
 
 def _ht(stats):
     return next(s for s in stats if s["service"] == "HT")
-
-
-def _from_another_thread(fn):
-    out: list = []
-    t = threading.Thread(target=lambda: out.append(fn()))
-    t.start()
-    t.join()
-    return out[0]
-
-
-def _inject(monkeypatch, obj, name, action, done: list) -> None:
-    """On its first call ``obj.name`` lets ``action`` (a kiosk's ticket, a clerk's call) commit
-    first, on another thread."""
-    real = getattr(obj, name)
-
-    def wrapped(*a, **kw):
-        if not done:
-            done.append(_from_another_thread(action))
-        return real(*a, **kw)
-    monkeypatch.setattr(obj, name, wrapped)
 
 
 @pytest.fixture
@@ -50,8 +30,7 @@ def three_waiting(engine):
 def test_a_ticket_issued_between_the_counts_and_the_forecast_is_not_half_in_the_stats(three_waiting, monkeypatch):
     engine = three_waiting
     before = _ht(engine.service_stats())
-    issued: list = []
-    _inject(monkeypatch, engine.waits, "prepare", lambda: engine.issue("HT"), issued)
+    issued = commit_first(monkeypatch, engine.waits, "prepare", lambda: engine.issue("HT"))
     during = _ht(engine.service_stats())
     assert issued
     assert during == before  # 3 waiting with the estimate of 3, not the range of 4
@@ -69,9 +48,8 @@ def test_a_snapshot_read_while_the_state_moves_is_the_state_of_its_seq(three_wai
     seq, whole, and what committed is the next event after that seq."""
     engine = three_waiting
     before = engine.snapshot()
-    done: list = []
     act = (lambda: engine.issue("HT")) if action == "issue" else (lambda: engine.call_next(2, "clerk-a"))
-    _inject(monkeypatch, engine.waits if where == "prepare" else engine, where, act, done)
+    done = commit_first(monkeypatch, engine.waits if where == "prepare" else engine, where, act)
     during = engine.snapshot()
     assert done
     assert during["seq"] == during["forecast_seq"] == before["seq"]

@@ -10,31 +10,10 @@ ticket or call here commits from another thread, just as the forecast starts rea
 (``WaitEstimator.snapshot``), as a kiosk's would."""
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from server.realtime_views import citizen_status, citizen_statuses
-
-
-def _from_another_thread(fn):
-    out: list = []
-    t = threading.Thread(target=lambda: out.append(fn()))
-    t.start()
-    t.join()
-    return out[0]
-
-
-def _inject(monkeypatch, engine, action, done: list) -> None:
-    """When the forecast first reads its inputs, ``action`` commits first, on another thread."""
-    real = engine.waits.snapshot
-
-    def wrapped(*a, **kw):
-        if not done:
-            done.append(None)  # the action's own forecast (an issue's estimate) reads inputs too
-            done[0] = _from_another_thread(action)
-        return real(*a, **kw)
-    monkeypatch.setattr(engine.waits, "snapshot", wrapped)
+from tests.commit_during import commit_first
 
 
 FIGURES = ("people_ahead", "estimated_wait_s", "estimated_wait_range_s", "estimated_wait_text", "state", "counter",
@@ -66,8 +45,7 @@ def test_a_status_read_while_a_ticket_commits_is_the_state_of_its_seq(engine, mi
     of_state = citizen_statuses(engine, [mine])[mine]  # what a status of that state shows
     assert of_state["people_ahead"] == 2 and of_state["estimated_wait_s"] > 0
     engine.waits._cache.clear()  # nothing at hand: the next status reads the forecast's inputs anew
-    done: list = []
-    _inject(monkeypatch, engine, _act(engine, action), done)
+    done = commit_first(monkeypatch, engine.waits, "snapshot", _act(engine, action))
     during = citizen_status(engine, mine) if recent else citizen_statuses(engine, [mine])[mine]
     assert done
     assert {k: during.get(k) for k in FIGURES} == {k: of_state.get(k) for k in FIGURES}
@@ -127,8 +105,7 @@ def test_engine_position_read_while_a_ticket_commits_is_the_state_of_its_seq(eng
     of_state = engine.position(mine)
     assert of_state["people_ahead_now"] == 2 and of_state["estimated_wait_s"] > 0
     engine.waits._cache.clear()
-    done: list = []
-    _inject(monkeypatch, engine, _act(engine, action), done)
+    done = commit_first(monkeypatch, engine.waits, "snapshot", _act(engine, action))
     during = engine.position(mine)
     assert done
     keys = ("people_ahead_now", "estimated_wait_s", "estimated_wait_range_s", "estimated_wait_text", "state")
@@ -157,8 +134,7 @@ def test_the_rest_answers_read_while_a_ticket_commits_are_the_state_of_their_seq
     get = lambda: client.get(path, headers={"Authorization": f"Bearer {token}"})  # noqa: E731
     of_state = get().json
     engine.waits._cache.clear()
-    done: list = []
-    _inject(monkeypatch, engine, lambda: engine.issue("HT", priority=True), done)
+    done = commit_first(monkeypatch, engine.waits, "snapshot", lambda: engine.issue("HT", priority=True))
     r = get()
     assert r.status_code == 200 and done
     during = r.json
