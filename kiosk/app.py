@@ -167,16 +167,19 @@ class KioskApp:
         """What a press may name: each service's key and code, and ``P`` (priority)."""
         return [*self.keymap, *self.keymap.values(), PRIORITY]
 
+    def _button(self, button: str) -> str:
+        """The button a press names: a key's service code, ``P`` in either case, else as given."""
+        name = self.keymap.get(button, button)
+        return PRIORITY if name.upper() == PRIORITY else name
+
     def knows(self, button: str) -> bool:
         """Whether ``press`` would take ``button`` for a button of this kiosk."""
-        name = self.keymap.get(button, button)
-        return name.upper() == PRIORITY or name in self.filter.services
+        name = self._button(button)
+        return name == PRIORITY or name in self.filter.services
 
     def press(self, button: str, source: str = "web", wait: bool = True, timeout: float = 30.0) -> dict[str, Any]:
         """Press a button by service code, keyboard key or ``P``; with ``wait``, the outcome."""
-        name = self.keymap.get(button, button)
-        if name.upper() == PRIORITY:
-            name = PRIORITY
+        name = self._button(button)
         request = PressRequest(Press(name, self.clock.monotonic(), source), Future())
         self.events.put(request)
         if not wait:

@@ -56,3 +56,8 @@ def markdown_table() -> str:
     for t in TERMS:
         rows.append(f"| **{t.vi}** | {t.en} | {t.meaning} | {', '.join(t.avoid) or '—'} |")
     return "\n".join(rows)
+
+
+# The days of the week as a sentence writes them (Monday first, as ``date.weekday()`` counts).
+WEEKDAYS_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEKDAYS_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")

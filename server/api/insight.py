@@ -9,6 +9,7 @@ from flask_openapi3 import APIBlueprint, Tag
 from pydantic import BaseModel, Field
 
 from qms_common.errors import QmsError
+from qms_common.glossary import WEEKDAYS_EN, WEEKDAYS_VI
 
 from ..blocking import run_blocking
 from ..insight.plan_view import PlanPending
@@ -194,21 +195,17 @@ def watch(query: WatchQuery):
             "active": now["active"], "log": log, "last_id": w.log.last_id, "controls": w.controls()}
 
 
-_DAY_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-_DAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-
-
 def _working_day(day) -> None:
     """A day the center does not work (``[hours] work_days``) has no staffing to plan: said at once,
     not after minutes of simulating a day nobody comes to."""
     work_days = services().engine.config.hours.work_days
     if day.isoweekday() in work_days:
         return
-    vi = ", ".join(_DAY_VI[d - 1] for d in sorted(work_days))
-    en = ", ".join(_DAY_EN[d - 1] for d in sorted(work_days))
+    vi = ", ".join(WEEKDAYS_VI[d - 1] for d in sorted(work_days))
+    en = ", ".join(WEEKDAYS_EN[d - 1] for d in sorted(work_days))
     raise NotWorkingDay(
-        f"Ngày {day:%d/%m/%Y} là {_DAY_VI[day.isoweekday() - 1]}, trung tâm không làm việc (ngày làm việc: {vi}); "
-        f"không có kế hoạch nhân sự để lập. {day:%d/%m/%Y} is a {_DAY_EN[day.isoweekday() - 1]}, not a working "
+        f"Ngày {day:%d/%m/%Y} là {WEEKDAYS_VI[day.isoweekday() - 1]}, trung tâm không làm việc (ngày làm việc: {vi}); "
+        f"không có kế hoạch nhân sự để lập. {day:%d/%m/%Y} is a {WEEKDAYS_EN[day.isoweekday() - 1]}, not a working "
         f"day of the center (working days: {en}); there is no staffing to plan",
         working_days=sorted(work_days))
 

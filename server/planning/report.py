@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from qms_common.glossary import WEEKDAYS_VI
+
 from .check import CheckResult
 from .staffing import StaffPlan
 
-WEEKDAYS = ["thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật"]
 
 
 def clock(t_s: float, opens_at: str = "07:30") -> str:
@@ -39,7 +40,7 @@ def as_dict(plan: StaffPlan, check: CheckResult | None, *, names: dict[str, str]
                              "short": round(plan.short[s][i], 2),
                              "added": plan.extra.get(s, [0] * fc.slots)[i]} for s in plan.services}})
     return {
-        "date": fc.day.isoformat(), "weekday": WEEKDAYS[fc.day.weekday()],
+        "date": fc.day.isoformat(), "weekday": WEEKDAYS_VI[fc.day.weekday()],
         "history": {"days": fc.days_used, "same_weekday_days": fc.same_weekday_days,
                     "weekday_factor": round(fc.weekday_factor, 3), "trend": round(fc.trend, 3),
                     "day_level_cv": round(fc.level_cv, 3), "notes": fc.notes},
