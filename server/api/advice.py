@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from flask_openapi3 import APIBlueprint, Tag
 
-from qms_common.errors import NotFound
-
-from .context import MANAGERS, principal, require, services
+from .context import MANAGERS, known_site, principal, require, services
 from .responses import AdviceOut, Change
 from .schemas import ERRORS, ApplyIn, SiteQuery
 
@@ -15,11 +13,8 @@ bp = APIBlueprint("advice", __name__, url_prefix="/api/v1", abp_tags=[Tag(name="
 
 
 def _site(site: str | None) -> str:
-    engine = services().engine
-    site = site or engine.config.main_site
-    if site not in {s.id for s in engine.config.sites}:
-        raise NotFound(f"Không có điểm tiếp nhận '{site}'; unknown site {site!r}", site=site)
-    return site
+    """The site asked for (a 404 naming the sites if the center has not it), else the main one."""
+    return known_site(site or None) or services().engine.config.main_site
 
 
 @bp.get("/advice", responses={200: AdviceOut},
