@@ -140,9 +140,8 @@ class WaitEstimator(Learning):
 
     def prepare_one(self, conn: sqlite3.Connection, ticket: dict, roster, now: float,
                     snap: Snapshot | None = None) -> Pending:
-        """In a read transaction: the forecast of one waiting ticket of the state it reads, as
-        :meth:`for_ticket` makes it (the cached forecast of everyone of that state if at hand, else
-        its own paths, or beyond ``one_budget.BUDGET`` the estimate from the cached forecast), to be
+        """In a read transaction: the forecast of one waiting ticket of the state it reads (the
+        cached forecast of everyone of that state if at hand, else its own paths, or beyond ``one_budget.BUDGET`` the estimate from the cached forecast), to be
         played by :meth:`play` after the transaction (not cached: one ticket's). ``snap``: its
         site's, read once in the same transaction for several tickets."""
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
@@ -316,13 +315,6 @@ class WaitEstimator(Learning):
         """The wait of someone taking a ticket of ``service`` now."""
         result = self._forecast(conn, site, roster, now, only=None if whole else (service, bool(priority)))
         est = result.new.get((service, bool(priority)))
-        if est is None:
-            return Estimate(0.0, 0.0, 0.0, 0.0)
-        return self._shift(est, result, now)
-
-    def for_ticket(self, conn: sqlite3.Connection, ticket: dict, roster, now: float) -> Estimate:
-        result = self._forecast(conn, ticket["site"], roster, now, only=ticket["id"])
-        est = result.tickets.get(ticket["id"])
         if est is None:
             return Estimate(0.0, 0.0, 0.0, 0.0)
         return self._shift(est, result, now)
