@@ -262,7 +262,8 @@ def test_dashboard_lists_services_counters_and_devices(browser, srv):  # noqa: F
     page.goto(srv.url + "/dashboard")
     sign_in(page, "giamdoc")
     expect(page.locator("#services tr")).to_have_count(7, timeout=T)
-    expect(page.locator("#counters tr[data-counter='5']")).to_contain_text("lan.nguyen")
+    # the clerk by name, the account beside it
+    expect(page.locator("#counters tr[data-counter='5']")).to_contain_text("Nguyễn Thị Lan lan.nguyen")
     expect(page.locator("#devices .empty-state")).to_be_visible()
     # ten citizens for household business, whose only counter (7) is closed and whose clerk is not
     # there: the 15-minute promise will be broken, and the director is told what staffing would do

@@ -51,6 +51,7 @@ class CounterView(BaseModel):
     site: str
     state: str
     clerk: str | None = None
+    clerk_name: str | None = Field(default=None, description="the clerk's full name, when the account or [[clerks]] gives one")
     services: list[str]
     since: float | None = None
     ticket: TicketInHand | None = None

@@ -64,6 +64,16 @@ class Views:
                                          (lo, hi)).fetchall()
         return _event_dicts(rows)
 
+    def clerk_names(self) -> dict[str, str]:
+        """Each clerk's name as a person reads it, by user name: the account's full name (what
+        ``qms user add --name`` gave), else the name in the configuration's ``[[clerks]]``; a
+        user name with neither (or whose full name is only the user name) is not in the map."""
+        names = {c.id: c.name for c in self.config.clerks if c.name}
+        for row in self.store.conn().execute("SELECT username, full_name FROM users"):
+            if row["full_name"] and row["full_name"] != row["username"]:
+                names[row["username"]] = row["full_name"]
+        return names
+
     def last_seq(self) -> int:
         return self.store.conn().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
 
@@ -171,10 +181,12 @@ class Views:
         conn = self.store.conn()
         out = []
         notices = self.counter_notices()
+        names = self.clerk_names()
         for c in self.counters():
             ticket = self._ticket_row(conn, c["ticket_id"]) if c["ticket_id"] else None
             out.append({
                 "number": c["number"], "site": c["site"], "state": c["state"], "clerk": c["clerk"],
+                "clerk_name": names.get(c["clerk"]) if c["clerk"] else None,
                 "services": self.active_services(c), "since": c["since"],
                 "trained": self.config.trained(c["clerk"], c["number"]) if c["clerk"] else [],
                 "notice": notices.get(c["number"]) if c["state"] != "closed" else None,

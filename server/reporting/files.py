@@ -18,17 +18,26 @@ def build(engine, period: Period, site: str | None = None) -> dict:
     events = engine.events_of_days(period.first, period.last)
     sites.check_site(config, site)
     if site is None:
-        report = metrics.build(events, config, period, generated_at=engine.clock.now())
+        report = _named(metrics.build(events, config, period, generated_at=engine.clock.now()), engine)
         report["site"] = None
         report["by_site"] = (sites.by_site(events, config, period.first.isoformat(), period.last.isoformat())
                              if len(config.sites) > 1 else [])
         return report
-    report = metrics.build(sites.of_site(events, site), config, period, generated_at=engine.clock.now())
+    report = _named(metrics.build(sites.of_site(events, site), config, period, generated_at=engine.clock.now()), engine)
     name = next(s.name for s in config.sites if s.id == site)
     report["site"] = {"id": site, "name": name}
     report["center"] = f"{report['center']} · {name}"
     report["period"]["slug"] = f"{report['period']['slug']}-{site}"
     report["by_site"] = []
+    return report
+
+
+def _named(report: dict, engine) -> dict:
+    """Each clerk's line with the clerk's name beside the user name (``Engine.clerk_names``): the
+    province reads people, not accounts."""
+    names = engine.clerk_names()
+    for line in report["by_clerk"]:
+        line["name"] = names.get(line["clerk"])
     return report
 
 

@@ -57,7 +57,7 @@ def sheets(report: dict) -> dict[str, tuple[list[tuple[str, str]], list[list]]]:
     out["Theo quầy"] = ([("Quầy", "int")] + thr, [[c["counter"], c["called"], c["served"], c["no_show"],
                         c["mean_service_min"], c["served_within_target"], *sat(c["satisfaction"])]
                         for c in report["by_counter"]])
-    out["Theo cán bộ"] = ([("Cán bộ", "text")] + thr, [[c["clerk"], c["called"], c["served"], c["no_show"],
+    out["Theo cán bộ"] = ([("Cán bộ", "text"), ("Tài khoản", "text")] + thr, [[c.get("name") or c["clerk"], c["clerk"], c["called"], c["served"], c["no_show"],
                           c["mean_service_min"], c["served_within_target"], *sat(c["satisfaction"])]
                           for c in report["by_clerk"]])
     out["Lý do không hài lòng"] = ([("Lý do", "text"), ("Số lượt", "int")],

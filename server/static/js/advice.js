@@ -95,7 +95,7 @@ function fillForm() {
   const sel = $("#control-counter");
   const keep = sel.value;
   sel.replaceChildren(...rows.map((c) => el("option", { value: String(c.number) },
-    `${c.number} · ${c.clerk || ""} (${c.state === "paused" ? "tạm nghỉ" : c.services.join(", ")})`)));
+    `${c.number} · ${c.clerk_name || c.clerk || ""} (${c.state === "paused" ? "tạm nghỉ" : c.services.join(", ")})`)));
   if (keep && rows.some((c) => String(c.number) === keep)) sel.value = keep;
   onCounterChange();
 }

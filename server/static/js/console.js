@@ -122,7 +122,7 @@ function renderPick() {
       onclick: () => signIn(c.number) },
       el("strong", {}, `Quầy ${c.number}`),
       el("span", {}, c.services.map((s) => (services[s] || {}).name || s).join(", ")),
-      el("span", { class: "en" }, `${siteName(c.site)} · ${STATE_VI[c.state] || c.state}${taken ? ` · ${c.clerk}` : ""}`));
+      el("span", { class: "en" }, `${siteName(c.site)} · ${STATE_VI[c.state] || c.state}${taken ? ` · ${c.clerk_name || c.clerk}` : ""}`));
   }));
 }
 

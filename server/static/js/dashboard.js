@@ -41,7 +41,8 @@ function renderCounters() {
     return el("tr", { dataset: { counter: c.number } },
       el("td", { class: "big" }, String(c.number)),
       el("td", {}, el("span", { class: `pill ${c.state}` }, COUNTER_STATE[c.state] || c.state)),
-      el("td", {}, c.clerk || "—"),
+      el("td", {}, c.clerk ? (c.clerk_name || c.clerk) : "—",
+        c.clerk && c.clerk_name ? el("span", { class: "en" }, ` ${c.clerk}`) : null),
       el("td", {}, t ? el("b", {}, t.code) : "—", t ? el("span", { class: "en" }, t.state === "called" ? " đang mời · called" : " đang phục vụ · serving") : null),
       t ? waitCell(held, target) : el("td", { class: "num" }, c.state !== "closed" && c.since ? el("span", { class: "en" }, `từ ${fmt.hm(c.since)}`) : ""),
       el("td", {}, c.services.map((s) => (services[s] || {}).name || s).join(", ")));
