@@ -12,12 +12,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Iterable
 
+from qms_common.glossary import WEEKDAYS_VI
+
 from ..config import CenterConfig
 from ..engine.rating import LEVELS, REASONS, SATISFIED
 from ..reports import _p90, daily_report, timelines
 from .period import Period
 
-WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
+WEEKDAYS = [d[0].upper() + d[1:] for d in WEEKDAYS_VI]  # a table's first column: "Thứ Hai" … "Chủ nhật"
 
 
 def _share(part: int, whole: int) -> float | None:
