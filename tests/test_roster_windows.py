@@ -3,6 +3,7 @@ the rows as the engine and the simulator will live them, at a change of clerk, a
 counter: whose services, whose service times, and the priority count (from 0 after a sign-out)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -236,3 +237,32 @@ def test_the_path_rule_check_catches_a_row_ahead_forecast_with_the_clerk_and_cou
     priority = Checked(_priority_break_day(tmp_path / "planted-priority"))
     priority.run()
     assert priority.causes == {"ahead": 1} and "with 2 priority" in priority.examples[0], priority.examples
+
+
+def test_the_advices_playout_plays_a_row_ahead_with_its_own_clerks_times(tmp_path):
+    """The advice judges a change by playing the next hour (``server/advice/playout.py``) in the
+    estimator's world: the row after the break is cham's, 5 minutes a citizen, so of the six who
+    wait for it at 12675 s only the first is called within 15 minutes (as the day then lived).
+    Played with nhanh's times (the clerk on now, as the playout did before: 15 s a citizen, weighed
+    with the service's), two thirds of them would be."""
+    from server.advice import playout
+    seen = {}
+
+    def observe(sim, ticket, arrival):
+        if arrival.arrival_s == 12675:
+            seen["inp"] = sim.engine.advisor.input("main")
+
+    records = {r.arrival_s: r for r in Simulation(_two_clerks_day(tmp_path / "d"), observer=observe).run().records}
+    lived = [records[12670 + k].called_s - (12670 + k) <= 900 for k in range(6)]
+    assert lived == [True] + [False] * 5
+    inp = seen["inp"]
+    snap = dataclasses.replace(inp.snap, arrivals=())  # the cohort: the six waiting, nobody new
+    drawn = playout.draw_paths(snap, inp.model, paths=16, horizon_s=inp.horizon_s)
+    kw = {"target_s": inp.target_s, "horizon_s": inp.horizon_s}
+    counter = next(c for c in snap.counters if c.number == 1)
+    assert counter.clerk == "nhanh" and counter.window_clerks[-1] == ("cham", True)
+    played = playout.play(snap, inp.model, snap.counters, drawn, **kw)
+    as_before = [dataclasses.replace(c, window_clerks=()) for c in snap.counters]
+    nhanh = playout.play(snap, inp.model, as_before, drawn, **kw)
+    assert played.counted_per_path("HT") == nhanh.counted_per_path("HT") == 6
+    assert played.share("HT") <= 2 / 6 < 0.5 <= nhanh.share("HT")

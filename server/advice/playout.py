@@ -152,14 +152,18 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             if not c.windows:
                 continue
             wins = []
-            for start, end, svcs in c.windows:
+            # who calls in each window, and whether it begins with a sign-in (the priority count
+            # from 0), as the estimator's paths play it (``paths.plan_tables``, ``play``): a roster
+            # row ahead is its own clerk's, with that clerk's service times
+            who = c.window_clerks if len(c.window_clerks) == len(c.windows) else [(c.clerk, False)] * len(c.windows)
+            for (start, end, svcs), (clerk, fresh) in zip(c.windows, who):
                 streams = [(("to", c.number), -math.inf, False)] if ("to", c.number) in queues else []
                 for rank, svc in enumerate(svcs):
                     off = rank_offset(calling, rank)
                     for prio in (True, False):
                         if (svc, prio) in queues:
                             streams.append(((svc, prio), off, prio))
-                wins.append((start, end, streams))
+                wins.append((start, end, streams, clerk, fresh))
             free = now
             h = c.in_hand
             if h is not None:
@@ -170,18 +174,21 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                     free += max(0.0, max(walk, hold) - h.elapsed_s) + (
                         model.service_sample(h.service, u, c.clerk) if h.elapsed_s < walk else 0.0)
             plans[c.number] = (c, wins)
-            heap.append((free, c.number, 0, c.priority_in_row))
+            heap.append((free, c.number, 0, 0 if wins[0][4] else c.priority_in_row))
         heapq.heapify(heap)
         while heap:
             t, n, wi, in_row = heapq.heappop(heap)
             if t > stop:
                 break
             c, wins = plans[n]
+            entered = wi
             while wi < len(wins) and t >= wins[wi][1]:
                 wi += 1
             if wi >= len(wins):
                 continue
-            start, end, streams = wins[wi]
+            if wi != entered and wins[wi][4]:  # its clerk signs in (the engine's sign-out set the count to 0)
+                in_row = 0
+            start, end, streams, clerk, _ = wins[wi]
             if t < start:
                 t = start
             best_p = best_n = None
@@ -242,7 +249,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             if u < p_ns:
                 busy = hold
             else:
-                busy = walk + model.service_sample(svc, (u - p_ns) / (1.0 - p_ns), c.clerk, path.scale.get(svc, 1.0))
+                busy = walk + model.service_sample(svc, (u - p_ns) / (1.0 - p_ns), clerk, path.scale.get(svc, 1.0))
             heapq.heappush(heap, (t + busy, n, wi, in_row + 1 if is_prio else 0))
         # not called by the end: late if they are past the target by then and still there
         for j, tk in enumerate(tickets):
