@@ -62,3 +62,14 @@ def test_the_reports_lines_per_clerk_give_the_name_and_the_account(engine, store
     assert ["Nguyễn Thị Lan", "canbo"] in [r[:2] for r in sheet[1:]]
     page = files.content(report, engine.config, "html").decode("utf-8")
     assert "Nguyễn Thị Lan" in page and '<span class="en">canbo</span>' in page
+
+
+def test_a_report_made_in_its_own_process_names_the_clerks_too(engine, store, clock):
+    """The server makes reports in a child process over a read-only connection
+    (``server/reporting/isolated.py``): the names come with them."""
+    from server.reporting import isolated
+    Auth(store, clock).add_user("canbo", "Nguyễn Thị Lan", "clerk", "a-long-password-1")
+    _serve_one(engine, 1, "canbo", "CT")
+    report, data = isolated.content(engine, period.days(engine.today()), "html")
+    assert {c["clerk"]: c["name"] for c in report["by_clerk"]} == {"canbo": "Nguyễn Thị Lan"}
+    assert "Nguyễn Thị Lan" in data.decode("utf-8")

@@ -46,6 +46,10 @@ class _ReadOnlyEngine:
         from ..engine.core import Engine
         return Engine.events_of_days(self, first, last)  # type: ignore[arg-type]  # reads only self.store
 
+    def clerk_names(self) -> dict[str, str]:
+        from ..engine.core import Engine
+        return Engine.clerk_names(self)  # type: ignore[arg-type]  # reads only self.store and self.config
+
 
 def _work(job: dict) -> dict:
     from . import files
