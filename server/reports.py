@@ -25,6 +25,7 @@ from typing import IO, Iterable
 from qms_common.errors import InvalidPeriod
 
 from .config import CenterConfig
+from .engine.states import END_OF_DAY
 
 COLUMNS = ["day", "service", "service_name", "issued", "served", "no_show", "abandoned", "cancelled", "open",
            "mean_wait_min", "p90_wait_min", "called_within_target", "mean_service_min", "served_within_target",
@@ -50,14 +51,21 @@ class _Ticket:
 def timelines(events: Iterable[dict]) -> dict[str, _Ticket]:
     """Each ticket's moments, replayed from the events in order."""
     tickets: dict[str, _Ticket] = {}
+    last_at: dict[str, float] = {}      # per day: its tickets' last event before the day was closed
+    closed_later: list[_Ticket] = []    # still waiting when the next day's first look closed the day
     for e in events:
         t = tickets.get(e.get("ticket_id") or "")
         data, kind, at = e["data"], e["type"], e["at"]
         if kind == "ticket_issued":
-            tickets[e["ticket_id"]] = _Ticket(data["day"], data["service"], data.get("issued_at", at))
+            t = tickets[e["ticket_id"]] = _Ticket(data["day"], data["service"], data.get("issued_at", at))
+            last_at[t.day] = max(last_at.get(t.day, at), at)
             continue
         if t is None:
             continue
+        if kind == "ticket_abandon" and data.get("reason") == END_OF_DAY:
+            closed_later.append(t)
+        else:
+            last_at[t.day] = max(last_at.get(t.day, at), at)
         if kind in ("ticket_call", "ticket_resume"):
             t.first_call = at if t.first_call is None else t.first_call
             t.counter, t.clerk = e.get("counter") or t.counter, e.get("actor") or t.clerk
@@ -86,6 +94,11 @@ def timelines(events: Iterable[dict]) -> dict[str, _Ticket]:
             t.ratings.append(data["score"])
             if data.get("reason"):
                 t.reasons.append(data["reason"])
+    # the engine closes a day's leftovers at the next day's first look (the next morning): such a
+    # citizen waited until the center stopped working that day, not overnight
+    for t in closed_later:
+        if t.outcome == "abandoned" and t.ended is not None:
+            t.ended = max(t.issued_at, min(t.ended, last_at.get(t.day, t.ended)))
     return tickets
 
 

@@ -19,6 +19,7 @@ from qms_common.clock import local_datetime
 from .calibration import Calibration, learn_calibration
 from .forecast import Estimate, Forecast
 from .learned import Model, Observations, learn
+from .states import END_OF_DAY
 
 HISTORY_DAYS = 28
 RELEARN_S = 60.0
@@ -44,7 +45,7 @@ def _observations(conn: sqlite3.Connection, where: str, args: Sequence, now: flo
             f"SELECT state, reason, wait_from, first_called_at, finished_at FROM tickets WHERE {where}", args):
         if first_called is not None:
             obs.stayed.append(first_called - wait_from)
-        elif state == "abandoned" and reason != "end of day" and finished is not None:
+        elif state == "abandoned" and reason != END_OF_DAY and finished is not None:
             obs.left.append(finished - wait_from)
         elif state in ("waiting", "called", "parked"):
             obs.stayed.append(now - wait_from)

@@ -16,7 +16,7 @@ from qms_common.errors import Conflict, Forbidden, InvalidTransition, NotFound, 
 
 from ..sites import refuse_remote
 from .permissions import MANAGERS, check_ticket_action
-from .states import FINAL, IN_HAND, State, next_state
+from .states import END_OF_DAY, FINAL, IN_HAND, State, next_state
 
 
 class TicketLifecycle:
@@ -246,7 +246,7 @@ class TicketLifecycle:
                 elif t["state"] == State.NO_SHOW:
                     continue
                 else:
-                    self._apply(conn, events, t, "abandon", None, actor, None, reason="end of day")
+                    self._apply(conn, events, t, "abandon", None, actor, None, reason=END_OF_DAY)
             conn.execute("UPDATE counters SET ticket_id = NULL WHERE ticket_id IN "
                          "(SELECT id FROM tickets WHERE day < ?)", (day.isoformat(),))
         self._emit(events)

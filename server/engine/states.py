@@ -69,3 +69,8 @@ def next_state(action: str, ticket_code: str, current: str) -> State:
             ticket=ticket_code, state=state.value, action=action,
         )
     return result
+
+# the reason of the abandon that closes a past day's leftovers at the next day's first look
+# (``Engine.close_day``); the reports end such a wait at its day's last activity, the learned
+# patience leaves it out
+END_OF_DAY = "end of day"
