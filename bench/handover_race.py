@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         data["offline"].update(block_size=50, min_spare=20)
         kiosk = KioskApp(config_from_dict(data, "bench"), clock=SystemClock(), connect=RecordingPrinters())
         kiosk.start()
-        kiosk.sender.wait_rounds(1, 15)
+        kiosk.sender.wait_first_round(15)
         clerks.start()
         rig = Rig(server, kiosk, director)
         try:

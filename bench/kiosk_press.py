@@ -53,7 +53,7 @@ def run(presses: int) -> list[tuple[str, list[float]]]:
         app = KioskApp(config_from_dict(data, "bench"), connect=RecordingPrinters())
         app.filter.per_minute = 10**6  # the bench presses faster than any citizen
         app.start()
-        app.sender.wait_rounds(1, 30)
+        app.sender.wait_first_round(30)
         pin = Device.pin_factory.pin(17)
 
         def measure(label: str, expect_offline: bool) -> None:

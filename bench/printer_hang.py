@@ -63,7 +63,7 @@ def run(trials: int, job_timeout: float) -> list[dict[str, float]]:
         web = KioskWeb(app, "127.0.0.1", 0)
         app.start()
         web.start()
-        app.sender.wait_rounds(1, 30)
+        app.sender.wait_first_round(30)
         pin = Device.pin_factory.pin(17)
         seen: dict[str, float] = {}
         stop = threading.Event()

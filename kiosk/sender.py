@@ -70,6 +70,13 @@ class Sender:
             target = self._rounds + count
             return self._idle.wait_for(lambda: self._rounds >= target, timeout)
 
+    def wait_first_round(self, timeout: float = 10.0) -> bool:
+        """Block until the first round since start has completed (its blocks reserved, or the
+        server found absent), however early it came: ``wait_rounds(1)`` called after it would
+        wait for the next one, up to 30 s away when all is well (tests, bench)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._rounds >= 1, timeout)
+
     def _run(self) -> None:
         outbox = Outbox(self.outbox_path)
         client = self.client_factory()

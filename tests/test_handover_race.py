@@ -32,7 +32,7 @@ def rig(tmp_path):
         data["server"]["retry_interval_s"] = 0.2
         kiosk = KioskApp(config_from_dict(data, "test"), clock=SystemClock(), connect=RecordingPrinters())
         kiosk.start()
-        assert kiosk.sender.wait_rounds(1, 15)  # its offline blocks are reserved
+        assert kiosk.sender.wait_first_round(15)  # its offline blocks are reserved
         clerks.start()
         try:
             yield Rig(server, kiosk, director)

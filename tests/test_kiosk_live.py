@@ -67,7 +67,7 @@ def kiosks(tmp_path, pins):
         app.printers = app.printer._connect  # type: ignore[attr-defined]
         if start:
             app.start()
-            assert app.sender.wait_rounds(1, 15)  # blocks reserved (or the server found absent)
+            assert app.sender.wait_first_round(15)  # blocks reserved (or the server found absent)
         made.append(app)
         return app
 

@@ -102,7 +102,7 @@ def test_hung_printer_faults_by_its_deadline_and_the_kiosk_keeps_serving(rig, pi
     web.start()
     try:
         assert app.link and app.link.presence.connected.wait(15)
-        assert app.sender.wait_rounds(1, 15)
+        assert app.sender.wait_first_round(15)
         app.screen.wait_for(lambda s: s.printer == "ok")  # the first idle probe: the FIFO takes bytes
         dash.goto(srv.url + "/dashboard")
         sign_in(dash, "giamdoc")
@@ -243,7 +243,7 @@ def test_offline_ticket_with_a_hung_printer_is_handed_over_as_not_printed(tmp_pa
         app = KioskApp(config_from_dict(data, "test"))
         app.start()
         try:
-            assert app.sender.wait_rounds(1, 15)  # blocks reserved
+            assert app.sender.wait_first_round(15)  # blocks reserved
             srv.stop()
             fill(device)  # a short offline ticket would fit in the pipe: the printer's buffer is full
             result = app.press("1")
