@@ -26,7 +26,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from escpos.escpos import Escpos
 from escpos.exceptions import DeviceNotFoundError
@@ -244,7 +247,20 @@ class TicketPrinter:
         except Exception as exc:  # a bug or a missing font must not take the kiosk down
             log.exception("rendering ticket %s failed", view.code)
             return PrintOutcome.failed("error", f"rendering failed: {exc}")
-        return self.print_ticket(image)
+        outcome = self.print_ticket(image)
+        if self.config.copy_dir and outcome.printed:
+            self._save_copy(view, image)
+        return outcome
+
+    def _save_copy(self, view: TicketView, image: Image.Image) -> None:
+        """The ticket as printed, in ``copy_dir`` (``YYYYMMDD-HHMMSS-CODE.png``, the center's time)."""
+        try:
+            folder = Path(self.config.copy_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            at = datetime.fromtimestamp(view.issued_at, ZoneInfo(view.timezone)).strftime("%Y%m%d-%H%M%S")
+            image.save(folder / f"{at}-{view.code}.png")
+        except (OSError, ValueError) as exc:  # a full disk must not fail a ticket that printed
+            log.warning("could not save a copy of ticket %s: %s", view.code, exc)
 
     def print_ticket(self, image: Image.Image) -> PrintOutcome:
         """Print one rendered ticket and cut. Never raises for a device fault, never blocks

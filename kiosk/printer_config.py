@@ -103,6 +103,9 @@ class PrinterConfig(StrictModel):
         4.0, ge=0.5, le=60,
         description="a printer that takes nothing for this long (open, one write) is stuck: the job is "
         "abandoned, the ticket recorded as not printed; keep it under 5 s for health to say so within 5 s")
+    copy_dir: str | None = Field(
+        None, description="a folder where each ticket printed is also saved as a PNG, as the paper shows it "
+        "(the demo's virtual printer; a real kiosk leaves it unset)")
     status_interval_s: float = Field(
         4.0, ge=1, le=600,
         description="how often the idle printer is asked its state: a printer unplugged or emptied between "

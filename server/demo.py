@@ -243,6 +243,7 @@ time; clocks and waits on the screens are real time.
   Ki-ốt lấy số / kiosk            http://127.0.0.1:{self.kiosk_port}/   (bấm nút để lấy số)
   Trang của công dân / citizen    {citizen}
   API (OpenAPI)                   {self.url}/api/v1/openapi.json
+  Phiếu đã in / printed tickets   {self.dir / "tickets"}   (ảnh mỗi phiếu ki-ốt in ra / each ticket as printed, PNG)
   Lời gọi số / announcements      {self.announcements}
   Nhật ký, dữ liệu / logs, data   {self.dir}
 

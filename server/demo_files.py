@@ -53,6 +53,7 @@ per_minute = 120
 {buttons}
 [printer]
 paper = "80mm"
+copy_dir = "{self.dir / 'tickets'}"
 
 [printer.connection]
 type = "dummy"

@@ -84,6 +84,9 @@ def test_demo_runs_the_whole_center_and_stops_cleanly(tmp_path):
     with sqlite3.connect(state / "qms.db") as conn:
         sources = {r[0] for r in conn.execute("SELECT DISTINCT source FROM tickets")}
     assert "kiosk" in sources  # citizens pressed the kiosk's buttons, not the API directly
+    # and each ticket the kiosk printed is there to look at, as the paper would show it
+    assert "Phiếu đã in" in out and str(state / "tickets") in out
+    assert list((state / "tickets").glob("*-*.png"))
     for log in state.glob("*.log"):
         assert "Traceback" not in log.read_text(errors="replace"), log.name
     assert _processes_mentioning(str(state)) == []

@@ -242,3 +242,17 @@ def test_profile_width_narrows_the_ticket() -> None:
     assert media_width_px(dummy(profile="TM-T88V")) == 512  # 180 dpi 80 mm head
     assert media_width_px(dummy(profile="TM-T20II")) == 576
     assert media_width_px(dummy("58mm", profile="TM-T20II")) == 384
+
+
+def test_a_copy_folder_keeps_each_printed_ticket_as_the_paper_shows_it(view: TicketView, fonts: FontSet,
+                                                                          tmp_path) -> None:
+    """The demo's virtual printer: whoever tries the demo sees the tickets it printed (PNG files in
+    ``copy_dir``, named by the center's time of issue and the number); a ticket not printed has none."""
+    printer = TicketPrinter(dummy(copy_dir=str(tmp_path / "tickets")), fonts=fonts)
+    assert printer.print_view(view).printed
+    (copy,) = (tmp_path / "tickets").iterdir()
+    assert copy.name.endswith(f"-{view.code}.png") and copy.name[:8].isdigit()
+    assert same_image(Image.open(copy), decode(printer.last_output or b"").image)
+    printer.simulate("no_paper")
+    assert not printer.print_view(dataclasses.replace(view, code="HT-002")).printed
+    assert [p.name for p in (tmp_path / "tickets").iterdir()] == [copy.name]
