@@ -155,8 +155,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             # who calls in each window, and whether it begins with a sign-in (the priority count
             # from 0), as the estimator's paths play it (``paths.plan_tables``, ``play``): a roster
             # row ahead is its own clerk's, with that clerk's service times
-            who = c.window_clerks if len(c.window_clerks) == len(c.windows) else [(c.clerk, False)] * len(c.windows)
-            for (start, end, svcs), (clerk, fresh) in zip(c.windows, who):
+            for (start, end, svcs), (clerk, fresh) in zip(c.windows, c.clerks_per_window()):
                 streams = [(("to", c.number), -math.inf, False)] if ("to", c.number) in queues else []
                 for rank, svc in enumerate(svcs):
                     off = rank_offset(calling, rank)

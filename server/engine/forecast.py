@@ -75,6 +75,12 @@ class CounterNow:
     # above, the count carried (no roster: who signs in after a break is not known)
     window_clerks: tuple[tuple[str | None, bool], ...] = ()
 
+    def clerks_per_window(self) -> list[tuple[str | None, bool]]:
+        """``window_clerks`` for every window: without them, the clerk on now, the count carried."""
+        if len(self.window_clerks) == len(self.windows):
+            return list(self.window_clerks)
+        return [(self.clerk, False)] * len(self.windows)
+
 
 @dataclass(frozen=True)
 class Snapshot:

@@ -137,7 +137,7 @@ def plan_tables(plan: Plan) -> Tables:
                 row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
         return own_of[clerk]
     for c, wins in plan.counters:
-        who = c.window_clerks if len(c.window_clerks) == len(wins) else [(c.clerk, False)] * len(wins)
+        who = c.clerks_per_window()  # one per window: the plan's wins are c.windows, in order
         out = []
         for wi, (start, end, streams_of) in enumerate(wins):
             # (stream, offset, class): 0 normal, 1 priority, 2 sent to this counter (first in the list)
