@@ -94,12 +94,15 @@ def test_clerk_call_reaches_the_display_and_the_phone(browser, srv, display):  #
     expect(phone.locator("#counter")).to_have_text("3")
 
     console.keyboard.press("f")  # finish is disabled while the ticket is only called: nothing happens
+    # the call shows (live update) before its answer; Start is enabled once the page has it
+    expect(console.locator("button[data-action='start']")).to_be_enabled(timeout=T)
     console.keyboard.press("s")  # start
     expect(console.locator(".ticket-state")).to_contain_text("Đang phục vụ", timeout=T)
     expect(phone.locator("#state")).to_contain_text("Đang được phục vụ", timeout=T)
     _post(srv, f"/tickets/{ticket['id']}/finish", "clerk", {"counter": 3})  # behind the console's back
     expect(console.locator("#in-hand")).to_have_attribute("data-code", "", timeout=T)
     expect(phone.locator("#state")).to_contain_text("Đã hoàn thành", timeout=T)
+    expect(console.locator("button[data-action='sign-out']")).to_be_enabled(timeout=T)
     console.keyboard.press("q")  # close the counter
     expect(console.locator("#pick")).to_be_visible(timeout=T)
     assert not console.errors and not phone.errors and not display.errors
@@ -122,6 +125,7 @@ def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # no
     expect(console.locator("button[data-action='call-next']")).to_be_enabled(timeout=T)
     console.keyboard.press("n")
     expect(console.locator("#in-hand")).to_have_attribute("data-code", moving["code"], timeout=T)
+    expect(console.locator("button[data-action='transfer']")).to_be_enabled(timeout=T)  # the call answered
 
     console.keyboard.press("t")  # transfer: the citizen needs Hộ tịch, at counter 4
     expect(console.locator("#transfer-dialog")).to_be_visible(timeout=T)
@@ -138,7 +142,7 @@ def test_clerk_transfers_a_ticket_and_reprints_a_failed_one(browser, srv):  # no
     # kiosk to print it again
     item = console.locator("#unprinted li", has_text=unprinted["code"])
     expect(item).to_be_visible(timeout=T)
-    item.get_by_role("button").click()
+    item.get_by_role("button").click()  # (disabled until the transfer is answered: the click waits)
     expect(console.locator("body")).to_contain_text("Đã gửi lệnh in lại", timeout=T)
     events = requests.get(f"{srv.url}/api/v1/events", params={"after": 0, "limit": 5000},
                           headers=srv.bearer(srv.tokens["director"]), timeout=10).json()["events"]
@@ -365,8 +369,10 @@ def test_documentation_screenshots(browser, srv, display):  # noqa: F811
 
     console.keyboard.press("s")
     expect(console.locator(".ticket-state")).to_contain_text("Đang phục vụ", timeout=T)
+    expect(console.locator("button[data-action='call-next']")).to_be_enabled(timeout=T)  # the start answered
     console.keyboard.press("n")
     expect(console.locator(".ticket-state")).to_contain_text("Đang mời", timeout=T)
+    expect(console.locator("button[data-action='no-show']")).to_be_enabled(timeout=T)
     console.keyboard.press("v")  # a no-show waits a few seconds, with its undo
     expect(console.locator("#undo")).to_be_visible(timeout=T)
     console.screenshot(path=str(out / "console-no-show-undo.png"), full_page=True)

@@ -1,7 +1,7 @@
 // The advice panel of the director's dashboard: proposals with Apply, the director's own
 // changes to a counter, and today's changes with Undo (docs/advice.md). Its own module: the
 // dashboard (dashboard.js) only includes the partial.
-import { $, api, el, fmt, services, splitMessage } from "./live.js";
+import { $, api, el, fmt, renderList, services, splitMessage } from "./live.js";
 
 const REFRESH_MS = 15000;
 const state = { advice: null, changes: [], busy: false, last: 0, seq: null, role: null };
@@ -36,19 +36,19 @@ function render() {
       ? `Dự kiến trong ${Math.round(a.horizon_s / 60)} phút tới: ${pct(a.overall)} được gọi trong 15 phút nếu giữ nguyên. ` +
         `Expected over the next ${Math.round(a.horizon_s / 60)} min as things are.`
       : `${vi} ${en ? "· " + en : ""}`, a.enough ? "info" : "warn");
-    $("#advice-proposals").replaceChildren(...a.proposals.map((p) => {
+    renderList($("#advice-proposals"), JSON.stringify([canAct, a.proposals]), () => a.proposals.map((p) => {
       const [pvi, pen] = splitMessage(p.text);
       return el("li", { class: "proposal", dataset: { key: p.key, counter: String(p.counter) } },
         el("b", {}, pvi), pen ? el("span", { class: "en" }, ` ${pen}`) : null,
         el("span", { class: "overall" }, ` Toàn trung tâm · all services: ${pct(p.overall_before)} → ${pct(p.overall_after)}`),
         canAct ? el("button", { type: "button", class: "apply primary", onclick: () => applyProposal(p) }, "Áp dụng · Apply") : null);
     }));
-    $("#advice-staffing").replaceChildren(...a.staffing.map((s) => {
+    renderList($("#advice-staffing"), JSON.stringify(a.staffing), () => a.staffing.map((s) => {
       const [svi, sen] = splitMessage(s.text);
       return el("li", { class: "staffing" }, svi, sen ? el("span", { class: "en" }, ` ${sen}`) : null);
     }));
   }
-  $("#control-log").replaceChildren(...(state.changes.length ? state.changes.map((c) => {
+  renderList($("#control-log"), JSON.stringify([canAct, state.changes]), () => (state.changes.length ? state.changes.map((c) => {
     const [mvi, men] = splitMessage(c.message);
     const undone = c.undone_at != null;
     return el("li", { class: undone ? "change undone" : "change", dataset: { change: c.change_id, counter: String(c.counter) } },
@@ -57,6 +57,8 @@ function render() {
       undone ? el("span", { class: "undone-note" }, ` · đã hoàn tác ${fmt.time(c.undone_at)} · undone`) :
         canAct ? el("button", { type: "button", class: "undo", onclick: () => undo(c) }, "Hoàn tác · Undo") : null);
   }) : [el("li", { class: "empty-state" }, "Chưa có thay đổi nào hôm nay. ", el("span", { class: "en" }, "No change today."))]));
+  // (a list unchanged keeps its buttons, disabled by act() while a change was sent)
+  for (const b of document.querySelectorAll("#advice-panel button.apply, #advice-panel button.undo")) b.disabled = state.busy;
   fillForm();
 }
 

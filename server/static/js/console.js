@@ -1,7 +1,7 @@
 // The clerk console: sign in, pick a counter, then call, recall, start, finish, no-show,
 // transfer, park, resume, reprint, pause and sign out, each with a one-key shortcut.
-import { $, ApiError, SILENT_BADGE, api, clock, config, connectLive, counters, el, fmt, heartbeat, linkBadge, services, session,
-         splitMessage } from "./live.js";
+import { $, ApiError, SILENT_BADGE, api, clock, config, connectLive, counters, el, fmt, heartbeat, linkBadge, renderList, services,
+         session, splitMessage } from "./live.js";
 import { whyNot } from "./console-why.js";
 
 const COUNTER_KEY = "qms_counter";
@@ -116,13 +116,15 @@ const STATE_VI = { open: "Đang mở · Open", paused: "Tạm nghỉ · On break
 
 function renderPick() {
   const siteName = (id) => (config.sites.find((s) => s.id === id) || {}).name || id;
-  $("#pick-list").replaceChildren(...model.snap.counters.map((c) => {
-    const taken = c.clerk && c.clerk !== model.me.id && c.state !== "closed";
-    return el("button", { class: `pick state-${c.state}`, disabled: taken, dataset: { counter: c.number },
+  const takenBy = (c) => (c.clerk && c.clerk !== model.me.id && c.state !== "closed" ? c.clerk_name || c.clerk : "");
+  const key = JSON.stringify(model.snap.counters.map((c) => [c.number, c.state, c.site, c.services, takenBy(c)]));
+  renderList($("#pick-list"), key, () => model.snap.counters.map((c) => {
+    const taken = takenBy(c);
+    return el("button", { class: `pick state-${c.state}`, disabled: !!taken, dataset: { counter: c.number },
       onclick: () => signIn(c.number) },
       el("strong", {}, `Quầy ${c.number}`),
       el("span", {}, c.services.map((s) => (services[s] || {}).name || s).join(", ")),
-      el("span", { class: "en" }, `${siteName(c.site)} · ${STATE_VI[c.state] || c.state}${taken ? ` · ${c.clerk_name || c.clerk}` : ""}`));
+      el("span", { class: "en" }, `${siteName(c.site)} · ${STATE_VI[c.state] || c.state}${taken ? ` · ${taken}` : ""}`));
   }));
 }
 
@@ -228,15 +230,20 @@ function renderWork() {
       el("td", { class: `num ${clockClass(s.longest_wait_s, config.targets.max_wait_s)}` }, s.waiting ? fmt.clock(s.longest_wait_s) : ""));
   }));
   $("#waiting-total").replaceChildren(el("b", { id: "waiting-count" }, String(total)), " người đang chờ ", el("span", { class: "en" }, "waiting"));
-  $("#parked").replaceChildren(...(model.parked.length ? model.parked.map((t) => el("li", {},
+  renderList($("#parked"), JSON.stringify(model.parked.map((t) => [t.id, t.code])), () => (model.parked.length ? model.parked.map((t) => el("li", {},
     el("span", { class: "code" }, t.code), el("button", { type: "button", onclick: () => act("resume", t) }, "Tiếp tục · Resume"))) :
     [el("li", { class: "empty" }, "Không có · None")]));
   renderHandover();
-  $("#unprinted").replaceChildren(...(model.unprinted.length ? model.unprinted.map((t) => el("li", {},
-    el("span", { class: "code" }, t.code),
-    t.print_fault ? el("span", { class: "en" }, ` ${PRINT_FAULT_VI[t.print_fault] || t.print_fault} `) : null,
-    el("button", { type: "button", onclick: () => reprint(t) }, "In lại · Reprint"))) :
+  renderList($("#unprinted"), JSON.stringify(model.unprinted.map((t) => [t.id, t.code, t.print_fault])), () => (model.unprinted.length ?
+    model.unprinted.map((t) => el("li", {},
+      el("span", { class: "code" }, t.code),
+      t.print_fault ? el("span", { class: "en" }, ` ${PRINT_FAULT_VI[t.print_fault] || t.print_fault} `) : null,
+      el("button", { type: "button", onclick: () => reprint(t) }, "In lại · Reprint"))) :
     [el("li", { class: "empty" }, "Không có · None")]));
+  // while an action waits for its answer the lists' buttons are disabled, as the action buttons
+  // are: the live update shows the action done before its answer, and a click then was refused
+  // ("still waiting for the server") and lost
+  for (const b of document.querySelectorAll("#parked button, #unprinted button, #handover button")) b.disabled = model.busy;
 }
 
 // hand-over alerts: a printed offline ticket the server could not place as printed (its holder
@@ -244,7 +251,7 @@ function renderWork() {
 function renderHandover() {
   const alerts = (model.snap.alerts || []).filter((a) => a.resolvable && a.kind !== "low_rating"); // low ratings: the director's
   $("#handover-section").hidden = !alerts.length;
-  $("#handover").replaceChildren(...alerts.map((a) => {
+  renderList($("#handover"), JSON.stringify(alerts.map((a) => [a.id, a.code, a.severity, a.message])), () => alerts.map((a) => {
     const [vi, en] = splitMessage(a.message);
     return el("li", { class: `alert sev-${a.severity}`, dataset: { alert: String(a.id), code: a.code || "" } },
       el("b", { class: "code" }, a.code || ""), " ", vi, en ? el("span", { class: "en" }, ` ${en}`) : null, " ",
@@ -352,8 +359,11 @@ function renderPending() {
   box.hidden = !p;
   if (!p) return;
   const left = Math.max(0, Math.ceil((p.until - Date.now()) / 1000));
-  box.replaceChildren(el("span", {}, `${p.label} ${p.ticket.code} sau ${left} giây · in ${left} s `),
-    el("button", { type: "button", id: "undo-button", onclick: undoPending }, "Hoàn tác · Undo ", el("kbd", {}, "Z")));
+  const text = `${p.label} ${p.ticket.code} sau ${left} giây · in ${left} s `;
+  // the countdown changes every second, the button never: a new one under the pointer would lose the click
+  renderList(box, "undo", () => [el("span", {}, text),
+    el("button", { type: "button", id: "undo-button", onclick: undoPending }, "Hoàn tác · Undo ", el("kbd", {}, "Z"))]);
+  box.firstChild.textContent = text;
 }
 
 function act(action, ticket) {

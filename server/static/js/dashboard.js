@@ -1,5 +1,6 @@
 // The director's dashboard: services, counters and devices, live over the socket.
-import { $, api, bindSignIn, clock, config, connectLive, el, fmt, linkBadge, services, session, showError, splitMessage } from "./live.js";
+import { $, api, bindSignIn, clock, config, connectLive, el, fmt, linkBadge, renderList, services, session, showError,
+         splitMessage } from "./live.js";
 
 const model = { snap: null, devices: null, me: null, live: null };
 const DEVICE_KIND = { kiosk: "Ki-ốt lấy số", display: "Màn hình", printer: "Máy in", counter: "Bàn phím quầy",
@@ -154,11 +155,11 @@ function scheduleSatisfaction() {
 function renderAlerts() {
   const alerts = model.snap.alerts || [];
   if (!alerts.length) {
-    $("#alerts").replaceChildren(el("li", { class: "empty-state" }, "Không có cảnh báo: chưa ai chờ quá hạn. ",
-      el("span", { class: "en" }, "No alert: nobody is waiting past the target.")));
+    renderList($("#alerts"), "[]", () => [el("li", { class: "empty-state" }, "Không có cảnh báo: chưa ai chờ quá hạn. ",
+      el("span", { class: "en" }, "No alert: nobody is waiting past the target."))]);
     return;
   }
-  $("#alerts").replaceChildren(...alerts.map((a) => {
+  renderList($("#alerts"), JSON.stringify(alerts), () => alerts.map((a) => {
     const [vi, en] = splitMessage(a.message);
     return el("li", { class: `alert sev-${a.severity}`, dataset: { kind: a.kind, service: a.service || "" } },
       el("b", {}, vi), en ? el("span", { class: "en" }, ` ${en}`) : null,

@@ -64,6 +64,16 @@ export function el(tag, attrs = {}, ...children) {
 
 export function $(sel, root = document) { return root.querySelector(sel); }
 
+// Replaces a list's children only when what it shows (key) changed. Rebuilt on every live
+// update, a list put a new button under the pointer between a press and its release, and
+// Chromium then fires no click at all: the click was lost.
+const shownKeys = new WeakMap();
+export function renderList(box, key, build) {
+  if (shownKeys.get(box) === key) return;
+  shownKeys.set(box, key);
+  box.replaceChildren(...build());
+}
+
 // --- the live connection -----------------------------------------------------------------
 // onSnapshot(snap): a full state (on every connect, on resync, after each burst of events)
 // onEvent(ev, {gap}): each engine event, once, in sequence (a gap triggers a resync)
