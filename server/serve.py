@@ -3,17 +3,17 @@ development server with ``--dev``.
 
 One process, because Socket.IO rooms live in memory; gevent, because every open screen,
 phone and keep-alive connection then costs a greenlet (tens of kilobytes) instead of an OS
-thread: docs/deploy.md ("Connections") has the measurements behind the choice. gunicorn's
-gevent worker monkey-patches the standard library in the worker before the app is loaded;
-the app is created inside the worker (``load()``), never in the gunicorn master, so no
-SQLite connection crosses a fork and no lock is made before the patch. Blocking C calls
+thread: docs/deploy.md ("Connections") has the measurements behind the choice. ``qms serve``
+checks its settings here, then becomes gunicorn's master (``server/master.py``: an ``exec``, same
+process id), a process that imports gunicorn and the worker's class only. gunicorn's gevent
+worker monkey-patches the standard library in the worker before the app is loaded; the app is
+created inside the worker (``Master.load()``), never in the gunicorn master, so no SQLite
+connection crosses a fork and no lock is made before the patch. Blocking C calls
 (the fsync'd commit, Argon2) go to a small pool of real threads (``server/blocking.py``).
 """
 from __future__ import annotations
 
 import logging
-
-from gunicorn.app.base import BaseApplication
 
 from .settings import ServerSettings
 
@@ -29,61 +29,6 @@ def build_app(settings: ServerSettings, clock=None):
     return app
 
 
-class _Gunicorn(BaseApplication):
-    def __init__(self, settings: ServerSettings, clock=None) -> None:
-        self.settings = settings
-        self.clock = clock
-        super().__init__()
-
-    def load_config(self) -> None:
-        s = self.settings
-        for key, value in {
-            "bind": f"{s.host}:{s.port}",
-            "workers": 1,
-            "worker_class": "server.worker.QmsGeventWorker",
-            "worker_connections": s.connections.max,
-            "timeout": 60,
-            # open websockets never finish by themselves: give them a moment, not ten seconds, on restart
-            "graceful_timeout": 3,
-            # idle keep-alive connections and request headers that do not arrive in time are closed
-            "keepalive": s.connections.idle_timeout_s,
-            "backlog": 2048,
-            "accesslog": None,
-            "errorlog": "-",
-            "loglevel": "info",
-            "post_worker_init": _worker_ready,
-        }.items():
-            self.cfg.set(key, value)
-        if "control_socket_disable" in self.cfg.settings:  # gunicorn >= 24 would open ~/.gunicorn/*.ctl
-            self.cfg.set("control_socket_disable", True)
-
-    def load(self):
-        from .blocking import configure
-        from .worker import exempt_websockets
-        configure(self.settings.threads)
-        app = build_app(self.settings, self.clock)
-        app.wsgi_app = exempt_websockets(app.wsgi_app)
-        return app
-
-
-def _worker_ready(worker) -> None:
-    """Tell systemd the server is up (Type=notify) and keep its watchdog fed."""
-    from qms_common import sd
-    engine = worker.wsgi.extensions["qms"].engine
-
-    def healthy() -> bool:
-        try:
-            engine.last_seq()  # the database answers
-            return True
-        except Exception:  # noqa: BLE001 - any failure means: stop feeding the watchdog
-            return False
-
-    # what start-up made is already frozen out of the cyclic collector (QmsGeventWorker.load_wsgi:
-    # server/collector.py, just before this hook)
-    sd.notify_ready()
-    worker.qms_watchdog = sd.Watchdog(healthy).start()
-
-
 def serve(settings: ServerSettings, *, dev: bool = False, clock=None) -> int:
     if dev:
         app = build_app(settings, clock)
@@ -94,5 +39,25 @@ def serve(settings: ServerSettings, *, dev: bool = False, clock=None) -> int:
             from .app import stop_children
             stop_children(app)
         return 0
-    _Gunicorn(settings, clock).run()
-    return 0
+    _exec_master(settings, clock)
+    return 0  # not reached: the process is the master now
+
+
+def _exec_master(settings: ServerSettings, clock=None) -> None:
+    """Become gunicorn's master (``server/master.py``): the same process, a fresh interpreter that
+    imports only gunicorn and the worker's class; the validated settings go along as JSON."""
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    from .master import ENV, handover
+    handed = handover(settings.model_dump(mode="json"), log_level=logging.getLogger().level, clock=clock)
+    env = dict(os.environ, **{ENV: json.dumps(handed)})
+    # `python -m server.cli` run in a checkout found `server` in the working directory; an installed
+    # `qms` did not, and its master must not either (-P: the state directory is no import path)
+    in_place = Path(__file__).resolve().parents[1] == Path.cwd().resolve()
+    argv = [sys.executable, *([] if in_place else ["-P"]), "-m", "server.master"]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, argv, env)

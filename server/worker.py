@@ -19,7 +19,7 @@ this every restart with a screen connected ended in gunicorn's SIGKILL after
 ``graceful_timeout``. The plan page's child process is stopped at once too (SIGTERM, SIGINT or
 SIGQUIT, and again when the worker's loop ends, also on "parent changed"): ``stop_children``.
 
-The limits come from the server settings (``worker.app.settings``: ``server/serve.py``).
+The limits come from the server settings (``worker.app.settings``: ``server/master.py``).
 """
 from __future__ import annotations
 
