@@ -69,6 +69,16 @@ def percentile(values: list[float], p: float) -> float:
 
 def rss_mib(pid: int) -> float:
     """Resident memory of a process and its children, MiB."""
+    return sum(rss_parts(server_pids(pid)))
+
+
+def parts(pid: int) -> str:
+    """The same, process by process (gunicorn's master first, then its worker)."""
+    return " + ".join(f"{x:.1f}" for x in rss_parts(server_pids(pid)))
+
+
+def server_pids(pid: int) -> list[int]:
+    """A process and its children."""
     pids = [pid]
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -78,15 +88,20 @@ def rss_mib(pid: int) -> float:
                 continue
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 pids.append(int(entry))
-    total = 0
+    return pids
+
+
+def rss_parts(pids: list[int]) -> list[float]:
+    """VmRSS of each process, MiB (the server's: master first, then its worker and any child)."""
+    out = []
     for p in pids:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
+                    out.append(int(line.split()[1]) / 1024)
         except OSError:
             pass
-    return total / 1024
+    return out
 
 
 def cpu_s(pid: int) -> float:
@@ -296,8 +311,10 @@ def screens_phase(center: Center, n: int, rounds: int, gap_s: float) -> dict:
     try:
         rep = clients.wait_open({"screen": n})
         rss = rss_mib(center.srv.proc.pid)
+        rss_each = parts(center.srv.proc.pid)
         samples = center.calls(clients, n, rounds, gap_s) if rep["open"].get("screen", 0) else []
         return {"what": f"call to {n} screens", "connected": rep["open"].get("screen", 0), "rss_mib": rss,
+                "rss_parts": rss_each,
                 "load_average": load_average(),
                 "samples": len(samples), "p50": percentile(samples, 50), "p99": percentile(samples, 99),
                 "max": max(samples) if samples else float("nan")}
@@ -338,6 +355,7 @@ def idle_phase(center: Center, total: int, mix: dict, rate: float, seconds: floa
         out["open_during"] = rep["open"]
         out["reopened"], out["refused"] = rep["reopened"], rep["refused"]
         out["rss_mib"] = rss_mib(center.srv.proc.pid)
+        out["rss_parts"] = parts(center.srv.proc.pid)
         lat = result["lat"]
         out.update(issued=len(lat), errors=result["errors"], p50=percentile(lat, 50), p99=percentile(lat, 99),
                    max=max(lat))
@@ -415,7 +433,7 @@ def main() -> int:
             if args.server_nice is not None:
                 renice(center.srv.proc.pid, args.server_nice)
             idle_rss = rss_mib(center.srv.proc.pid)
-            print(f"memory idle: {idle_rss:.0f} MiB", flush=True)
+            print(f"memory idle: {idle_rss:.0f} MiB ({parts(center.srv.proc.pid)})", flush=True)
             for n in args.screens:
                 row = screens_phase(center, n, args.calls, args.gap_ms / 1000)
                 print(json.dumps(row), flush=True)
