@@ -125,6 +125,7 @@ def create_app(settings: ServerSettings | None = None, *, center: CenterConfig |
     def healthz():
         return {"ok": True, "center": center.center.id, "seq": engine.last_seq()}
 
+    engine.ends_day_by_itself = True  # the evening's end of the day (server/engine/day_end.py); never the simulator's
     engine.close_day()
     Callbacks(store, center, clock).purge()  # personal data past [privacy] retention_days (server/privacy.py)
     from .engine.warmer import EstimateWarmer

@@ -33,6 +33,10 @@ class Hours(StrictModel):
     work_days: list[int] = Field(default=[1, 2, 3, 4, 5],
                                  description="ISO weekdays: 1 = Monday ... 6 = Saturday, 7 = Sunday")
     enforce: bool = Field(default=True, description="refuse tickets outside opening hours")
+    auto_end_day: bool = Field(default=True, description="end the day by itself once closes and the grace have "
+                               "passed with no clerk signed in (only with enforce = true; server/engine/day_end.py)")
+    end_day_after_min: int = Field(default=30, ge=0, le=360,
+                                   description="minutes after closes before the day ends by itself")
 
     @field_validator("work_days")
     @classmethod

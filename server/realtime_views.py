@@ -7,9 +7,12 @@ citizen's phone gets only its own ticket (:func:`citizen_status`), never anyone 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from .engine import Engine
+from .engine.day_end import end_of_day_notice
+from .engine.states import END_OF_DAY
 from .engine.positions import Queues, positions
 
 log = logging.getLogger(__name__)
@@ -88,7 +91,18 @@ def _status(engine: Engine, t: dict) -> dict:
         # how long this citizen has waited so far (from the issue, or from a transfer)
         "waited_s": round(max(0.0, engine.clock.now() - t["wait_from"]), 1) if t["state"] == "waiting" else None,
         "recalls": t["recalls"],
+        **day_ended_fields(engine, t),
     }
+
+
+def day_ended_fields(engine: Engine, t: dict) -> dict:
+    """``day_ended`` and, when the center ended its day with this citizen still waiting (that
+    evening or at the next morning's first look), what the page says: come back the next
+    working day (``engine/day_end.py``), Vietnamese first."""
+    if t["state"] != "abandoned" or t.get("reason") != END_OF_DAY:
+        return {"day_ended": False}
+    vi, en = end_of_day_notice(engine.config, date.fromisoformat(t["day"]), engine.today())
+    return {"day_ended": True, "notice": vi, "notice_en": en}
 
 
 def pending_status(engine: Engine, pending: dict) -> dict:

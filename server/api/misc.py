@@ -12,6 +12,7 @@ from .context import MANAGERS, SCREENS, TOKEN_COOKIE, device_site, known_site, p
 from .responses import CSV, Block, Center, CitizenStatus, Events, Me, Ok, Report, ServiceStats, Snapshot, Ticket
 from .schemas import ERRORS, BlockIn, Error, EventsQuery, LoginIn, LoginOut, OfflineTicketIn, ReportQuery, SiteQuery, TokenPath
 from .tickets import public_ticket
+from ..realtime_views import day_ended_fields
 
 bp = APIBlueprint("misc", __name__, url_prefix="/api/v1",
                   abp_responses=ERRORS)
@@ -90,7 +91,7 @@ def status(path: TokenPath):
             "issued_at": t["issued_at"], "people_ahead": t["people_ahead_now"],
             "estimated_wait_s": t["estimated_wait_s"], "estimated_wait_range_s": t["estimated_wait_range_s"],
             "estimated_wait_text": t["estimated_wait_text"], "counter": t["counter"],
-            "called_at": t["called_at"]}
+            "called_at": t["called_at"], **day_ended_fields(engine, t)}
 
 
 @bp.post("/kiosk/blocks", tags=KIOSK, security=BEARER, responses={201: Block, 429: Error}, summary="Reserve numbers to issue while offline")

@@ -142,6 +142,9 @@ class CitizenStatus(BaseModel):
     estimated_wait_text: str | None = None
     counter: int | None = None
     called_at: float | None = None
+    day_ended: bool = Field(False, description="the center ended its working day with this citizen still waiting")
+    notice: str | None = Field(None, description="with day_ended: come back the next working day (Vietnamese)")
+    notice_en: str | None = None
 
 
 class Block(BaseModel):
@@ -252,3 +255,37 @@ class AdviceOut(BaseModel):
     message: str
     evaluated: int
     cost_ms: float
+
+
+class DayCounter(BaseModel):
+    counter: int
+    clerk: str | None = None
+    state: str | None = None
+    ticket: str | None = None
+
+
+class DayState(BaseModel):
+    """What the director's "Kết thúc ngày làm việc" confirms (server/engine/day_end.py)."""
+
+    day: str
+    sites: list[str]
+    closes: str
+    before_closes: bool = Field(description="a working day before closes: the kiosk still issues tickets")
+    waiting: int = Field(description="citizens still waiting today")
+    parked: int = Field(description="dossiers set aside, their citizen to come back")
+    in_hand: list[DayCounter] = Field(description="counters with a citizen called or being served: always refused")
+    signed_in: list[DayCounter] = Field(description="counters with a clerk still signed in: refused unless force")
+    can_end: bool
+    can_force: bool
+    ends_by_itself_at: float | None = Field(description="when the day ends by itself if no clerk is signed in")
+
+
+class DayEnded(BaseModel):
+    day: str
+    sites: list[str]
+    by: str | None = None
+    at: float
+    forced: bool
+    ended: int = Field(description="tickets ended with the reason 'end of day' (waiting, parked)")
+    finished: int = Field(description="tickets in service at no counter, finished as the night's close does")
+    tickets: list[str] = Field(description="their codes, in the order of the line")

@@ -241,3 +241,11 @@ class ChangePath(In):
 class ApplyIn(In):
     key: str = Field(min_length=1, max_length=120, description="the proposal's key, from GET /advice")
     site: str | None = Field(default=None, max_length=40)
+
+
+class DayEndIn(In):
+    """The director ends today's working day (server/engine/day_end.py)."""
+
+    force: bool = Field(default=False, description="even with a clerk still signed in, or before closes "
+                                                   "(never with a citizen in hand)")
+    site: str | None = Field(default=None, min_length=1, max_length=40, description="one site (default: all)")

@@ -20,6 +20,7 @@ from ..config import CenterConfig
 from ..store import Store
 from .alerts import RULE
 from .controls import CounterControls
+from .day_end import DayEnd
 from ..sites import refuse_remote
 from .offline import OFFLINE_FIRST, OfflineHandover, format_code
 from .idempotency import check_replay
@@ -43,7 +44,7 @@ class CenterClosed(QmsError):
     http_status = 409
 
 
-class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, TicketLifecycle, Views):
+class Engine(OfflineHandover, Ratings, CounterControls, DayEnd, Counters, Calling, TicketLifecycle, Views):
     """The center's queue. Thread-safe; several processes may share the database file."""
 
     def __init__(self, store: Store, config: CenterConfig, clock: Clock) -> None:
@@ -108,11 +109,14 @@ class Engine(OfflineHandover, Ratings, CounterControls, Counters, Calling, Ticke
 
     def _roll_day(self) -> None:
         """On the first operation of a new local day, close what the last day left open, so
-        that yesterday's waiting tickets are never called today."""
+        that yesterday's waiting tickets are never called today; and once today's hours and
+        their grace are over with no clerk left, end today's for those still waiting
+        (``engine/day_end.py``: in the server only)."""
         today = self.today()
         if self._open_day != today:
             self.close_day(today)
             self._open_day = today
+        self._end_day_if_over()
 
     def _ticket_row(self, conn: sqlite3.Connection, ticket_id: str) -> dict:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
