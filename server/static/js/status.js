@@ -55,8 +55,11 @@ function renderSorry(st) {
       (more.startsWith("<") ? "It is nearly your turn." : `About ${more} more minutes.`)));
 }
 
+// the center ended its working day with this citizen still waiting (server/engine/day_end.py)
+const DAY_ENDED = ["Trung tâm đã kết thúc ngày làm việc", "The center has ended its working day"];
+
 function render(st) {
-  const [vi, en] = STATES[st.state] || [st.state, ""];
+  const [vi, en] = st.day_ended ? DAY_ENDED : STATES[st.state] || [st.state, ""];
   const node = $("#state");
   node.className = `state ${st.state}`;
   document.body.dataset.state = st.state;
@@ -70,7 +73,7 @@ function render(st) {
     node.replaceChildren(el("div", { class: "vi" }, vi), el("div", { class: "en" }, en));
   }
   $("#figures").hidden = st.state !== "waiting";
-  const [gvi, gen] = GUIDE[st.state] || ["", ""];
+  const [gvi, gen] = st.day_ended ? [st.notice, st.notice_en] : GUIDE[st.state] || ["", ""];
   $("#guide").replaceChildren(...(gvi ? [el("p", { class: "vi" }, gvi), el("p", { class: "en" }, gen)] : []));
   renderSorry(st);
   $("#ahead").textContent = String(st.people_ahead);
