@@ -96,11 +96,11 @@ def _status(engine: Engine, t: dict) -> dict:
 
 
 def day_ended_fields(engine: Engine, t: dict) -> dict:
-    """``day_ended`` and, when the center ended its day with this citizen still waiting (that
-    evening or at the next morning's first look), what the page says: come back the next
-    working day (``engine/day_end.py``), Vietnamese first."""
+    """When the center ended its day with this citizen still waiting (that evening or at the next
+    morning's first look): ``day_ended`` and what the page says, come back the next working day
+    (``engine/day_end.py``), Vietnamese first; else nothing (a status shows no more than before)."""
     if t["state"] != "abandoned" or t.get("reason") != END_OF_DAY:
-        return {"day_ended": False}
+        return {}
     vi, en = end_of_day_notice(engine.config, date.fromisoformat(t["day"]), engine.today())
     return {"day_ended": True, "notice": vi, "notice_en": en}
 

@@ -114,7 +114,7 @@ def test_citizen_status_needs_no_login_and_reveals_nobody_else(client, tokens):
     assert r.status_code == 200
     assert set(r.json) == {"seq", "code", "service", "state", "priority", "issued_at", "people_ahead",
                            "estimated_wait_s", "estimated_wait_range_s", "estimated_wait_text", "counter",
-                           "called_at", "day_ended"}
+                           "called_at"}
     assert r.json["code"] == "HT-001"
     assert client.get("/api/v1/status/" + "A" * 22).status_code == 404
 

@@ -142,7 +142,7 @@ class CitizenStatus(BaseModel):
     estimated_wait_text: str | None = None
     counter: int | None = None
     called_at: float | None = None
-    day_ended: bool = Field(False, description="the center ended its working day with this citizen still waiting")
+    day_ended: bool | None = Field(None, description="true (only then present): the center ended its working day with this citizen still waiting")
     notice: str | None = Field(None, description="with day_ended: come back the next working day (Vietnamese)")
     notice_en: str | None = None
 
