@@ -83,6 +83,10 @@ class Store:
             conn = self._local.conn = self._connect()
         return conn
 
+    def in_transaction(self) -> bool:
+        """Whether this thread or greenlet is inside ``read()``, ``write()`` or ``transact()``."""
+        return self._in_txn.get() is not None
+
     def _writer_conn(self) -> sqlite3.Connection:
         """The one connection every write transaction uses; call with the write lock held."""
         if self._writer is None:

@@ -192,8 +192,8 @@ class DayEnd:
         """The day ends by itself (see the module): cheap when there is nothing to do (a comparison
         before the hour; one look at the last event's number after it)."""
         hours = self.config.hours
-        if not (self.ends_day_by_itself and hours.enforce and hours.auto_end_day):
-            return
+        if not (self.ends_day_by_itself and hours.enforce and hours.auto_end_day) or self.store.in_transaction():
+            return  # inside a read or write already: its caller looked first (``_reading``), the next look will
         today, now = self.today(), self.clock.now()
         if now < self._closes_at(today) + hours.end_day_after_min * 60:
             return
