@@ -116,7 +116,7 @@ class Engine(OfflineHandover, Ratings, CounterControls, DayEnd, Counters, Callin
         if self._open_day != today:
             self.close_day(today)
             self._open_day = today
-        self._end_day_if_over()
+        self._end_day_if_over(today)
 
     def _ticket_row(self, conn: sqlite3.Connection, ticket_id: str) -> dict:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()

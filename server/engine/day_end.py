@@ -64,6 +64,7 @@ class DayEnd:
 
     ends_day_by_itself = False  # create_app turns it on for the server (never the simulator)
     _day_end_seen: tuple[date, int] | None = None
+    _day_end_at: tuple[date, float] | None = None  # today's hour of ending by itself
 
     # --- what there is to end ---------------------------------------------------------------
     def _day_sites(self, site: str | None) -> list[str]:
@@ -188,14 +189,17 @@ class DayEnd:
         for site in sites:
             self._held_alerts.pop(site, None)
 
-    def _end_day_if_over(self) -> None:
+    def _end_day_if_over(self, today: date) -> None:
         """The day ends by itself (see the module): cheap when there is nothing to do (a comparison
-        before the hour; one look at the last event's number after it)."""
+        before the hour, the hour computed once a day; one look at the last event's number after it)."""
+        if not self.ends_day_by_itself:
+            return
         hours = self.config.hours
-        if not (self.ends_day_by_itself and hours.enforce and hours.auto_end_day) or self.store.in_transaction():
+        if not (hours.enforce and hours.auto_end_day) or self.store.in_transaction():
             return  # inside a read or write already: its caller looked first (``_reading``), the next look will
-        today, now = self.today(), self.clock.now()
-        if now < self._closes_at(today) + hours.end_day_after_min * 60:
+        if self._day_end_at is None or self._day_end_at[0] != today:
+            self._day_end_at = (today, self._closes_at(today) + hours.end_day_after_min * 60)
+        if self.clock.now() < self._day_end_at[1]:
             return
         seq = self.last_seq()  # read before the look: an event meanwhile makes the next look look again
         if self._day_end_seen == (today, seq):
