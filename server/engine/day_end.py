@@ -100,8 +100,9 @@ class DayEnd:
     def day_state(self, site: str | None = None) -> dict:
         """For the director's confirmation: who is still waiting, what stands in the way."""
         sites = self._day_sites(site)
-        now, today = self.clock.now(), self.today()
-        read = self._day_read(self.store.conn(), sites)
+        with self._reading() as conn:  # of one state; after what the day's end by itself would do (_roll_day)
+            now, today = self.clock.now(), self.today()
+            read = self._day_read(conn, sites)
         hours = self.config.hours
         auto = self.ends_day_by_itself and hours.enforce and hours.auto_end_day
         counts = read["counts"]
