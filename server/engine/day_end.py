@@ -29,13 +29,12 @@ from datetime import date, timedelta
 
 from qms_common.clock import local_timestamp
 from qms_common.errors import Conflict, Forbidden, NotFound
+from qms_common.glossary import WEEKDAYS_EN, WEEKDAYS_VI
 
 from .controls import CONTROLLERS
 from .states import END_OF_DAY, State
 
 OPEN_STATES = ("waiting", "called", "parked", "serving")
-WEEKDAY_VI = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
-WEEKDAY_EN = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
 def next_working_day(config, after: date, today: date) -> date:
@@ -53,9 +52,9 @@ def end_of_day_notice(config, ticket_day: date, today: date) -> tuple[str, str]:
     d = next_working_day(config, ticket_day, today)
     opens = config.hours.opens
     return (f"Trung tâm đã kết thúc ngày làm việc. Kính mời ông/bà quay lại vào ngày làm việc tiếp theo "
-            f"({WEEKDAY_VI[d.weekday()]}, {d:%d/%m/%Y}, từ {opens}) và lấy số mới.",
+            f"({WEEKDAYS_VI[d.weekday()]}, {d:%d/%m/%Y}, từ {opens}) và lấy số mới.",
             f"The center has ended its working day. You are invited to come back on the next working day "
-            f"({WEEKDAY_EN[d.weekday()]} {d:%d/%m/%Y}, from {opens}) and take a new ticket.")
+            f"({WEEKDAYS_EN[d.weekday()]} {d:%d/%m/%Y}, from {opens}) and take a new ticket.")
 
 
 class DayEnd:
