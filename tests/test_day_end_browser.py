@@ -4,6 +4,9 @@ page says, without a reload, that the center has ended its day and when to come 
 is on a selector."""
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import requests
 from playwright.sync_api import expect
@@ -20,9 +23,15 @@ def srv(tmp_path_factory):
     # the director's hand, with no "before closes" to force
     with LiveServer(tmp_path_factory.mktemp("dayend")) as server:
         server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
-                         "bot4": server.add_user("bot4", "clerk"),
+                         "bot4": server.add_user("bot4", "clerk", name="Phạm Văn Tư"),
                          "director": server.add_user("giamdoc", "director", name="Lê Thị Hồng")}
         yield server
+
+
+def _shot(target, name):
+    """docs/screens/ (with QMS_SCREENS_DIR set, as tests/test_pages_browser.py's screenshots)."""
+    if os.environ.get("QMS_SCREENS_DIR"):
+        target.screenshot(path=str(Path(os.environ["QMS_SCREENS_DIR"]) / name))
 
 
 def _post(srv, path, who, json=None):
@@ -46,9 +55,10 @@ def test_the_director_ends_the_day_and_the_citizen_is_told(browser, srv):  # noq
     dialog = dash.locator("#day-end-dialog")
     expect(dialog).to_be_visible(timeout=T)
     expect(dialog.locator("#day-end-count")).to_contain_text("2 công dân còn chờ sẽ được báo")
-    expect(dialog.locator("#day-end-blockers")).to_contain_text("Quầy 4")
+    expect(dialog.locator("#day-end-blockers")).to_contain_text("Quầy 4: Phạm Văn Tư còn đăng nhập")
     expect(dialog.locator("#day-end-confirm")).to_be_disabled()   # a clerk is signed in: confirm anyway first
     dash.check("#day-end-force")
+    _shot(dialog, "dashboard-day-end.png")
     dash.click("#day-end-confirm")
     expect(dash.locator("#day-end-result")).to_contain_text("Đã kết thúc ngày làm việc: 2 vé", timeout=T)
     expect(dash.locator("#day-end-summary")).to_contain_text("0 công dân đang chờ", timeout=T)
@@ -57,6 +67,7 @@ def test_the_director_ends_the_day_and_the_citizen_is_told(browser, srv):  # noq
     expect(phone.locator("#guide")).to_contain_text("quay lại vào ngày làm việc tiếp theo")
     expect(phone.locator("#guide .en")).to_contain_text("come back on the next working day")
     assert phone.locator("#figures").is_hidden()
+    _shot(phone, "status-day-ended.png")
     assert dash.errors == [] and phone.errors == []
     phone.context.close()
     dash.context.close()

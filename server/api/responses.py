@@ -260,6 +260,7 @@ class AdviceOut(BaseModel):
 class DayCounter(BaseModel):
     counter: int
     clerk: str | None = None
+    clerk_name: str | None = Field(None, description="the clerk's name as a person reads it")
     state: str | None = None
     ticket: str | None = None
 

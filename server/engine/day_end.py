@@ -108,10 +108,12 @@ class DayEnd:
         in_hand = [c for c in read["counters"] if c["ticket"]]
         signed_in = [c for c in read["counters"] if c["state"] != "closed"]
         before_closes = self._before_closes(now, today)
+        names = self.clerk_names() if signed_in else {}
         return {"day": today.isoformat(), "sites": sites, "closes": hours.closes, "before_closes": before_closes,
                 "waiting": counts.get("waiting", 0), "parked": counts.get("parked", 0),
                 "in_hand": [{"counter": c["number"], "ticket": c["ticket"]} for c in in_hand],
-                "signed_in": [{"counter": c["number"], "clerk": c["clerk"], "state": c["state"]} for c in signed_in],
+                "signed_in": [{"counter": c["number"], "clerk": c["clerk"], "clerk_name": names.get(c["clerk"]),
+                               "state": c["state"]} for c in signed_in],
                 "can_end": not in_hand and not signed_in and not before_closes,
                 "can_force": not in_hand,
                 "ends_by_itself_at": (self._closes_at(today) + hours.end_day_after_min * 60) if auto else None}

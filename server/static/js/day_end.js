@@ -35,7 +35,7 @@ async function open() {
     el("span", { class: "en" }, n ? ` ${n} citizens still waiting will be told the center has ended its day.` : " Nobody is waiting."));
   const lines = [];
   for (const c of d.in_hand) lines.push(el("li", { class: "blocked" }, `Quầy ${c.counter} còn vé ${c.ticket} đang xử lý: cán bộ hãy hoàn thành trước · a citizen is in hand`));
-  for (const c of d.signed_in) lines.push(el("li", {}, `Quầy ${c.counter}: ${c.clerk || ""} còn đăng nhập · still signed in`));
+  for (const c of d.signed_in) lines.push(el("li", {}, `Quầy ${c.counter}: ${c.clerk_name || c.clerk || ""} còn đăng nhập · still signed in`));
   if (d.before_closes) lines.push(el("li", {}, `Chưa đến giờ đóng cửa (${d.closes}): máy phát số vẫn cấp số · before closing time`));
   $("#day-end-blockers").replaceChildren(...(lines.length ? [el("ul", {}, ...lines)] : []));
   const needsForce = !d.can_end && d.can_force;
