@@ -229,7 +229,36 @@ def test_a_clerk_with_enough_services_of_their_own_is_expected_at_their_pace():
     slow = sum(model.sampler("HT", "slow")(u) for u in draws) / 400
     anyone = sum(model.sampler("HT", None)(u) for u in draws) / 400
     assert fast < anyone < slow
-    assert fast == pytest.approx(200 * 0.75 + anyone * 0.25, rel=0.1)  # own share 60 / (60 + 20)
+    # the two clerks' times differ far beyond chance: each is expected at their own pace
+    assert model.own_share("HT", "fast") == model.own_share("HT", "slow") == 1.0
+    assert fast == pytest.approx(200, rel=0.05) and slow == pytest.approx(800, rel=0.05)  # (their own prior: 3 of 63)
+
+
+def test_clerks_who_do_not_differ_are_expected_at_the_services_pace():
+    """Four clerks whose times come from one distribution (a lognormal, CV 0.8): their means vary
+    only by chance, so a draw for any of them is the service's, all their times together (a clerk's
+    own 40 would be a noisier copy, thinner in the tail). A clerk who is really twice as slow, among
+    the same, keeps most of their own weight."""
+    import math
+    import random
+    from server.engine.learned import Observations, clerk_shares, learn
+    rng = random.Random(7)
+    sigma = math.sqrt(math.log(1 + 0.8 ** 2))
+
+    def times(mean: float, n: int) -> list[float]:
+        return [rng.lognormvariate(math.log(mean) - sigma ** 2 / 2, sigma) for _ in range(n)]
+    same = [("HT", f"c{k}", d) for k in range(4) for d in times(600, 40)]
+    model = learn(Observations(durations=same), {"HT": 480.0})
+    shares = [model.own_share("HT", f"c{k}") for k in range(4)]
+    assert max(shares) < 0.2, shares                 # the service's times, nearly all of each draw
+    # over many such centers the weight given to chance stays small on average
+    weights = []
+    for seed in range(200):
+        rng.seed(seed)
+        weights.append(clerk_shares([("HT", f"c{k}", d) for k in range(4) for d in times(600, 40)])[("HT", "c0")])
+    assert sum(weights) / len(weights) < 0.25
+    slow = same + [("HT", "slow", d) for d in times(1200, 40)]
+    assert clerk_shares(slow)[("HT", "slow")] > 0.8
 
 
 def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_path):

@@ -22,7 +22,8 @@ from typing import Iterable
 
 PRIOR_WEIGHT = 3.0  # the configured mean counts as three services (1 and 2 were noisier on cold days)
 PRIOR_CV = 0.8
-CLERK_WEIGHT = 20.0   # a clerk's own times count fully once they outnumber this
+CLERK_WEIGHT = 20.0   # without a measured spread between clerks (a model built by hand): n / (n + this)
+CLERK_MIN = 10        # a clerk's own times are learned from this many services of theirs on
 NO_SHOW_PRIOR, NO_SHOW_WEIGHT = 0.05, 20.0
 STEP_S = 60.0
 HORIZON_S = 6 * 3600.0
@@ -167,7 +168,17 @@ class Model:
     hold_s: float = 60.0
     walk_s: float = 0.0
     survival: list[float] = field(default_factory=list)  # S(k * STEP_S); empty: nobody leaves
+    # per (service, clerk): how much of a draw comes from the clerk's own times (``clerk_shares``)
+    clerk_share: dict[tuple[str, str], float] = field(default_factory=dict)
     _first_below: list[int] | None = field(default=None, repr=False)
+
+    def own_share(self, service: str, clerk: str) -> float:
+        """The weight of the clerk's own times in their draws of ``service`` (0 without them)."""
+        own = self.clerks.get((service, clerk))
+        if own is None:
+            return 0.0
+        share = self.clerk_share.get((service, clerk))
+        return own.n / (own.n + CLERK_WEIGHT) if share is None else share
 
     def durations(self, service: str) -> Durations:
         d = self.services.get(service)
@@ -181,14 +192,14 @@ class Model:
     def sampler(self, service: str, clerk: str | None = None, scale: float = 1.0):
         """``f(u)``: a duration of ``service`` at uniform ``u``, times ``scale`` (a path's draw of
         how far the true mean may be from the learned one); with enough data of this clerk, from
-        theirs with weight n / (n + CLERK_WEIGHT), else from the service's."""
+        theirs with the weight ``own_share`` gives them, else from the service's."""
         base = self.durations(service).sample
         own = self.clerks.get((service, clerk)) if clerk is not None else None
-        if own is None:
+        share = self.own_share(service, clerk) if own is not None else 0.0
+        if own is None or share <= 0.0:
             if scale == 1.0:
                 return base
             return lambda u: base(u) * scale
-        share = own.n / (own.n + CLERK_WEIGHT)
         own_sample = own.sample
 
         def f(u: float) -> float:
@@ -292,11 +303,47 @@ def learn(obs: Observations, priors_s: dict[str, float], default_prior_s: float 
     for code in set(priors_s) | set(by_service) | set(running):
         values, weights = redistribute(by_service.get(code, []), running.get(code, []))
         services[code] = Durations(priors_s.get(code, default_prior_s), values, weights)
-    clerks = {k: Durations(services[k[0]].mean, ds) for k, ds in by_clerk.items() if len(ds) >= 10}
+    clerks = {k: Durations(services[k[0]].mean, ds) for k, ds in by_clerk.items() if len(ds) >= CLERK_MIN}
+    shares = clerk_shares(obs.durations)
     p = (obs.no_shows + NO_SHOW_PRIOR * NO_SHOW_WEIGHT) / (obs.calls + NO_SHOW_WEIGHT)
     hold = sum(obs.holds) / len(obs.holds) if obs.holds else 60.0
     walk = sorted(obs.walks)[len(obs.walks) // 2] if obs.walks else 0.0
-    return Model(services, clerks, default_prior_s, p, hold, walk, kaplan_meier(obs.left, obs.stayed))
+    return Model(services, clerks, default_prior_s, p, hold, walk, kaplan_meier(obs.left, obs.stayed),
+                 clerk_share={k: shares.get(k, 0.0) for k in clerks})
 
 
-__all__ = ["Durations", "Model", "Observations", "kaplan_meier", "learn", "redistribute"]
+def clerk_shares(rows: Iterable[tuple[str, str | None, float]]) -> dict[tuple[str, str], float]:
+    """How far each clerk's own times are to be trusted over the service's, by empirical Bayes on
+    the logarithm of the durations (``rows``: service, clerk, seconds). Per service, the means of
+    the clerks with ``CLERK_MIN`` services or more (and of the rest of the service's, as one more
+    group) vary by the spread of the durations over their counts, and by a real difference between
+    clerks, ``tau2`` (method of moments: 0 when the means vary no more than chance says). A clerk's
+    weight is ``tau2 / (tau2 + sigma2 / n)``: near 1 for a clerk who really is slower or faster and
+    has served enough, 0 where the clerks do not differ (their own few dozen times would only be a
+    noisier copy of the service's, thinner in its tail)."""
+    logs: dict[str, dict[str | None, list[float]]] = {}
+    for service, clerk, d in rows:
+        logs.setdefault(service, {}).setdefault(clerk or None, []).append(math.log(max(d, 1.0)))
+    out: dict[tuple[str, str], float] = {}
+    for service, by in logs.items():
+        mine = {c: xs for c, xs in by.items() if c is not None and len(xs) >= CLERK_MIN}
+        if not mine:
+            continue
+        rest = [x for c, xs in by.items() if c not in mine for x in xs]
+        groups = list(mine.values()) + ([rest] if len(rest) >= CLERK_MIN else [])
+        if len(groups) < 2:
+            continue  # one clerk and nobody to compare with: no evidence of a difference
+        means = [sum(g) / len(g) for g in groups]
+        within = sum((x - m) ** 2 for g, m in zip(groups, means) for x in g)
+        dof = sum(len(g) - 1 for g in groups)
+        sigma2 = within / dof if dof > 0 else 0.0
+        grand = sum(means) / len(means)
+        between = sum((m - grand) ** 2 for m in means) / (len(means) - 1)
+        tau2 = max(0.0, between - sigma2 * sum(1.0 / len(g) for g in groups) / len(groups))
+        for clerk, xs in mine.items():
+            noise = sigma2 / len(xs)
+            out[(service, clerk)] = tau2 / (tau2 + noise) if tau2 + noise > 0 else 0.0
+    return out
+
+
+__all__ = ["Durations", "Model", "Observations", "clerk_shares", "kaplan_meier", "learn", "redistribute"]

@@ -25,7 +25,7 @@ from operator import sub
 from statistics import NormalDist
 from typing import Callable
 
-from .learned import _QUANTILES, CLERK_WEIGHT, PRIOR_WEIGHT, Model
+from .learned import _QUANTILES, PRIOR_WEIGHT, Model
 
 _normal_inv_cdf = NormalDist().inv_cdf
 # steps of a path (or citizens passed who had left) between two calls of ``pause``, which gives the
@@ -134,7 +134,8 @@ def plan_tables(plan: Plan) -> Tables:
             row = own_of[clerk] = []
             for code in codes:
                 d = model.clerks.get((code, clerk)) if clerk is not None else None
-                row.append(None if d is None else (d.n / (d.n + CLERK_WEIGHT), d.sample_table()))
+                share = model.own_share(code, clerk) if d is not None else 0.0
+                row.append(None if d is None or share <= 0.0 else (share, d.sample_table()))
         return own_of[clerk]
     for c, wins in plan.counters:
         who = c.clerks_per_window()  # one per window: the plan's wins are c.windows, in order
