@@ -2,10 +2,9 @@
 forward play, steady, honest about staffing; and the simulator's director who follows it."""
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
-import pytest
+import dataclasses
 
 from server.advice import recommend as rec_mod
 from server.advice.follow import Director
@@ -187,32 +186,3 @@ def test_staffing_beside_an_empty_queue_says_it_is_a_forecast_of_citizens_to_com
     assert "chưa có ai chờ; với công dân dự kiến sẽ đến: 55%" in empty and "nobody waits yet" in empty
     one = note([WaitingTicket("t1", "DD", False, 0.0, 0.0)])
     assert "nay dự kiến 55%" in one and "chưa có ai chờ" not in one
-
-
-def test_each_path_draws_how_fast_a_clerk_truly_is_from_what_their_services_leave_unknown(engine, clock, monkeypatch):
-    """A clerk's own pace is learned from a few dozen services (``learned.clerk_posteriors``): the
-    advice's paths each draw it from that uncertainty (the same draw for every candidate on the
-    path), so a change that helps only if the clerk is exactly as fast as their mean says does not
-    pass as sure. The citizens drawn are the same; where the clerks do not differ nothing is drawn."""
-    import math
-    from server.advice import playout
-    _busy_ct(engine, clock)
-    inp = engine.advisor.input("main")
-    model = dataclasses.replace(inp.model, clerk_var={("CT", "bot1"): 0.2 ** 2})
-    kw = {"horizon_s": inp.horizon_s}
-    drawn = playout.draw_paths(inp.snap, model, paths=400, **kw)
-    paces = [p.clerk_scale[("CT", "bot1")] for p in drawn]
-    assert sum(paces) / len(paces) == pytest.approx(1.0, abs=0.03)          # the mean pace is the learned one
-    logs = [math.log(x) for x in paces]
-    m = sum(logs) / len(logs)
-    assert math.sqrt(sum((x - m) ** 2 for x in logs) / len(logs)) == pytest.approx(0.2, rel=0.15)
-    plain = playout.draw_paths(inp.snap, dataclasses.replace(model, clerk_var={}), paths=400, **kw)
-    assert [p.tickets for p in drawn] == [p.tickets for p in plain]         # the same citizens, their own dice
-    assert all(p.clerk_scale == {} for p in plain)
-    monkeypatch.setattr(playout, "CLERK_SPREAD", False)
-    assert playout.draw_paths(inp.snap, model, paths=400, **kw) == plain
-    # played: bot1 at the path's pace (slower on a path, fewer of counter 1's CT called in time)
-    slow = [dataclasses.replace(p, clerk_scale={("CT", "bot1"): 3.0}) for p in plain[:16]]
-    kw2 = {"target_s": inp.target_s, "horizon_s": inp.horizon_s}
-    assert (playout.play(inp.snap, model, inp.snap.counters, slow, **kw2).share("CT")
-            < playout.play(inp.snap, model, inp.snap.counters, plain[:16], **kw2).share("CT"))

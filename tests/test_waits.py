@@ -261,33 +261,6 @@ def test_clerks_who_do_not_differ_are_expected_at_the_services_pace():
     assert clerk_shares(slow)[("HT", "slow")] > 0.8
 
 
-def test_what_a_clerks_few_services_leave_unknown_of_their_pace_is_kept():
-    """Beside the weight of a clerk's own times, the variance left on their log-mean (the
-    posterior's, weight * sigma2 / n): a clerk really twice as slow, known from 20 services, is
-    known about half as well as from 80 (the advice's paths draw it: playout.CLERK_SPREAD); clerks
-    whose times are constant are known exactly."""
-    import math
-    import random
-    from server.engine.learned import Observations, clerk_posteriors, learn
-    rng = random.Random(3)
-    sigma = math.sqrt(math.log(1 + 0.8 ** 2))
-
-    def times(mean: float, n: int) -> list[float]:
-        return [rng.lognormvariate(math.log(mean) - sigma ** 2 / 2, sigma) for _ in range(n)]
-    others = [("HT", f"c{k}", d) for k in range(3) for d in times(600, 80)]
-    few = clerk_posteriors(others + [("HT", "slow", d) for d in times(1200, 20)])[("HT", "slow")]
-    many = clerk_posteriors(others + [("HT", "slow", d) for d in times(1200, 80)])[("HT", "slow")]
-    assert few[0] > 0.8 and many[0] > 0.8
-    assert 0.0 < many[1] < few[1] and few[1] == pytest.approx(4 * many[1], rel=0.5)
-    assert math.sqrt(few[1]) < 0.25                     # a few dozen services: within a quarter
-    model = learn(Observations(durations=others + [("HT", "slow", d) for d in times(1200, 20)]), {"HT": 480.0})
-    assert model.clerk_var[("HT", "slow")] > 0.0
-    constant = [("HT", "cham", 300.0)] * 40 + [("HT", "nhanh", 15.0)] * 40
-    exact = clerk_posteriors(constant)
-    assert set(exact) == {("HT", "cham"), ("HT", "nhanh")}
-    assert all(share == pytest.approx(1.0) and var < 1e-12 for share, var in exact.values())
-
-
 def test_after_an_event_the_next_ticket_finds_its_estimate_already_forecast(tmp_path):
     from qms_common.clock import FakeClock
     from server.engine import Engine

@@ -27,14 +27,6 @@ from ..engine.selection import rank_offset
 # prediction pessimistic (waits grow faster than linearly with service time): measured on the
 # shared days, -7.6 points of bias with it, about +1 without (bench/advice.py). Off here.
 MEAN_SPREAD = False
-# A clerk's own pace is learned from their few dozen services (``learned.clerk_posteriors``): how
-# much faster or slower they truly are is known only up to the posterior's variance on their
-# log-mean. Each path draws it (the same draw for every candidate on that path), so a change that
-# wins only if a clerk is as fast as their point estimate says shows the spread in its gain over the
-# paths and fails the standard-error bar (``recommend.Z_GAIN``) instead of being trusted: with the
-# point estimate alone, ward-weekday's 9:take_first:CT,XH passed, resting on two CT clerks 26 %
-# apart by chance, and lived -2.0 points (docs/performance.md, section 12). Mean-preserving.
-CLERK_SPREAD = True
 # a playout with a thousand waiting is ~50 ms a path: with ``pause`` (the server's, which gives
 # the loop back every 2 ms of running: server/blocking.py) it is asked every this many calls,
 # drawn citizens (those waiting and those to come) or citizens passed who had left, and between
@@ -79,7 +71,6 @@ class _Path:
     tickets: list[tuple]
     queues: dict[object, list[int]]
     scale: dict[str, float]
-    clerk_scale: dict[tuple[str, str], float] = field(default_factory=dict)  # (service, clerk): this path's pace
 
 
 def _arrivals(pieces, until: float, now: float, rng: random.Random,
@@ -132,13 +123,7 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
                 tickets.append((key[0], bool(key[1]), at, at, at, leave, rng.random(), key))
                 if pause is not None and len(tickets) % PAUSE_EVERY == 0:
                     pause()
-        clerk_scale = {}
-        if CLERK_SPREAD and model.clerk_var:
-            crng = random.Random(seed * 1_000_003 + p + 500_009)  # its own dice: the citizens stay as they were
-            for key in sorted(model.clerk_var):
-                v = model.clerk_var[key]
-                clerk_scale[key] = math.exp(-v / 2 + math.sqrt(v) * crng.gauss(0.0, 1.0))
-        out.append(_Path(tickets, queues, scale, clerk_scale))
+        out.append(_Path(tickets, queues, scale))
     return out
 
 
@@ -186,8 +171,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
                     free += model.durations(h.service).residual(h.elapsed_s, u)
                 else:
                     free += max(0.0, max(walk, hold) - h.elapsed_s) + (
-                        model.service_sample(h.service, u, c.clerk, path.clerk_scale.get((h.service, c.clerk), 1.0))
-                        if h.elapsed_s < walk else 0.0)
+                        model.service_sample(h.service, u, c.clerk) if h.elapsed_s < walk else 0.0)
             plans[c.number] = (c, wins)
             heap.append((free, c.number, 0, 0 if wins[0][4] else c.priority_in_row))
         heapq.heapify(heap)
@@ -264,8 +248,7 @@ def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: li
             if u < p_ns:
                 busy = hold
             else:
-                busy = walk + model.service_sample(svc, (u - p_ns) / (1.0 - p_ns), clerk, path.scale.get(svc, 1.0)
-                                                   * path.clerk_scale.get((svc, clerk), 1.0))
+                busy = walk + model.service_sample(svc, (u - p_ns) / (1.0 - p_ns), clerk, path.scale.get(svc, 1.0))
             heapq.heappush(heap, (t + busy, n, wi, in_row + 1 if is_prio else 0))
         # not called by the end: late if they are past the target by then and still there
         for j, tk in enumerate(tickets):

@@ -170,9 +170,6 @@ class Model:
     survival: list[float] = field(default_factory=list)  # S(k * STEP_S); empty: nobody leaves
     # per (service, clerk): how much of a draw comes from the clerk's own times (``clerk_shares``)
     clerk_share: dict[tuple[str, str], float] = field(default_factory=dict)
-    # per (service, clerk): the variance of the logarithm of the clerk's true mean around the one
-    # their draws have (``clerk_posteriors``: share * sigma2 / n; what their few services leave unknown)
-    clerk_var: dict[tuple[str, str], float] = field(default_factory=dict)
     _first_below: list[int] | None = field(default=None, repr=False)
 
     def own_share(self, service: str, clerk: str) -> float:
@@ -307,21 +304,15 @@ def learn(obs: Observations, priors_s: dict[str, float], default_prior_s: float 
         values, weights = redistribute(by_service.get(code, []), running.get(code, []))
         services[code] = Durations(priors_s.get(code, default_prior_s), values, weights)
     clerks = {k: Durations(services[k[0]].mean, ds) for k, ds in by_clerk.items() if len(ds) >= CLERK_MIN}
-    posteriors = clerk_posteriors(obs.durations)
+    shares = clerk_shares(obs.durations)
     p = (obs.no_shows + NO_SHOW_PRIOR * NO_SHOW_WEIGHT) / (obs.calls + NO_SHOW_WEIGHT)
     hold = sum(obs.holds) / len(obs.holds) if obs.holds else 60.0
     walk = sorted(obs.walks)[len(obs.walks) // 2] if obs.walks else 0.0
     return Model(services, clerks, default_prior_s, p, hold, walk, kaplan_meier(obs.left, obs.stayed),
-                 clerk_share={k: posteriors.get(k, (0.0, 0.0))[0] for k in clerks},
-                 clerk_var={k: posteriors[k][1] for k in clerks if posteriors.get(k, (0.0, 0.0))[1] > 0.0})
+                 clerk_share={k: shares.get(k, 0.0) for k in clerks})
 
 
 def clerk_shares(rows: Iterable[tuple[str, str | None, float]]) -> dict[tuple[str, str], float]:
-    """Per (service, clerk): the weight of the clerk's own times (``clerk_posteriors``)."""
-    return {k: share for k, (share, _) in clerk_posteriors(rows).items()}
-
-
-def clerk_posteriors(rows: Iterable[tuple[str, str | None, float]]) -> dict[tuple[str, str], tuple[float, float]]:
     """How far each clerk's own times are to be trusted over the service's, by empirical Bayes on
     the logarithm of the durations (``rows``: service, clerk, seconds). Per service, the means of
     the clerks with ``CLERK_MIN`` services or more (and of the rest of the service's, as one more
@@ -329,13 +320,11 @@ def clerk_posteriors(rows: Iterable[tuple[str, str | None, float]]) -> dict[tupl
     clerks, ``tau2`` (method of moments: 0 when the means vary no more than chance says). A clerk's
     weight is ``tau2 / (tau2 + sigma2 / n)``: near 1 for a clerk who really is slower or faster and
     has served enough, 0 where the clerks do not differ (their own few dozen times would only be a
-    noisier copy of the service's, thinner in its tail). With it, the variance left on the clerk's
-    log-mean, ``weight * sigma2 / n`` (the posterior's: their true pace is not known exactly, and
-    the advice plays that, ``playout.CLERK_SPREAD``)."""
+    noisier copy of the service's, thinner in its tail)."""
     logs: dict[str, dict[str | None, list[float]]] = {}
     for service, clerk, d in rows:
         logs.setdefault(service, {}).setdefault(clerk or None, []).append(math.log(max(d, 1.0)))
-    out: dict[tuple[str, str], tuple[float, float]] = {}
+    out: dict[tuple[str, str], float] = {}
     for service, by in logs.items():
         mine = {c: xs for c, xs in by.items() if c is not None and len(xs) >= CLERK_MIN}
         if not mine:
@@ -353,9 +342,8 @@ def clerk_posteriors(rows: Iterable[tuple[str, str | None, float]]) -> dict[tupl
         tau2 = max(0.0, between - sigma2 * sum(1.0 / len(g) for g in groups) / len(groups))
         for clerk, xs in mine.items():
             noise = sigma2 / len(xs)
-            share = tau2 / (tau2 + noise) if tau2 + noise > 0 else 0.0
-            out[(service, clerk)] = (share, share * noise)
+            out[(service, clerk)] = tau2 / (tau2 + noise) if tau2 + noise > 0 else 0.0
     return out
 
 
-__all__ = ["Durations", "Model", "Observations", "clerk_posteriors", "clerk_shares", "kaplan_meier", "learn", "redistribute"]
+__all__ = ["Durations", "Model", "Observations", "clerk_shares", "kaplan_meier", "learn", "redistribute"]
