@@ -2,9 +2,10 @@
 forward play, steady, honest about staffing; and the simulator's director who follows it."""
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
-import dataclasses
+import pytest
 
 from server.advice import recommend as rec_mod
 from server.advice.follow import Director
@@ -186,3 +187,25 @@ def test_staffing_beside_an_empty_queue_says_it_is_a_forecast_of_citizens_to_com
     assert "chưa có ai chờ; với công dân dự kiến sẽ đến: 55%" in empty and "nobody waits yet" in empty
     one = note([WaitingTicket("t1", "DD", False, 0.0, 0.0)])
     assert "nay dự kiến 55%" in one and "chưa có ai chờ" not in one
+
+
+def test_the_advice_weighs_a_clerks_own_times_as_its_rules_were_set_on(engine, clock, monkeypatch):
+    """The wait estimate weighs a clerk's own times by how much the clerks really differ (empirical
+    Bayes, ``learned.clerk_shares``); the advice plays them weighed n / (n + 20) as before, the
+    weights its bars were set and checked on (with the estimate's, the simulated director applied
+    reorderings that lived lower on three of 33 days: docs/performance.md, section 12)."""
+    import random
+
+    from server.engine.learned import CLERK_WEIGHT, Observations, learn
+    rng = random.Random(5)
+    rows = [("HT", f"c{k}", rng.lognormvariate(6.2, 0.7)) for k in range(3) for _ in range(30)]
+    model = learn(Observations(durations=rows), {"HT": 480.0})
+    fixed = model.with_fixed_clerk_weight()
+    for k in range(3):
+        assert fixed.own_share("HT", f"c{k}") == pytest.approx(30 / (30 + CLERK_WEIGHT))
+    assert [model.own_share("HT", f"c{k}") for k in range(3)] == [model.clerk_share[("HT", f"c{k}")] for k in range(3)]
+    assert fixed.services is model.services and model.clerk_share  # the estimate's own weights untouched
+    _busy_ct(engine, clock)
+    monkeypatch.setattr(engine.waits, "model", lambda conn, now: model)  # the estimate's, with its weights
+    played = engine.advisor.input("main").model
+    assert played.clerk_share == {} and played.own_share("HT", "c0") == fixed.own_share("HT", "c0")

@@ -48,7 +48,9 @@ class Advisor:
         engine = self.engine
         conn, now = engine.store.conn(), engine.clock.now()
         snap = engine.waits.snapshot(conn, site, engine.roster, now)
-        model = engine.waits.model(conn, now)
+        # the clerks' own times weighed as the advice's rules were set on (n / (n + 20)), not the
+        # estimate's empirical-Bayes weights (``Model.with_fixed_clerk_weight``)
+        model = engine.waits.model(conn, now).with_fixed_clerk_weight()
         extra = {}
         if self.horizon_s:
             extra["horizon_s"] = self.horizon_s

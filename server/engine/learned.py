@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 from typing import Iterable
 
@@ -179,6 +179,14 @@ class Model:
             return 0.0
         share = self.clerk_share.get((service, clerk))
         return own.n / (own.n + CLERK_WEIGHT) if share is None else share
+
+    def with_fixed_clerk_weight(self) -> "Model":
+        """The same model with every clerk's own times weighed n / (n + ``CLERK_WEIGHT``), as
+        before the empirical-Bayes weights: what the live advice plays (``advice/live.py``). Its
+        rules (two standard errors, a citizen, three draws) were set and checked on these; with the
+        empirical-Bayes weights the simulated director applied reorderings that lived -0.4 to -1.3
+        points on three of 33 days (docs/performance.md, sections 9 and 12)."""
+        return replace(self, clerk_share={}, _first_below=None)
 
     def durations(self, service: str) -> Durations:
         d = self.services.get(service)
