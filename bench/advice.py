@@ -17,11 +17,14 @@ weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a 
 
 Usage: .venv/bin/python bench/advice.py [--unseen] [--proposals] [--reaction-s 120] [--days NAME,...]
        [--extra "ward --seed S --load L --date D --days N"]... [--no-tuned] [--no-confirm] [--history N]
+       [--seed-offset K]
 
 ``--extra`` adds a set of generated days (never tuned on) in a table of its own; ``--no-confirm``
-plays the rules as they were before proposals were confirmed on fresh paths; ``--history N``
-plays each generated day after the N earlier days of its set (a center with a history, whose
-arrival forecast knows the day's shape; cold otherwise).
+plays the rules as they were before proposals were confirmed on fresh paths; ``--seed-offset K``
+draws the advice's three sets of paths (screen, confirm, show) with seeds 10 K, 10 K + 1, 10 K + 2
+instead of 0, 1, 2 (the same rules on other dice: is a day's outcome the rules' or the seeds'?);
+``--history N`` plays each generated day after the N earlier days of its set (a center with a
+history, whose arrival forecast knows the day's shape; cold otherwise).
 """
 from __future__ import annotations
 
@@ -149,6 +152,8 @@ def main() -> int:
                     help="also these generated days, never tuned on, in a table of their own: generate.py's "
                          "arguments, e.g. \"ward --seed 4200 --load 1.2 --date 2027-02-01 --days 5\"")
     ap.add_argument("--no-tuned", action="store_true", help="skip the shared and tuned days")
+    ap.add_argument("--seed-offset", type=int, default=0, metavar="K",
+                    help="the advice's paths drawn with seeds 10K, 10K+1, 10K+2 (screen, confirm, show) instead of 0, 1, 2")
     ap.add_argument("--no-confirm", action="store_true",
                     help="the rules as they were before the confirmation on fresh paths (for a before/after)")
     ap.add_argument("--history", type=int, default=0, metavar="N",
@@ -158,6 +163,11 @@ def main() -> int:
     if args.no_confirm:
         from server.advice import recommend
         recommend.CONFIRM_PATHS = 0
+    if args.seed_offset:
+        from server.advice import recommend
+        recommend.SCREEN_SEED += 10 * args.seed_offset
+        recommend.CONFIRM_SEED += 10 * args.seed_offset
+        recommend.SHOW_SEED += 10 * args.seed_offset
     wanted = set(args.days.split(",")) if args.days else None
     sets = {"tuned": [], "unseen": []}
     titles = {}

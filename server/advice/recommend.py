@@ -61,6 +61,7 @@ Z_GAIN = 2.0
 # SHOW_PATHS paths that decided nothing (passing a bar on a draw overrates that draw's figure in
 # turn: by about its standard error near the bar). Without it the shown effect was +3.3 points on
 # average where the same day with and without the change differed by 0 (docs/performance.md, 12).
+SCREEN_SEED = 0
 CONFIRM_PATHS = 32
 CONFIRM_SEED = 1
 SHOW_PATHS = 32
@@ -219,7 +220,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     one that lets other greenlets run)."""
     t0 = time.perf_counter()
     snap, now = inp.snap, inp.snap.now
-    run, base = _runner(inp, 0, inp.paths, pause)
+    run, base = _runner(inp, SCREEN_SEED, inp.paths, pause)
     advice = Advice(now, overall=base.share())
     codes = sorted(set(base.within) | set(base.late))
     advice.services = [{"service": s, "name": inp.names.get(s, s), "share": base.share(s),
