@@ -137,3 +137,43 @@ def test_a_tablet_is_paired_from_the_dashboard_as_a_counters_rating_tablet(brows
     assert tablet.errors == [] and dash.errors == []
     tablet.context.close()
     dash.context.close()
+
+
+def test_a_tap_while_the_tablet_asks_the_server_again_is_not_lost(browser, srv):  # noqa: F811
+    """A citizen taps "Không hài lòng" while the tablet's question to the server (another counter
+    finished: what may this tablet offer?) is on its way: the answer, arriving after the tap, does
+    not put the question back over the reasons (it did: the tap was lost, and under load the first
+    test above failed so)."""
+    _post(srv, "/counters/4/sign-in", "clerk")  # (already, after the first test)
+    tablet = new_page(browser, TABLET, has_touch=True)
+    tablet.goto(f"{srv.url}/rate?counter=4&token={srv.tokens['tablet']}")
+    t = serve_one(srv)
+    expect(tablet.locator("#ask-ticket")).to_have_text(t["code"], timeout=T)
+    held = []
+    tablet.route("**/api/v1/ratings/pending", lambda route: held.append(route))
+    other = srv.add_user("an", "clerk", name="Nguyễn Văn An")
+    srv.tokens["other"] = other
+    assert _post(srv, "/counters/5/sign-in", "other").ok
+    u = _post(srv, "/tickets", "kiosk", {"service": "DD"}).json()
+    for action in ("call", "start", "finish"):
+        assert _post(srv, f"/tickets/{u['id']}/{action}", "other", {"counter": 5}).ok
+    expect(tablet.locator("body")).to_have_attribute("data-screen", "ask")
+    for _ in range(200):  # the route handler runs while Playwright is called: ask until it has
+        if held:
+            break
+        tablet.evaluate("1")
+    assert held, "the tablet did not ask the server again after another counter's finish"
+    tablet.locator(".level.l1").tap()
+    expect(tablet.locator("#why")).to_be_visible()
+    seen = tablet.evaluate("window.qmsRate.model.refreshes")
+    for route in held:
+        route.continue_()
+    tablet.unroute("**/api/v1/ratings/pending")
+    tablet.wait_for_function(f"window.qmsRate.model.refreshes > {seen}", timeout=T)
+    expect(tablet.locator("#why")).to_be_visible()
+    assert tablet.locator("#ask").is_hidden()
+    tablet.locator(".reason[data-reason='waited_too_long']").tap()
+    expect(tablet.locator("#thanks-text")).to_have_text(f"Đã ghi nhận đánh giá của số {t['code']}: Không hài lòng.",
+                                                        timeout=T)
+    assert tablet.errors == []
+    tablet.context.close()

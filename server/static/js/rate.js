@@ -12,7 +12,7 @@ if (params.get("token")) { // a set-up link: keep the token, then hide it from t
   history.replaceState(null, "", `${location.pathname}${params.toString() ? `?${params}` : ""}`);
 }
 const wantCounter = params.get("counter") ? Number(params.get("counter")) : null;
-const model = { pending: null, screen: null, score: null, resetTimer: null, busy: false, resetS: 8 };
+const model = { pending: null, screen: null, score: null, resetTimer: null, busy: false, resetS: 8, refreshes: 0 };
 
 function show(name) {
   model.screen = name;
@@ -31,10 +31,16 @@ async function call(method, path, body) {
   return data;
 }
 
+// a citizen's tap wins over a refresh: on the reason, thanks or sending screens no refresh shows
+// the question again, also when its answer arrives after the tap (the tap was lost before)
+const citizenActing = () => model.busy || model.screen === "thanks" || model.screen === "why";
+
 async function refresh() {
-  if (model.busy || model.screen === "thanks" || model.screen === "why") return;
+  if (citizenActing()) return;
   try {
-    const p = await call("GET", "/ratings/pending");
+    let p;
+    try { p = await call("GET", "/ratings/pending"); } finally { model.refreshes += 1; } // answers seen (tests wait on it)
+    if (citizenActing()) return;
     model.pending = p;
     model.resetS = p.reset_s || 8;
     $("#counter-label").textContent = `Quầy ${p.counter}`;
