@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 from ..config import Calling, PriorityPolicy
 from .learned import STEP_S, Model
@@ -92,9 +92,6 @@ class Snapshot:
     new_services: Sequence[str] = ()   # the phantoms: a new ticket of each
     # citizens still to come: ((service, priority), ((start, end, per second), ...)), Poisson
     arrivals: Sequence[tuple[tuple[str, bool], Sequence[tuple[float, float, float]]]] = ()
-    # the count behind a stream's rate (a cold day: its arrivals in the span): each path draws the
-    # stream's rate from Gamma(count, rate / count) (what so few counts leave unknown); absent: as is
-    arrival_counts: Mapping[tuple[str, bool], float] | None = None
 
 
 @dataclass(frozen=True)
@@ -276,9 +273,7 @@ def forecast(snap: Snapshot, model: Model, *, paths: int = PATHS, seed: int = 0,
                 t_sx=[sx.get(s, -1) for s in services_of], t_prio=prio_of,  # -1: a ticket no path calls
                 key_sx=[-1 if key[0] == "to" else sx.get(key[0], -1) for key in key_service],
                 key_prio=[bool(key[1]) if key[0] != "to" else False for key in key_service],
-                streams=streams, stream_shape={kid(key): n for key, n in (snap.arrival_counts or {}).items()
-                                               if key in keys and n > 0},
-                spread=[(code, model.durations(code).spread()) for code in codes],
+                streams=streams, spread=[(code, model.durations(code).spread()) for code in codes],
                 counters=counters, stop_at=stop_at, max_in_row=policy.max_in_row, guard=policy.normal_guard_s,
                 use_priority=policy.enabled, waited=waited, leave_k=leave_k,
                 leave_s=[survival[k] for k in leave_k], leaves=leaves, record_all=only is None)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from heapq import heapify, heappop, heapreplace
 from itertools import repeat, starmap
 from operator import sub
@@ -62,12 +62,12 @@ class Draws:
         del self._fresh[:max(0, n - self._mirror)]
 
 
-def _next_arrival(pieces, i: int, x: float, nx, g: float = 1.0) -> tuple[float, int] | None:
+def _next_arrival(pieces, i: int, x: float, nx) -> tuple[float, int] | None:
     """The next Poisson arrival after ``x`` of piecewise-constant rates (memoryless: a piece's
     end restarts the draw in the next piece)."""
     while i < len(pieces):
         a, b, rate = pieces[i]
-        x = max(x, a) + -math.log(max(1e-12, 1.0 - nx())) / (rate * g)
+        x = max(x, a) + -math.log(max(1e-12, 1.0 - nx())) / rate
         if x < b:
             return x, i
         i += 1
@@ -103,7 +103,6 @@ class Plan:
     leave_s: list[float]
     leaves: bool = False
     record_all: bool = True           # every call (False: the ``stop_at`` ticket's alone)
-    stream_shape: dict = field(default_factory=dict)  # per stream: the count behind its rate (Snapshot.arrival_counts)
 
 
 @dataclass
@@ -199,16 +198,10 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
         leave = [inf] * plan.n_tickets
     pos = [0] * n_keys
     nxt = [None] * n_keys
-    # this path's draw of each stream's rate, from the count behind it (Wilson-Hilferty: the Gamma's
-    # quantile from a normal one; mean 1, relative variance 1 / count)
-    gk = [1.0] * n_keys
-    for k, shape in plan.stream_shape.items():
-        c = 1.0 / (9.0 * shape)
-        gk[k] = max(0.0, 1.0 - c + _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9)) * math.sqrt(c)) ** 3 or 1e-9
     for k, pieces in plan.streams:  # _next_arrival, its first piece inlined
         p0, p1, rate = pieces[0]
-        x = max(now, p0) + -log(max(1e-12, 1.0 - nx())) / (rate * gk[k])
-        nxt[k] = (x, 0) if x < p1 else _next_arrival(pieces, 1, pieces[1][0] if len(pieces) > 1 else p1, nx, gk[k])
+        x = max(now, p0) + -log(max(1e-12, 1.0 - nx())) / rate
+        nxt[k] = (x, 0) if x < p1 else _next_arrival(pieces, 1, pieces[1][0] if len(pieces) > 1 else p1, nx)
     # this path's draw of each service's true mean, around the learned one (lognormal, mean 1)
     scl = [exp(a + sd * _normal_inv_cdf(min(max(nx(), 1e-9), 1 - 1e-9))) for a, sd in tables.spread]
     heap = []
@@ -350,12 +343,12 @@ def play(plan: Plan, tables: Tables, nx: Callable[[], float],
             x, i = nxt[k]
             pieces = pieces_of[k]
             p0, p1, rate = pieces[i]
-            x = max(x, p0) + -log(max(1e-12, 1.0 - nx())) / (rate * gk[k])
+            x = max(x, p0) + -log(max(1e-12, 1.0 - nx())) / rate
             if x < p1:
                 nxt[k] = (x, i)
             else:
                 i += 1
-                nxt[k] = _next_arrival(pieces, i, pieces[i][0] if i < len(pieces) else p1, nx, gk[k])
+                nxt[k] = _next_arrival(pieces, i, pieces[i][0] if i < len(pieces) else p1, nx)
             sx, is_prio = key_sx[k], key_prio[k]
         else:
             pos[k] += 1

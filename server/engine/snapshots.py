@@ -194,9 +194,8 @@ class StateReader:
             windows, who = self.working(conf.number, r["state"], roster, active, now, day, r["clerk"])
             counters.append(CounterNow(conf.number, clerk, in_row, in_hand, windows, who))
         services = [s.code for s in self.config.services]
-        arrivals, counts = self._arrivals(conn, site, now, day, counters)
-        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals,
-                        counts)
+        arrivals = self._arrivals(conn, site, now, day, counters)
+        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
 
     # --- citizens still to come ---------------------------------------------------------------
     def _history_profile(self, conn: sqlite3.Connection, site: str, day: date) -> tuple[int, dict]:
@@ -220,15 +219,14 @@ class StateReader:
             cache[site] = (len(days), counts)
         return cache[site]
 
-    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> tuple[list, dict | None]:
-        """The streams of citizens still to come, and (cold) the count behind each stream's rate."""
+    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> list:
         tz = self.config.tz
         midnight = local_timestamp(day, "00:00", tz)
         opens = local_timestamp(day, self.config.hours.opens, tz)
         closes = local_timestamp(day, self.config.hours.closes, tz)
         end = min(closes, now + AHEAD_S) if self.config.hours.enforce or now < closes else now + AHEAD_S
         if end <= now:
-            return [], None
+            return []
         n_days, profile = self._history_profile(conn, site, day)
         span = min(RECENT_S, max(now - opens, 900.0))
         since = now - span
@@ -255,17 +253,13 @@ class StateReader:
                 pieces = [(a, b, c[int((a - midnight) / SLOT_S)] / n_days / SLOT_S * scale)
                           for a, b in zip(edges, edges[1:])]
                 out.append((key, [p for p in pieces if p[2] > 0]))
-            return out, None
+            return out
         # cold: today's recent rate, while some counter works
         working = [w[:2] for c in counters for w in c.windows]
         open_spans = [(a, b) for a, b in zip(edges, edges[1:]) if any(s <= (a + b) / 2 < e for s, e in working)]
-        # the rate is known from few counts (a stream of 3 in the half hour): each path draws it from
-        # Gamma(count, rate / count), mean the rate (``Snapshot.arrival_counts``)
-        counts = {}
         for key, _, recent in today:
             rate = recent / span
             if rate <= 0:
                 continue
             out.append((key, [(a, b, rate) for a, b in open_spans]))
-            counts[key] = float(recent)
-        return out, counts
+        return out
