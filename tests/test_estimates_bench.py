@@ -43,3 +43,9 @@ def test_the_words_across_a_closure_are_checked_against_the_call_in_the_centers_
     assert split_outcome(words, issued, 130 * MIN, tz) == "after"       # 13:30
     assert split_outcome(words, issued, 60 * MIN, tz) == "between"      # 12:20: the words were wrong
     assert split_outcome(words, issued, None, tz) == "not called"
+
+
+def test_the_seed_bench_reads_ranges_and_lists_of_offsets():
+    from bench.estimate_seeds import offsets
+    assert offsets("0-9") == list(range(10))
+    assert offsets("0,3-4,7") == [0, 3, 4, 7]
