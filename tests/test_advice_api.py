@@ -4,20 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.staff import h, signed_in_tokens
+
 
 @pytest.fixture
 def tokens(app):
-    auth = app.extensions["qms"].auth
-    out = {}
-    for user, role in (("bot4", "clerk"), ("bot1", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
-        auth.add_user(user, user.title(), role, "matkhau-123")
-        out[user] = app.test_client().post("/api/v1/auth/login",
-                                           json={"username": user, "password": "matkhau-123"}).json["token"]
-    return out
-
-
-def h(token):
-    return {"Authorization": f"Bearer {token}"}
+    return signed_in_tokens(app, (("bot4", "clerk"), ("bot1", "clerk"), ("giamdoc", "director"), ("quantri", "admin")))
 
 
 def test_the_director_changes_a_counter_and_undoes_it(client, tokens):

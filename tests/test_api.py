@@ -3,23 +3,18 @@ from __future__ import annotations
 
 import pytest
 
+from tests.staff import h, signed_in_tokens
+
 
 
 @pytest.fixture
 def tokens(app):
     auth = app.extensions["qms"].auth
-    out = {}
-    for user, role in (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
-        auth.add_user(user, user.title(), role, "matkhau-123")
-        login = app.test_client()  # a fresh cookie jar each: one browser per person
-        out[user] = login.post("/api/v1/auth/login", json={"username": user, "password": "matkhau-123"}).json["token"]
+    out = signed_in_tokens(app, (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director"), ("quantri", "admin")))
     out["kiosk"] = auth.add_device("kiosk-1", "kiosk")
     out["display"] = auth.add_device("display-1", "display")
     return out
 
-
-def h(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def test_kiosk_issues_and_clerk_serves(client, tokens):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.staff import h, signed_in_tokens
+
 
 ACTIONS = ("call", "recall", "start", "finish", "no-show", "park", "resume", "transfer", "requeue", "cancel",
            "abandon", "reprint")
@@ -14,18 +16,11 @@ ACTIONS = ("call", "recall", "start", "finish", "no-show", "park", "resume", "tr
 @pytest.fixture
 def tokens(app):
     auth = app.extensions["qms"].auth
-    out = {}
-    for user, role in (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director")):
-        auth.add_user(user, user.title(), role, "matkhau-123")
-        login = app.test_client()  # a fresh cookie jar each: one browser per person
-        out[user] = login.post("/api/v1/auth/login", json={"username": user, "password": "matkhau-123"}).json["token"]
+    out = signed_in_tokens(app, (("lan", "clerk"), ("minh", "clerk"), ("giamdoc", "director")))
     out["kiosk-1"] = auth.add_device("kiosk-1", "kiosk")
     out["kiosk-2"] = auth.add_device("kiosk-2", "kiosk")
     return out
 
-
-def h(token):
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _body(action: str, counter: int | None) -> dict | None:

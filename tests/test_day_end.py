@@ -13,6 +13,7 @@ from server.engine import Engine
 from server.engine.states import END_OF_DAY
 from server.reporting import files, period
 from server.store import Store
+from tests.staff import h, signed_in_tokens
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = date(2026, 11, 23)
@@ -184,17 +185,7 @@ def test_the_grace_is_validated(value):
 
 @pytest.fixture
 def tokens(app):
-    auth = app.extensions["qms"].auth
-    out = {}
-    for user, role in (("bot4", "clerk"), ("giamdoc", "director"), ("quantri", "admin")):
-        auth.add_user(user, user.title(), role, "matkhau-123")
-        out[user] = app.test_client().post("/api/v1/auth/login",
-                                           json={"username": user, "password": "matkhau-123"}).json["token"]
-    return out
-
-
-def h(token):
-    return {"Authorization": f"Bearer {token}"}
+    return signed_in_tokens(app, (("bot4", "clerk"), ("giamdoc", "director"), ("quantri", "admin")))
 
 
 def test_the_director_ends_the_day(client, tokens, clock):
