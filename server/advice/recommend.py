@@ -10,7 +10,9 @@
    by at least ``MIN_GAIN_PEOPLE`` (minutes saved to those already late counted in), does not lower
    the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
    The few that pass are played again on fresh paths and kept only if they pass there too; the
-   figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse).
+   figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse);
+   a change of a counter's services must also do no harm were every other service to come in
+   twice its forecast (``stress.py``; a call back is not checked).
 3. **Steady.** The proposal shown first last time stays first while it is still possible and
    still helps, unless another beats it by ``MARGIN_PEOPLE`` (``previous``, kept by the caller).
 4. **Honest about staffing.** When nothing possible helps enough, or the best still leaves a
@@ -32,6 +34,7 @@ from typing import Callable, Sequence
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
 from .playout import Outcome, draw_paths, play
+from .stress import loss_under_stress
 
 HORIZON_S = 75 * 60.0
 PATHS = 16
@@ -44,6 +47,7 @@ MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if th
 GOOD_SHARE = 0.95
 MAX_EXTRA = 3
 DEDICATE = False          # "counter N serves only S": off, it lowered some days (docs/advice.md)
+STRESS = True             # rule 5: no harm if every other service comes in twice its forecast (stress.py)
 ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are in this share of paths
 # A change that moves a counter's capacity between services (everything but calling a clerk back)
 # is shown only if, over the horizon and all services (those it delays count), it is expected to
@@ -117,6 +121,9 @@ class Proposal:
     # 90th percentiles of the gain; most reorderings change nothing on most paths and a lot on a few)
     gain_low: float | None = None
     gain_high: float | None = None
+    # the overall share it would lose if the counter's other services got busier than forecast
+    # (``stress.py``); None: not checked (a call back, or nobody to count)
+    stress_loss: float | None = None
     text: str = ""
 
     def as_dict(self) -> dict:
@@ -341,6 +348,8 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
     kept = []
     for cand, counters, first, *_ in good[:2 * MAX_PROPOSALS]:
         p, saved, _, ok = _judge(inp, cand, base, run(counters))
+        if ok and STRESS:
+            ok = _survives_stress(inp, cand, counters, p, pause)
         if ok:
             p.screen_gain, p.confirm_gain = first.screen_gain, p.screen_gain
             kept.append((cand, counters, p, saved))
@@ -351,10 +360,24 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
     for cand, counters, confirmed, saved in kept:
         p, shown_saved, gain, _ = _judge(inp, cand, base, run(counters))
         p.screen_gain, p.confirm_gain = confirmed.screen_gain, confirmed.confirm_gain
+        p.stress_loss = confirmed.stress_loss
         # a change whose honest figure says it helps nobody is not shown ("→" the same share)
         if shown_saved > 0 and (p.action == "call_back" or gain > 0):
             out.append((p, saved))
     return out
+
+
+def _survives_stress(inp: AdviceInput, cand, counters, p: Proposal, pause) -> bool:
+    """Rule 5: a change that moves a counter's time to the service at risk must not lose more than
+    ``MAX_LOSS_SHARE`` overall if every other service came in ``stress.FACTOR`` times its
+    forecast (``stress.py``). A call back only adds capacity: not checked."""
+    action, st, focus, new, key = cand
+    if action == "call_back":
+        return True
+    others = sorted({k[0] for k, _ in inp.snap.arrivals} - {focus})
+    p.stress_loss = loss_under_stress(inp.snap, inp.model, counters, others, target_s=inp.target_s,
+                                      horizon_s=inp.horizon_s, pause=pause)
+    return p.stress_loss is None or p.stress_loss <= MAX_LOSS_SHARE
 
 
 def _range(after: Sequence[float | None], before: Sequence[float | None]) -> tuple[float | None, float | None]:
