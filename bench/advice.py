@@ -12,12 +12,19 @@ minus doing nothing, as the playout saw it) against lived (the same citizens' sh
 played again with it minus without it, ``server/advice/effect.py``); plus the advice's cost per
 look. ``--unseen`` adds five ward days the rules were not set on, in a table of their own.
 
+The scenarios' clerks are trained only for their shift rows' skills, so the advice can only
+reorder or narrow what a counter serves. ``--trained all`` (every clerk trained for every service
+of the center) or ``--trained FILE`` (a ``clerk,services`` CSV, services separated by ``;``: the
+extra services of the clerks it lists) is passed to every simulation of a day (without, with, and
+the lived-effect replays), so the advice can also propose "counter N also serves S"; the tables'
+titles say which.
+
 Days: the three shared scenarios (``data/scenarios/``) and ten generated ward days (two working
 weeks, ``generate.py ward --date 2026-12-07 --days 10``), made at run time in a temporary folder.
 
 Usage: .venv/bin/python bench/advice.py [--unseen] [--proposals] [--reaction-s 120] [--days NAME,...]
        [--extra "ward --seed S --load L --date D --days N"]... [--no-tuned] [--no-confirm] [--history N]
-       [--seed-offset K]
+       [--seed-offset K] [--trained all|FILE]
 
 ``--extra`` adds a set of generated days (never tuned on) in a table of its own; ``--no-confirm``
 plays the rules as they were before proposals were confirmed on fresh paths; ``--seed-offset K``
@@ -41,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from server.advice.effect import lived_effects  # noqa: E402
 from server.advice.follow import Director, realized  # noqa: E402
-from server.scenario import load_scenario  # noqa: E402
+from server.scenario import load_scenario, trained_option  # noqa: E402
 from server.simulator import Simulation  # noqa: E402
 
 GENERATE = ROOT / "data" / "scenarios" / "generate.py"
@@ -51,14 +58,15 @@ WARD_DAYS = ["ward", "--seed", "900", "--load", "1.0", "--date", "2026-12-07", "
 UNSEEN_DAYS = ["ward", "--seed", "1700", "--load", "1.1", "--date", "2027-01-04", "--days", "5"]
 
 
-def run_day(name: str, folder: Path, reaction_s: float, history: list[Path] = ()) -> dict:
+def run_day(name: str, folder: Path, reaction_s: float, history: list[Path] = (), trained: str | None = None) -> dict:
     sc = load_scenario(folder)
     hist = [load_scenario(h) for h in history]
+    trained = trained_option(trained, [*hist, sc])  # "all", a file's clerk -> services, or None
     t0 = time.perf_counter()
-    without = Simulation(sc, history=hist).run().summary()
+    without = Simulation(sc, history=hist, trained=trained).run().summary()
     t1 = time.perf_counter()
     director = Director(reaction_s=reaction_s)
-    sim = Simulation(sc, director=director, history=hist)
+    sim = Simulation(sc, director=director, history=hist, trained=trained)
     with_ = sim.run().summary()
     t2 = time.perf_counter()
     errors, deltas = [], []
@@ -66,7 +74,8 @@ def run_day(name: str, folder: Path, reaction_s: float, history: list[Path] = ()
         real = realized(a, sim.records)
         if real is not None and a.proposal.overall_after is not None:
             errors.append((a.proposal.overall_after - real) * 100)
-    effects = lived_effects(lambda d: Simulation(sc, director=d, history=hist), director.applied)
+    effects = lived_effects(lambda d: Simulation(sc, director=d, history=hist, trained=trained),
+                            director.applied)
     for e in effects:
         if e.predicted is not None and e.lived is not None:
             deltas.append((e.predicted * 100, e.lived * 100))
@@ -159,7 +168,14 @@ def main() -> int:
     ap.add_argument("--history", type=int, default=0, metavar="N",
                     help="each generated day after its set's N earlier days, as history (the forecast learns "
                          "the day's shape from them; the set's first N days and the shared days are left out)")
+    ap.add_argument("--trained", metavar="all|FILE",
+                    help="the clerks trained beyond their shift rows' skills (qms simulate --trained): 'all' or a "
+                         "clerk,services CSV; the advice may then add services to a counter")
     args = ap.parse_args()
+    suffix = ""
+    if args.trained:
+        suffix = (" [clerks trained for every service: --trained all]" if args.trained == "all"
+                  else f" [clerks trained beyond their rows: --trained {args.trained}]")
     if args.no_confirm:
         from server.advice import recommend
         recommend.CONFIRM_PATHS = 0
@@ -190,17 +206,17 @@ def main() -> int:
         for name, folder, which, history in days:
             if wanted and name not in wanted:
                 continue
-            r = run_day(name, folder, args.reaction_s, history)
+            r = run_day(name, folder, args.reaction_s, history, args.trained)
             sets[which].append(r)
             print(f"{name}: {r['without']:.1f}% -> {r['with']:.1f}% ({r['applied']} applied)", file=sys.stderr)
     if sets["tuned"]:
-        table(sets["tuned"], "Shared scenarios and ten generated ward days (seed 900):", args.proposals)
+        table(sets["tuned"], "Shared scenarios and ten generated ward days (seed 900)" + suffix + ":", args.proposals)
     if sets["unseen"]:
-        table(sets["unseen"], "Unseen: five generated ward days (seed 1700, load 1.1, from 2027-01-04):",
+        table(sets["unseen"], "Unseen: five generated ward days (seed 1700, load 1.1, from 2027-01-04)" + suffix + ":",
               args.proposals)
     for key, title in titles.items():
         if sets[key]:
-            table(sets[key], title, args.proposals)
+            table(sets[key], title[:-1] + suffix + ":", args.proposals)
     return 0
 
 

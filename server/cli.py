@@ -245,7 +245,7 @@ def cmd_simulate(args) -> int:
     from .simulator import run_scenario_file
     return run_scenario_file(args.scenario, out=args.out, center_file=args.center, rule=args.rule,
                              history=args.history or (), db_path=args.db, ratings=args.ratings,
-                             follow_advice=args.follow_advice, reaction_s=args.reaction_s)
+                             follow_advice=args.follow_advice, reaction_s=args.reaction_s, trained=args.trained)
 
 
 def cmd_plan(args) -> int:
@@ -348,6 +348,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a director applies the live advice's first proposal (docs/advice.md)")
     sm.add_argument("--reaction-s", type=float, default=120.0, metavar="S",
                     help="with --follow-advice: seconds from seeing a proposal to applying it (default 120)")
+    sm.add_argument("--trained", metavar="all|FILE",
+                    help="clerks trained beyond their shift rows' skills, which the advice may then give their "
+                         "counter: 'all' (every service) or a CSV of clerk,services (services separated by ';'); "
+                         "signing in keeps to the rows' skills")
     sm.set_defaults(fn=cmd_simulate)
 
     pl = sub.add_parser("plan", help="the day ahead: forecast arrivals, clerks needed, the roster's shortfall and fixes")

@@ -107,7 +107,8 @@ class Scenario:
         return center_from_dict(data, f"scenario {self.name}")
 
 
-def _rows(path: Path, model: type[BaseModel], convert) -> list:
+def _rows(path: Path, model: type[BaseModel], convert,
+          missing: str = "a scenario folder has center.json, staff.csv, arrivals.csv") -> list:
     out = []
     try:
         with path.open(encoding="utf-8", newline="") as f:
@@ -117,7 +118,9 @@ def _rows(path: Path, model: type[BaseModel], convert) -> list:
                 except (ValidationError, ValueError, KeyError, TypeError) as exc:
                     raise ConfigError(f"{path}: line {line}: {_short(exc)}") from None
     except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (a scenario folder has center.json, staff.csv, arrivals.csv)") from None
+        raise ConfigError(f"{path}: not found ({missing})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a file ({missing})") from None
     return out
 
 
@@ -160,3 +163,66 @@ def load_scenario(folder: str | Path) -> Scenario:
             raise ConfigError(f"{folder / 'staff.csv'}: line {i}: unknown service {', '.join(unknown)}")
     arrivals.sort(key=lambda a: a.arrival_s)
     return Scenario(folder.name, center, shifts, arrivals)
+
+
+# clerks trained for more than their shift rows' skills (``qms simulate --trained``) --------------
+class TrainedRow(BaseModel):
+    clerk: str = Field(min_length=1)
+    services: list[str] = Field(min_length=1)
+
+
+def load_trained(path: str | Path, *, clerks, codes) -> dict[str, list[str]]:
+    """A ``clerk,services`` CSV file (services separated by ``;`` as staff.csv's skills): the
+    services each listed clerk is trained for beyond their shift rows' skills. ``clerks`` and
+    ``codes``: the scenario's clerk ids and service codes; anything else is an error naming the
+    file and the line."""
+    path = Path(path)
+    known, seen = set(clerks), {}
+
+    def convert(r: dict) -> dict:
+        clerk = (r["clerk"] or "").strip()
+        services = [s.strip() for s in (r["services"] or "").split(";") if s.strip()]
+        if clerk and clerk not in known:
+            raise ValueError(f"unknown clerk {clerk!r} (the scenario's clerks: {', '.join(sorted(known))})")
+        unknown = [s for s in services if s not in codes]
+        if unknown:
+            raise ValueError(f"clerk {clerk}: unknown service {', '.join(unknown)} (services: {', '.join(codes)})")
+        if clerk in seen:
+            raise ValueError(f"clerk {clerk} is listed twice (first on line {seen[clerk]})")
+        seen[clerk] = len(seen) + 2
+        return {"clerk": clerk, "services": services}
+
+    rows = _rows(path, TrainedRow, convert, missing="a file of clerk,services rows")
+    return {r.clerk: r.services for r in rows}
+
+
+def with_trained(clerks: dict[str, list[str]], trained, codes: list[str]) -> dict[str, list[str]]:
+    """``clerks`` (each clerk's shift rows' skills) with ``trained`` added after them, without
+    duplicates: ``"all"`` (every service of the center, in ``codes``' order) or a mapping clerk id
+    -> extra service codes. Unknown clerks or services: :class:`ConfigError`."""
+    if trained is None:
+        return clerks
+    if isinstance(trained, str):
+        if trained != "all":
+            raise ConfigError(f"trained: 'all' or a mapping clerk -> services, not {trained!r}")
+        trained = {k: list(codes) for k in clerks}
+    out = {k: list(v) for k, v in clerks.items()}
+    for clerk, services in trained.items():
+        if clerk not in out:
+            raise ConfigError(f"trained: unknown clerk {clerk!r} (the scenario's clerks: {', '.join(sorted(out))})")
+        unknown = [s for s in services if s not in codes]
+        if unknown:
+            raise ConfigError(f"trained: clerk {clerk}: unknown service {', '.join(unknown)} "
+                              f"(services: {', '.join(codes)})")
+        out[clerk].extend(s for s in dict.fromkeys(services) if s not in out[clerk])
+    return out
+
+
+def trained_option(value: str | None, days) -> str | dict[str, list[str]] | None:
+    """``--trained all|FILE`` for these scenario days (the day and its history): ``None``,
+    ``"all"`` or the file's mapping, checked against the days' clerks and the last day's services."""
+    if value is None or value == "all":
+        return value
+    days = list(days)
+    clerks = {k for sc in days for k in sc.clerk_skills()}
+    return load_trained(value, clerks=clerks, codes=[s.code for s in days[-1].center.services])

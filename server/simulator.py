@@ -34,7 +34,7 @@ from qms_common.errors import ConfigError
 
 from .engine import Engine
 from .engine.waits import Shift as RosterShift
-from .scenario import Scenario, load_scenario
+from .scenario import Scenario, load_scenario, trained_option, with_trained
 from .store import Store
 
 SIM_DAY = date(2026, 11, 23)  # a Monday: the day of a scenario without a date
@@ -107,7 +107,7 @@ class Simulation:
 
     def __init__(self, scenario: Scenario, *, rule: str | None = None, db_path: str | Path | None = None,
                  history: list[Scenario] | tuple = (), observer=None, ratings: bool = False,
-                 director=None) -> None:
+                 director=None, trained=None) -> None:
         self.scenario = scenario
         self.history = list(history)
         counters: dict[int, list[str]] = {}
@@ -125,6 +125,9 @@ class Simulation:
             unknown = {a.service for a in sc.arrivals} - codes
             if unknown:
                 raise ConfigError(f"history day {sc.name}: services not in {scenario.name}: {', '.join(sorted(unknown))}")
+        # ``trained``: "all" or clerk id -> extra services, after the rows' skills (the director's
+        # controls and the advice may give a counter those; signing in keeps to the row's skills)
+        clerks = with_trained(clerks, trained, [s.code for s in scenario.center.services])
         self.config = scenario.center_config(rule=rule, counters=counters, clerks=clerks)
         self.tz = ZoneInfo(scenario.center.timezone)
         self.days = self._dates()
@@ -361,25 +364,32 @@ def history_days(folders) -> list[Scenario]:
 
 
 def simulate(scenario: Scenario | str | Path, *, rule: str | None = None, history=(),
-             db_path: str | Path | None = None, ratings: bool = False, director=None) -> SimulationResult:
+             db_path: str | Path | None = None, ratings: bool = False, director=None,
+             trained: str | dict | None = None) -> SimulationResult:
+    """``trained``: as :class:`Simulation`'s, or a ``clerk,services`` file (``load_trained``)."""
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
-    return Simulation(scenario, rule=rule, history=history_days(history), db_path=db_path, ratings=ratings,
-                      director=director).run()
+    days = history_days(history)
+    if isinstance(trained, (str, Path)):
+        trained = trained_option(str(trained), [*days, scenario])
+    return Simulation(scenario, rule=rule, history=days, db_path=db_path, ratings=ratings,
+                      director=director, trained=trained).run()
 
 
 def run_scenario_file(folder: str, *, out: str = "-", center_file: str | None = None, rule: str | None = None,
                       history=(), db_path: str | None = None, ratings: bool = False,
-                      follow_advice: bool = False, reaction_s: float = 120.0) -> int:
+                      follow_advice: bool = False, reaction_s: float = 120.0, trained: str | None = None) -> int:
     """``qms simulate``: the per-ticket CSV, then a one-line summary on stderr. With ``db_path``
     the day's events stay in that database (several days into one: a week for the reports). With
     ``follow_advice``, a director applies the advice's first proposal ``reaction_s`` after seeing it
-    (``server/advice/follow.py``); each applied proposal is listed on stderr."""
+    (``server/advice/follow.py``); each applied proposal is listed on stderr. ``trained``: ``"all"``
+    or a ``clerk,services`` file: what the clerks are trained for beyond their rows' skills."""
     director = None
     if follow_advice:
         from .advice.follow import Director
         director = Director(reaction_s=reaction_s)
-    result = simulate(folder, rule=rule, history=history, db_path=db_path, ratings=ratings, director=director)
+    result = simulate(folder, rule=rule, history=history, db_path=db_path, ratings=ratings, director=director,
+                      trained=trained)
     if out == "-":
         result.write_csv(sys.stdout)
     else:
