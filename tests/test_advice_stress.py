@@ -8,7 +8,7 @@ from server.advice import stress
 from server.advice.recommend import MAX_LOSS_SHARE, _with, recommend
 from server.advice.stress import loss_under_stress, stressed
 
-from tests.test_advice_core import _busy_ct  # counter 1 CT, counter 4 HT, 14 waiting for CT
+from tests.test_advice_core import _busy_ct, _late_ht_beside_a_break  # counter 1 CT, counter 4 HT, 14 waiting for CT
 
 # sample ward: counter 1 serves CT, counter 4 HT; bot1 is trained for CT, HT; bot4 for HT, CT, XH
 
@@ -79,16 +79,7 @@ def test_a_check_that_says_harm_drops_every_change_but_a_call_back(engine, clock
 
 def test_a_call_back_only_adds_capacity_and_is_not_checked(engine, clock, monkeypatch):
     monkeypatch.setattr(rec_mod, "loss_under_stress", lambda *a, **k: MAX_LOSS_SHARE + 0.01)
-    # as tests/test_advice_core.py's break cut short: counter 3 on a break, Hộ tịch citizens late
-    engine.sign_in(4, "bot4")
-    engine.sign_in(3, "chi")
-    engine.pause(3, "chi")
-    first = engine.issue("HT")
-    engine.call_next(4, "bot4")
-    engine.start(first["id"], 4, "bot4")
-    for _ in range(2):
-        engine.issue("HT")
-    clock.advance(16 * 60)
+    _late_ht_beside_a_break(engine, clock)  # counter 3 on a break, Hộ tịch citizens late
     [p] = [p for p in engine.advisor.advice().proposals if p.action == "call_back"]
     assert p.counter == 3 and p.stress_loss is None
 
