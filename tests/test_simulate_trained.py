@@ -123,9 +123,9 @@ def test_without_trained_the_day_is_as_before(ward):
 
 def test_trained_clerks_let_the_followed_advice_add_services(ward):
     """What ``--trained`` is for: the advice's "counter N also serves S", which a scenario whose
-    clerks are trained only for their rows' skills can never propose. The first three hours."""
+    clerks are trained only for their rows' skills can never propose. The first two and a half hours."""
     director = Director()
-    Simulation(ward, trained="all", director=director).run(until_s=3 * 3600)
+    Simulation(ward, trained="all", director=director).run(until_s=2.5 * 3600)
     rows = ward.counter_services()
     added = [a.proposal for a in director.applied if a.proposal.action == "set_services"
              and set(a.proposal.services) - set(rows[a.proposal.counter])]
