@@ -182,11 +182,8 @@ def load_trained(path: str | Path, *, clerks, codes) -> dict[str, list[str]]:
     def convert(r: dict) -> dict:
         clerk = (r["clerk"] or "").strip()
         services = [s.strip() for s in (r["services"] or "").split(";") if s.strip()]
-        if clerk and clerk not in known:
-            raise ValueError(f"unknown clerk {clerk!r} (the scenario's clerks: {', '.join(sorted(known))})")
-        unknown = [s for s in services if s not in codes]
-        if unknown:
-            raise ValueError(f"clerk {clerk}: unknown service {', '.join(unknown)} (services: {', '.join(codes)})")
+        if clerk:
+            _check_trained(clerk, services, known, codes)
         if clerk in seen:
             raise ValueError(f"clerk {clerk} is listed twice (first on line {seen[clerk]})")
         seen[clerk] = len(seen) + 2
@@ -194,6 +191,15 @@ def load_trained(path: str | Path, *, clerks, codes) -> dict[str, list[str]]:
 
     rows = _rows(path, TrainedRow, convert, missing="a file of clerk,services rows")
     return {r.clerk: r.services for r in rows}
+
+
+def _check_trained(clerk: str, services, known, codes) -> None:
+    """ValueError naming what is wrong: a clerk not in ``known``, a service not in ``codes``."""
+    if clerk not in known:
+        raise ValueError(f"unknown clerk {clerk!r} (the scenario's clerks: {', '.join(sorted(known))})")
+    unknown = [s for s in services if s not in codes]
+    if unknown:
+        raise ValueError(f"clerk {clerk}: unknown service {', '.join(unknown)} (services: {', '.join(codes)})")
 
 
 def with_trained(clerks: dict[str, list[str]], trained, codes: list[str]) -> dict[str, list[str]]:
@@ -208,12 +214,10 @@ def with_trained(clerks: dict[str, list[str]], trained, codes: list[str]) -> dic
         trained = {k: list(codes) for k in clerks}
     out = {k: list(v) for k, v in clerks.items()}
     for clerk, services in trained.items():
-        if clerk not in out:
-            raise ConfigError(f"trained: unknown clerk {clerk!r} (the scenario's clerks: {', '.join(sorted(out))})")
-        unknown = [s for s in services if s not in codes]
-        if unknown:
-            raise ConfigError(f"trained: clerk {clerk}: unknown service {', '.join(unknown)} "
-                              f"(services: {', '.join(codes)})")
+        try:
+            _check_trained(clerk, services, out, codes)
+        except ValueError as exc:
+            raise ConfigError(f"trained: {exc}") from None
         out[clerk].extend(s for s in dict.fromkeys(services) if s not in out[clerk])
     return out
 
