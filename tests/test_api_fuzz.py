@@ -5,6 +5,7 @@ and a director. Bounded examples per operation, so the run stays under a minute.
 from __future__ import annotations
 
 import tempfile
+import uuid
 
 import pytest
 import schemathesis
@@ -20,8 +21,12 @@ from tests.conftest import MONDAY_9AM
 
 def _app():
     tmp = tempfile.mkdtemp(prefix="qms-fuzz-")
-    app = create_app(ServerSettings(state_dir=tmp, password_profile="cheapest-for-tests"), center=load_center(),
-                     clock=FakeClock(MONDAY_9AM))
+    # A shared in-memory database: a report is then built in this process, not in a child that
+    # imports WeasyPrint again for each of the dozens of PDFs the fuzz asks for (seconds each).
+    # The child's path, and its answers, are tested by test_report_schedule and test_startup_imports.
+    database = f"file:qms-fuzz-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    app = create_app(ServerSettings(state_dir=tmp, database=database, password_profile="cheapest-for-tests"),
+                     center=load_center(), clock=FakeClock(MONDAY_9AM))
     qms = app.extensions["qms"]
     qms.auth.add_user("lan", "Lan", "clerk", "matkhau-123")
     qms.auth.add_user("giamdoc", "Giám đốc", "director", "matkhau-123")
