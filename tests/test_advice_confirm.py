@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from server.advice import recommend as rec_mod
+from server.advice import playout
 from server.advice.playout import draw_paths, play
 from server.advice.recommend import (CONFIRM_PATHS, CONFIRM_SEED, MIN_WITHIN_GAIN, PATHS, SHOW_PATHS, SHOW_SEED,
                                      Z_GAIN, _paired_se, _with, recommend)
@@ -58,7 +58,7 @@ def test_a_change_that_helps_only_on_the_paths_it_was_picked_on_is_not_shown(eng
     _busy_ct(engine, clock)
     inp = engine.advisor.input("main")
     assert recommend(inp).proposals  # on the paths it is judged on, taking CT helps
-    real = rec_mod.draw_paths
+    real = playout.draw_paths
 
     def quiet_fresh(snap, model, *, paths, horizon_s, seed=0, **rest):
         # the second draw comes from a world where the citizens the change was for are not there
@@ -66,7 +66,7 @@ def test_a_change_that_helps_only_on_the_paths_it_was_picked_on_is_not_shown(eng
             snap = dataclasses.replace(snap, waiting=[w for w in snap.waiting if w.service != "CT"],
                                        arrivals=[a for a in snap.arrivals if a[0][0] != "CT"])
         return real(snap, model, paths=paths, horizon_s=horizon_s, seed=seed, **rest)
-    monkeypatch.setattr(rec_mod, "draw_paths", quiet_fresh)
+    monkeypatch.setattr(playout, "draw_paths", quiet_fresh)  # every draw of the advice
     advice = recommend(inp)
     assert [p for p in advice.proposals if p.focus == "CT"] == []
     # what it says instead: nothing possible now helps enough, and what staffing would

@@ -127,6 +127,20 @@ def draw_paths(snap: Snapshot, model: Model, *, paths: int, horizon_s: float, se
     return out
 
 
+def runner(snap: Snapshot, model: Model, *, seed: int, paths: int, horizon_s: float, target_s: float,
+           pause: Callable[[], object] | None = None) -> tuple[Callable[[Sequence[CounterNow]], Outcome], Outcome]:
+    """Draw ``paths`` paths with ``seed`` once; answer a player of counters on them, and things as
+    they are (``snap.counters``) played there. ``pause`` (the server's: let other greenlets run)
+    is called between playouts and within them (``PAUSE_EVERY``), on every draw alike."""
+    drawn = draw_paths(snap, model, paths=paths, horizon_s=horizon_s, seed=seed, pause=pause)
+
+    def run(counters: Sequence[CounterNow]) -> Outcome:
+        if pause is not None:
+            pause()
+        return play(snap, model, counters, drawn, target_s=target_s, horizon_s=horizon_s, pause=pause)
+    return run, run(snap.counters)
+
+
 def play(snap: Snapshot, model: Model, counters: Sequence[CounterNow], drawn: list[_Path], *,
          target_s: float, horizon_s: float, pause: Callable[[], object] | None = None) -> Outcome:
     """Play every drawn path with these counters; count the cohort's outcomes. ``pause``, if

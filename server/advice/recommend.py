@@ -33,7 +33,7 @@ from typing import Callable, Sequence
 
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
-from .playout import Outcome, draw_paths, play
+from .playout import Outcome, runner
 from .stress import loss_under_stress
 
 HORIZON_S = 75 * 60.0
@@ -283,19 +283,9 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     return advice
 
 
-def _runner(inp: AdviceInput, seed: int, paths: int, pause: Callable[[], object] | None
-            ) -> tuple[Callable[[Sequence[CounterNow]], Outcome], Outcome]:
-    """Draw ``paths`` paths with ``seed`` once; answer a player of counters on them and things as
-    they are played there. ``pause`` (the server's: let other greenlets run) is called between
-    playouts and within them (``playout.PAUSE_EVERY``), on every draw alike."""
-    snap = inp.snap
-    drawn = draw_paths(snap, inp.model, paths=paths, horizon_s=inp.horizon_s, seed=seed, pause=pause)
-
-    def run(counters) -> Outcome:
-        if pause is not None:
-            pause()
-        return play(snap, inp.model, counters, drawn, target_s=inp.target_s, horizon_s=inp.horizon_s, pause=pause)
-    return run, run(snap.counters)
+def _runner(inp: AdviceInput, seed: int, paths: int, pause):
+    return runner(inp.snap, inp.model, seed=seed, paths=paths, horizon_s=inp.horizon_s, target_s=inp.target_s,
+                  pause=pause)
 
 
 def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False

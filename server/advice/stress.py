@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
-from .playout import draw_paths, play
+from .playout import runner
 
 FACTOR = 2.0     # the other services' arrivals, this much above their forecast
 PATHS = 32
@@ -49,10 +49,7 @@ def loss_under_stress(snap: Snapshot, model: Model, counters: Sequence[CounterNo
     change loses that much there. None: nobody to count."""
     if not others:
         return 0.0
-    hard = stressed(snap, others, factor)
-    drawn = draw_paths(hard, model, paths=paths, horizon_s=horizon_s, seed=seed, pause=pause)
-    base = play(hard, model, snap.counters, drawn, target_s=target_s, horizon_s=horizon_s, pause=pause).share()
-    out = play(hard, model, counters, drawn, target_s=target_s, horizon_s=horizon_s, pause=pause).share()
-    if base is None or out is None:
-        return None
-    return base - out
+    run, base = runner(stressed(snap, others, factor), model, seed=seed, paths=paths, horizon_s=horizon_s,
+                       target_s=target_s, pause=pause)
+    before, after = base.share(), run(counters).share()
+    return None if before is None or after is None else before - after
