@@ -46,6 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from qms_common.errors import ConfigError  # noqa: E402
 from server.advice.effect import lived_effects  # noqa: E402
 from server.advice.follow import Director, realized  # noqa: E402
 from server.scenario import load_scenario, trained_option  # noqa: E402
@@ -206,7 +207,11 @@ def main() -> int:
         for name, folder, which, history in days:
             if wanted and name not in wanted:
                 continue
-            r = run_day(name, folder, args.reaction_s, history, args.trained)
+            try:
+                r = run_day(name, folder, args.reaction_s, history, args.trained)
+            except ConfigError as exc:  # e.g. a --trained file naming a clerk this day has not
+                print(f"bench/advice.py: {name}: {exc.message}", file=sys.stderr)
+                return 2
             sets[which].append(r)
             print(f"{name}: {r['without']:.1f}% -> {r['with']:.1f}% ({r['applied']} applied)", file=sys.stderr)
     if sets["tuned"]:

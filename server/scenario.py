@@ -112,9 +112,11 @@ def _rows(path: Path, model: type[BaseModel], convert,
     out = []
     try:
         with path.open(encoding="utf-8", newline="") as f:
-            for line, row in enumerate(csv.DictReader(f), start=2):
+            reader = csv.DictReader(f)
+            for row in reader:
+                line = reader.line_num  # the file's own line (blank lines are skipped, not counted out)
                 try:
-                    out.append(model.model_validate(convert(row)))
+                    out.append(model.model_validate(convert(row, line)))
                 except (ValidationError, ValueError, KeyError, TypeError) as exc:
                     raise ConfigError(f"{path}: line {line}: {_short(exc)}") from None
     except FileNotFoundError:
@@ -145,10 +147,10 @@ def load_scenario(folder: str | Path) -> Scenario:
         raise ConfigError(f"{folder / 'center.json'}: not JSON: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{folder / 'center.json'}: {_short(exc)}") from None
-    shifts = _rows(folder / "staff.csv", Shift, lambda r: {
+    shifts = _rows(folder / "staff.csv", Shift, lambda r, _line: {
         "clerk": r["clerk"], "counter": int(r["counter"]), "skills": [s for s in r["skills"].split(";") if s],
         "start_s": float(r["start_s"]), "end_s": float(r["end_s"])})
-    arrivals = _rows(folder / "arrivals.csv", Arrival, lambda r: {
+    arrivals = _rows(folder / "arrivals.csv", Arrival, lambda r, _line: {
         "arrival_s": float(r["arrival_s"]), "service": r["service"], "priority": r["priority"] == "1",
         "service_s": float(r["service_s"]),
         "patience_s": float(r["patience_s"]) if r.get("patience_s") not in (None, "") else None,
@@ -179,14 +181,14 @@ def load_trained(path: str | Path, *, clerks, codes) -> dict[str, list[str]]:
     path = Path(path)
     known, seen = set(clerks), {}
 
-    def convert(r: dict) -> dict:
+    def convert(r: dict, line: int) -> dict:
         clerk = (r["clerk"] or "").strip()
         services = [s.strip() for s in (r["services"] or "").split(";") if s.strip()]
         if clerk:
             _check_trained(clerk, services, known, codes)
         if clerk in seen:
             raise ValueError(f"clerk {clerk} is listed twice (first on line {seen[clerk]})")
-        seen[clerk] = len(seen) + 2
+        seen[clerk] = line
         return {"clerk": clerk, "services": services}
 
     rows = _rows(path, TrainedRow, convert, missing="a file of clerk,services rows")

@@ -85,6 +85,8 @@ def test_the_file_adds_services_to_the_clerks_it_lists(ward, tmp_path):
     ("clerk,services\nc1,HT;ZZ\n", ["line 2", "clerk c1", "unknown service ZZ"]),
     ("clerk,services\nc1,HT\nc2\n", ["line 3", "services"]),
     ("clerk,services\nc1,HT\nc1,DD\n", ["line 3", "clerk c1 is listed twice", "line 2"]),
+    # a blank line is skipped, and counted: the lines named are the file's own
+    ("clerk,services\n\nc1,HT\nc2,HT\nc1,DD\n", ["line 5", "clerk c1 is listed twice (first on line 3)"]),
     ("clerk;services\nc1;HT\n", ["line 2", "missing column"]),
 ])
 def test_a_bad_file_names_the_file_and_the_line(ward, tmp_path, text, words):
