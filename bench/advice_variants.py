@@ -51,7 +51,7 @@ def main() -> int:
             sc = load_scenario(folder)
             hist = [load_scenario(h) for h in folders[i - HISTORY:i]] if args.mode == "history" else []
             trained = trained_option("all", [*hist, sc])
-            t0, row = time.perf_counter(), {"day": str(sc.center.date), "mode": args.mode}
+            t0, row = time.perf_counter(), {"day": str(sc.center.date or folder.name), "mode": args.mode}
             variants = ((("cold", [], True), ("history", hist, True)) if args.mode == "history"
                         else (("undo", [], True), ("keep", [], False)))
             for label, h, undo in variants:

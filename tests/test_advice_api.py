@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.history import earlier_days
 from tests.staff import h, signed_in_tokens
 
 
@@ -57,6 +58,7 @@ def test_refusals(client, tokens):
 
 def test_advice_proposes_and_apply_makes_the_change(client, tokens, app, clock):
     engine = app.extensions["qms"].engine
+    earlier_days(engine, clock)  # a center with earlier days: a counter may be given a new service (rule 6)
     client.post("/api/v1/counters/1/sign-in", headers=h(tokens["bot1"]))   # counter 1: CT; bot1: CT, HT
     client.post("/api/v1/counters/4/sign-in", headers=h(tokens["bot4"]))   # counter 4: HT; bot4: HT, CT, XH
     for _ in range(14):
@@ -77,3 +79,19 @@ def test_advice_proposes_and_apply_makes_the_change(client, tokens, app, clock):
     r = client.post("/api/v1/advice/apply", json={"key": "4:nothing"}, headers=h(tokens["giamdoc"]))
     assert r.status_code == 409
     assert client.get("/api/v1/advice?site=nowhere", headers=h(tokens["giamdoc"])).status_code == 404
+
+
+def test_on_a_cold_day_no_counter_is_offered_a_new_service_and_the_director_is_told(client, tokens, app, clock):
+    # the same state without earlier days: the forecast holds the last half hour and cannot see a
+    # peak coming, and giving counter 4 Chứng thực is not proposed (docs/advice.md, rule 6)
+    engine = app.extensions["qms"].engine
+    client.post("/api/v1/counters/1/sign-in", headers=h(tokens["bot1"]))
+    client.post("/api/v1/counters/4/sign-in", headers=h(tokens["bot4"]))
+    for _ in range(14):
+        engine.issue("CT")
+    clock.advance(300)
+    advice = client.get("/api/v1/advice", headers=h(tokens["giamdoc"])).json
+    assert advice["cold"] is True
+    assert [p for p in advice["proposals"] if p["counter"] == 4] == []
+    vi, en = advice["cold_note"].split("; ", 1)
+    assert "Chưa có số liệu các ngày trước" in vi and "no earlier days yet" in en

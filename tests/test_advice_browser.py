@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.browser import DESK, browser, sign_in, new_page  # noqa: F401  (fixture)
 from server.config import sample_center_text
+from tests.history import earlier_days_in
 from tests.live_server import LiveServer
 
 T = 15_000
@@ -20,8 +21,7 @@ T = 15_000
 SCREENS = Path(os.environ["QMS_SCREENS_DIR"]) if os.environ.get("QMS_SCREENS_DIR") else None
 
 
-@pytest.fixture
-def srv(tmp_path):
+def _server(tmp_path, *, history: bool):
     # the live server runs on the real clock: counters work all day long, so that the advice (which
     # plays the counters' working hours forward) has the same answer whenever the suite runs
     (tmp_path / "advice").mkdir()
@@ -29,13 +29,28 @@ def srv(tmp_path):
     center.write_text(sample_center_text(enforce_hours=False).replace('opens = "07:30"', 'opens = "00:00"')
                       .replace('closes = "17:00"', 'closes = "23:59"')
                       .replace('lunch = ["11:30", "13:30"]', 'lunch = ["23:58", "23:59"]'), encoding="utf-8")
-    with LiveServer(tmp_path / "advice", center_file=center) as server:
+    server = LiveServer(tmp_path / "advice", center_file=center)
+    if history:
+        # a center past its first days (earlier days in its event log): the advice may give a
+        # counter a new service (docs/advice.md, rule 6)
+        earlier_days_in(server.state_dir / "qms.db", center)
+    with server:
         server.tokens = {"kiosk": server.add_device("kiosk-hall", "kiosk", site="main"),
                          # in the sample ward's [[clerks]]: bot4 is trained for HT, CT, XH; bot1 for CT, HT
                          "bot4": server.add_user("bot4", "clerk", name="Phạm Văn Bốn"),
                          "bot1": server.add_user("bot1", "clerk", name="Đỗ Thị Một"),
                          "director": server.add_user("giamdoc", "director", name="Lê Thị Hồng")}
         yield server
+
+
+@pytest.fixture
+def srv(tmp_path):
+    yield from _server(tmp_path, history=True)
+
+
+@pytest.fixture
+def srv_cold(tmp_path):
+    yield from _server(tmp_path, history=False)
 
 
 def _post(srv, path, who, json=None):
@@ -112,5 +127,23 @@ def test_a_double_click_on_apply_or_undo_sends_one_change(browser, srv):  # noqa
     expect(dash.locator("#advice-summary")).to_contain_text("Đã hoàn tác ở quầy 4")
     assert posts.count("/advice/apply") == 1
     assert len([p for p in posts if p.endswith("/undo")]) == 1
+    assert dash.errors == []
+    dash.context.close()
+
+
+def test_on_a_cold_day_the_page_says_why_no_counter_is_given_a_new_service(browser, srv_cold):  # noqa: F811
+    # the same crowd on a center's first day: nothing in the event log before today
+    _post(srv_cold, "/counters/1/sign-in", "bot1")
+    _post(srv_cold, "/counters/4/sign-in", "bot4")
+    for _ in range(14):
+        _post(srv_cold, "/tickets", "kiosk", {"service": "CT"})
+    dash = new_page(browser, DESK)
+    dash.goto(srv_cold.url + "/dashboard")
+    sign_in(dash, "giamdoc")
+    cold = dash.locator("#advice-cold")
+    expect(cold).to_be_visible(timeout=T)
+    expect(cold).to_contain_text("Chưa có số liệu các ngày trước nên chưa đề xuất giao thêm lĩnh vực cho quầy")
+    expect(cold).to_contain_text("no earlier days yet")
+    expect(dash.locator("#advice-proposals li.proposal[data-counter='4']")).to_have_count(0)
     assert dash.errors == []
     dash.context.close()

@@ -6,12 +6,22 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from server.advice import playout
+from server.advice import recommend as rec_mod
 from server.advice.playout import draw_paths, play
 from server.advice.recommend import (CONFIRM_PATHS, CONFIRM_SEED, MIN_WITHIN_GAIN, PATHS, SHOW_PATHS, SHOW_SEED,
                                      Z_GAIN, _paired_se, _with, recommend)
 
 from tests.test_advice_core import _busy_ct  # counter 1 CT, counter 4 HT, 14 waiting for CT
+
+
+@pytest.fixture(autouse=True)
+def _new_services_as_on_a_day_with_history(monkeypatch):
+    """This file's states are cold (no earlier days); its rules are those of a center with history,
+    where a counter may be offered a new service. Rule 6 (cold days) is tested in test_simulate_trained."""
+    monkeypatch.setattr(rec_mod, "COLD_ADDS", True)
 
 
 def test_the_effect_shown_is_from_paths_that_decided_nothing(engine, clock):

@@ -16,6 +16,13 @@ from server.simulator import Simulation, run_scenario_file
 # sample ward: counter 1 serves CT, counter 4 HT; bot1 is trained for CT, HT; bot4 for HT, CT, XH
 
 
+@pytest.fixture(autouse=True)
+def _new_services_as_on_a_day_with_history(monkeypatch):
+    """This file's states are cold (no earlier days); its rules are those of a center with history,
+    where a counter may be offered a new service. Rule 6 (cold days) is tested in test_simulate_trained."""
+    monkeypatch.setattr(rec_mod, "COLD_ADDS", True)
+
+
 def _busy_ct(engine, clock, n=14):
     engine.sign_in(1, "bot1")
     engine.sign_in(4, "bot4")

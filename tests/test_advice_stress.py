@@ -3,6 +3,8 @@ service at risk is shown only if it would do no harm were every other service to
 its forecast, as a cold day's forecast is before the morning peak."""
 from __future__ import annotations
 
+import pytest
+
 from server.advice import recommend as rec_mod
 from server.advice import stress
 from server.advice.recommend import MAX_LOSS_SHARE, _with, recommend
@@ -11,6 +13,13 @@ from server.advice.stress import loss_under_stress, stressed
 from tests.test_advice_core import _busy_ct, _late_ht_beside_a_break  # counter 1 CT, counter 4 HT, 14 waiting for CT
 
 # sample ward: counter 1 serves CT, counter 4 HT; bot1 is trained for CT, HT; bot4 for HT, CT, XH
+
+
+@pytest.fixture(autouse=True)
+def _new_services_as_on_a_day_with_history(monkeypatch):
+    """This file's states are cold (no earlier days); its rules are those of a center with history,
+    where a counter may be offered a new service. Rule 6 (cold days) is tested in test_simulate_trained."""
+    monkeypatch.setattr(rec_mod, "COLD_ADDS", True)
 
 
 def _ct_crowd_beside_ht(engine, clock, waiting_ct=20):

@@ -48,6 +48,7 @@ GOOD_SHARE = 0.95
 MAX_EXTRA = 3
 DEDICATE = False          # "counter N serves only S": off, it lowered some days (docs/advice.md)
 STRESS = True             # rule 5: no harm if every other service comes in twice its forecast (stress.py)
+COLD_ADDS = False         # rule 6: on a cold day (no earlier days) no counter is given a service it does not serve
 ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are in this share of paths
 # A change that moves a counter's capacity between services (everything but calling a clerk back)
 # is shown only if, over the horizon and all services (those it delays count), it is expected to
@@ -141,11 +142,13 @@ class Advice:
     message: str = ""
     evaluated: int = 0
     cost_ms: float = 0.0
+    cold: bool = False               # rule 6 held back giving a counter a new service (no earlier days)
 
     def as_dict(self) -> dict:
         return {"at": self.at, "proposals": [p.as_dict() for p in self.proposals], "services": self.services,
                 "overall": self.overall, "enough": self.enough, "staffing": self.staffing, "message": self.message,
-                "evaluated": self.evaluated, "cost_ms": round(self.cost_ms, 1)}
+                "evaluated": self.evaluated, "cost_ms": round(self.cost_ms, 1), "cold": self.cold,
+                "cold_note": COLD_NOTE if self.cold else ""}
 
 
 def _pct(x: float | None) -> str:
@@ -171,9 +174,11 @@ def _with(counters: Sequence[CounterNow], number: int, services: tuple[str, ...]
     return out
 
 
-def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station, str, tuple[str, ...] | None, str]]:
-    """(action, station, focus, new services or None, key), most promising first."""
-    out, seen = [], set()
+def _candidates(inp: AdviceInput, at_risk: list[str]) -> tuple[list[tuple], bool]:
+    """(action, station, focus, new services or None, key), most promising first; and whether
+    rule 6 held back a new service for a counter (a cold day)."""
+    out, seen, held = [], set(), False
+    adds = COLD_ADDS or inp.snap.history_days > 0
 
     def add(action, st, focus, new):
         key = f"{st.number}:{action}:{','.join(new) if new else st.state}"
@@ -188,6 +193,9 @@ def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station
             if st.state != "open" or not st.clerk or focus not in st.trained:
                 continue
             if focus not in st.services:
+                if not adds:
+                    held = True
+                    continue
                 add("set_services", st, focus, (*st.services, focus))
                 add("set_services", st, focus, (focus, *st.services))
             elif st.services[0] != focus:
@@ -196,7 +204,11 @@ def _candidates(inp: AdviceInput, at_risk: list[str]) -> list[tuple[str, Station
             for st in inp.stations:
                 if st.state == "open" and st.clerk and focus in st.services and len(st.services) > 1:
                     add("set_services", st, focus, (focus,))
-    return out[:MAX_CANDIDATES]
+    return out[:MAX_CANDIDATES], held
+
+
+COLD_NOTE = ("Chưa có số liệu các ngày trước nên chưa đề xuất giao thêm lĩnh vực cho quầy (dự báo lượt đến "
+             "chưa biết giờ cao điểm); no earlier days yet: no counter is offered a new service")
 
 
 def _text(inp: AdviceInput, action: str, number: int, focus: str, before: tuple, after: tuple | None,
@@ -237,7 +249,7 @@ def recommend(inp: AdviceInput, previous: str | None = None, pause: Callable[[],
     codes = sorted(set(codes) | overdue)
     at_risk = [s for s in sorted(codes, key=lambda s: (s not in overdue, -base.late_per_path(s)))
                if base.late_per_path(s) >= 0.25 or s in overdue][:3]
-    candidates = _candidates(inp, at_risk)
+    candidates, advice.cold = _candidates(inp, at_risk)
     evaluated = []
     for cand in candidates:
         action, st, focus, new, key = cand

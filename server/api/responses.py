@@ -255,6 +255,9 @@ class AdviceOut(BaseModel):
     message: str
     evaluated: int
     cost_ms: float
+    cold: bool = Field(False, description="true: a cold day (no earlier days in the event log), so no counter is "
+                                          "offered a service it does not serve (docs/advice.md, rule 6)")
+    cold_note: str = Field("", description="what the director is told about it, Vietnamese first; empty if not cold")
 
 
 class DayCounter(BaseModel):

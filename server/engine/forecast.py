@@ -92,6 +92,8 @@ class Snapshot:
     new_services: Sequence[str] = ()   # the phantoms: a new ticket of each
     # citizens still to come: ((service, priority), ((start, end, per second), ...)), Poisson
     arrivals: Sequence[tuple[tuple[str, bool], Sequence[tuple[float, float, float]]]] = ()
+    # the earlier days the arrivals were learned from; 0: a cold day, today's recent rate held
+    history_days: int = 0
 
 
 @dataclass(frozen=True)

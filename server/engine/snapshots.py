@@ -194,8 +194,9 @@ class StateReader:
             windows, who = self.working(conf.number, r["state"], roster, active, now, day, r["clerk"])
             counters.append(CounterNow(conf.number, clerk, in_row, in_hand, windows, who))
         services = [s.code for s in self.config.services]
-        arrivals = self._arrivals(conn, site, now, day, counters)
-        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals)
+        n_days, arrivals = self._arrivals(conn, site, now, day, counters)
+        return Snapshot(now, waiting, counters, self.config.calling, self.config.priority, services, arrivals,
+                        history_days=n_days)
 
     # --- citizens still to come ---------------------------------------------------------------
     def _history_profile(self, conn: sqlite3.Connection, site: str, day: date) -> tuple[int, dict]:
@@ -219,15 +220,16 @@ class StateReader:
             cache[site] = (len(days), counts)
         return cache[site]
 
-    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> list:
+    def _arrivals(self, conn: sqlite3.Connection, site: str, now: float, day: date, counters) -> tuple[int, list]:
+        """(the earlier days they were learned from, 0 if cold; the arrival streams)."""
         tz = self.config.tz
         midnight = local_timestamp(day, "00:00", tz)
         opens = local_timestamp(day, self.config.hours.opens, tz)
         closes = local_timestamp(day, self.config.hours.closes, tz)
         end = min(closes, now + AHEAD_S) if self.config.hours.enforce or now < closes else now + AHEAD_S
-        if end <= now:
-            return []
         n_days, profile = self._history_profile(conn, site, day)
+        if end <= now:
+            return n_days, []
         span = min(RECENT_S, max(now - opens, 900.0))
         since = now - span
         # per (service, priority class): tickets issued today, and those in the last ``span``; in
@@ -253,7 +255,7 @@ class StateReader:
                 pieces = [(a, b, c[int((a - midnight) / SLOT_S)] / n_days / SLOT_S * scale)
                           for a, b in zip(edges, edges[1:])]
                 out.append((key, [p for p in pieces if p[2] > 0]))
-            return out
+            return n_days, out
         # cold: today's recent rate, while some counter works
         working = [w[:2] for c in counters for w in c.windows]
         open_spans = [(a, b) for a, b in zip(edges, edges[1:]) if any(s <= (a + b) / 2 < e for s, e in working)]
@@ -262,4 +264,4 @@ class StateReader:
             if rate <= 0:
                 continue
             out.append((key, [(a, b, rate) for a, b in open_spans]))
-        return out
+        return 0, out

@@ -36,6 +36,9 @@ function render() {
       ? `Dự kiến trong ${Math.round(a.horizon_s / 60)} phút tới: ${pct(a.overall)} được gọi trong 15 phút nếu giữ nguyên. ` +
         `Expected over the next ${Math.round(a.horizon_s / 60)} min as things are.`
       : `${vi} ${en ? "· " + en : ""}`, a.enough ? "info" : "warn");
+    const [cvi, cen] = splitMessage(a.cold_note || "");
+    const cold = $("#advice-cold");
+    if (cold) { cold.hidden = !a.cold; cold.textContent = a.cold ? `${cvi} · ${cen}` : ""; }
     renderList($("#advice-proposals"), JSON.stringify([canAct, a.proposals]), () => a.proposals.map((p) => {
       const [pvi, pen] = splitMessage(p.text);
       return el("li", { class: "proposal", dataset: { key: p.key, counter: String(p.counter) } },
