@@ -182,7 +182,7 @@ def test_staffing_beside_an_empty_queue_says_it_is_a_forecast_of_citizens_to_com
     empty queue (the demo at 04:00 showed that for Đất đai)."""
     from types import SimpleNamespace
 
-    from server.advice.recommend import _staffing
+    from server.advice.staffing import staffing_note as _staffing
     from server.engine.forecast import WaitingTicket
 
     class Run:

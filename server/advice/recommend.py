@@ -25,8 +25,6 @@ Cost: one playout per candidate over ``paths`` paths; at most ``MAX_CANDIDATES``
 from __future__ import annotations
 
 import dataclasses
-import math
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -34,6 +32,8 @@ from typing import Callable, Sequence
 from ..engine.forecast import CounterNow, Snapshot
 from ..engine.learned import Model
 from .playout import Outcome, runner
+from .spread import paired_se as _paired_se, percentile_range as _range
+from .staffing import GOOD_SHARE, pct as _pct, staffing_note as _staffing
 from .stress import loss_under_stress
 
 HORIZON_S = 75 * 60.0
@@ -44,8 +44,6 @@ MIN_GAIN_PEOPLE = 0.5     # fewer late citizens expected, per path (or the same 
 MAX_LOSS_SHARE = 0.005    # and the overall share not half a point lower
 OVERDUE_S_PER_PERSON = 600.0  # 10 minutes less waiting for those already late count as one citizen
 MARGIN_PEOPLE = 0.75      # a new proposal replaces the current first only if this much better
-GOOD_SHARE = 0.95
-MAX_EXTRA = 3
 DEDICATE = False          # "counter N serves only S": off, it lowered some days (docs/advice.md)
 STRESS = True             # rule 5: no harm if every other service comes in twice its forecast (stress.py)
 COLD_ADDS = False         # rule 6: on a cold day (no earlier days) no counter is given a service it does not serve
@@ -149,10 +147,6 @@ class Advice:
                 "overall": self.overall, "enough": self.enough, "staffing": self.staffing, "message": self.message,
                 "evaluated": self.evaluated, "cost_ms": round(self.cost_ms, 1), "cold": self.cold,
                 "cold_note": COLD_NOTE if self.cold else ""}
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{round(x * 100)}%"
 
 
 def _with(counters: Sequence[CounterNow], number: int, services: tuple[str, ...] | None, now: float,
@@ -380,49 +374,3 @@ def _survives_stress(inp: AdviceInput, cand, counters, p: Proposal, pause) -> bo
     p.stress_loss = loss_under_stress(inp.snap, inp.model, counters, others, target_s=inp.target_s,
                                       horizon_s=inp.horizon_s, pause=pause)
     return p.stress_loss is None or p.stress_loss <= MAX_LOSS_SHARE
-
-
-def _range(after: Sequence[float | None], before: Sequence[float | None]) -> tuple[float | None, float | None]:
-    """The 10th and 90th percentiles of the gain in share over paths that share their draws."""
-    d = sorted(a - b for a, b in zip(after, before) if a is not None and b is not None)
-    if not d:
-        return None, None
-    at = lambda q: d[min(len(d) - 1, max(0, round(q * (len(d) - 1))))]  # noqa: E731
-    return at(0.1), at(0.9)
-
-
-def _paired_se(after: Sequence[float | None], before: Sequence[float | None]) -> float | None:
-    """The standard error of the mean gain in share over paths that share their draws."""
-    d = [a - b for a, b in zip(after, before) if a is not None and b is not None]
-    if len(d) < 2:
-        return None
-    return statistics.stdev(d) / math.sqrt(len(d))
-
-
-def _staffing(inp: AdviceInput, run, counters, service: str, share_now: float) -> dict:
-    now, end = inp.snap.now, inp.snap.now + inp.horizon_s + inp.target_s
-    name = inp.names.get(service, service)
-    reached = None
-    for k in range(1, MAX_EXTRA + 1):
-        extra = [CounterNow(-i, None, 0, None, ((now, end, (service,)),)) for i in range(1, k + 1)]
-        share = run([*counters, *extra]).share(service)
-        if share is not None and share >= GOOD_SHARE:
-            reached = (k, share)
-            break
-    minutes = round(inp.horizon_s / 60)
-    # nobody waits there yet (before opening, or a quiet service): the figure is of the citizens
-    # expected to come, and the words say so, or a director reads "55%" beside an empty queue
-    if any(w.service == service for w in inp.snap.waiting):
-        now_vi, now_en = f"nay dự kiến {_pct(share_now)}", ""
-    else:
-        now_vi = f"chưa có ai chờ; với công dân dự kiến sẽ đến: {_pct(share_now)}"
-        now_en = f" (nobody waits yet: a forecast of the citizens expected, {_pct(share_now)})"
-    if reached:
-        k, share = reached
-        text = (f"Cần thêm {k} cán bộ được đào tạo {name} trong {minutes} phút tới để đạt {_pct(share)} "
-                f"({now_vi}); {k} more clerk(s) trained for {service} would reach it{now_en}")
-    else:
-        text = (f"Cần thêm hơn {MAX_EXTRA} cán bộ được đào tạo {name} trong {minutes} phút tới ({now_vi}); "
-                f"more than {MAX_EXTRA} more clerks trained for {service} are needed{now_en}")
-    return {"service": service, "name": name, "share_now": share_now, "extra_clerks": reached[0] if reached else None,
-            "share_with": reached[1] if reached else None, "text": text}
