@@ -164,3 +164,17 @@ def test_a_counter_paused_after_a_change_is_forecast_with_the_services_it_will_c
     ht, ct = engine.issue("HT"), engine.issue("CT")
     engine.resume_counter(4, "bot4")
     assert engine.call_next(4, "bot4")["id"] == ct["id"] != ht["id"]
+
+
+def test_a_clock_stepped_back_does_not_give_the_next_clerk_the_last_clerk_s_notice(engine, clock):
+    """NTP steps the wall clock back five minutes after a change; the clerk signs out and another
+    signs in: the notice of the change (made for the clerk who left) is not on the new console,
+    since which came first is read from the event log's order, not from the times."""
+    engine.sign_in(4, "bot4")
+    engine.apply_control(4, "set_services", services=["CT", "HT"], by="giamdoc", role="director")
+    assert "Chứng thực" in engine.counter_notices()[4]["message"]
+    clock.jump(-300)
+    engine.sign_out(4, "bot4")
+    engine.sign_in(4, "bot4")
+    assert 4 not in engine.counter_notices()
+    assert next(c for c in engine.counters_view() if c["number"] == 4)["notice"] is None
