@@ -9,7 +9,9 @@
    a change is proposed only if it lowers the expected number of citizens called after the target
    by at least ``MIN_GAIN_PEOPLE`` (minutes saved to those already late counted in), does not lower
    the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
-   The few that pass are played again on fresh paths and kept only if they pass there too; the
+   The few that pass are played again on fresh paths and kept only if they pass there too (and
+   a change of a counter's services only if its 10th-percentile path there loses no more than
+   ``DOWNSIDE_SHARE`` overall); the
    figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse);
    a change of a counter's services must also do no harm were every other service to come in
    twice its forecast (``stress.py``; a call back is not checked).
@@ -48,6 +50,7 @@ DEDICATE = False          # "counter N serves only S": off, it lowered some days
 STRESS = True             # rule 5: no harm if every other service comes in twice its forecast (stress.py)
 COLD_ADDS = False         # rule 6: on a cold day (no earlier days) no counter is given a service it does not serve
 ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are in this share of paths
+DOWNSIDE_SHARE = 0.03     # and, moving a counter's time, lose no more than this overall on its 10th-percentile path
 # A change that moves a counter's capacity between services (everything but calling a clerk back)
 # is shown only if, over the horizon and all services (those it delays count), it is expected to
 # bring at least MIN_WITHIN_GAIN more citizens within the target, and its gain in the overall
@@ -294,8 +297,8 @@ def _runner(inp: AdviceInput, seed: int, paths: int, pause):
                   pause=pause)
 
 
-def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False
-           ) -> tuple[Proposal, float, float, bool]:
+def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool = False,
+           downside: bool = False) -> tuple[Proposal, float, float, bool]:
     """One candidate against things as they are, on the same paths: the proposal with its figures,
     the late citizens it saves (overdue minutes counted in), its overall gain, and whether it is
     worth a click (rules 2 and 3)."""
@@ -321,6 +324,9 @@ def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool 
     no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
     if no_worse < ROBUST_SHARE:
         gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
+    if (downside and action != "call_back" and DOWNSIDE_SHARE is not None and p.gain_low is not None
+            and p.gain_low < -DOWNSIDE_SHARE):
+        gain = -1.0  # one day in ten it would cost more than it brings on an average one
     sure = action == "call_back" or (
         base.share() is not None and out.share() is not None
         and p.within_gain >= _bar(screen, SCREEN_MIN_WITHIN_GAIN, MIN_WITHIN_GAIN)
@@ -343,7 +349,7 @@ def _confirm(inp: AdviceInput, good: list, pause) -> list[tuple[Proposal, float]
     run, base = _runner(inp, CONFIRM_SEED, CONFIRM_PATHS, pause)
     kept = []
     for cand, counters, first, *_ in good[:2 * MAX_PROPOSALS]:
-        p, saved, _, ok = _judge(inp, cand, base, run(counters))
+        p, saved, _, ok = _judge(inp, cand, base, run(counters), downside=True)
         if ok and STRESS:
             ok = _survives_stress(inp, cand, counters, p, pause)
         if ok:
