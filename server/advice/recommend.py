@@ -11,7 +11,7 @@
    the overall share by ``MAX_LOSS_SHARE``, and does no worse in ``ROBUST_SHARE`` of the paths.
    The few that pass are played again on fresh paths and kept only if they pass there too (and
    a change of a counter's services only if its 10th-percentile path there loses no more than
-   ``DOWNSIDE_SHARE`` overall); the
+   ``DOWNSIDE_SHARE`` overall, or than its mean gain if that is more); the
    figures shown come from a third draw that decided nothing (``_confirm``: the winner's curse);
    a change of a counter's services must also do no harm were every other service to come in
    twice its forecast (``stress.py``; a call back is not checked).
@@ -50,7 +50,8 @@ DEDICATE = False          # "counter N serves only S": off, it lowered some days
 STRESS = True             # rule 5: no harm if every other service comes in twice its forecast (stress.py)
 COLD_ADDS = False         # rule 6: on a cold day (no earlier days) no counter is given a service it does not serve
 ROBUST_SHARE = 0.75       # a proposal must do no worse than things as they are in this share of paths
-DOWNSIDE_SHARE = 0.03     # and, moving a counter's time, lose no more than this overall on its 10th-percentile path
+DOWNSIDE_SHARE = 0.03     # and, moving a counter's time, lose on its 10th-percentile path no more than this
+                          # overall, or than it gains on average if that is more
 # A change that moves a counter's capacity between services (everything but calling a clerk back)
 # is shown only if, over the horizon and all services (those it delays count), it is expected to
 # bring at least MIN_WITHIN_GAIN more citizens within the target, and its gain in the overall
@@ -325,7 +326,7 @@ def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool 
     if no_worse < ROBUST_SHARE:
         gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
     if (downside and action != "call_back" and DOWNSIDE_SHARE is not None and p.gain_low is not None
-            and p.gain_low < -DOWNSIDE_SHARE):
+            and p.gain_low < -max(DOWNSIDE_SHARE, gain)):
         gain = -1.0  # one day in ten it would cost more than it brings on an average one
     sure = action == "call_back" or (
         base.share() is not None and out.share() is not None
