@@ -325,8 +325,7 @@ def _judge(inp: AdviceInput, cand, base: Outcome, out: Outcome, *, screen: bool 
     no_worse = sum(c <= b + 1e-9 for c, b in zip(out.per_path, base.per_path)) / max(1, len(out.per_path))
     if no_worse < ROBUST_SHARE:
         gain = -1.0  # helps on average, but hurts in too many of the paths: not worth the risk
-    if (downside and action != "call_back" and DOWNSIDE_SHARE is not None and p.gain_low is not None
-            and p.gain_low < -max(DOWNSIDE_SHARE, gain)):
+    if downside and action != "call_back" and p.gain_low is not None and p.gain_low < -max(DOWNSIDE_SHARE, gain):
         gain = -1.0  # one day in ten it would cost more than it brings on an average one
     sure = action == "call_back" or (
         base.share() is not None and out.share() is not None

@@ -201,15 +201,11 @@ class CounterControls:
         out = [self._change_view(e, undone.get(e["data"]["change_id"])) for e in events if e["type"] == APPLIED]
         return out[::-1]
 
-    def _signed_in_seq(self) -> dict[int, int]:
-        """Per counter, the event sequence number of its clerk's last sign-in."""
-        return {r[0]: r[1] for r in self.store.conn().execute(
-            "SELECT counter, max(seq) FROM events WHERE type = 'counter_signed_in' GROUP BY counter").fetchall()}
-
     def counter_notices(self) -> dict[int, dict[str, Any]]:
         """Per counter, the last change still in force today (for the clerk's console)."""
         out: dict[int, dict[str, Any]] = {}
-        signed_in = self._signed_in_seq()
+        signed_in = {r[0]: r[1] for r in self.store.conn().execute(  # each counter's last sign-in, in log order
+            "SELECT counter, max(seq) FROM events WHERE type = 'counter_signed_in' GROUP BY counter").fetchall()}
         for change in self.control_log()[::-1]:
             if change["seq"] < signed_in.get(change["counter"], 0):
                 continue  # the clerk who got it has signed out since
